@@ -1,0 +1,61 @@
+"""``geopix info FILE``: describe a raster, or a geopix model file."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command()
+@click.argument("path", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def info(path: str, as_json: bool) -> None:
+    """Describe a raster (CRS, size, pixel size, bands, dtype, nodata, bounds) or a model file.
+
+    \b
+    Example:
+      geopix info examples/data/houston_sat.tif
+    """
+    if path.endswith(".safetensors") or _is_run_dir(path):
+        from geo_pix2pix.modelfile import describe_model
+
+        meta = describe_model(path)
+        if as_json:
+            click.echo(json.dumps(meta, indent=2))
+        else:
+            for line in _model_lines(meta):
+                click.echo(line)
+        return
+    from geo_pix2pix.tiles.raster import describe
+
+    desc = describe(path)
+    if as_json:
+        click.echo(json.dumps(desc.to_dict(), indent=2))
+    else:
+        for line in desc.lines():
+            click.echo(line)
+
+
+def _is_run_dir(path: str) -> bool:
+    from pathlib import Path
+
+    return Path(path).is_dir() and (Path(path) / "model.safetensors").exists()
+
+
+def _model_lines(meta: dict) -> list[str]:
+    g = meta["generator"]
+    lines = [
+        f"model:       {meta['path']}",
+        f"format:      geopix model v{meta['format_version']} (geopix {meta['geopix_version']})",
+        f"generator:   {g['name']} ({meta['parameters']:,} parameters, norm {g.get('norm', '-')})",
+        f"direction:   {meta['direction']} ({meta['in_channels']} -> {meta['out_channels']} bands)",
+        f"tile size:   {meta['tile_size']}",
+        f"trained:     {meta['step']} steps",
+    ]
+    for p in meta.get("pairs", []):
+        lines.append(f"training:    {p['imagery']} + {p['maps']} ({p.get('crs_name') or 'no CRS'}, "
+                     f"pixel {p['pixel_size'][0]:.6g})")
+    lines.append(f"input stats: {meta['input_stats']['method']} {meta['input_stats']['dtype']}")
+    lines.append(f"output:      {meta['output_stats']['dtype']}")
+    return lines

@@ -1,0 +1,105 @@
+"""The ``geopix`` group: version, verbosity, lazy subcommands and one-line errors.
+
+Subcommands are imported only when invoked, and heavy libraries (torch, rasterio) only inside
+command bodies, so ``geopix --help`` is instant. Every :class:`GeopixError` (and the common OS
+errors of a bad path) becomes one line on stderr and exit code 1; click's usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from geo_pix2pix._version import __version__
+
+#: command name -> (module, attribute, one-line help shown by --help without importing it)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "info": ("geo_pix2pix.cli.info", "info", "Describe a raster or a geopix model file."),
+    "tile": ("geo_pix2pix.cli.tile", "tile", "Cut an imagery/map pair into georeferenced chip pairs."),
+    "train": ("geo_pix2pix.cli.train", "train", "Train a Pix2Pix model on an imagery/map pair."),
+    "evaluate": ("geo_pix2pix.cli.evaluate", "evaluate", "Score a model on an imagery/map pair."),
+    "translate": ("geo_pix2pix.cli.translate", "translate", "Translate a region into a georeferenced raster."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if _available(name)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS or not _available(name):
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _available(name: str) -> bool:
+    return importlib.util.find_spec(COMMANDS[name][0]) is not None
+
+
+def _configure_logging(verbose: int, quiet: int) -> None:
+    level = logging.WARNING - 10 * verbose + 10 * quiet
+    logging.basicConfig(level=max(logging.DEBUG, level), format="geopix: %(message)s", stream=sys.stderr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="geopix")
+@click.option("-v", "--verbose", count=True, help="More messages (repeat for debug).")
+@click.option("-q", "--quiet", count=True, help="Fewer messages: no progress bars, only errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
+    """geopix: learn and apply satellite <-> map translation on georeferenced rasters (Pix2Pix).
+
+    \b
+    Typical use:
+      geopix train --imagery sat.tif --maps map.tif
+      geopix translate region.tif out.tif
+    """
+    ctx.obj = {"verbose": verbose, "quiet": quiet}
+    _configure_logging(verbose, quiet)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point: run the group, turning geopix errors into one-line messages."""
+    from geo_pix2pix.tiles.errors import GeopixError
+
+    try:
+        return cli.main(args=argv, prog_name="geopix", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("geopix: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except GeopixError as exc:
+        click.echo(f"geopix: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("geopix: interrupted", err=True)
+        sys.exit(130)
+    except (PermissionError, IsADirectoryError, NotADirectoryError, FileNotFoundError) as exc:
+        click.echo(f"geopix: error: {exc.strerror or exc}: {exc.filename}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        if exc.errno is not None:  # disk full, read-only file system...
+            click.echo(f"geopix: error: {exc}", err=True)
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

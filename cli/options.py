@@ -1,0 +1,82 @@
+"""Option decorators and value parsers shared by the geopix commands.
+
+Callbacks turn text into typed values and raise :class:`click.BadParameter` quoting the bad
+value, so usage mistakes exit with code 2 and a one-line message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def parse_bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+    """``"1,2,3"`` -> ``(1, 2, 3)``; ``None`` stays ``None`` (all bands but alpha)."""
+    if value is None:
+        return None
+    try:
+        bands = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of band numbers, e.g. 1,2,3") from None
+    if not bands or any(b < 1 for b in bands):
+        raise click.BadParameter(f"{value!r}: band numbers start at 1, e.g. 1,2,3")
+    return bands
+
+
+def parse_creation_options(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, str]:
+    """``("COMPRESS=ZSTD", ...)`` -> ``{"COMPRESS": "ZSTD"}`` (GDAL creation options)."""
+    out: dict[str, str] = {}
+    for item in value:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE, e.g. --co COMPRESS=ZSTD")
+        k, v = item.split("=", 1)
+        out[k.strip().upper()] = v.strip()
+    return out
+
+
+def tile_size_opt(default: int | None = 256) -> Callable[[F], F]:
+    return click.option(
+        "--tile-size", type=click.IntRange(min=16), default=default, show_default=default is not None,
+        help="Square window side in pixels.",
+    )
+
+
+def overwrite_opt(f: F) -> F:
+    return click.option("--overwrite", is_flag=True, help="Replace an existing output.")(f)
+
+
+def bands_opts(f: F) -> F:
+    f = click.option("--map-bands", callback=parse_bands, metavar="1,2,3",
+                     help="Map bands to use (default: all but alpha).")(f)
+    f = click.option("--imagery-bands", callback=parse_bands, metavar="1,2,3",
+                     help="Imagery bands to use (default: all but alpha).")(f)
+    return f
+
+
+def resampling_opt(f: F) -> F:
+    return click.option(
+        "--resampling", type=click.Choice(["nearest", "bilinear", "cubic", "average", "mode"]),
+        default=None,
+        help="Resampling of the map onto the imagery grid (default: nearest for integer or "
+        "palette maps, bilinear for float maps).",
+    )(f)
+
+
+def split_opts(f: F) -> F:
+    f = click.option("--val-aoi", type=click.Path(dir_okay=False), default=None,
+                     help="Polygons (any vector format, any CRS) whose windows form the validation set.")(f)
+    f = click.option("--val-fraction", type=click.FloatRange(0, 0.9), default=0.2, show_default=True,
+                     help="Share of spatial blocks held out for validation (0: none).")(f)
+    f = click.option("--min-valid", type=click.FloatRange(0, 1), default=0.95, show_default=True,
+                     help="Skip windows with a smaller share of valid (not nodata) pixels.")(f)
+    return f
+
+
+def quiet(ctx: click.Context) -> bool:
+    """True when ``-q`` was given to the group."""
+    root = ctx.find_root()
+    return bool(root.obj and root.obj.get("quiet"))

@@ -1,0 +1,130 @@
+"""A torch ``Dataset`` of paired windows, safe with DataLoader worker processes.
+
+Items are addressed by an integer *key* = ``candidate * 8 + augmentation``: the caller (the
+training loop's sampler) decides which window and which of the 8 dihedral transforms (4
+rotations by 90 degrees, each with or without a horizontal flip) every sample gets. The same
+transform is applied to imagery, map and validity mask, so they stay aligned. Because the key
+fully determines the sample, a training step is a pure function of the seed and the step
+number, which is what makes ``--resume`` exact.
+
+Rasters are opened lazily, once per process: a GDAL handle must never cross a ``fork``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .grid import PixelWindow
+from .normalize import BandStats
+from .pair import PairSpec, RasterPair
+from .sampling import WindowIndex
+
+__all__ = ["PairWindowDataset", "WindowListDataset", "dihedral", "N_AUGMENT"]
+
+#: Number of dihedral transforms of a square (4 rotations x optional flip).
+N_AUGMENT = 8
+
+
+def dihedral(array: np.ndarray, code: int) -> np.ndarray:
+    """Apply dihedral transform ``code`` (0..7) to the last two axes; 0 is the identity."""
+    out = np.rot90(array, k=code % 4, axes=(-2, -1))
+    if code >= 4:
+        out = out[..., ::-1]
+    return np.ascontiguousarray(out)
+
+
+class _PairReaders:
+    """Per-process cache of open :class:`RasterPair` objects (reopened after a fork)."""
+
+    def __init__(self, specs: Sequence[PairSpec]) -> None:
+        self.specs = list(specs)
+        self._pid: int | None = None
+        self._open: dict[int, RasterPair] = {}
+
+    def get(self, i: int) -> RasterPair:
+        if self._pid != os.getpid():
+            self._open = {}  # handles inherited through fork are not ours to use
+            self._pid = os.getpid()
+        if i not in self._open:
+            self._open[i] = RasterPair(self.specs[i])
+        return self._open[i]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"specs": self.specs, "_pid": None, "_open": {}}
+
+
+def _to_item(
+    pair: RasterPair, win: PixelWindow, code: int, img_stats: BandStats, map_stats: BandStats
+) -> dict[str, torch.Tensor]:
+    s = pair.read(win)
+    imagery = dihedral(img_stats.normalize(s.imagery), code)
+    maps = dihedral(map_stats.normalize(s.maps), code)
+    valid = dihedral(s.valid[None], code)
+    return {
+        "imagery": torch.from_numpy(imagery),
+        "maps": torch.from_numpy(maps),
+        "valid": torch.from_numpy(valid),
+    }
+
+
+class PairWindowDataset(Dataset[dict[str, torch.Tensor]]):
+    """Training windows drawn from :class:`WindowIndex` candidates with dihedral augmentation.
+
+    ``len()`` is the number of keys (candidates x 8); ``dataset[key]`` returns a dict with
+    ``imagery`` and ``maps`` (float32, ``(C, tile, tile)``, in [-1, 1]) and ``valid``
+    (bool, ``(1, tile, tile)``).
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[PairSpec],
+        index: WindowIndex,
+        imagery_stats: BandStats,
+        map_stats: BandStats,
+        augment: bool = True,
+    ) -> None:
+        self.readers = _PairReaders(specs)
+        self.index = index
+        self.imagery_stats = imagery_stats
+        self.map_stats = map_stats
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.index) * N_AUGMENT
+
+    def __getitem__(self, key: int) -> dict[str, torch.Tensor]:
+        cand, code = divmod(int(key), N_AUGMENT)
+        pair_id, win = self.index.window(cand)
+        return _to_item(
+            self.readers.get(pair_id), win, code if self.augment else 0,
+            self.imagery_stats, self.map_stats,
+        )
+
+
+class WindowListDataset(Dataset[dict[str, torch.Tensor]]):
+    """Fixed windows (validation, evaluation, chips), no augmentation; item ``i`` is window ``i``."""
+
+    def __init__(
+        self,
+        specs: Sequence[PairSpec],
+        windows: Sequence[tuple[int, PixelWindow]],
+        imagery_stats: BandStats,
+        map_stats: BandStats,
+    ) -> None:
+        self.readers = _PairReaders(specs)
+        self.windows = list(windows)
+        self.imagery_stats = imagery_stats
+        self.map_stats = map_stats
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        pair_id, win = self.windows[i]
+        return _to_item(self.readers.get(pair_id), win, 0, self.imagery_stats, self.map_stats)

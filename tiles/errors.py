@@ -1,0 +1,70 @@
+"""The geopix error hierarchy.
+
+Every error a user can cause derives from :class:`GeopixError`; the CLI turns each into a
+one-line message and a non-zero exit code instead of a traceback. The hierarchy lives in
+``tiles`` (the lowest layer) so that the model and CLI layers can raise and catch the same
+classes without ``tiles`` importing anything above it. Narrow classes also inherit the builtin
+they refine, so callers that already catch ``FileNotFoundError`` or ``ValueError`` keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GeopixError",
+    "InputNotFoundError",
+    "NotARasterError",
+    "GeoreferencingError",
+    "NoOverlapError",
+    "BandError",
+    "TileSizeError",
+    "NoValidDataError",
+    "OutputExistsError",
+    "ModelFileError",
+    "CheckpointError",
+]
+
+
+class GeopixError(Exception):
+    """Raised when geopix refuses or fails an operation for a reason the user can act on."""
+
+    exit_code = 1
+
+
+class InputNotFoundError(GeopixError, FileNotFoundError):
+    """Raised when an input path does not exist or is a directory where a file is expected."""
+
+
+class NotARasterError(GeopixError, ValueError):
+    """Raised when a file exists but GDAL cannot read it as a raster (text, truncated, corrupt)."""
+
+
+class GeoreferencingError(GeopixError, ValueError):
+    """Raised when a raster lacks the CRS or transform an operation needs."""
+
+
+class NoOverlapError(GeopixError, ValueError):
+    """Raised when two rasters share no footprint, or less than one tile of it."""
+
+
+class BandError(GeopixError, ValueError):
+    """Raised when a band index is out of range or band counts do not match."""
+
+
+class TileSizeError(GeopixError, ValueError):
+    """Raised when a tile size or overlap cannot be used with the raster or the model."""
+
+
+class NoValidDataError(GeopixError, ValueError):
+    """Raised when nodata, masks or NaN leave too few valid pixels to work with."""
+
+
+class OutputExistsError(GeopixError, FileExistsError):
+    """Raised when an output exists and ``--overwrite`` was not given, or equals an input."""
+
+
+class ModelFileError(GeopixError, ValueError):
+    """Raised when a model file is missing, corrupt, or not a geopix model."""
+
+
+class CheckpointError(GeopixError, ValueError):
+    """Raised when a training checkpoint is corrupt or holds objects that are not plain tensors."""
