@@ -52,8 +52,8 @@ def aoi_val_windows(
     windows = list(grid_windows(height, width, tile, 0))
     boxes = []
     for w in windows:
-        x0, y0 = region_transform * (w.col, w.row)
-        x1, y1 = region_transform * (w.col_stop, w.row_stop)
+        x0, y0 = region_transform @ (w.col, w.row)
+        x1, y1 = region_transform @ (w.col_stop, w.row_stop)
         boxes.append(shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
     arr = np.array(boxes, dtype=object)
     inside = shapely.area(shapely.intersection(arr, aoi)) / shapely.area(arr)

@@ -108,8 +108,8 @@ def write_chips(
                 tr = pair.window_transform(win)
                 _write_chip(tmp / "imagery" / name, s.imagery, s.valid, pair.imagery, tr, pair.crs)
                 _write_chip(tmp / "maps" / name, s.maps, s.valid, pair.maps, tr, pair.crs)
-                x0, y0 = tr * (0, 0)
-                x1, y1 = tr * (win.width, win.height)
+                x0, y0 = tr @ (0, 0)
+                x1, y1 = tr @ (win.width, win.height)
                 rows.append({
                     "split": kind, "valid_fraction": round(frac, 4), "row": win.row,
                     "col": win.col, "imagery": f"imagery/{name}", "map": f"maps/{name}",

@@ -204,7 +204,7 @@ class RasterPair:
 
     def window_transform(self, win: PixelWindow) -> Affine:
         """Affine transform of a region-relative window."""
-        return self.imagery.transform * Affine.translation(
+        return self.imagery.transform @ Affine.translation(
             self.region.col + win.col, self.region.row + win.row
         )
 

@@ -1,0 +1,53 @@
+"""The training dataset: paired augmentation, worker safety, normalisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset, WindowListDataset, dihedral
+from geo_pix2pix.tiles.pair import PairSpec
+from geo_pix2pix.tiles.prepare import TilerConfig, prepare_pair
+from geo_pix2pix.tiles.split import SplitConfig
+
+from ..conftest import real, smooth_image, write_raster
+
+
+def test_dihedral_gives_eight_distinct_transforms() -> None:
+    a = np.arange(9).reshape(1, 3, 3)
+    outs = {dihedral(a, c).tobytes() for c in range(N_AUGMENT)}
+    assert len(outs) == 8
+    np.testing.assert_array_equal(dihedral(a, 0), a)
+
+
+def test_same_augmentation_on_imagery_map_and_mask(tmp_path) -> None:
+    img = smooth_image(128, 128, 3, seed=5)
+    sat = write_raster(tmp_path / "sat.tif", img)
+    mp = write_raster(tmp_path / "map.tif", (255 - img).astype(np.uint8))  # pixelwise function of the imagery
+    p = prepare_pair(PairSpec(str(sat), str(mp)), TilerConfig(tile=64, split=SplitConfig(val_fraction=0)))
+    ds = PairWindowDataset([p.spec], p.train, p.imagery_stats, p.map_stats)
+    assert len(ds) == len(p.train) * 8
+    seen = set()
+    for key in range(16):
+        item = ds[key]
+        assert item["imagery"].shape == (3, 64, 64) and item["imagery"].dtype == torch.float32
+        assert item["valid"].shape == (1, 64, 64) and item["valid"].dtype == torch.bool
+        # 255 - x maps to -normalize(x): the relation survives only if both got the same transform.
+        torch.testing.assert_close(item["maps"], -item["imagery"], atol=1e-6, rtol=0)
+        seen.add(item["imagery"].numpy().tobytes())
+    assert len(seen) == 16  # augmentations and windows really differ
+
+
+def test_dataloader_workers_read_the_same_samples() -> None:
+    spec = PairSpec(str(real("google_sat2maps/000008_Charlotte_sat.tif")),
+                    str(real("google_sat2maps/000008_Charlotte_map.tif")))
+    p = prepare_pair(spec, TilerConfig(tile=128))
+    ds = PairWindowDataset([p.spec], p.train, p.imagery_stats, p.map_stats)
+    keys = list(range(0, len(ds), max(1, len(ds) // 12)))[:12]
+    ref = [ds[k]["maps"] for k in keys]
+    loader = DataLoader(torch.utils.data.Subset(ds, keys), batch_size=4, num_workers=2)
+    got = torch.cat([b["maps"] for b in loader])
+    torch.testing.assert_close(got, torch.stack(ref))
+    val = WindowListDataset([p.spec], [(0, w) for w in p.val], p.imagery_stats, p.map_stats)
+    assert len(val) == 4 and val[0]["imagery"].abs().max() <= 1.0
