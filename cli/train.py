@@ -1,0 +1,115 @@
+"""``geopix train``: learn imagery <-> map translation with Pix2Pix on georeferenced rasters."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .options import bands_opts, overwrite_opt, quiet, resampling_opt, split_opts
+
+
+@click.command()
+@click.option("--imagery", type=click.Path(), help="Imagery raster (satellite or aerial).")
+@click.option("--maps", type=click.Path(), help="Map raster of the same place (rendered map or classes).")
+@click.option("--direction", type=click.Choice(["sat2map", "map2sat"]), default="sat2map", show_default=True,
+              help="sat2map: imagery -> map; map2sat: map -> synthetic imagery.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default: runs/<date>-<time>-<direction>).")
+@click.option("--generator", default="unet", show_default=True,
+              help="unet (the paper's U-Net) or smp:<encoder>, e.g. smp:resnet34.")
+@click.option("--encoder-weights", type=click.Path(dir_okay=False), default=None,
+              help="Local encoder weights (.safetensors or .pth state dict) for smp generators.")
+@click.option("--tile-size", type=click.IntRange(min=32), default=256, show_default=True,
+              help="Training window side in pixels (a multiple of 32).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps [default: 1000].")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Train for this many passes over the training area instead of --steps.")
+@click.option("--val-every", type=click.IntRange(min=1), default=250, show_default=True)
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--stop-at", type=click.IntRange(min=1), default=None,
+              help="Stop after this step with a checkpoint, as if interrupted (continue with --resume).")
+@click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True)
+@click.option("--gan-loss", type=click.Choice(["vanilla", "lsgan", "hinge"]), default="vanilla", show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True)
+@click.option("--norm", type=click.Choice(["batch", "instance"]), default="batch", show_default=True,
+              help="Generator normalisation (unet).")
+@click.option("--d-layers", type=click.IntRange(1, 6), default=3, show_default=True,
+              help="PatchGAN layers (3: 70x70 patches).")
+@click.option("--d-norm", type=click.Choice(["batch", "instance", "spectral"]), default="batch", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA.")
+@click.option("--workers", type=int, default=-1, show_default=True, help="DataLoader workers (-1: auto).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume", type=click.Path(file_okay=False), default=None,
+              help="Continue the run in this directory from its last checkpoint.")
+@bands_opts
+@resampling_opt
+@split_opts
+@overwrite_opt
+@click.pass_context
+def train(ctx: click.Context, **kw: Any) -> None:
+    """Train a Pix2Pix model (U-Net generator, PatchGAN, adversarial + lambda * L1).
+
+    \b
+    Examples:
+      geopix train --imagery examples/data/houston_sat.tif --maps examples/data/houston_map.tif \\
+                   --tile-size 128 --steps 200 --out runs/houston
+      geopix train --resume runs/houston --steps 400
+    """
+    from geo_pix2pix.train import fit
+
+    cfg, resume = _config(kw)
+    result = fit(cfg, resume=resume, progress=not quiet(ctx))
+    msg = f"trained to step {result.step}; model: {result.run_dir / 'model.safetensors'}"
+    if result.val is not None:
+        v = result.val
+        msg += f" (validation L1 {v.L1:.4f}, PSNR {v.PSNR:.2f} dB, SSIM {v.SSIM:.3f})"
+    click.echo(msg)
+
+
+def _config(kw: dict[str, Any]) -> tuple[Any, bool]:
+    from geo_pix2pix.config import TrainConfig
+    from geo_pix2pix.tiles.errors import GeopixError, OutputExistsError
+    from geo_pix2pix.tiles.pair import PairSpec
+
+    if kw["steps"] is not None and kw["epochs"] is not None:
+        raise click.UsageError("give --steps or --epochs, not both")
+    if kw["resume"]:
+        run = Path(kw["resume"])
+        if not (run / "config.json").is_file() or not (run / "checkpoint.pt").is_file():
+            raise GeopixError(f"{run} is not a geopix run directory with a checkpoint (config.json, checkpoint.pt)")
+        try:
+            cfg = TrainConfig.from_dict(json.loads((run / "config.json").read_text()))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise GeopixError(f"{run}/config.json is damaged ({exc})") from None
+        changes: dict[str, Any] = {"out": str(run), "stop_at": kw["stop_at"]}
+        if kw["steps"] is not None:
+            changes["steps"] = kw["steps"]
+        if kw["device"] != "auto":
+            changes["device"] = kw["device"]
+        return cfg.with_(**changes), True
+    if not kw["imagery"] or not kw["maps"]:
+        raise click.UsageError("--imagery and --maps are required (or --resume RUN_DIR)")
+    out = Path(kw["out"] or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-{kw['direction']}")
+    if out.exists() and any(out.iterdir()):
+        if not kw["overwrite"]:
+            raise OutputExistsError(f"run directory {out} exists; use --resume {out} to continue it or --overwrite")
+        import shutil
+
+        shutil.rmtree(out)
+    extra = {"epochs": kw["epochs"]} if kw["epochs"] else {}
+    spec = PairSpec(kw["imagery"], kw["maps"], kw["imagery_bands"], kw["map_bands"], kw["resampling"])
+    return TrainConfig(
+        pairs=(spec,), out=str(out), direction=kw["direction"], generator=kw["generator"],
+        encoder_weights=kw["encoder_weights"], norm=kw["norm"], d_layers=kw["d_layers"], d_norm=kw["d_norm"],
+        gan_loss=kw["gan_loss"], lambda_l1=kw["lambda_l1"], lr=kw["lr"], tile=kw["tile_size"],
+        batch_size=kw["batch_size"], steps=kw["steps"] or 1000, val_every=kw["val_every"],
+        checkpoint_every=kw["checkpoint_every"], stop_at=kw["stop_at"], seed=kw["seed"], device=kw["device"],
+        amp=not kw["no_amp"], workers=kw["workers"], min_valid=kw["min_valid"],
+        val_fraction=kw["val_fraction"], val_aoi=kw["val_aoi"], extra=extra,
+    ), False

@@ -1,0 +1,104 @@
+"""The training configuration: one frozen dataclass, saved as ``config.json`` in the run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from geo_pix2pix.tiles.pair import PairSpec
+
+__all__ = ["TrainConfig", "DIRECTIONS"]
+
+DIRECTIONS = ("sat2map", "map2sat")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (paths, model, optimisation, schedule).
+
+    Attributes:
+        pairs: imagery/map pairs to learn from.
+        out: run directory.
+        direction: ``sat2map`` (imagery -> map) or ``map2sat`` (map -> imagery).
+        generator: ``unet`` or ``smp:<encoder>``.
+        encoder_weights: local file of smp encoder weights.
+        ngf / ndf: first-layer filters of generator / discriminator.
+        norm: generator normalisation (``batch``: the paper's; ``instance``).
+        d_layers / d_norm: PatchGAN depth and normalisation.
+        gan_loss: ``vanilla`` | ``lsgan`` | ``hinge``.
+        lambda_l1: weight of the L1 term.
+        lr, beta1, beta2: Adam settings for both networks.
+        decay_start: fraction of training after which the learning rate decays linearly to 0.
+        tile: training window side in pixels.
+        batch_size: windows per step.
+        steps: total training steps.
+        val_every: validate (metrics, sample grid) every this many steps.
+        checkpoint_every: save a checkpoint every this many steps.
+        stop_at: stop (saving a checkpoint) after this step, as if interrupted; resume later.
+        seed: seed of weights, sampling, augmentation and dropout.
+        device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps``.
+        amp: mixed precision on CUDA.
+        workers: DataLoader worker processes (``-1``: auto).
+        min_valid, val_fraction, val_aoi: tiler settings (see ``TilerConfig``).
+        val_windows: at most this many validation windows are scored.
+    """
+
+    pairs: tuple[PairSpec, ...]
+    out: str
+    direction: str = "sat2map"
+    generator: str = "unet"
+    encoder_weights: str | None = None
+    ngf: int = 64
+    ndf: int = 64
+    norm: str = "batch"
+    d_layers: int = 3
+    d_norm: str = "batch"
+    gan_loss: str = "vanilla"
+    lambda_l1: float = 100.0
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    decay_start: float = 0.5
+    tile: int = 256
+    batch_size: int = 1
+    steps: int = 1000
+    val_every: int = 250
+    checkpoint_every: int = 500
+    stop_at: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    workers: int = -1
+    min_valid: float = 0.95
+    val_fraction: float = 0.2
+    val_aoi: str | None = None
+    val_windows: int = 32
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["pairs"] = [asdict(p) for p in self.pairs]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in names}
+        d["pairs"] = tuple(
+            PairSpec(p["imagery"], p["maps"],
+                     tuple(p["imagery_bands"]) if p.get("imagery_bands") else None,
+                     tuple(p["map_bands"]) if p.get("map_bands") else None,
+                     p.get("resampling"))
+            for p in d["pairs"]
+        )
+        return cls(**d)
+
+    def with_(self, **changes: Any) -> TrainConfig:
+        return replace(self, **changes)
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of (0-based) ``step``: constant, then linear decay to 0 at ``steps``."""
+        start = int(self.decay_start * self.steps)
+        if step < start or self.steps <= start:
+            return self.lr
+        return self.lr * max(0.0, 1.0 - (step - start) / (self.steps - start))

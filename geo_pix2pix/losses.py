@@ -1,0 +1,60 @@
+"""Adversarial and pixel losses that ignore invalid (nodata) pixels.
+
+``L_G = L_GAN(D(x, G(x)), real) + lambda * L1(G(x), y)`` (Isola et al., eq. 4). The L1 term is a
+mean over valid pixels only. The discriminator's logit map is coarser than the tile; each logit
+is weighted by the valid share of the pixels it stands for (the mask area-averaged down to the
+logit grid), so patches of nodata neither reward nor punish either network.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["GAN_LOSSES", "gan_loss", "masked_l1", "patch_weights"]
+
+GAN_LOSSES = ("vanilla", "lsgan", "hinge")
+
+
+def patch_weights(valid: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Valid share of each logit's area: ``(N, 1, H, W)`` bool -> ``(N, 1, P, P)`` in [0, 1]."""
+    return F.adaptive_avg_pool2d(valid.to(logits.dtype), logits.shape[-2:])
+
+
+def _weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    if weights is None:
+        return values.mean()
+    return (values * weights).sum() / weights.sum().clamp_min(1e-6)
+
+
+def gan_loss(logits: torch.Tensor, target_real: bool, kind: str = "vanilla",
+             weights: torch.Tensor | None = None, for_discriminator: bool = True) -> torch.Tensor:
+    """Adversarial loss of a logit map.
+
+    Args:
+        kind: ``vanilla`` (binary cross-entropy on logits, the paper's), ``lsgan`` (least
+            squares) or ``hinge``.
+        target_real: whether the logits should say "real".
+        weights: per-logit weights (see :func:`patch_weights`), or ``None``.
+        for_discriminator: hinge differs for D (margins) and G (raw score).
+    """
+    logits = logits.float()
+    if kind == "vanilla":
+        target = torch.ones_like(logits) if target_real else torch.zeros_like(logits)
+        values = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    elif kind == "lsgan":
+        values = (logits - (1.0 if target_real else 0.0)) ** 2
+    elif kind == "hinge":
+        if for_discriminator:
+            values = F.relu(1.0 - logits) if target_real else F.relu(1.0 + logits)
+        else:
+            values = -logits
+    else:
+        raise ValueError(f"unknown GAN loss {kind!r}; choose one of {', '.join(GAN_LOSSES)}")
+    return _weighted_mean(values, weights)
+
+
+def masked_l1(fake: torch.Tensor, real: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference over valid pixels and all channels."""
+    diff = (fake.float() - real.float()).abs() * valid
+    return diff.sum() / (valid.sum() * fake.shape[1]).clamp_min(1)

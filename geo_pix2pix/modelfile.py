@@ -1,0 +1,172 @@
+"""The geopix model file: generator weights in safetensors plus JSON metadata. No pickle.
+
+A model file is everything translate needs: the generator's architecture config, the input and
+output bands, the normalisation statistics of both sides, the tile size, the direction, the CRS
+and pixel size of the training imagery, the training step and the geopix version. The weights are
+plain tensors in the safetensors format, which holds no code, so a model file downloaded from
+anywhere is safe to open. Metadata lives under the safetensors header key ``geopix``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geo_pix2pix._version import __version__
+from geo_pix2pix.models.registry import GeneratorConfig
+from geo_pix2pix.tiles.atomic import atomic_path
+from geo_pix2pix.tiles.errors import ModelFileError
+from geo_pix2pix.tiles.normalize import BandStats
+
+__all__ = ["ModelMeta", "save_model", "load_model", "read_meta", "resolve_model_path",
+           "describe_model", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+META_KEY = "geopix"
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """Metadata of a model file.
+
+    Attributes:
+        generator: architecture of the generator.
+        direction: ``sat2map`` (imagery -> map) or ``map2sat``.
+        input_bands / output_bands: 1-based bands of the input and output rasters.
+        input_stats / output_stats: normalisation of input and output values.
+        tile_size: tile side the model was trained on.
+        step: training steps done.
+        pairs: training pairs: imagery and map paths, CRS (WKT and short name), pixel size.
+        geopix_version: version that wrote the file.
+    """
+
+    generator: GeneratorConfig
+    direction: str
+    input_bands: tuple[int, ...]
+    output_bands: tuple[int, ...]
+    input_stats: BandStats
+    output_stats: BandStats
+    tile_size: int
+    step: int
+    pairs: tuple[dict[str, Any], ...] = ()
+    geopix_version: str = __version__
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "geopix_version": self.geopix_version,
+            "generator": self.generator.to_dict(),
+            "direction": self.direction,
+            "input_bands": list(self.input_bands),
+            "output_bands": list(self.output_bands),
+            "input_stats": self.input_stats.to_dict(),
+            "output_stats": self.output_stats.to_dict(),
+            "tile_size": self.tile_size,
+            "step": self.step,
+            "pairs": list(self.pairs),
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelMeta:
+        return cls(
+            generator=GeneratorConfig.from_dict(d["generator"]),
+            direction=str(d["direction"]),
+            input_bands=tuple(int(b) for b in d["input_bands"]),
+            output_bands=tuple(int(b) for b in d["output_bands"]),
+            input_stats=BandStats.from_dict(d["input_stats"]),
+            output_stats=BandStats.from_dict(d["output_stats"]),
+            tile_size=int(d["tile_size"]),
+            step=int(d["step"]),
+            pairs=tuple(d.get("pairs", ())),
+            geopix_version=str(d.get("geopix_version", "?")),
+            extra=dict(d.get("extra", {})),
+        )
+
+
+def resolve_model_path(path: str | os.PathLike[str]) -> Path:
+    """A run directory or a ``.safetensors`` file -> the model file; clear error if absent."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "model.safetensors"
+    if not p.is_file():
+        raise ModelFileError(
+            f"no model at {path}; train one with 'geopix train --imagery SAT --maps MAP' "
+            "or pass --model RUN_DIR_OR_FILE"
+        )
+    return p
+
+
+def save_model(path: str | os.PathLike[str], state_dict: dict[str, Any], meta: ModelMeta) -> None:
+    """Write weights and metadata atomically (temporary file, then rename)."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta.to_dict())})
+
+
+def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
+    """Read only the metadata of a model file (fast: the header, not the weights)."""
+    from safetensors import safe_open
+
+    p = resolve_model_path(path)
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            header = f.metadata() or {}
+    except Exception as exc:
+        raise ModelFileError(f"{p} is not a readable safetensors model file ({exc})") from None
+    if META_KEY not in header:
+        raise ModelFileError(f"{p} is a safetensors file but not a geopix model (no geopix metadata)")
+    try:
+        d = json.loads(header[META_KEY])
+        if int(d.get("format_version", 0)) > FORMAT_VERSION:
+            raise ModelFileError(f"{p} was written by a newer geopix ({d.get('geopix_version')}); upgrade geopix")
+        return ModelMeta.from_dict(d)
+    except ModelFileError:
+        raise
+    except Exception as exc:
+        raise ModelFileError(f"{p} has damaged geopix metadata ({exc})") from None
+
+
+def load_model(path: str | os.PathLike[str], device: Any = "cpu") -> tuple[Any, ModelMeta]:
+    """Rebuild the generator from the file alone; returns ``(generator in eval mode, meta)``."""
+    from safetensors.torch import load_file
+
+    from geo_pix2pix.models.registry import build_generator
+
+    p = resolve_model_path(path)
+    meta = read_meta(p)
+    try:
+        state = load_file(str(p), device=str(device))
+    except Exception as exc:
+        raise ModelFileError(f"{p} is corrupt or truncated ({exc})") from None
+    G = build_generator(meta.generator, init=False)
+    try:
+        G.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelFileError(f"{p} weights do not fit its architecture ({str(exc).splitlines()[0]})") from None
+    return G.to(device).eval(), meta
+
+
+def describe_model(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Metadata plus path and parameter count, for ``geopix info``."""
+    from safetensors import safe_open
+
+    p = resolve_model_path(path)
+    meta = read_meta(p)
+    n = 0
+    with safe_open(str(p), framework="pt") as f:
+        for k in f.keys():
+            if not k.endswith(("running_mean", "running_var", "num_batches_tracked")):
+                n += math.prod(f.get_slice(k).get_shape())
+    d = meta.to_dict()
+    d.update(path=str(p), parameters=n)
+    d["in_channels"] = meta.generator.in_channels
+    d["out_channels"] = meta.generator.out_channels
+    return d

@@ -1,0 +1,156 @@
+"""Model registry: frozen configs in, modules out.
+
+A generator or discriminator is named in its config; builders are registered under that name so
+Pix2PixHD (coarse-to-fine generator, multi-scale discriminators) and SPADE can be added as new
+entries without touching the training loop, which only sees ``build_generator(cfg)`` and
+``build_discriminator(cfg)``. Configs serialise to JSON (the model file stores the generator's),
+so a model can be rebuilt from its file alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from torch import nn
+
+from geo_pix2pix.tiles.errors import GeopixError
+
+__all__ = ["GeneratorConfig", "DiscriminatorConfig", "build_generator", "build_discriminator",
+           "register_generator", "register_discriminator", "generator_names"]
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Architecture of a generator.
+
+    Attributes:
+        name: ``unet`` (the paper's) or ``smp:<encoder>``.
+        in_channels: input bands.
+        out_channels: output bands.
+        tile: tile side the generator is built for (sets the U-Net depth).
+        ngf: filters of the first layer (unet).
+        norm: ``batch`` or ``instance`` (unet).
+        dropout: dropout 0.5 next to the bottleneck (unet), the paper's noise source.
+        encoder_weights: local file of smp encoder weights (not stored in model files).
+    """
+
+    name: str = "unet"
+    in_channels: int = 3
+    out_channels: int = 3
+    tile: int = 256
+    ngf: int = 64
+    norm: str = "batch"
+    dropout: bool = True
+    encoder_weights: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("encoder_weights")  # the weights are in the model file itself
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """Architecture of a discriminator.
+
+    Attributes:
+        name: ``patchgan``.
+        in_channels: input + output bands (the discriminator is conditional).
+        ndf: filters of the first layer.
+        n_layers: stride-2 layers (3: 70x70 receptive field).
+        norm: ``batch``, ``instance`` or ``spectral``.
+    """
+
+    name: str = "patchgan"
+    in_channels: int = 6
+    ndf: int = 64
+    n_layers: int = 3
+    norm: str = "batch"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+GeneratorBuilder = Callable[[GeneratorConfig], nn.Module]
+DiscriminatorBuilder = Callable[[DiscriminatorConfig], nn.Module]
+_GENERATORS: dict[str, GeneratorBuilder] = {}
+_DISCRIMINATORS: dict[str, DiscriminatorBuilder] = {}
+
+
+def register_generator(prefix: str) -> Callable[[GeneratorBuilder], GeneratorBuilder]:
+    """Register a builder for generator names equal to ``prefix`` or starting with ``prefix:``."""
+
+    def deco(fn: GeneratorBuilder) -> GeneratorBuilder:
+        _GENERATORS[prefix] = fn
+        return fn
+
+    return deco
+
+
+def register_discriminator(name: str) -> Callable[[DiscriminatorBuilder], DiscriminatorBuilder]:
+    """Register a discriminator builder under ``name``."""
+
+    def deco(fn: DiscriminatorBuilder) -> DiscriminatorBuilder:
+        _DISCRIMINATORS[name] = fn
+        return fn
+
+    return deco
+
+
+def generator_names() -> list[str]:
+    return sorted(_GENERATORS)
+
+
+def build_generator(cfg: GeneratorConfig, init: bool = True) -> nn.Module:
+    """Build the generator named by ``cfg`` (weights initialised as in the paper for unet)."""
+    prefix = cfg.name.split(":", 1)[0]
+    if prefix not in _GENERATORS:
+        raise GeopixError(f"unknown generator {cfg.name!r}; choose unet or smp:<encoder>")
+    model = _GENERATORS[prefix](cfg)
+    if init and prefix == "unet":
+        from .unet import init_weights
+
+        init_weights(model)
+    return model
+
+
+def build_discriminator(cfg: DiscriminatorConfig) -> nn.Module:
+    """Build the discriminator named by ``cfg``, initialised as in the paper."""
+    from .unet import init_weights
+
+    if cfg.name not in _DISCRIMINATORS:
+        raise GeopixError(f"unknown discriminator {cfg.name!r}; choose {', '.join(_DISCRIMINATORS)}")
+    model = _DISCRIMINATORS[cfg.name](cfg)
+    init_weights(model)
+    return model
+
+
+@register_generator("unet")
+def _unet(cfg: GeneratorConfig) -> nn.Module:
+    from .unet import UnetGenerator
+
+    return UnetGenerator(cfg.in_channels, cfg.out_channels, cfg.tile, cfg.ngf, cfg.norm, cfg.dropout)
+
+
+@register_generator("smp")
+def _smp(cfg: GeneratorConfig) -> nn.Module:
+    from .smp_unet import SmpUnetGenerator
+
+    encoder = cfg.name.split(":", 1)[1] if ":" in cfg.name else ""
+    if not encoder:
+        raise GeopixError("name the smp encoder, e.g. --generator smp:resnet34")
+    return SmpUnetGenerator(encoder, cfg.in_channels, cfg.out_channels, cfg.tile, cfg.encoder_weights)
+
+
+@register_discriminator("patchgan")
+def _patchgan(cfg: DiscriminatorConfig) -> nn.Module:
+    from .patchgan import PatchGAN
+
+    return PatchGAN(cfg.in_channels, cfg.ndf, cfg.n_layers, cfg.norm)

@@ -1,0 +1,278 @@
+"""The training loop: ``fit(config)`` reads top to bottom.
+
+Phases: prepare the data (align pairs, split, index windows, statistics) -> build G and D ->
+resume if asked -> for each step: learning rate, batch, ``train_step``, log, validate, checkpoint
+-> final model file, curves and the ``latest`` link.
+
+Exact resume: the windows and augmentations of step ``s`` are drawn from
+``numpy.random.default_rng([seed, s])`` (:class:`StepBatchSampler`), dropout uses torch's global
+RNG whose state is checkpointed, the DataLoader has a generator of its own (so starting it does
+not consume the global RNG), and the learning rate is a pure function of the step. Training
+``2N`` steps straight and ``N`` steps + resume therefore give identical weights on the CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from geo_pix2pix._version import __version__
+from geo_pix2pix.checkpoint import load_checkpoint, save_checkpoint
+from geo_pix2pix.config import DIRECTIONS, TrainConfig
+from geo_pix2pix.device import DevicePlan, plan_device
+from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
+from geo_pix2pix.modelfile import ModelMeta, save_model
+from geo_pix2pix.models.registry import (DiscriminatorConfig, GeneratorConfig, build_discriminator,
+                                         build_generator)
+from geo_pix2pix.runs import MetricsLog, link_latest, plot_losses, save_sample_grid, write_json
+from geo_pix2pix.step import GanModels, StepLosses, train_step
+from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset, WindowListDataset
+from geo_pix2pix.tiles.errors import GeopixError
+from geo_pix2pix.tiles.prepare import PreparedPair, TilerConfig, prepare_pair
+from geo_pix2pix.tiles.sampling import WindowIndex
+from geo_pix2pix.tiles.split import SplitConfig
+
+__all__ = ["fit", "FitResult", "StepBatchSampler", "TrainingInterrupted"]
+
+log = logging.getLogger(__name__)
+
+
+class TrainingInterrupted(GeopixError):
+    """Raised when Ctrl-C stopped training after a checkpoint was saved."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Where the run is and how it ended."""
+
+    run_dir: Path
+    step: int
+    val: ImageMetrics | None
+
+
+class StepBatchSampler(Sampler[list[int]]):
+    """Batches of dataset keys for steps ``start..end-1``; step ``s`` depends only on (seed, s)."""
+
+    def __init__(self, n_keys: int, batch_size: int, seed: int, start: int, end: int) -> None:
+        self.n_keys, self.batch_size, self.seed, self.start, self.end = n_keys, batch_size, seed, start, end
+
+    def batch_for(self, step: int) -> list[int]:
+        rng = np.random.default_rng([self.seed, step])
+        return rng.integers(0, self.n_keys, size=self.batch_size).tolist()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step in range(self.start, self.end):
+            yield self.batch_for(step)
+
+    def __len__(self) -> int:
+        return max(0, self.end - self.start)
+
+
+def _workers(cfg: TrainConfig, plan: DevicePlan) -> int:
+    if cfg.workers >= 0:
+        return cfg.workers
+    cpus = os.cpu_count() or 1
+    return min(8, max(1, cpus - 1)) if plan.device.type == "cuda" else 1
+
+
+def _prepare(cfg: TrainConfig) -> list[PreparedPair]:
+    tiler = TilerConfig(tile=cfg.tile, min_valid=cfg.min_valid,
+                        split=SplitConfig(val_fraction=cfg.val_fraction, seed=cfg.seed), val_aoi=cfg.val_aoi)
+    return [prepare_pair(spec, tiler, i) for i, spec in enumerate(cfg.pairs)]
+
+
+def _pair_meta(p: PreparedPair) -> dict[str, Any]:
+    crs_name = None
+    if p.crs:
+        from rasterio.crs import CRS
+
+        c = CRS.from_wkt(p.crs)
+        crs_name = c.to_string() if c.to_epsg() else (c.to_dict().get("proj") or "custom")
+    return {"imagery": p.spec.imagery, "maps": p.spec.maps, "crs": p.crs, "crs_name": crs_name,
+            "pixel_size": list(p.pixel_size), "imagery_bands": list(p.spec.imagery_bands or ()),
+            "map_bands": list(p.spec.map_bands or ())}
+
+
+def _to_device(batch: dict[str, torch.Tensor], plan: DevicePlan) -> dict[str, torch.Tensor]:
+    fmt = torch.channels_last if plan.channels_last else torch.contiguous_format
+    out = {}
+    for k, v in batch.items():
+        v = v.to(plan.device, non_blocking=True)
+        out[k] = v.contiguous(memory_format=fmt) if v.dtype.is_floating_point else v
+    return out
+
+
+def _validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], a: str, b: str,
+              plan: DevicePlan) -> tuple[ImageMetrics, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Metrics over the fixed validation batches (G in eval mode), and the first batch's images."""
+    acc = MetricAccumulator()
+    first: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    was_training = G.training
+    G.eval()
+    amp = plan.autocast()
+    with torch.inference_mode():
+        for batch in batches:
+            d = _to_device(batch, plan)
+            if amp is None:
+                fake = G(d[a])
+            else:
+                with amp():
+                    fake = G(d[a])
+            f, r = fake.float().cpu().numpy(), batch[b].numpy()
+            acc.add(f, r, batch["valid"].numpy())
+            if first is None:
+                first = (batch[a].numpy(), f, r)
+    G.train(was_training)
+    if first is None:
+        raise GeopixError("no windows to validate on")
+    return acc.result(), first
+
+
+def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitResult:
+    """Train (or continue) a Pix2Pix model as configured; returns where the run ended."""
+    if cfg.direction not in DIRECTIONS:
+        raise GeopixError(f"unknown direction {cfg.direction!r}; use sat2map or map2sat")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plan = plan_device(cfg.device, cfg.amp)
+    log.info("training on %s", plan.describe())
+
+    # -- data: align, split, index, statistics --------------------------------------------
+    prepared = _prepare(cfg)
+    specs = [p.spec for p in prepared]
+    index = WindowIndex.concat([p.train for p in prepared])
+    if cfg.extra.get("epochs"):
+        per_epoch = max(1, round(len(index) / max(1.0, (cfg.tile / max(1, cfg.tile // 8)) ** 2)))
+        cfg = cfg.with_(steps=max(1, math.ceil(float(cfg.extra["epochs"]) * per_epoch / cfg.batch_size)))
+    a, b = ("imagery", "maps") if cfg.direction == "sat2map" else ("maps", "imagery")
+    p0 = prepared[0]
+    img_stats, map_stats = p0.imagery_stats, p0.map_stats
+    in_stats, out_stats = (img_stats, map_stats) if a == "imagery" else (map_stats, img_stats)
+    in_bands = p0.spec.imagery_bands if a == "imagery" else p0.spec.map_bands
+    out_bands = p0.spec.map_bands if a == "imagery" else p0.spec.imagery_bands
+    assert in_bands is not None and out_bands is not None  # resolved by prepare_pair
+
+    # -- models and optimisers ------------------------------------------------------------
+    torch.manual_seed(cfg.seed)
+    gcfg = GeneratorConfig(name=cfg.generator, in_channels=len(in_bands), out_channels=len(out_bands),
+                           tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=True,
+                           encoder_weights=cfg.encoder_weights)
+    dcfg = DiscriminatorConfig(in_channels=len(in_bands) + len(out_bands), ndf=cfg.ndf,
+                               n_layers=cfg.d_layers, norm=cfg.d_norm)
+    G = build_generator(gcfg).to(plan.device)
+    D = build_discriminator(dcfg).to(plan.device)
+    if plan.channels_last:
+        G = G.to(memory_format=torch.channels_last)
+        D = D.to(memory_format=torch.channels_last)
+    betas = (cfg.beta1, cfg.beta2)
+    models = GanModels(G, D, torch.optim.Adam(G.parameters(), cfg.lr, betas),
+                       torch.optim.Adam(D.parameters(), cfg.lr, betas),
+                       torch.amp.GradScaler("cuda") if plan.needs_scaler else None)
+    metrics = MetricsLog(out / "metrics.csv")
+    start = 0
+    if resume:
+        state = load_checkpoint(out / "checkpoint.pt")
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        models.opt_G.load_state_dict(state["opt_G"])
+        models.opt_D.load_state_dict(state["opt_D"])
+        if models.scaler is not None and state.get("scaler"):
+            models.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng_cpu"])
+        if plan.device.type == "cuda" and state.get("rng_cuda"):
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        start = int(state["step"])
+        metrics.truncate_after(start)
+        log.info("resuming %s at step %d", out, start)
+    write_json(out / "config.json", cfg.to_dict())
+
+    meta = lambda step: ModelMeta(  # noqa: E731 (a small closure over the run's constants)
+        generator=gcfg, direction=cfg.direction, input_bands=tuple(in_bands), output_bands=tuple(out_bands),
+        input_stats=in_stats, output_stats=out_stats, tile_size=cfg.tile, step=step,
+        pairs=tuple(_pair_meta(p) for p in prepared), geopix_version=__version__,
+        extra={"discriminator": dcfg.to_dict(), "gan_loss": cfg.gan_loss, "lambda_l1": cfg.lambda_l1})
+
+    def checkpoint(step: int) -> None:
+        save_checkpoint(out / "checkpoint.pt", {
+            "step": step, "G": G.state_dict(), "D": D.state_dict(),
+            "opt_G": models.opt_G.state_dict(), "opt_D": models.opt_D.state_dict(),
+            "scaler": models.scaler.state_dict() if models.scaler is not None else {},
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if plan.device.type == "cuda" else [],
+            "geopix_version": __version__,
+        })
+        save_model(out / "model.safetensors", G.state_dict(), meta(step))
+        metrics.flush()
+
+    # -- fixed validation windows (held-out blocks; training windows if there are none) --
+    val_list = [(i, w) for i, p in enumerate(prepared) for w in p.val][: cfg.val_windows]
+    if not val_list:
+        val_list = [index.window(i) for i in range(0, len(index), max(1, len(index) // 4))][:4]
+    val_ds = WindowListDataset(specs, val_list, img_stats, map_stats)
+    val_batches = list(DataLoader(val_ds, batch_size=min(8, len(val_ds)), num_workers=0))
+
+    # -- the loop -------------------------------------------------------------------------
+    end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
+    train_ds = PairWindowDataset(specs, index, img_stats, map_stats, augment=True)
+    workers = _workers(cfg, plan)
+    loader = DataLoader(
+        train_ds, batch_sampler=StepBatchSampler(len(index) * N_AUGMENT, cfg.batch_size, cfg.seed, start, end),
+        num_workers=workers, pin_memory=plan.device.type == "cuda",
+        prefetch_factor=4 if workers else None, generator=torch.Generator().manual_seed(cfg.seed),
+    )
+    from tqdm import tqdm
+
+    bar = tqdm(total=end, initial=start, disable=not progress, unit="step", dynamic_ncols=True, desc="train")
+    step = start
+    last_val: ImageMetrics | None = None
+    G.train()
+    D.train()
+    try:
+        for step_i, batch in zip(range(start, end), loader):
+            lr = cfg.lr_at(step_i)
+            for opt in (models.opt_G, models.opt_D):
+                for group in opt.param_groups:
+                    group["lr"] = lr
+            d = _to_device(batch, plan)
+            losses: StepLosses = train_step(models, d[a], d[b], d["valid"], cfg.lambda_l1, cfg.gan_loss,
+                                            plan.autocast())
+            step = step_i + 1
+            row: dict[str, Any] = {"step": step, "lr": lr, "D_real": losses.D_real, "D_fake": losses.D_fake,
+                                   "G_GAN": losses.G_GAN, "G_L1": losses.G_L1}
+            if step % cfg.val_every == 0 or step == end:
+                last_val, (ins, fakes, reals) = _validate(G, val_batches, a, b, plan)
+                row.update(val_L1=last_val.L1, val_PSNR=last_val.PSNR, val_SSIM=last_val.SSIM,
+                           val_pixel_accuracy=last_val.pixel_accuracy)
+                (out / "samples").mkdir(exist_ok=True)
+                save_sample_grid(out / "samples" / f"step_{step:06d}.png", ins[:4], fakes[:4], reals[:4])
+            metrics.write(row)
+            if step % cfg.checkpoint_every == 0 and step != end:
+                checkpoint(step)
+            bar.update(1)
+            bar.set_postfix(D=f"{losses.D:.3f}", G_GAN=f"{losses.G_GAN:.3f}", L1=f"{losses.G_L1:.3f}")
+    except KeyboardInterrupt:
+        bar.close()
+        checkpoint(step)
+        plot_losses(metrics.rows(), out / "loss.png")
+        metrics.close()
+        link_latest(out)
+        raise TrainingInterrupted(
+            f"interrupted at step {step}; checkpoint saved in {out}; continue with: geopix train --resume {out}"
+        ) from None
+    bar.close()
+    checkpoint(step)
+    plot_losses(metrics.rows(), out / "loss.png")
+    metrics.close()
+    link_latest(out)
+    return FitResult(out, step, last_val)
