@@ -99,7 +99,7 @@ def _pair_meta(p: PreparedPair) -> dict[str, Any]:
 
         c = CRS.from_wkt(p.crs)
         crs_name = c.to_string() if c.to_epsg() else (c.to_dict().get("proj") or "custom")
-    return {"imagery": p.spec.imagery, "maps": p.spec.maps, "crs": p.crs, "crs_name": crs_name,
+    return {"imagery": os.path.abspath(p.spec.imagery), "maps": os.path.abspath(p.spec.maps), "crs": p.crs, "crs_name": crs_name,
             "pixel_size": list(p.pixel_size), "imagery_bands": list(p.spec.imagery_bands or ()),
             "map_bands": list(p.spec.map_bands or ())}
 
@@ -201,7 +201,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
         generator=gcfg, direction=cfg.direction, input_bands=tuple(in_bands), output_bands=tuple(out_bands),
         input_stats=in_stats, output_stats=out_stats, tile_size=cfg.tile, step=step,
         pairs=tuple(_pair_meta(p) for p in prepared), geopix_version=__version__,
-        extra={"discriminator": dcfg.to_dict(), "gan_loss": cfg.gan_loss, "lambda_l1": cfg.lambda_l1})
+        extra={"discriminator": dcfg.to_dict(), "gan_loss": cfg.gan_loss, "lambda_l1": cfg.lambda_l1,
+               "split": {"val_fraction": cfg.val_fraction, "seed": cfg.seed, "val_aoi": cfg.val_aoi,
+                         "min_valid": cfg.min_valid}})
 
     def checkpoint(step: int) -> None:
         save_checkpoint(out / "checkpoint.pt", {
@@ -220,7 +222,10 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
     if not val_list:
         val_list = [index.window(i) for i in range(0, len(index), max(1, len(index) // 4))][:4]
     val_ds = WindowListDataset(specs, val_list, img_stats, map_stats)
-    val_batches = list(DataLoader(val_ds, batch_size=min(8, len(val_ds)), num_workers=0))
+    # Every DataLoader gets its own generator: starting one would otherwise draw from the global
+    # RNG (which drives dropout) and break exact resume.
+    val_batches = list(DataLoader(val_ds, batch_size=min(8, len(val_ds)), num_workers=0,
+                                  generator=torch.Generator().manual_seed(cfg.seed)))
 
     # -- the loop -------------------------------------------------------------------------
     end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps

@@ -62,9 +62,12 @@ class SmpUnetGenerator(nn.Module):
         except Exception as exc:
             raise ModelFileError(f"cannot read encoder weights {path}: {exc}") from None
         state = {k.removeprefix("encoder."): v for k, v in state.items()}
-        missing, unexpected = self.unet.encoder.load_state_dict(state, strict=False)
-        if len(missing) == len(self.unet.encoder.state_dict()):
-            raise ModelFileError(f"{path} holds no weights of this encoder (no matching keys)")
+        own = self.unet.encoder.state_dict()
+        matched = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+        if not matched:
+            raise ModelFileError(f"{path} holds no weights of this encoder (no key and shape matches)")
+        own.update(matched)
+        self.unet.encoder.load_state_dict(own)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.unet(x))

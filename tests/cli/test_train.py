@@ -1,0 +1,123 @@
+"""`geopix train`, `evaluate` and `info` on a model, through the real entry point."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from geo_pix2pix.modelfile import read_meta
+
+from ..conftest import real, sha256, smooth_image, write_raster
+
+SMALL = ["--tile-size", "64", "--ngf", "8", "--ndf", "8", "--workers", "0", "--device", "cpu"]
+
+
+@pytest.fixture
+def tiny_pair(tmp_path):
+    img = smooth_image(192, 192, 3, seed=11)
+    mp = np.where(img.mean(0, keepdims=True) > 128, 230, 40).astype(np.uint8).repeat(3, 0)
+    return write_raster(tmp_path / "sat.tif", img), write_raster(tmp_path / "map.tif", mp)
+
+
+def _rows(run):
+    with open(run / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_two_step_training_writes_every_artefact(tmp_path, geopix, tiny_pair) -> None:
+    sat, mp = tiny_pair
+    before = sha256(sat), sha256(mp)
+    run = tmp_path / "runs" / "r1"
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", run, "--steps", "2",
+               "--val-every", "1", "--val-fraction", "0", *SMALL)
+    assert r.code == 0, r.err
+    assert "trained to step 2" in r.out
+    for name in ["model.safetensors", "checkpoint.pt", "metrics.csv", "loss.png", "config.json",
+                 "samples/step_000001.png", "samples/step_000002.png"]:
+        assert (run / name).is_file(), name
+    assert (tmp_path / "runs" / "latest").resolve() == run.resolve()
+    assert [r["step"] for r in _rows(run)] == ["1", "2"]
+    meta = read_meta(run / "model.safetensors")
+    assert meta.step == 2 and meta.direction == "sat2map" and meta.tile_size == 64
+    assert meta.pairs[0]["crs_name"] == "EPSG:32618" and meta.pairs[0]["pixel_size"] == [10.0, 10.0]
+    assert (sha256(sat), sha256(mp)) == before
+    info = geopix("info", run)
+    assert info.code == 0 and "sat2map (3 -> 3 bands)" in info.out and "2 steps" in info.out
+    ev = geopix("evaluate", "--model", run, "--imagery", sat, "--maps", mp, "--json", "--device", "cpu")
+    assert ev.code == 0 and '"pixel_accuracy"' in ev.out
+
+
+def test_resume_is_exact(tmp_path, geopix, tiny_pair) -> None:
+    sat, mp = tiny_pair
+    common = ["--imagery", sat, "--maps", mp, "--steps", "6", "--val-every", "3", "--seed", "5",
+              "--checkpoint-every", "2", "--val-fraction", "0", *SMALL]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert geopix("-q", "train", *common, "--out", straight).code == 0
+    r = geopix("-q", "train", *common, "--out", split, "--stop-at", "3")
+    assert r.code == 0 and "trained to step 3" in r.out
+    r = geopix("-q", "train", "--resume", split)
+    assert r.code == 0, r.err
+    a, b = load_file(straight / "model.safetensors"), load_file(split / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert np.array_equal(a[k].numpy(), b[k].numpy()), k
+    assert _rows(straight) == _rows(split)  # same losses, steps 1..6 once each
+    assert [r["step"] for r in _rows(split)] == [str(i) for i in range(1, 7)]
+
+
+def test_resume_drops_metric_rows_written_after_the_checkpoint(tmp_path, geopix, tiny_pair) -> None:
+    sat, mp = tiny_pair
+    run = tmp_path / "run"
+    assert geopix("-q", "train", "--imagery", sat, "--maps", mp, "--steps", "4", "--stop-at", "2",
+                  "--val-fraction", "0", "--out", run, *SMALL).code == 0
+    with open(run / "metrics.csv", "a") as f:  # as if killed after logging steps 3-4 without a checkpoint
+        f.write("3,0.0002,1,1,1,1,,,,\n4,0.0002,1,1,1,1,,,,\n")
+    assert geopix("-q", "train", "--resume", run).code == 0
+    assert [r["step"] for r in _rows(run)] == ["1", "2", "3", "4"]
+
+
+def test_train_refuses_existing_run_and_bad_generator(tmp_path, geopix, tiny_pair) -> None:
+    sat, mp = tiny_pair
+    run = tmp_path / "run"
+    assert geopix("-q", "train", "--imagery", sat, "--maps", mp, "--steps", "1", "--out", run,
+                  "--val-fraction", "0", *SMALL).code == 0
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--steps", "1", "--out", run, *SMALL)
+    assert r.code == 1 and "--resume" in r.err
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", tmp_path / "x",
+               "--generator", "smp:nonet", *SMALL)
+    assert r.code == 1 and "unknown smp encoder 'nonet'; valid names:" in r.err
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", tmp_path / "y", "--tile-size", "80",
+               "--workers", "0", "--device", "cpu")
+    assert r.code == 1 and "multiple of 32" in r.err
+    r = geopix("-q", "train", "--resume", tmp_path / "nothing")
+    assert r.code == 1 and "not a geopix run directory" in r.err
+    r = geopix("-q", "train", "--maps", mp)
+    assert r.code == 2 and "--imagery and --maps are required" in r.err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("direction", ["sat2map", "map2sat"])
+def test_real_google_pair_trains_in_both_directions(tmp_path, geopix, direction) -> None:
+    sat = real("google_sat2maps/000008_Charlotte_sat.tif")
+    mp = real("google_sat2maps/000008_Charlotte_map.tif")
+    run = tmp_path / direction
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--direction", direction, "--steps", "3",
+               "--val-every", "3", "--out", run, "--tile-size", "128", "--ngf", "16", "--ndf", "16",
+               "--workers", "1", "--device", "cpu")
+    assert r.code == 0, r.err
+    meta = read_meta(run)
+    assert meta.direction == direction and meta.pairs[0]["crs_name"] == "EPSG:3857"
+    rows = _rows(run)
+    assert rows[-1]["val_PSNR"] and float(rows[-1]["val_PSNR"]) > 0
+
+
+def test_smp_generator_trains(tmp_path, geopix, tiny_pair) -> None:
+    sat, mp = tiny_pair
+    run = tmp_path / "smp"
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--steps", "1", "--out", run,
+               "--generator", "smp:resnet18", "--val-fraction", "0", *SMALL)
+    assert r.code == 0, r.err
+    assert read_meta(run).generator.name == "smp:resnet18"

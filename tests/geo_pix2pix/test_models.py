@@ -1,0 +1,87 @@
+"""Generators and discriminators: shapes, parameter counts, receptive fields, smp errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from geo_pix2pix.models.patchgan import receptive_field
+from geo_pix2pix.models.unet import unet_depth
+from geo_pix2pix.tiles.errors import GeopixError, TileSizeError
+
+
+def n_params(m: torch.nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_paper_unet_and_patchgan_parameter_counts() -> None:
+    # The reference implementation prints "54.414 M" for unet_256 (batch norm, 3->3 channels)
+    # and "2.769 M" for the basic 3-layer discriminator on 3+3 channels.
+    assert n_params(build_generator(GeneratorConfig())) == 54_413_955
+    assert n_params(build_discriminator(DiscriminatorConfig(in_channels=6))) == 2_768_705
+
+
+@pytest.mark.parametrize(("tile", "downs"), [(64, 6), (96, 5), (128, 7), (256, 8), (512, 8)])
+def test_unet_shapes_for_tile_sizes(tile: int, downs: int) -> None:
+    assert unet_depth(tile) == downs
+    g = build_generator(GeneratorConfig(in_channels=4, out_channels=1, tile=tile, ngf=8)).eval()
+    with torch.no_grad():
+        y = g(torch.randn(2, 4, tile, tile))
+    assert y.shape == (2, 1, tile, tile)
+    assert y.abs().max() <= 1.0  # Tanh output
+
+
+def test_unet_dropout_sits_next_to_the_bottleneck() -> None:
+    g = build_generator(GeneratorConfig(tile=256))
+    assert sum(isinstance(m, torch.nn.Dropout) for m in g.modules()) == 3
+    assert sum(isinstance(m, torch.nn.Dropout) for m in build_generator(GeneratorConfig(tile=64, ngf=8)).modules()) == 1
+
+
+def test_unet_refuses_tiles_it_cannot_take() -> None:
+    with pytest.raises(TileSizeError, match="multiple of 32"):
+        unet_depth(100)
+
+
+@pytest.mark.parametrize("n_layers", [1, 2, 3, 4])
+def test_patchgan_receptive_field(n_layers: int) -> None:
+    # Batch norm in eval mode uses running statistics, so no pixel mixes with far-away pixels.
+    d = build_discriminator(DiscriminatorConfig(in_channels=2, n_layers=n_layers, ndf=8, norm="batch")).eval()
+    x = torch.randn(1, 2, 256, 256, requires_grad=True)
+    out = d(x)
+    i, j = out.shape[-2] // 2, out.shape[-1] // 2
+    out[0, 0, i, j].backward()
+    g = x.grad.abs().sum(dim=(0, 1))
+    rows = torch.nonzero(g.sum(1)).flatten()
+    cols = torch.nonzero(g.sum(0)).flatten()
+    assert int(rows.max() - rows.min() + 1) == receptive_field(n_layers)
+    assert int(cols.max() - cols.min() + 1) == receptive_field(n_layers)
+    assert [receptive_field(n) for n in (1, 2, 3, 4)] == [16, 34, 70, 142]
+
+
+def test_patchgan_logit_map_and_spectral_norm() -> None:
+    d = build_discriminator(DiscriminatorConfig(in_channels=6))
+    assert d(torch.zeros(1, 6, 256, 256)).shape == (1, 1, 30, 30)
+    ds = build_discriminator(DiscriminatorConfig(in_channels=6, norm="spectral", ndf=8))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in ds.modules())
+    assert ds(torch.zeros(1, 6, 64, 64)).shape == (1, 1, 6, 6)
+
+
+def test_smp_generator_any_bands_and_local_encoder_weights(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    g = build_generator(GeneratorConfig(name="smp:resnet18", in_channels=4, out_channels=2, tile=64))
+    y = g(torch.randn(1, 4, 64, 64))
+    assert y.shape == (1, 2, 64, 64) and y.abs().max() <= 1.0
+    weights = {k: v.clone() + 0.5 for k, v in g.unet.encoder.state_dict().items()}
+    save_file(weights, str(tmp_path / "enc.safetensors"))
+    g2 = build_generator(GeneratorConfig(name="smp:resnet18", in_channels=4, out_channels=2, tile=64,
+                                         encoder_weights=str(tmp_path / "enc.safetensors")))
+    torch.testing.assert_close(g2.unet.encoder.conv1.weight, weights["conv1.weight"])
+
+
+def test_smp_unknown_encoder_lists_valid_names() -> None:
+    with pytest.raises(GeopixError, match=r"unknown smp encoder 'resnet35'; valid names: .*resnet34"):
+        build_generator(GeneratorConfig(name="smp:resnet35", tile=64))
+    with pytest.raises(TileSizeError, match="multiple of 32"):
+        build_generator(GeneratorConfig(name="smp:resnet18", tile=48))
