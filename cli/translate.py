@@ -1,0 +1,56 @@
+"""``geopix translate REGION OUT``: a whole region through a trained model, out as a COG."""
+
+from __future__ import annotations
+
+import click
+
+from .options import overwrite_opt, parse_creation_options, quiet
+
+
+@click.command()
+@click.argument("region", type=click.Path())
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--model", default="runs/latest", show_default=True, help="Run directory or model.safetensors.")
+@click.option("--tile-size", type=int, default=None,
+              help="Must equal the model's tile size (the model file sets it; shown for clarity).")
+@click.option("--overlap", type=click.IntRange(min=0), default=None,
+              help="Overlap of neighbouring tiles in pixels [default: a quarter of the tile].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--co", "creation_options", multiple=True, callback=parse_creation_options, metavar="KEY=VAL",
+              help="GDAL creation option of the COG driver, e.g. --co COMPRESS=ZSTD (repeatable).")
+@overwrite_opt
+@click.pass_context
+def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: int | None,
+              overlap: int | None, batch_size: int, device: str, creation_options: dict[str, str],
+              overwrite: bool) -> None:
+    """Translate REGION (a raster) into OUT, a Cloud Optimized GeoTIFF on the same grid.
+
+    \b
+    Example:
+      geopix translate examples/data/charlotte_sat.tif out/charlotte_map.tif --model runs/demo
+    """
+    from tqdm import tqdm
+
+    from geo_pix2pix.modelfile import read_meta, resolve_model_path
+    from geo_pix2pix.tiles.atomic import check_output
+    from geo_pix2pix.tiles.errors import TileSizeError
+    from geo_pix2pix.tiles.raster import check_input_file
+    from geo_pix2pix.translate import TranslateConfig, translate as run
+
+    check_input_file(region, "region")
+    check_output(out, [region], overwrite)  # before loading the model: fail fast
+    path = resolve_model_path(model)
+    meta = read_meta(path)
+    if tile_size is not None and tile_size != meta.tile_size:
+        raise TileSizeError(f"the model was trained on {meta.tile_size}-pixel tiles; --tile-size must be "
+                            f"{meta.tile_size} (or left out)")
+    if overlap is not None and overlap >= meta.tile_size:
+        raise TileSizeError(f"--overlap ({overlap}) must be smaller than the model's tile size ({meta.tile_size})")
+    click.echo(f"model: {path.resolve()} ({meta.generator.name}, {meta.direction}, step {meta.step})", err=True)
+    cfg = TranslateConfig(model=str(path), overlap=overlap, batch_size=batch_size, device=device,
+                          creation_options=tuple(creation_options.items()), overwrite=overwrite)
+    with tqdm(unit="tile", disable=quiet(ctx), desc="translate", dynamic_ncols=True) as bar:
+        result, _ = run(region, out, cfg, progress=bar.update)
+    click.echo(f"wrote {result.path} ({result.width} x {result.height} px, {result.tiles} tiles"
+               f"{', input mask carried over' if result.masked else ''})")

@@ -1,0 +1,110 @@
+"""Translating a region with a trained model: checks against the model file, then the mosaicker.
+
+Everything comes from the model file: input/output bands, normalisation, tile size, direction.
+The region is checked against it (band count, dtype) before any work, and a pixel size far from
+the training imagery's is reported, since a model learns features at one ground resolution.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from geo_pix2pix._version import __version__
+from geo_pix2pix.modelfile import ModelMeta
+from geo_pix2pix.predict import Predictor
+from geo_pix2pix.tiles.errors import BandError, GeopixError
+from geo_pix2pix.tiles.mosaic import MosaicConfig, MosaicResult, mosaic_raster
+from geo_pix2pix.tiles.raster import open_raster
+
+__all__ = ["TranslateConfig", "translate", "check_region"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TranslateConfig:
+    """Settings of one translation.
+
+    Attributes:
+        model: run directory or model file.
+        overlap: overlap of neighbouring tiles (default: a quarter of the tile).
+        batch_size: tiles per forward pass.
+        device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps``.
+        creation_options: GDAL COG creation options.
+        overwrite: replace an existing output.
+    """
+
+    model: str = "runs/latest"
+    overlap: int | None = None
+    batch_size: int = 8
+    device: str = "auto"
+    creation_options: tuple[tuple[str, str], ...] = ()
+    overwrite: bool = False
+
+
+def check_region(region: str, meta: ModelMeta) -> list[str]:
+    """Refuse a region the model cannot read; return warnings for doubtful ones."""
+    warnings = []
+    with open_raster(region, "region") as src:
+        need = max(meta.input_bands)
+        if src.count < need:
+            raise BandError(
+                f"region {region} has {src.count} band(s) but the model reads bands "
+                f"{','.join(map(str, meta.input_bands))} (trained on {len(meta.input_bands)}-band input)"
+            )
+        dtype = src.dtypes[meta.input_bands[0] - 1]
+        if dtype != meta.input_stats.dtype:
+            raise GeopixError(
+                f"region {region} is {dtype} but the model was trained on {meta.input_stats.dtype} input; "
+                "convert it (e.g. gdal_translate -ot) or train on data of this type"
+            )
+        if src.crs is not None and meta.pairs:
+            p0 = meta.pairs[0]
+            train_px = float(p0["pixel_size"][0])
+            same_units = p0.get("crs") and _linear_units(p0["crs"]) == _linear_units(src.crs.to_wkt())
+            if same_units and train_px > 0:
+                ratio = abs(src.res[0]) / train_px
+                if ratio > 2 or ratio < 0.5:
+                    warnings.append(
+                        f"the region's pixel size ({abs(src.res[0]):.4g}) differs from the training imagery's "
+                        f"({train_px:.4g}) by {max(ratio, 1 / ratio):.1f}x; results may be poor"
+                    )
+    return warnings
+
+
+def _linear_units(wkt: str) -> str | None:
+    from rasterio.crs import CRS
+
+    try:
+        return CRS.from_wkt(wkt).linear_units
+    except Exception:
+        return None
+
+
+def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: TranslateConfig,
+              progress: Callable[[int], None] | None = None,
+              predictor: Predictor | None = None) -> tuple[MosaicResult, Predictor]:
+    """Translate ``region`` into the georeferenced raster ``out``."""
+    pred = predictor or Predictor(cfg.model, cfg.device)
+    meta = pred.meta
+    for w in check_region(str(region), meta):
+        log.warning(w)
+    tile = meta.tile_size
+    overlap = tile // 4 if cfg.overlap is None else cfg.overlap
+    mcfg = MosaicConfig(
+        bands=meta.input_bands, in_stats=meta.input_stats, out_stats=meta.output_stats, tile=tile,
+        overlap=overlap, batch_size=cfg.batch_size, creation_options=dict(cfg.creation_options),
+        tags={"GEOPIX_MODEL": str(pred.path.resolve()), "GEOPIX_STEP": str(meta.step),
+              "GEOPIX_DIRECTION": meta.direction, "GEOPIX_VERSION": __version__,
+              "GEOPIX_GENERATOR": meta.generator.name},
+    )
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        return pred(batch)
+
+    return mosaic_raster(region, out, run, mcfg, overwrite=cfg.overwrite, progress=progress), pred

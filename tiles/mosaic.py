@@ -1,0 +1,207 @@
+"""The mosaicker: a whole raster through a predict function, out as a Cloud Optimized GeoTIFF.
+
+It knows no network: it takes ``predict(tiles) -> tiles`` on normalised float32 arrays.
+
+Pipeline (three threads, each with its own GDAL handle, since a dataset must not be shared
+across threads): a *reader* reads the source rows of tile row ``k + 1`` in one windowed read,
+reflects them into the padded frame, normalises and cuts tiles, while the *main* thread runs
+``predict`` on tile row ``k`` and blends it (:class:`~.blend.RowBlender`); a *writer* turns
+finished rows into output values, applies the input's mask and writes them into a temporary tiled
+GeoTIFF. At the end GDAL's COG driver copies it, with overviews, into a second temporary file that
+is renamed over the output. The output has exactly the input's CRS, transform and size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+from rasterio.enums import ColorInterp, MaskFlags
+from rasterio.windows import Window
+
+from .atomic import PARTIAL_SUFFIX, atomic_path, check_output, remove_stale_partials
+from .blend import MosaicPlan, RowBlender, plan_mosaic
+from .normalize import BandStats
+from .raster import open_raster
+
+__all__ = ["MosaicConfig", "MosaicResult", "mosaic_raster", "DEFAULT_COG_OPTIONS"]
+
+log = logging.getLogger(__name__)
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+#: PREDICTOR=YES picks the horizontal predictor for integers and the floating-point one for floats.
+DEFAULT_COG_OPTIONS = {"BLOCKSIZE": "512", "COMPRESS": "DEFLATE", "PREDICTOR": "YES",
+                       "OVERVIEWS": "AUTO", "BIGTIFF": "IF_SAFER"}
+
+
+@dataclass(frozen=True)
+class MosaicConfig:
+    """How to mosaic.
+
+    Attributes:
+        bands: 1-based input bands fed to ``predict``.
+        in_stats / out_stats: normalisation of input values and of predictions.
+        tile / overlap: tiling of the padded frame.
+        batch_size: tiles per ``predict`` call.
+        creation_options: GDAL COG creation options (override :data:`DEFAULT_COG_OPTIONS`).
+        tags: metadata written into the output.
+    """
+
+    bands: tuple[int, ...]
+    in_stats: BandStats
+    out_stats: BandStats
+    tile: int
+    overlap: int
+    batch_size: int = 8
+    creation_options: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MosaicResult:
+    """What was written."""
+
+    path: Path
+    tiles: int
+    width: int
+    height: int
+    masked: bool
+
+
+def _has_mask(src: Any) -> bool:
+    return any(MaskFlags.all_valid not in f for f in src.mask_flag_enums) or np.issubdtype(
+        np.dtype(src.dtypes[0]), np.floating)
+
+
+class _Reader:
+    """Reads tile rows of the padded frame from its own dataset handle."""
+
+    def __init__(self, path: str, plan: MosaicPlan, cfg: MosaicConfig) -> None:
+        self.src = open_raster(path)
+        self.plan, self.cfg = plan, cfg
+        self.cols = plan.source_cols()
+
+    def row_tiles(self, k: int) -> np.ndarray:
+        """``(n_cols, bands, tile, tile)`` normalised tiles of tile row ``k``."""
+        p = self.plan
+        rows = p.source_rows(p.row_starts[k])
+        lo, hi = int(rows.min()), int(rows.max()) + 1
+        strip = self.src.read(self.cfg.bands, window=Window(0, lo, p.width, hi - lo))
+        frame = strip[:, rows - lo][:, :, self.cols]  # reflect into the padded frame
+        norm = self.cfg.in_stats.normalize(frame)
+        return np.stack([norm[:, :, c:c + p.tile] for c in p.col_starts])
+
+    def close(self) -> None:
+        self.src.close()
+
+
+class _Writer:
+    """Writes finished rows (denormalised, masked like the input) into the stream file."""
+
+    def __init__(self, src_path: str, dst: Any, cfg: MosaicConfig, masked: bool) -> None:
+        self.src = open_raster(src_path)
+        self.dst, self.cfg, self.masked = dst, cfg, masked
+
+    def write(self, row: int, values: np.ndarray) -> None:
+        window = Window(0, row, values.shape[2], values.shape[1])
+        self.dst.write(self.cfg.out_stats.denormalize(values), window=window)
+        if self.masked:
+            mask = self.src.dataset_mask(window=window) > 0
+            if np.issubdtype(np.dtype(self.src.dtypes[0]), np.floating):
+                data = self.src.read(self.cfg.bands, window=window)
+                mask &= np.isfinite(data).all(axis=0)
+            self.dst.write_mask(mask.astype(np.uint8) * 255, window=window)
+
+    def close(self) -> None:
+        self.src.close()
+
+
+def mosaic_raster(
+    src_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    predict: Predict,
+    cfg: MosaicConfig,
+    overwrite: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> MosaicResult:
+    """Translate ``src_path`` tile by tile through ``predict`` into the COG ``out_path``.
+
+    Args:
+        progress: called with the number of tiles finished since the last call.
+
+    Raises:
+        OutputExistsError: if ``out_path`` exists without ``overwrite`` or equals the input.
+    """
+    src_path, out = str(src_path), Path(out_path)
+    check_output(out, [src_path], overwrite)
+    for stale in remove_stale_partials(out):
+        log.warning("removed a stale temporary file from an interrupted run: %s", stale)
+    with open_raster(src_path, "region") as src:
+        profile = src.profile
+        height, width = src.height, src.width
+        masked = _has_mask(src)
+    plan = plan_mosaic(height, width, cfg.tile, cfg.overlap)
+    out_count = cfg.out_stats.bands
+    stream = out.parent / f".{out.name}.stream-{os.getpid()}{PARTIAL_SUFFIX}"
+    stream_profile = {
+        "driver": "GTiff", "width": width, "height": height, "count": out_count,
+        "dtype": cfg.out_stats.dtype, "crs": profile.get("crs"), "transform": profile["transform"],
+        "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate", "zlevel": 1,
+        "bigtiff": "if_safer",
+    }
+    try:
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+            with rasterio.open(stream, "w", **stream_profile) as dst:
+                if out_count == 3 and cfg.out_stats.dtype == "uint8":
+                    dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
+                dst.update_tags(**cfg.tags)
+                _run_pipeline(src_path, dst, plan, cfg, masked, predict, progress)
+            options = {**DEFAULT_COG_OPTIONS, **{k.upper(): v for k, v in cfg.creation_options.items()}}
+            with atomic_path(out) as tmp:
+                rasterio.shutil.copy(str(stream), str(tmp), driver="COG", **options)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            stream.unlink()
+    return MosaicResult(out, plan.n_tiles, width, height, masked)
+
+
+def _run_pipeline(src_path: str, dst: Any, plan: MosaicPlan, cfg: MosaicConfig, masked: bool,
+                  predict: Predict, progress: Callable[[int], None] | None) -> None:
+    reader = _Reader(src_path, plan, cfg)
+    writer = _Writer(src_path, dst, cfg, masked)
+    blender = RowBlender(plan, cfg.out_stats.bands)
+    n_rows = len(plan.row_starts)
+    try:
+        with ThreadPoolExecutor(1, "geopix-read") as rpool, ThreadPoolExecutor(1, "geopix-write") as wpool:
+            pending: Future[np.ndarray] = rpool.submit(reader.row_tiles, 0)
+            writes: list[Future[None]] = []
+            for k in range(n_rows):
+                tiles = pending.result()
+                if k + 1 < n_rows:
+                    pending = rpool.submit(reader.row_tiles, k + 1)  # read ahead during compute
+                preds = np.concatenate([predict(tiles[i:i + cfg.batch_size])
+                                        for i in range(0, len(tiles), cfg.batch_size)])
+                blender.add_row(preds)
+                for row, values in blender.finished():
+                    writes.append(wpool.submit(writer.write, row, values))
+                done = [w for w in writes if w.done()]
+                for w in done:
+                    w.result()  # surface write errors (disk full...) early
+                writes = [w for w in writes if not w.done()]
+                if progress is not None:
+                    progress(len(tiles))
+            for w in writes:
+                w.result()
+    finally:
+        reader.close()
+        writer.close()
