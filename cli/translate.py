@@ -30,8 +30,6 @@ def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: 
     Example:
       geopix translate examples/data/charlotte_sat.tif out/charlotte_map.tif --model runs/demo
     """
-    from tqdm import tqdm
-
     from geo_pix2pix.modelfile import read_meta, resolve_model_path
     from geo_pix2pix.tiles.atomic import check_output
     from geo_pix2pix.tiles.errors import TileSizeError
@@ -50,7 +48,9 @@ def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: 
     click.echo(f"model: {path.resolve()} ({meta.generator.name}, {meta.direction}, step {meta.step})", err=True)
     cfg = TranslateConfig(model=str(path), overlap=overlap, batch_size=batch_size, device=device,
                           creation_options=tuple(creation_options.items()), overwrite=overwrite)
-    with tqdm(unit="tile", disable=quiet(ctx), desc="translate", dynamic_ncols=True) as bar:
+    from geo_pix2pix.progress import progress_bar
+
+    with progress_bar(disable=quiet(ctx), unit="tile", desc="translate") as bar:
         result, _ = run(region, out, cfg, progress=bar.update)
     click.echo(f"wrote {result.path} ({result.width} x {result.height} px, {result.tiles} tiles"
                f"{', input mask carried over' if result.masked else ''})")

@@ -236,9 +236,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
         num_workers=workers, pin_memory=plan.device.type == "cuda",
         prefetch_factor=4 if workers else None, generator=torch.Generator().manual_seed(cfg.seed),
     )
-    from tqdm import tqdm
+    from geo_pix2pix.progress import progress_bar
 
-    bar = tqdm(total=end, initial=start, disable=not progress, unit="step", dynamic_ncols=True, desc="train")
+    bar = progress_bar(disable=not progress, total=end, initial=start, unit="step", desc="train")
     step = start
     last_val: ImageMetrics | None = None
     G.train()

@@ -1,0 +1,21 @@
+"""Progress bars (tqdm) that stay readable in log files.
+
+On a terminal the bar refreshes ten times a second; when stderr is a file or a pipe (CI, nohup,
+``make demo > log``) it refreshes at most every 30 seconds, so logs get a few lines, not thousands.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+__all__ = ["progress_bar"]
+
+
+def progress_bar(disable: bool = False, **kw: Any) -> Any:
+    """A tqdm bar on stderr; ``disable`` hides it (``-q``)."""
+    from tqdm import tqdm
+
+    tty = sys.stderr.isatty()
+    return tqdm(disable=disable, file=sys.stderr, dynamic_ncols=tty, mininterval=0.1 if tty else 30.0,
+                **kw)
