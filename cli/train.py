@@ -36,6 +36,8 @@ from .options import bands_opts, overwrite_opt, quiet, resampling_opt, split_opt
 @click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True)
 @click.option("--gan-loss", type=click.Choice(["vanilla", "lsgan", "hinge"]), default="vanilla", show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True)
+@click.option("--decay-start", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Fraction of training after which the learning rate decays linearly to zero.")
 @click.option("--ngf", type=click.IntRange(min=1), default=64, show_default=True,
               help="Generator filters in the first layer (unet; fewer: smaller, faster model).")
 @click.option("--ndf", type=click.IntRange(min=1), default=64, show_default=True,
@@ -111,7 +113,7 @@ def _config(kw: dict[str, Any]) -> tuple[Any, bool]:
     return TrainConfig(
         pairs=(spec,), out=str(out), direction=kw["direction"], generator=kw["generator"],
         encoder_weights=kw["encoder_weights"], ngf=kw["ngf"], ndf=kw["ndf"], norm=kw["norm"], d_layers=kw["d_layers"], d_norm=kw["d_norm"],
-        gan_loss=kw["gan_loss"], lambda_l1=kw["lambda_l1"], lr=kw["lr"], tile=kw["tile_size"],
+        gan_loss=kw["gan_loss"], lambda_l1=kw["lambda_l1"], lr=kw["lr"], decay_start=kw["decay_start"], tile=kw["tile_size"],
         batch_size=kw["batch_size"], steps=kw["steps"] or 1000, val_every=kw["val_every"],
         checkpoint_every=kw["checkpoint_every"], stop_at=kw["stop_at"], seed=kw["seed"], device=kw["device"],
         amp=not kw["no_amp"], workers=kw["workers"], min_valid=kw["min_valid"],

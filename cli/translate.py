@@ -49,8 +49,13 @@ def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: 
     cfg = TranslateConfig(model=str(path), overlap=overlap, batch_size=batch_size, device=device,
                           creation_options=tuple(creation_options.items()), overwrite=overwrite)
     from geo_pix2pix.progress import progress_bar
+    from geo_pix2pix.tiles.blend import plan_mosaic
+    from geo_pix2pix.tiles.raster import open_raster
 
-    with progress_bar(disable=quiet(ctx), unit="tile", desc="translate") as bar:
+    with open_raster(region, "region") as src:
+        ov = meta.tile_size // 4 if overlap is None else overlap
+        total = plan_mosaic(src.height, src.width, meta.tile_size, ov).n_tiles
+    with progress_bar(disable=quiet(ctx), total=total, unit="tile", desc="translate") as bar:
         result, _ = run(region, out, cfg, progress=bar.update)
     click.echo(f"wrote {result.path} ({result.width} x {result.height} px, {result.tiles} tiles"
                f"{', input mask carried over' if result.masked else ''})")

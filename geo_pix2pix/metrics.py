@@ -72,3 +72,34 @@ class MetricAccumulator:
             pixel_accuracy=self._correct / self._pixels if self._pixels else nan,
             images=len(self._psnr),
         )
+
+
+def seam_ratio(image: np.ndarray, tile: int, overlap: int) -> tuple[float, float]:
+    """How visible tile boundaries are in a mosaic made with ``tile``/``overlap``.
+
+    For columns: the mean absolute difference between neighbouring columns that straddle a tile
+    boundary (a tile's first column and the one before it, a tile's last column and the one
+    after it), divided by the mean over all neighbouring columns; likewise for rows. 1.0 means
+    boundaries look like anywhere else; seams push it above 1.
+
+    Args:
+        image: ``(bands, height, width)`` mosaic.
+
+    Returns:
+        ``(columns ratio, rows ratio)``.
+    """
+    from geo_pix2pix.tiles.blend import plan_mosaic
+
+    img = image.astype(np.float64)
+    plan = plan_mosaic(img.shape[1], img.shape[2], tile, overlap)
+
+    def ratio(axis: int, starts: tuple[int, ...], pad: int, n: int) -> float:
+        other = 2 if axis == 1 else 1
+        diff = np.abs(np.diff(img, axis=axis)).mean(axis=(0, other))  # diff[j] = |x[j+1] - x[j]|
+        edges = {e - 1 for s in starts for e in (s - pad, s - pad + tile) if 1 <= e <= n - 1}
+        if not edges:
+            return 1.0
+        return float(diff[sorted(edges)].mean() / max(diff.mean(), 1e-12))
+
+    return (ratio(2, plan.col_starts, plan.pad_left, img.shape[2]),
+            ratio(1, plan.row_starts, plan.pad_top, img.shape[1]))

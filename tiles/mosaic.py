@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 Predict = Callable[[np.ndarray], np.ndarray]
 
 #: PREDICTOR=YES picks the horizontal predictor for integers and the floating-point one for floats.
+#: Rows per strip of the temporary stream file (writes are buffered to whole strips).
+STREAM_ROWS = 64
+#: GDAL block cache while mosaicking; GDAL's default (5% of RAM) grows with the raster.
+GDAL_CACHE_MB = 128
+
 DEFAULT_COG_OPTIONS = {"BLOCKSIZE": "512", "COMPRESS": "DEFLATE", "PREDICTOR": "YES",
                        "OVERVIEWS": "AUTO", "BIGTIFF": "IF_SAFER"}
 
@@ -106,21 +111,45 @@ class _Reader:
 
 
 class _Writer:
-    """Writes finished rows (denormalised, masked like the input) into the stream file."""
+    """Writes finished rows (denormalised, masked like the input) into the stream file.
+
+    Rows arrive in blocks of the tile stride; they are buffered and written in whole strips of
+    :data:`STREAM_ROWS` rows, so GDAL never has to re-read and re-compress a half-written strip.
+    """
 
     def __init__(self, src_path: str, dst: Any, cfg: MosaicConfig, masked: bool) -> None:
         self.src = open_raster(src_path)
         self.dst, self.cfg, self.masked = dst, cfg, masked
+        self._row = 0  # first buffered row
+        self._buf: list[np.ndarray] = []
 
     def write(self, row: int, values: np.ndarray) -> None:
-        window = Window(0, row, values.shape[2], values.shape[1])
-        self.dst.write(self.cfg.out_stats.denormalize(values), window=window)
+        if row != self._row + sum(b.shape[1] for b in self._buf):
+            raise RuntimeError(f"rows out of order: got {row}")  # a mosaicker bug, not user input
+        self._buf.append(self.cfg.out_stats.denormalize(values))
+        n = sum(b.shape[1] for b in self._buf)
+        aligned = (self._row + n) // STREAM_ROWS * STREAM_ROWS - self._row
+        if aligned > 0:
+            data = np.concatenate(self._buf, axis=1)
+            self._flush(data[:, :aligned])
+            self._buf = [data[:, aligned:]] if aligned < n else []
+
+    def close_rows(self) -> None:
+        """Write what is left (the raster's last, partial strip)."""
+        if self._buf:
+            self._flush(np.concatenate(self._buf, axis=1))
+            self._buf = []
+
+    def _flush(self, data: np.ndarray) -> None:
+        window = Window(0, self._row, data.shape[2], data.shape[1])
+        self.dst.write(data, window=window)
         if self.masked:
             mask = self.src.dataset_mask(window=window) > 0
             if np.issubdtype(np.dtype(self.src.dtypes[0]), np.floating):
-                data = self.src.read(self.cfg.bands, window=window)
-                mask &= np.isfinite(data).all(axis=0)
+                data_in = self.src.read(self.cfg.bands, window=window)
+                mask &= np.isfinite(data_in).all(axis=0)
             self.dst.write_mask(mask.astype(np.uint8) * 255, window=window)
+        self._row += data.shape[1]
 
     def close(self) -> None:
         self.src.close()
@@ -156,11 +185,11 @@ def mosaic_raster(
     stream_profile = {
         "driver": "GTiff", "width": width, "height": height, "count": out_count,
         "dtype": cfg.out_stats.dtype, "crs": profile.get("crs"), "transform": profile["transform"],
-        "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate", "zlevel": 1,
+        "tiled": False, "blockysize": STREAM_ROWS, "compress": "deflate", "zlevel": 1,
         "bigtiff": "if_safer",
     }
     try:
-        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB):
             with rasterio.open(stream, "w", **stream_profile) as dst:
                 if out_count == 3 and cfg.out_stats.dtype == "uint8":
                     dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
@@ -202,6 +231,7 @@ def _run_pipeline(src_path: str, dst: Any, plan: MosaicPlan, cfg: MosaicConfig, 
                     progress(len(tiles))
             for w in writes:
                 w.result()
+            wpool.submit(writer.close_rows).result()
     finally:
         reader.close()
         writer.close()

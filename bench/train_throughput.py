@@ -1,0 +1,121 @@
+"""Training throughput: geopix's step vs a plain eager PyTorch pix2pix, in the same run.
+
+Three measurements, interleaved round by round so machine noise hits all of them alike:
+  baseline  a plain eager pix2pix step written out as in the reference implementation
+            (forward G; D on fake/real with the loss halved; G with GAN + 100 * L1), same
+            architecture (paper U-Net + 70x70 PatchGAN), batch and tile, on pre-made tensors;
+  geopix    geopix's train_step with batches from the tiler's dataset reading a real GeoTIFF
+            through a DataLoader (the real training path);
+  premade   geopix's train_step on pre-made batches (how much the loader costs the step).
+Prints samples/s of each and the ratios geopix/baseline and premade/geopix step time.
+
+    .venv/bin/python bench/train_throughput.py [--tile 256] [--batch 1] [--steps 8] [--ngf 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from geo_pix2pix.step import GanModels, train_step
+from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset
+from geo_pix2pix.tiles.pair import PairSpec
+from geo_pix2pix.tiles.prepare import TilerConfig, prepare_pair
+from geo_pix2pix.tiles.split import SplitConfig
+from geo_pix2pix.train import StepBatchSampler
+
+DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
+
+
+def make_models(tile: int, ngf: int) -> GanModels:
+    torch.manual_seed(0)
+    G = build_generator(GeneratorConfig(tile=tile, ngf=ngf))
+    D = build_discriminator(DiscriminatorConfig(in_channels=6, ndf=64))
+    return GanModels(G, D, torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999)),
+                     torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999)))
+
+
+def plain_step(G: nn.Module, D: nn.Module, oG, oD, real_A, real_B) -> None:  # noqa: ANN001
+    """The reference implementation's optimize_parameters, written plainly."""
+    bce = nn.BCEWithLogitsLoss()
+    fake_B = G(real_A)
+    for p in D.parameters():
+        p.requires_grad = True
+    oD.zero_grad()
+    pred_fake = D(torch.cat((real_A, fake_B), 1).detach())
+    pred_real = D(torch.cat((real_A, real_B), 1))
+    loss_D = (bce(pred_fake, torch.zeros_like(pred_fake)) + bce(pred_real, torch.ones_like(pred_real))) * 0.5
+    loss_D.backward()
+    oD.step()
+    for p in D.parameters():
+        p.requires_grad = False
+    oG.zero_grad()
+    pred_fake = D(torch.cat((real_A, fake_B), 1))
+    loss_G = bce(pred_fake, torch.ones_like(pred_fake)) + nn.functional.l1_loss(fake_B, real_B) * 100
+    loss_G.backward()
+    oG.step()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tile", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=8, help="timed steps per round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--ngf", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=1)
+    a = ap.parse_args()
+
+    spec = PairSpec(str(DATA / "houston_sat.tif"), str(DATA / "houston_map.tif"))
+    prep = prepare_pair(spec, TilerConfig(tile=a.tile, split=SplitConfig(val_fraction=0.0)))
+    ds = PairWindowDataset([prep.spec], prep.train, prep.imagery_stats, prep.map_stats)
+    total = a.steps * a.rounds + a.rounds * 2
+    loader = iter(torch.utils.data.DataLoader(
+        ds, batch_sampler=StepBatchSampler(len(prep.train) * N_AUGMENT, a.batch, 0, 0, total),
+        num_workers=a.workers, prefetch_factor=4 if a.workers else None))
+    fixed = next(loader)
+    A, B, V = fixed["imagery"], fixed["maps"], fixed["valid"]
+
+    base, geo = make_models(a.tile, a.ngf), make_models(a.tile, a.ngf)
+    times: dict[str, list[float]] = {"baseline": [], "geopix": [], "premade": []}
+    for _ in range(a.rounds):
+        plain_step(base.G, base.D, base.opt_G, base.opt_D, A, B)  # warm-up
+        t = time.perf_counter()
+        for _ in range(a.steps):
+            plain_step(base.G, base.D, base.opt_G, base.opt_D, A, B)
+        times["baseline"].append(time.perf_counter() - t)
+
+        train_step(geo, A, B, V)
+        t = time.perf_counter()
+        for _ in range(a.steps):
+            b = next(loader)
+            train_step(geo, b["imagery"], b["maps"], b["valid"])
+        times["geopix"].append(time.perf_counter() - t)
+
+        t = time.perf_counter()
+        for _ in range(a.steps):
+            train_step(geo, A, B, V)
+        times["premade"].append(time.perf_counter() - t)
+
+    sps = {k: a.steps * a.batch / float(np.median(v)) for k, v in times.items()}
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpu, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; python {sys.version.split()[0]}")
+    print(f"config: unet ngf {a.ngf}, PatchGAN 70x70, tile {a.tile}, batch {a.batch}, "
+          f"{a.steps} steps x {a.rounds} rounds (median), loader workers {a.workers}")
+    for k, v in sps.items():
+        print(f"  {k:9s} {v:8.3f} samples/s")
+    print(f"ratio geopix / plain eager baseline (samples/s): {sps['geopix'] / sps['baseline']:.3f}")
+    print(f"ratio step time real loader / pre-made batches:  {sps['premade'] / sps['geopix']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
