@@ -23,8 +23,7 @@ import rasterio
 from .errors import NoValidDataError, OutputExistsError
 from .grid import PixelWindow, grid_windows
 from .pair import PairSpec, RasterPair
-from .prepare import TilerConfig
-from .split import split_blocks, split_from_windows
+from .prepare import TilerConfig, choose_split
 
 __all__ = ["ChipSummary", "write_chips"]
 
@@ -84,14 +83,7 @@ def write_chips(
         with RasterPair(spec) as pair:
             pair.require_tile(config.tile)
             h, w, t = pair.region.height, pair.region.width, config.tile
-            if config.val_aoi:
-                from .aoi import aoi_val_windows
-
-                split = split_from_windows(
-                    aoi_val_windows(config.val_aoi, pair.crs, pair.transform, h, w, t), t, "aoi"
-                )
-            else:
-                split = split_blocks(h, w, t, config.split)
+            split = choose_split(pair, config)
             jobs: list[tuple[str, PixelWindow]] = [("val", v) for v in split.val_windows]
             for win in grid_windows(h, w, t, overlap):
                 if split.allows_training(np.array([win.row]), np.array([win.col]))[0]:

@@ -19,7 +19,7 @@ from .pair import PairSpec, RasterPair
 from .sampling import WindowIndex, lattice_origins, window_valid_fraction
 from .split import SpatialSplit, SplitConfig, split_blocks, split_from_windows
 
-__all__ = ["TilerConfig", "PreparedPair", "prepare_pair"]
+__all__ = ["TilerConfig", "PreparedPair", "prepare_pair", "choose_split"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,17 @@ def _coarse_factor(tile: int, height: int, width: int) -> int:
     return f
 
 
+def choose_split(pair: RasterPair, config: TilerConfig) -> SpatialSplit:
+    """The validation split of an open pair: the AOI's windows if given, else held-out blocks."""
+    h, w, tile = pair.region.height, pair.region.width, config.tile
+    if config.val_aoi:
+        from .aoi import aoi_val_windows
+
+        return split_from_windows(aoi_val_windows(config.val_aoi, pair.crs, pair.transform, h, w, tile),
+                                  tile, "aoi")
+    return split_blocks(h, w, tile, config.split)
+
+
 def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0) -> PreparedPair:
     """Open, align and index one imagery/map pair.
 
@@ -92,13 +103,7 @@ def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0) -> Prepa
         pair.require_tile(tile)
         h, w = pair.region.height, pair.region.width
         img_stats, map_stats = pair.compute_stats()
-        if config.val_aoi:
-            from .aoi import aoi_val_windows
-
-            val = aoi_val_windows(config.val_aoi, pair.crs, pair.transform, h, w, tile)
-            split = split_from_windows(val, tile, "aoi")
-        else:
-            split = split_blocks(h, w, tile, config.split)
+        split = choose_split(pair, config)
         factor = _coarse_factor(tile, h, w)
         coarse = pair.coarse_valid(factor)
         rows, cols = lattice_origins(h, w, tile, config.lattice_step or max(1, tile // 8))
