@@ -21,10 +21,21 @@ from geo_pix2pix.tiles.errors import CheckpointError
 __all__ = ["save_checkpoint", "load_checkpoint"]
 
 
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     """Write ``state`` (tensors, numbers, strings, lists, dicts) atomically."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+    except (RuntimeError, OSError) as exc:  # torch reports a full disk as a RuntimeError
+        raise CheckpointError(
+            f"could not write checkpoint {path} ({one_line(exc)}); is the disk full? "
+            "The previous checkpoint is unchanged"
+        ) from None
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

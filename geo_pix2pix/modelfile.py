@@ -107,8 +107,14 @@ def save_model(path: str | os.PathLike[str], state_dict: dict[str, Any], meta: M
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta.to_dict())})
+    try:
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta.to_dict())})
+    except Exception as exc:  # safetensors raises its own error type for I/O failures
+        raise ModelFileError(
+            f"could not write model file {path} ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}); "
+            "is the disk full? The previous model file is unchanged"
+        ) from None
 
 
 def read_meta(path: str | os.PathLike[str]) -> ModelMeta:

@@ -144,11 +144,10 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
     if cfg.direction not in DIRECTIONS:
         raise GeopixError(f"unknown direction {cfg.direction!r}; use sat2map or map2sat")
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     plan = plan_device(cfg.device, cfg.amp)
     log.info("training on %s", plan.describe())
 
-    # -- data: align, split, index, statistics --------------------------------------------
+    # -- data: align, split, index, statistics (before creating anything on disk) -----------
     prepared = _prepare(cfg)
     specs = [p.spec for p in prepared]
     index = WindowIndex.concat([p.train for p in prepared])
@@ -172,6 +171,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
                                n_layers=cfg.d_layers, norm=cfg.d_norm)
     G = build_generator(gcfg).to(plan.device)
     D = build_discriminator(dcfg).to(plan.device)
+    out.mkdir(parents=True, exist_ok=True)
     if plan.channels_last:
         G = G.to(memory_format=torch.channels_last)
         D = D.to(memory_format=torch.channels_last)

@@ -119,3 +119,54 @@ def geopix(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """Factory: ``small_disk(size="1m", readonly=False)`` mounts a tmpfs and returns its path.
+
+    Needs root (CI runs as root); elsewhere the test is skipped, except in CI where it fails.
+    """
+    import os
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def make(size: str = "1m", readonly: bool = False) -> Path:
+        d = tmp_path / f"disk{len(mounted)}"
+        d.mkdir()
+        opts = f"size={size}" + (",ro" if readonly else "")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(d)], capture_output=True, text=True)
+        if r.returncode != 0:
+            if os.environ.get("CI"):
+                pytest.fail(f"cannot mount a tmpfs in CI: {r.stderr.strip()}")
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip()}")
+        mounted.append(d)
+        return d
+
+    yield make
+    import subprocess as sp
+
+    for d in mounted:
+        sp.run(["umount", "-l", str(d)], capture_output=True)
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under ``root`` with its SHA-256 (to prove inputs untouched, nothing stray)."""
+    return {str(p.relative_to(root)): sha256(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny trained 3-band sat2map model (tile 64) for translate tests."""
+    from geo_pix2pix.config import TrainConfig
+    from geo_pix2pix.tiles.pair import PairSpec
+    from geo_pix2pix.train import fit
+
+    d = tmp_path_factory.mktemp("tiny_model")
+    img = smooth_image(160, 160, 3, seed=21)
+    sat = write_raster(d / "sat.tif", img)
+    mp = write_raster(d / "map.tif", (255 - img).astype(np.uint8))
+    cfg = TrainConfig(pairs=(PairSpec(str(sat), str(mp)),), out=str(d / "run"), tile=64, ngf=8, ndf=8,
+                      steps=2, val_fraction=0.0, workers=0, device="cpu")
+    return fit(cfg, progress=False).run_dir

@@ -31,7 +31,7 @@ from rasterio.windows import Window
 from .atomic import PARTIAL_SUFFIX, atomic_path, check_output, remove_stale_partials
 from .blend import MosaicPlan, RowBlender, plan_mosaic
 from .normalize import BandStats
-from .raster import open_raster
+from .raster import open_raster, reading
 
 __all__ = ["MosaicConfig", "MosaicResult", "mosaic_raster", "DEFAULT_COG_OPTIONS"]
 
@@ -101,7 +101,8 @@ class _Reader:
         p = self.plan
         rows = p.source_rows(p.row_starts[k])
         lo, hi = int(rows.min()), int(rows.max()) + 1
-        strip = self.src.read(self.cfg.bands, window=Window(0, lo, p.width, hi - lo))
+        with reading(self.src.name, "region"):
+            strip = self.src.read(self.cfg.bands, window=Window(0, lo, p.width, hi - lo))
         frame = strip[:, rows - lo][:, :, self.cols]  # reflect into the padded frame
         norm = self.cfg.in_stats.normalize(frame)
         return np.stack([norm[:, :, c:c + p.tile] for c in p.col_starts])

@@ -29,7 +29,7 @@ from rasterio.windows import Window, from_bounds
 from .errors import GeoreferencingError, NoOverlapError, NoValidDataError
 from .grid import PixelWindow
 from .normalize import SAMPLE_PIXELS, BandStats, compute_stats
-from .raster import default_bands, open_raster, resolve_bands, valid_mask
+from .raster import default_bands, open_raster, reading, resolve_bands, valid_mask
 
 __all__ = ["PairSpec", "RasterPair", "Sample"]
 
@@ -215,10 +215,12 @@ class RasterPair:
     def read(self, win: PixelWindow) -> Sample:
         """Raw pixels and per-pixel validity of a region-relative window."""
         w = self._rio_window(win)
-        img = self.imagery.read(self.imagery_bands, window=w)
-        mp = self.maps.read(self.map_bands, window=w)
-        valid = valid_mask(img, self.imagery.dataset_mask(window=w))
-        valid &= valid_mask(mp, self.maps.dataset_mask(window=w))
+        with reading(self.spec.imagery, "imagery"):
+            img = self.imagery.read(self.imagery_bands, window=w)
+            valid = valid_mask(img, self.imagery.dataset_mask(window=w))
+        with reading(self.spec.maps, "map"):
+            mp = self.maps.read(self.map_bands, window=w)
+            valid &= valid_mask(mp, self.maps.dataset_mask(window=w))
         return Sample(img, mp, valid)
 
     def coarse_valid(self, factor: int) -> np.ndarray:
@@ -231,6 +233,10 @@ class RasterPair:
             max(1, math.ceil(self.region.width / factor)),
         )
         whole = self._rio_window(PixelWindow(0, 0, self.region.height, self.region.width))
+        with reading(f"{self.spec.imagery} / {self.spec.maps}", "imagery or map"):
+            return self._coarse_valid(whole, shape)
+
+    def _coarse_valid(self, whole: Window, shape: tuple[int, int]) -> np.ndarray:
         valid = self.imagery.dataset_mask(window=whole, out_shape=shape) > 0
         valid &= self.maps.dataset_mask(window=whole, out_shape=shape) > 0
         for src, bands in ((self.imagery, self.imagery_bands), (self.maps, self.map_bands)):
@@ -245,10 +251,12 @@ class RasterPair:
         factor = max(1, math.ceil(math.sqrt(h * w / SAMPLE_PIXELS)))
         shape = (max(1, h // factor), max(1, w // factor))
         whole = self._rio_window(PixelWindow(0, 0, h, w))
-        img = self.imagery.read(self.imagery_bands, window=whole, out_shape=(len(self.imagery_bands), *shape))
-        mp = self.maps.read(self.map_bands, window=whole, out_shape=(len(self.map_bands), *shape))
-        valid = valid_mask(img, self.imagery.dataset_mask(window=whole, out_shape=shape))
-        valid &= valid_mask(mp, self.maps.dataset_mask(window=whole, out_shape=shape))
+        with reading(self.spec.imagery, "imagery"):
+            img = self.imagery.read(self.imagery_bands, window=whole, out_shape=(len(self.imagery_bands), *shape))
+            valid = valid_mask(img, self.imagery.dataset_mask(window=whole, out_shape=shape))
+        with reading(self.spec.maps, "map"):
+            mp = self.maps.read(self.map_bands, window=whole, out_shape=(len(self.map_bands), *shape))
+            valid &= valid_mask(mp, self.maps.dataset_mask(window=whole, out_shape=shape))
         if not valid.any():
             raise NoValidDataError(
                 f"imagery {self.spec.imagery} and map {self.spec.maps} have no valid pixels in "

@@ -7,8 +7,10 @@ Anything GDAL reads (GeoTIFF, COG, VRT, JP2, PNG...) is accepted. GDAL's own fai
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,22 @@ from rasterio.errors import RasterioIOError
 
 from .errors import BandError, InputNotFoundError, NotARasterError
 
-__all__ = ["open_raster", "check_input_file", "resolve_bands", "describe", "RasterInfo"]
+__all__ = ["reading", "open_raster", "check_input_file", "resolve_bands", "describe", "RasterInfo"]
+
+
+@contextlib.contextmanager
+def reading(path: str | os.PathLike[str], what: str = "raster") -> Iterator[None]:
+    """Turn GDAL read failures inside the block into a one-line error naming the file."""
+    from rasterio.errors import RasterioError
+
+    try:
+        yield
+    except RasterioError as exc:
+        detail = exc.__cause__ or exc.__context__ or exc  # GDAL's own message is chained
+        first = str(detail).strip().splitlines()[0] if str(detail).strip() else type(exc).__name__
+        raise NotARasterError(
+            f"cannot read {what} {os.fspath(path)}: it may be truncated or corrupt (GDAL: {first})"
+        ) from None
 
 
 def check_input_file(path: str | os.PathLike[str], what: str = "input") -> Path:
@@ -46,7 +63,7 @@ def open_raster(path: str | os.PathLike[str], what: str = "raster") -> Any:
     except RasterioIOError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "unreadable"
         raise NotARasterError(
-            f"{what} {p} is not a raster GDAL can read ({first.strip()})"
+            f"{what} {p} is not a raster GDAL can read, or is truncated or corrupt ({first.strip()})"
         ) from None
     if src.count < 1 or src.width < 1 or src.height < 1:
         src.close()
