@@ -127,9 +127,10 @@ def describe_error(exc: BaseException) -> str | None:
     import errno
 
     if "rasterio" in sys.modules:
+        from rasterio._err import CPLE_BaseError
         from rasterio.errors import RasterioError
 
-        if isinstance(exc, RasterioError):
+        if isinstance(exc, (RasterioError, CPLE_BaseError)):
             return f"GDAL: {one_line(str(exc))}"
     if isinstance(exc, OSError) and exc.errno is not None:
         where = f": {exc.filename}" if exc.filename else ""

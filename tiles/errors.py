@@ -19,6 +19,7 @@ __all__ = [
     "TileSizeError",
     "NoValidDataError",
     "OutputExistsError",
+    "OutputWriteError",
     "ModelFileError",
     "CheckpointError",
 ]
@@ -60,6 +61,10 @@ class NoValidDataError(GeopixError, ValueError):
 
 class OutputExistsError(GeopixError, FileExistsError):
     """Raised when an output exists and ``--overwrite`` was not given, or equals an input."""
+
+
+class OutputWriteError(GeopixError, OSError):
+    """Raised when an output cannot be written (full disk, vanished directory); nothing is left."""
 
 
 class ModelFileError(GeopixError, ValueError):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ from rasterio.windows import Window
 
 from .atomic import PARTIAL_SUFFIX, atomic_path, check_output, remove_stale_partials
 from .blend import MosaicPlan, RowBlender, plan_mosaic
+from .errors import OutputWriteError
 from .normalize import BandStats
 from .raster import open_raster, reading
 
@@ -190,7 +191,7 @@ def mosaic_raster(
         "bigtiff": "if_safer",
     }
     try:
-        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB):
+        with _writing(out), rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB):
             with rasterio.open(stream, "w", **stream_profile) as dst:
                 if out_count == 3 and cfg.out_stats.dtype == "uint8":
                     dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
@@ -203,6 +204,23 @@ def mosaic_raster(
         with contextlib.suppress(FileNotFoundError):
             stream.unlink()
     return MosaicResult(out, plan.n_tiles, width, height, masked)
+
+
+@contextlib.contextmanager
+def _writing(out: Path) -> Iterator[None]:
+    """Turn GDAL/OS write failures (a full disk...) into one-line errors naming the output."""
+    from rasterio._err import CPLE_BaseError
+    from rasterio.errors import RasterioError
+
+    try:
+        yield
+    except (RasterioError, CPLE_BaseError, OSError) as exc:
+        if isinstance(exc, OSError) and not isinstance(exc, RasterioError) and exc.errno is None:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OutputWriteError(
+            f"could not write {out} ({first}); is the disk full? Any previous {out.name} is unchanged"
+        ) from None
 
 
 def _run_pipeline(src_path: str, dst: Any, plan: MosaicPlan, cfg: MosaicConfig, masked: bool,
