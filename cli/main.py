@@ -51,7 +51,8 @@ def _available(name: str) -> bool:
 
 def _configure_logging(verbose: int, quiet: int) -> None:
     level = logging.WARNING - 10 * verbose + 10 * quiet
-    logging.basicConfig(level=max(logging.DEBUG, level), format="geopix: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=max(logging.DEBUG, level), format="geopix: %(message)s", stream=sys.stderr,
+                        force=True)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

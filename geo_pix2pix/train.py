@@ -152,7 +152,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
     specs = [p.spec for p in prepared]
     index = WindowIndex.concat([p.train for p in prepared])
     if cfg.extra.get("epochs"):
-        per_epoch = max(1, round(len(index) / max(1.0, (cfg.tile / max(1, cfg.tile // 8)) ** 2)))
+        per_epoch = sum(p.epoch_windows for p in prepared)  # non-overlapping tiles of the training area
         cfg = cfg.with_(steps=max(1, math.ceil(float(cfg.extra["epochs"]) * per_epoch / cfg.batch_size)))
     a, b = ("imagery", "maps") if cfg.direction == "sat2map" else ("maps", "imagery")
     p0 = prepared[0]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import NoValidDataError
-from .grid import PixelWindow
+from .grid import PixelWindow, axis_starts
 from .normalize import BandStats
 from .pair import PairSpec, RasterPair
 from .sampling import WindowIndex, lattice_origins, window_valid_fraction
@@ -57,6 +57,7 @@ class PreparedPair:
         split: validation windows and the gap training avoids.
         train: candidate training windows that pass the split and ``min_valid``.
         val: validation windows that pass ``min_valid``.
+        epoch_windows: non-overlapping tile windows in the training area (one epoch's worth).
     """
 
     spec: PairSpec
@@ -69,6 +70,7 @@ class PreparedPair:
     split: SpatialSplit
     train: WindowIndex
     val: tuple[PixelWindow, ...]
+    epoch_windows: int = 0
 
 
 def _coarse_factor(tile: int, height: int, width: int) -> int:
@@ -113,6 +115,10 @@ def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0) -> Prepa
         vc = np.array([v.col for v in split.val_windows], dtype=np.int64)
         vfrac = window_valid_fraction(coarse, factor, vr, vc, tile) if len(vr) else np.zeros(0)
         val_ok = tuple(v for v, f in zip(split.val_windows, vfrac) if f >= config.min_valid)
+        gr, gc = (a.ravel() for a in np.meshgrid(np.array(axis_starts(h, tile)), np.array(axis_starts(w, tile)),
+                                                 indexing="ij"))
+        epoch = int((split.allows_training(gr, gc)
+                     & (window_valid_fraction(coarse, factor, gr, gc, tile) >= config.min_valid)).sum())
         if not keep.any():
             raise NoValidDataError(
                 f"no {tile}-pixel training window of {spec.imagery} has {config.min_valid:.0%} "
@@ -141,4 +147,5 @@ def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0) -> Prepa
             split=split,
             train=index,
             val=val_ok,
+            epoch_windows=max(1, epoch),
         )

@@ -121,3 +121,16 @@ def test_smp_generator_trains(tmp_path, geopix, tiny_pair) -> None:
                "--generator", "smp:resnet18", "--val-fraction", "0", *SMALL)
     assert r.code == 0, r.err
     assert read_meta(run).generator.name == "smp:resnet18"
+
+
+def test_epochs_set_the_number_of_steps(tmp_path, geopix, tiny_pair) -> None:
+    sat, mp = tiny_pair
+    run = tmp_path / "run"
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", run, "--epochs", "0.5",
+               "--batch-size", "2", "--val-fraction", "0", *[a for a in SMALL])
+    assert r.code == 0, r.err
+    # 192x192 px of 64-px tiles = 9 tile areas per epoch -> 0.5 epoch at batch 2 = ceil(4.5 / 2) = 3 steps.
+    assert [r["step"] for r in _rows(run)] == ["1", "2", "3"]
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", tmp_path / "x", "--epochs", "1",
+               "--steps", "3", *SMALL)
+    assert r.code == 2 and "not both" in r.err

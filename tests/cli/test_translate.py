@@ -126,3 +126,12 @@ def test_latest_run_is_the_default_model(tmp_path, geopix, models, monkeypatch) 
     r = geopix("-q", "translate", region, tmp_path / "o.tif")
     assert r.code == 0, r.err
     assert "runs/b4/model.safetensors" in r.err  # b4 was trained last
+
+
+def test_pixel_size_far_from_training_is_warned(tmp_path, geopix, tiny_model) -> None:
+    # The tiny model was trained on 10 m pixels; this region has 50 cm pixels.
+    region = write_raster(tmp_path / "fine.tif", smooth_image(64, 64, 3),
+                          transform=Affine(0.5, 0, 500_000.0, 0, -0.5, 4_200_000.0))
+    r = geopix("translate", region, tmp_path / "o.tif", "--model", tiny_model)
+    assert r.code == 0
+    assert "differs from the training imagery's (10) by 20.0x" in r.err
