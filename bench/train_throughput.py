@@ -27,7 +27,7 @@ from torch import nn
 
 from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from geo_pix2pix.step import GanModels, train_step
-from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset
+from geo_pix2pix.tiles.dataset import PairWindowDataset
 from geo_pix2pix.tiles.pair import PairSpec
 from geo_pix2pix.tiles.prepare import TilerConfig, prepare_pair
 from geo_pix2pix.tiles.split import SplitConfig
@@ -80,7 +80,7 @@ def main() -> None:
     ds = PairWindowDataset([prep.spec], prep.train, prep.imagery_stats, prep.map_stats)
     total = a.steps * a.rounds + a.rounds * 2
     loader = iter(torch.utils.data.DataLoader(
-        ds, batch_sampler=StepBatchSampler(len(prep.train) * N_AUGMENT, a.batch, 0, 0, total),
+        ds, batch_sampler=StepBatchSampler([len(prep.train)], [1.0], a.batch, 0, 0, total),
         num_workers=a.workers, prefetch_factor=4 if a.workers else None))
     fixed = next(loader)
     A, B, V = fixed["imagery"], fixed["maps"], fixed["valid"]

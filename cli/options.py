@@ -38,6 +38,25 @@ def parse_creation_options(ctx: click.Context, param: click.Parameter, value: tu
     return out
 
 
+def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """``"20m"``, ``"90s"``, ``"1h30m"`` or plain seconds -> seconds."""
+    if value is None:
+        return None
+    import re
+
+    text = value.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms])", text)
+        if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
+            raise click.BadParameter(f"{value!r} is not a duration, e.g. 20m, 90s or 1h30m")
+        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+    if seconds <= 0:
+        raise click.BadParameter(f"{value!r}: the duration must be positive")
+    return seconds
+
+
 def tile_size_opt(default: int | None = 256) -> Callable[[F], F]:
     return click.option(
         "--tile-size", type=click.IntRange(min=16), default=default, show_default=default is not None,

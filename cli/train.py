@@ -9,12 +9,18 @@ from typing import Any
 
 import click
 
-from .options import bands_opts, overwrite_opt, quiet, resampling_opt, split_opts
+from .options import bands_opts, overwrite_opt, parse_duration, quiet, resampling_opt, split_opts
 
 
 @click.command()
-@click.option("--imagery", type=click.Path(), help="Imagery raster (satellite or aerial).")
-@click.option("--maps", type=click.Path(), help="Map raster of the same place (rendered map or classes).")
+@click.option("--imagery", type=click.Path(), multiple=True,
+              help="Imagery raster (satellite or aerial); repeat for several pairs.")
+@click.option("--maps", type=click.Path(), multiple=True,
+              help="Map raster of the same place; repeat, paired in order with --imagery.")
+@click.option("--pairs", "pairs_csv", type=click.Path(dir_okay=False), default=None,
+              help="CSV of imagery,map rows (one pair a row; relative paths are resolved against the CSV).")
+@click.option("--val-pairs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Hold out the last N pairs whole for validation (instead of blocks of every pair).")
 @click.option("--direction", type=click.Choice(["sat2map", "map2sat"]), default="sat2map", show_default=True,
               help="sat2map: imagery -> map; map2sat: map -> synthetic imagery.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
@@ -29,6 +35,8 @@ from .options import bands_opts, overwrite_opt, quiet, resampling_opt, split_opt
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps [default: 1000].")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Train for this many passes over the training area instead of --steps.")
+@click.option("--time-budget", callback=parse_duration, default=None, metavar="DURATION",
+              help="Train until this much time has passed (e.g. 20m), the learning-rate schedule fitted into it.")
 @click.option("--val-every", type=click.IntRange(min=1), default=250, show_default=True)
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--stop-at", type=click.IntRange(min=1), default=None,
@@ -83,8 +91,9 @@ def _config(kw: dict[str, Any]) -> tuple[Any, bool]:
     from geo_pix2pix.tiles.errors import GeopixError, OutputExistsError
     from geo_pix2pix.tiles.pair import PairSpec
 
-    if kw["steps"] is not None and kw["epochs"] is not None:
-        raise click.UsageError("give --steps or --epochs, not both")
+    given = [k for k in ("steps", "epochs", "time_budget") if kw[k] is not None]
+    if len(given) > 1:
+        raise click.UsageError("give one of --steps, --epochs and --time-budget, not several")
     if kw["resume"]:
         run = Path(kw["resume"])
         if not (run / "config.json").is_file() or not (run / "checkpoint.pt").is_file():
@@ -95,12 +104,13 @@ def _config(kw: dict[str, Any]) -> tuple[Any, bool]:
             raise GeopixError(f"{run}/config.json is damaged ({exc})") from None
         changes: dict[str, Any] = {"out": str(run), "stop_at": kw["stop_at"]}
         if kw["steps"] is not None:
-            changes["steps"] = kw["steps"]
+            changes.update(steps=kw["steps"], time_budget=None)
+        if kw["time_budget"] is not None:
+            changes["time_budget"] = kw["time_budget"]
         if kw["device"] != "auto":
             changes["device"] = kw["device"]
         return cfg.with_(**changes), True
-    if not kw["imagery"] or not kw["maps"]:
-        raise click.UsageError("--imagery and --maps are required (or --resume RUN_DIR)")
+    pairs = _pairs(kw["imagery"], kw["maps"], kw["pairs_csv"])
     out = Path(kw["out"] or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-{kw['direction']}")
     if out.exists() and any(out.iterdir()):
         if not kw["overwrite"]:
@@ -109,9 +119,9 @@ def _config(kw: dict[str, Any]) -> tuple[Any, bool]:
 
         shutil.rmtree(out)
     extra = {"epochs": kw["epochs"]} if kw["epochs"] else {}
-    spec = PairSpec(kw["imagery"], kw["maps"], kw["imagery_bands"], kw["map_bands"], kw["resampling"])
+    specs = tuple(PairSpec(i, m, kw["imagery_bands"], kw["map_bands"], kw["resampling"]) for i, m in pairs)
     return TrainConfig(
-        pairs=(spec,), out=str(out), direction=kw["direction"], generator=kw["generator"],
+        pairs=specs, val_pairs=kw["val_pairs"], time_budget=kw["time_budget"], out=str(out), direction=kw["direction"], generator=kw["generator"],
         encoder_weights=kw["encoder_weights"], ngf=kw["ngf"], ndf=kw["ndf"], norm=kw["norm"], d_layers=kw["d_layers"], d_norm=kw["d_norm"],
         gan_loss=kw["gan_loss"], lambda_l1=kw["lambda_l1"], lr=kw["lr"], decay_start=kw["decay_start"], tile=kw["tile_size"],
         batch_size=kw["batch_size"], steps=kw["steps"] or 1000, val_every=kw["val_every"],
@@ -119,3 +129,28 @@ def _config(kw: dict[str, Any]) -> tuple[Any, bool]:
         amp=not kw["no_amp"], workers=kw["workers"], min_valid=kw["min_valid"],
         val_fraction=kw["val_fraction"], val_aoi=kw["val_aoi"], extra=extra,
     ), False
+
+
+def _pairs(imagery: tuple[str, ...], maps: tuple[str, ...], csv_path: str | None) -> list[tuple[str, str]]:
+    """Pairs from repeated --imagery/--maps (in order) and/or a CSV of imagery,map rows."""
+    import csv
+
+    from geo_pix2pix.tiles.raster import check_input_file
+
+    if len(imagery) != len(maps):
+        raise click.UsageError(f"{len(imagery)} --imagery but {len(maps)} --maps: give them in pairs")
+    pairs = list(zip(imagery, maps))
+    if csv_path:
+        path = check_input_file(csv_path, "pairs CSV")
+        with open(path, newline="") as f:
+            rows = [r for r in csv.reader(f) if r and not r[0].lstrip().startswith("#")]
+        if rows and [c.strip().lower() for c in rows[0][:2]] == ["imagery", "map"]:
+            rows = rows[1:]  # header
+        for n, row in enumerate(rows, 1):
+            if len(row) < 2 or not row[0].strip() or not row[1].strip():
+                raise click.UsageError(f"{csv_path} row {n}: expected 'imagery,map', got {','.join(row)!r}")
+            pairs.append(tuple(str((path.parent / c.strip())) if not Path(c.strip()).is_absolute()
+                               else c.strip() for c in row[:2]))  # type: ignore[arg-type]
+    if not pairs:
+        raise click.UsageError("--imagery and --maps are required (or --pairs CSV, or --resume RUN_DIR)")
+    return pairs

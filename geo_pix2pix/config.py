@@ -41,6 +41,9 @@ class TrainConfig:
         workers: DataLoader worker processes (``-1``: auto).
         min_valid, val_fraction, val_aoi: tiler settings (see ``TilerConfig``).
         val_windows: at most this many validation windows are scored.
+        val_pairs: hold out the last N pairs whole for validation (0: blocks of every pair).
+        time_budget: train until this many seconds have passed (the learning-rate schedule is
+            laid over the budget); ``None``: train for ``steps``.
     """
 
     pairs: tuple[PairSpec, ...]
@@ -73,6 +76,8 @@ class TrainConfig:
     val_fraction: float = 0.2
     val_aoi: str | None = None
     val_windows: int = 32
+    val_pairs: int = 0
+    time_budget: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,7 +103,10 @@ class TrainConfig:
 
     def lr_at(self, step: int) -> float:
         """Learning rate of (0-based) ``step``: constant, then linear decay to 0 at ``steps``."""
-        start = int(self.decay_start * self.steps)
-        if step < start or self.steps <= start:
+        return self.lr_at_fraction(step / self.steps if self.steps else 1.0)
+
+    def lr_at_fraction(self, done: float) -> float:
+        """Learning rate when a fraction ``done`` of training (steps or time budget) is done."""
+        if done < self.decay_start or self.decay_start >= 1.0:
             return self.lr
-        return self.lr * max(0.0, 1.0 - (step - start) / (self.steps - start))
+        return self.lr * max(0.0, 1.0 - (done - self.decay_start) / (1.0 - self.decay_start))

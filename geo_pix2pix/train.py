@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +34,12 @@ from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
 from geo_pix2pix.modelfile import ModelMeta, save_model
 from geo_pix2pix.models.registry import (DiscriminatorConfig, GeneratorConfig, build_discriminator,
                                          build_generator)
+from geo_pix2pix.data import pair_meta, prepare_training
 from geo_pix2pix.runs import MetricsLog, link_latest, plot_losses, save_sample_grid, write_json
 from geo_pix2pix.step import GanModels, StepLosses, train_step
 from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset, WindowListDataset
 from geo_pix2pix.tiles.errors import GeopixError
-from geo_pix2pix.tiles.prepare import PreparedPair, TilerConfig, prepare_pair
-from geo_pix2pix.tiles.sampling import WindowIndex
-from geo_pix2pix.tiles.split import SplitConfig
+from geo_pix2pix.tiles.grid import PixelWindow
 
 __all__ = ["fit", "FitResult", "StepBatchSampler", "TrainingInterrupted"]
 
@@ -62,14 +62,27 @@ class FitResult:
 
 
 class StepBatchSampler(Sampler[list[int]]):
-    """Batches of dataset keys for steps ``start..end-1``; step ``s`` depends only on (seed, s)."""
+    """Batches of dataset keys for steps ``start..end-1``; step ``s`` depends only on (seed, s).
 
-    def __init__(self, n_keys: int, batch_size: int, seed: int, start: int, end: int) -> None:
-        self.n_keys, self.batch_size, self.seed, self.start, self.end = n_keys, batch_size, seed, start, end
+    Each sample picks a pair with probability proportional to ``weights`` (its valid training
+    area), then one of that pair's candidate windows and one of the 8 dihedral transforms, all
+    from ``numpy.random.default_rng([seed, s])``.
+    """
+
+    def __init__(self, counts: list[int], weights: list[float], batch_size: int, seed: int,
+                 start: int, end: int) -> None:
+        self.counts = np.asarray(counts, dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+        w = np.asarray(weights, dtype=np.float64) * (self.counts > 0)
+        self.p = w / w.sum()
+        self.batch_size, self.seed, self.start, self.end = batch_size, seed, start, end
 
     def batch_for(self, step: int) -> list[int]:
         rng = np.random.default_rng([self.seed, step])
-        return rng.integers(0, self.n_keys, size=self.batch_size).tolist()
+        pair = rng.choice(len(self.p), size=self.batch_size, p=self.p)
+        cand = self.offsets[pair] + (rng.random(self.batch_size) * self.counts[pair]).astype(np.int64)
+        aug = rng.integers(0, N_AUGMENT, size=self.batch_size)
+        return (cand * N_AUGMENT + aug).tolist()
 
     def __iter__(self) -> Iterator[list[int]]:
         for step in range(self.start, self.end):
@@ -86,22 +99,11 @@ def _workers(cfg: TrainConfig, plan: DevicePlan) -> int:
     return min(8, max(1, cpus - 1)) if plan.device.type == "cuda" else 1
 
 
-def _prepare(cfg: TrainConfig) -> list[PreparedPair]:
-    tiler = TilerConfig(tile=cfg.tile, min_valid=cfg.min_valid,
-                        split=SplitConfig(val_fraction=cfg.val_fraction, seed=cfg.seed), val_aoi=cfg.val_aoi)
-    return [prepare_pair(spec, tiler, i) for i, spec in enumerate(cfg.pairs)]
-
-
-def _pair_meta(p: PreparedPair) -> dict[str, Any]:
-    crs_name = None
-    if p.crs:
-        from rasterio.crs import CRS
-
-        c = CRS.from_wkt(p.crs)
-        crs_name = c.to_string() if c.to_epsg() else (c.to_dict().get("proj") or "custom")
-    return {"imagery": os.path.abspath(p.spec.imagery), "maps": os.path.abspath(p.spec.maps), "crs": p.crs, "crs_name": crs_name,
-            "pixel_size": list(p.pixel_size), "imagery_bands": list(p.spec.imagery_bands or ()),
-            "map_bands": list(p.spec.map_bands or ())}
+def _spread(items: list[tuple[int, PixelWindow]], n: int) -> list[tuple[int, PixelWindow]]:
+    """At most ``n`` items spread evenly over the list (every pair contributes validation)."""
+    if len(items) <= n:
+        return items
+    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)] if n > 1 else items[:1]
 
 
 def _to_device(batch: dict[str, torch.Tensor], plan: DevicePlan) -> dict[str, torch.Tensor]:
@@ -148,15 +150,14 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
     log.info("training on %s", plan.describe())
 
     # -- data: align, split, index, statistics (before creating anything on disk) -----------
-    prepared = _prepare(cfg)
-    specs = [p.spec for p in prepared]
-    index = WindowIndex.concat([p.train for p in prepared])
+    data = prepare_training(cfg)
+    prepared, specs, index = data.pairs, data.specs, data.index
     if cfg.extra.get("epochs"):
-        per_epoch = sum(p.epoch_windows for p in prepared)  # non-overlapping tiles of the training area
+        per_epoch = data.epoch_windows  # non-overlapping tiles of the training area
         cfg = cfg.with_(steps=max(1, math.ceil(float(cfg.extra["epochs"]) * per_epoch / cfg.batch_size)))
     a, b = ("imagery", "maps") if cfg.direction == "sat2map" else ("maps", "imagery")
     p0 = prepared[0]
-    img_stats, map_stats = p0.imagery_stats, p0.map_stats
+    img_stats, map_stats = data.imagery_stats, data.map_stats
     in_stats, out_stats = (img_stats, map_stats) if a == "imagery" else (map_stats, img_stats)
     in_bands = p0.spec.imagery_bands if a == "imagery" else p0.spec.map_bands
     out_bands = p0.spec.map_bands if a == "imagery" else p0.spec.imagery_bands
@@ -181,6 +182,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
                        torch.amp.GradScaler("cuda") if plan.needs_scaler else None)
     metrics = MetricsLog(out / "metrics.csv")
     start = 0
+    spent_before = 0.0  # seconds of training before this process (resume), for --time-budget
     if resume:
         state = load_checkpoint(out / "checkpoint.pt")
         G.load_state_dict(state["G"])
@@ -193,6 +195,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
         if plan.device.type == "cuda" and state.get("rng_cuda"):
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         start = int(state["step"])
+        spent_before = float(state.get("elapsed", 0.0))
         metrics.truncate_after(start)
         log.info("resuming %s at step %d", out, start)
     write_json(out / "config.json", cfg.to_dict())
@@ -200,17 +203,17 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
     meta = lambda step: ModelMeta(  # noqa: E731 (a small closure over the run's constants)
         generator=gcfg, direction=cfg.direction, input_bands=tuple(in_bands), output_bands=tuple(out_bands),
         input_stats=in_stats, output_stats=out_stats, tile_size=cfg.tile, step=step,
-        pairs=tuple(_pair_meta(p) for p in prepared), geopix_version=__version__,
+        pairs=tuple(pair_meta(p) for p in prepared), geopix_version=__version__,
         extra={"discriminator": dcfg.to_dict(), "gan_loss": cfg.gan_loss, "lambda_l1": cfg.lambda_l1,
                "split": {"val_fraction": cfg.val_fraction, "seed": cfg.seed, "val_aoi": cfg.val_aoi,
-                         "min_valid": cfg.min_valid}})
+                         "min_valid": cfg.min_valid, "val_pairs": cfg.val_pairs}})
 
     def checkpoint(step: int) -> None:
         save_checkpoint(out / "checkpoint.pt", {
             "step": step, "G": G.state_dict(), "D": D.state_dict(),
             "opt_G": models.opt_G.state_dict(), "opt_D": models.opt_D.state_dict(),
             "scaler": models.scaler.state_dict() if models.scaler is not None else {},
-            "rng_cpu": torch.get_rng_state(),
+            "rng_cpu": torch.get_rng_state(), "elapsed": elapsed(),
             "rng_cuda": torch.cuda.get_rng_state_all() if plan.device.type == "cuda" else [],
             "geopix_version": __version__,
         })
@@ -218,7 +221,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
         metrics.flush()
 
     # -- fixed validation windows (held-out blocks; training windows if there are none) --
-    val_list = [(i, w) for i, p in enumerate(prepared) for w in p.val][: cfg.val_windows]
+    val_list = _spread(list(data.val), cfg.val_windows)
     if not val_list:
         val_list = [index.window(i) for i in range(0, len(index), max(1, len(index) // 4))][:4]
     val_ds = WindowListDataset(specs, val_list, img_stats, map_stats)
@@ -228,24 +231,33 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
                                   generator=torch.Generator().manual_seed(cfg.seed)))
 
     # -- the loop -------------------------------------------------------------------------
-    end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
+    budget = cfg.time_budget
+    steps_total = cfg.steps if budget is None else 10**9  # a budget ends training by time
+    end = min(steps_total, cfg.stop_at) if cfg.stop_at else steps_total
+    t_start = time.monotonic()
+
+    def elapsed() -> float:
+        return spent_before + time.monotonic() - t_start
+
     train_ds = PairWindowDataset(specs, index, img_stats, map_stats, augment=True)
     workers = _workers(cfg, plan)
     loader = DataLoader(
-        train_ds, batch_sampler=StepBatchSampler(len(index) * N_AUGMENT, cfg.batch_size, cfg.seed, start, end),
+        train_ds, batch_sampler=StepBatchSampler(data.train_counts, data.train_weights, cfg.batch_size,
+                                                 cfg.seed, start, end),
         num_workers=workers, pin_memory=plan.device.type == "cuda",
         prefetch_factor=4 if workers else None, generator=torch.Generator().manual_seed(cfg.seed),
     )
     from geo_pix2pix.progress import progress_bar
 
-    bar = progress_bar(disable=not progress, total=end, initial=start, unit="step", desc="train")
+    bar = progress_bar(disable=not progress, total=None if budget else end, initial=start, unit="step",
+                       desc="train")
     step = start
     last_val: ImageMetrics | None = None
     G.train()
     D.train()
     try:
         for step_i, batch in zip(range(start, end), loader):
-            lr = cfg.lr_at(step_i)
+            lr = cfg.lr_at(step_i) if budget is None else cfg.lr_at_fraction(elapsed() / budget)
             for opt in (models.opt_G, models.opt_D):
                 for group in opt.param_groups:
                     group["lr"] = lr
@@ -253,19 +265,22 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
             losses: StepLosses = train_step(models, d[a], d[b], d["valid"], cfg.lambda_l1, cfg.gan_loss,
                                             plan.autocast())
             step = step_i + 1
+            last = step == end or (budget is not None and elapsed() >= budget)
             row: dict[str, Any] = {"step": step, "lr": lr, "D_real": losses.D_real, "D_fake": losses.D_fake,
                                    "G_GAN": losses.G_GAN, "G_L1": losses.G_L1}
-            if step % cfg.val_every == 0 or step == end:
+            if step % cfg.val_every == 0 or last:
                 last_val, (ins, fakes, reals) = _validate(G, val_batches, a, b, plan)
                 row.update(val_L1=last_val.L1, val_PSNR=last_val.PSNR, val_SSIM=last_val.SSIM,
                            val_pixel_accuracy=last_val.pixel_accuracy)
                 (out / "samples").mkdir(exist_ok=True)
                 save_sample_grid(out / "samples" / f"step_{step:06d}.png", ins[:4], fakes[:4], reals[:4])
             metrics.write(row)
-            if step % cfg.checkpoint_every == 0 and step != end:
+            if step % cfg.checkpoint_every == 0 and not last:
                 checkpoint(step)
             bar.update(1)
             bar.set_postfix(D=f"{losses.D:.3f}", G_GAN=f"{losses.G_GAN:.3f}", L1=f"{losses.G_L1:.3f}")
+            if last:
+                break
     except KeyboardInterrupt:
         bar.close()
         checkpoint(step)

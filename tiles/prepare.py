@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import NoValidDataError
-from .grid import PixelWindow, axis_starts
+from .grid import PixelWindow, axis_starts, grid_windows
 from .normalize import BandStats
 from .pair import PairSpec, RasterPair
 from .sampling import WindowIndex, lattice_origins, window_valid_fraction
@@ -94,8 +94,11 @@ def choose_split(pair: RasterPair, config: TilerConfig) -> SpatialSplit:
     return split_blocks(h, w, tile, config.split)
 
 
-def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0) -> PreparedPair:
+def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0, holdout: bool = False) -> PreparedPair:
     """Open, align and index one imagery/map pair.
+
+    With ``holdout`` the whole pair is validation: every valid non-overlapping window is a
+    validation window and none is trained on (``--val-pairs``).
 
     Raises:
         GeopixError subclasses for unreadable rasters, no overlap, or too little valid data.
@@ -105,7 +108,11 @@ def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0) -> Prepa
         pair.require_tile(tile)
         h, w = pair.region.height, pair.region.width
         img_stats, map_stats = pair.compute_stats()
-        split = choose_split(pair, config)
+        if holdout:
+            whole = PixelWindow(0, 0, h, w)
+            split = SpatialSplit(tile, tuple(grid_windows(h, w, tile, 0)), (whole.dilate(tile),), "holdout")
+        else:
+            split = choose_split(pair, config)
         factor = _coarse_factor(tile, h, w)
         coarse = pair.coarse_valid(factor)
         rows, cols = lattice_origins(h, w, tile, config.lattice_step or max(1, tile // 8))
@@ -119,7 +126,11 @@ def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0) -> Prepa
                                                  indexing="ij"))
         epoch = int((split.allows_training(gr, gc)
                      & (window_valid_fraction(coarse, factor, gr, gc, tile) >= config.min_valid)).sum())
-        if not keep.any():
+        if holdout and not val_ok:
+            raise NoValidDataError(
+                f"held-out pair {spec.imagery} has no {tile}-pixel window with {config.min_valid:.0%} valid pixels"
+            )
+        if not keep.any() and not holdout:
             raise NoValidDataError(
                 f"no {tile}-pixel training window of {spec.imagery} has {config.min_valid:.0%} "
                 "valid pixels in both rasters (nodata, masks, NaN); lower --min-valid or "
@@ -147,5 +158,5 @@ def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0) -> Prepa
             split=split,
             train=index,
             val=val_ok,
-            epoch_windows=max(1, epoch),
+            epoch_windows=0 if holdout else max(1, epoch),
         )

@@ -95,6 +95,8 @@ def test_train_refuses_existing_run_and_bad_generator(tmp_path, geopix, tiny_pai
     r = geopix("-q", "train", "--resume", tmp_path / "nothing")
     assert r.code == 1 and "not a geopix run directory" in r.err
     r = geopix("-q", "train", "--maps", mp)
+    assert r.code == 2 and "0 --imagery but 1 --maps: give them in pairs" in r.err
+    r = geopix("-q", "train", "--out", tmp_path / "z")
     assert r.code == 2 and "--imagery and --maps are required" in r.err
 
 
@@ -133,4 +135,41 @@ def test_epochs_set_the_number_of_steps(tmp_path, geopix, tiny_pair) -> None:
     assert [r["step"] for r in _rows(run)] == ["1", "2", "3"]
     r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", tmp_path / "x", "--epochs", "1",
                "--steps", "3", *SMALL)
-    assert r.code == 2 and "not both" in r.err
+    assert r.code == 2 and "not several" in r.err
+
+
+def test_pairs_csv_and_repeated_options_train_one_model(tmp_path, geopix, tiny_pair) -> None:
+    import time
+
+    sat, mp = tiny_pair
+    img2 = smooth_image(160, 224, 3, seed=12)
+    sub = tmp_path / "more"
+    sub.mkdir()
+    write_raster(sub / "s2.tif", img2)
+    write_raster(sub / "m2.tif", (255 - img2).astype(np.uint8))
+    csv_path = sub / "pairs.csv"
+    csv_path.write_text("imagery,map\ns2.tif,m2.tif\n")  # relative to the CSV
+    run = tmp_path / "run"
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--pairs", csv_path, "--out", run, "--steps", "2",
+               *SMALL)
+    assert r.code == 0, r.err
+    meta = read_meta(run)
+    assert [p["imagery"] for p in meta.pairs] == [str(sat), str(sub / "s2.tif")]
+    bad = sub / "bad.csv"
+    bad.write_text("only-one-column\n")
+    r = geopix("-q", "train", "--pairs", bad, "--out", tmp_path / "x", *SMALL)
+    assert r.code == 2 and "expected 'imagery,map'" in r.err
+    # A time budget ends training on time and leaves a complete run directory.
+    run2 = tmp_path / "budget"
+    t0 = time.monotonic()
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", run2, "--time-budget", "3s",
+               "--val-every", "1000", *SMALL)
+    took = time.monotonic() - t0
+    assert r.code == 0, r.err
+    rows = _rows(run2)
+    assert len(rows) >= 3 and took < 15
+    for name in ["model.safetensors", "checkpoint.pt", "loss.png", "config.json"]:
+        assert (run2 / name).is_file()
+    assert rows[-1]["val_L1"]  # validated at the end
+    assert float(rows[-1]["lr"]) < float(rows[0]["lr"])  # the schedule was fitted into the budget
+    assert read_meta(run2).step == len(rows)

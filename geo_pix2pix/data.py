@@ -1,0 +1,110 @@
+"""Training data across one or more imagery/map pairs.
+
+Each pair is aligned on its own (its own region, split and candidate windows); training windows
+are drawn uniformly over the union of all pairs' candidates, so each pair contributes in
+proportion to its valid training area. Validation windows come from every pair's held-out blocks,
+or, with ``val_pairs = N``, the last N pairs are held out whole. All pairs must have the same band
+counts and dtypes; their normalisation statistics are merged (uint8: fixed; otherwise the widest
+per-band 2-98% range over the pairs), so one model file describes them all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from geo_pix2pix.config import TrainConfig
+from geo_pix2pix.tiles.errors import BandError, GeopixError, NoValidDataError
+from geo_pix2pix.tiles.grid import PixelWindow
+from geo_pix2pix.tiles.normalize import BandStats
+from geo_pix2pix.tiles.pair import PairSpec
+from geo_pix2pix.tiles.prepare import PreparedPair, TilerConfig, prepare_pair
+from geo_pix2pix.tiles.sampling import WindowIndex
+from geo_pix2pix.tiles.split import SplitConfig
+
+__all__ = ["TrainingData", "prepare_training", "merge_stats", "pair_meta"]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Everything the loop needs from the rasters."""
+
+    pairs: tuple[PreparedPair, ...]
+    index: WindowIndex
+    val: tuple[tuple[int, PixelWindow], ...]
+    imagery_stats: BandStats
+    map_stats: BandStats
+
+    @property
+    def specs(self) -> list[PairSpec]:
+        return [p.spec for p in self.pairs]
+
+    @property
+    def epoch_windows(self) -> int:
+        return sum(p.epoch_windows for p in self.pairs)
+
+    @property
+    def train_counts(self) -> list[int]:
+        """Candidate training windows per pair, in the order of ``index`` (held-out pairs: 0)."""
+        return [len(p.train) for p in self.pairs]
+
+    @property
+    def train_weights(self) -> list[float]:
+        """Sampling weight per pair: its valid training area in non-overlapping tiles."""
+        return [float(p.epoch_windows) for p in self.pairs]
+
+
+def merge_stats(stats: list[BandStats], what: str) -> BandStats:
+    """One normalisation for several pairs: fixed uint8, or the widest per-band range."""
+    first = stats[0]
+    for s in stats[1:]:
+        if s.dtype != first.dtype or s.bands != first.bands:
+            raise BandError(f"all {what} rasters must share band count and dtype: "
+                            f"{first.bands} x {first.dtype} vs {s.bands} x {s.dtype}")
+    if all(s.method == "fixed" for s in stats):
+        return first
+    low = tuple(min(s.low[b] for s in stats) for b in range(first.bands))
+    high = tuple(max(s.high[b] for s in stats) for b in range(first.bands))
+    return BandStats(first.dtype, low, high, "percentile")
+
+
+def prepare_training(cfg: TrainConfig) -> TrainingData:
+    """Align and index every pair of ``cfg``; the last ``val_pairs`` pairs are held out whole."""
+    n = len(cfg.pairs)
+    if cfg.val_pairs >= n:
+        raise GeopixError(f"--val-pairs {cfg.val_pairs} leaves no pair to train on ({n} pair(s) given)")
+    tiler = TilerConfig(tile=cfg.tile, min_valid=cfg.min_valid,
+                        split=SplitConfig(val_fraction=0.0 if cfg.val_pairs else cfg.val_fraction, seed=cfg.seed),
+                        val_aoi=None if cfg.val_pairs else cfg.val_aoi)
+    prepared = tuple(prepare_pair(spec, tiler, i, holdout=i >= n - cfg.val_pairs)
+                     for i, spec in enumerate(cfg.pairs))
+    train_parts = [p.train for p in prepared if len(p.train)]
+    if not train_parts:
+        raise NoValidDataError("no training windows in any pair")
+    for p in prepared[1:]:
+        if (len(p.spec.imagery_bands or ()), len(p.spec.map_bands or ())) != (
+                len(prepared[0].spec.imagery_bands or ()), len(prepared[0].spec.map_bands or ())):
+            raise BandError(f"pair {p.spec.imagery} has a different band count from {prepared[0].spec.imagery}; "
+                            "choose bands with --imagery-bands/--map-bands")
+    return TrainingData(
+        pairs=prepared,
+        index=WindowIndex.concat(train_parts),
+        val=tuple((i, w) for i, p in enumerate(prepared) for w in p.val),
+        imagery_stats=merge_stats([p.imagery_stats for p in prepared], "imagery"),
+        map_stats=merge_stats([p.map_stats for p in prepared], "map"),
+    )
+
+
+def pair_meta(p: PreparedPair) -> dict[str, Any]:
+    """What the model file records about a training pair."""
+    crs_name = None
+    if p.crs:
+        from rasterio.crs import CRS
+
+        c = CRS.from_wkt(p.crs)
+        crs_name = c.to_string() if c.to_epsg() else (c.to_dict().get("proj") or "custom")
+    return {"imagery": os.path.abspath(p.spec.imagery), "maps": os.path.abspath(p.spec.maps), "crs": p.crs,
+            "crs_name": crs_name, "pixel_size": list(p.pixel_size),
+            "imagery_bands": list(p.spec.imagery_bands or ()), "map_bands": list(p.spec.map_bands or ()),
+            "held_out": p.split.method == "holdout"}
