@@ -1,4 +1,4 @@
-"""``geopix evaluate``: L1, PSNR, SSIM and pixel accuracy of a model on an imagery/map pair."""
+"""``geopix evaluate``: L1, PSNR, SSIM, pixel accuracy and palette classes of a model."""
 
 from __future__ import annotations
 
@@ -9,29 +9,52 @@ import click
 
 @click.command()
 @click.option("--model", default="runs/latest", show_default=True, help="Run directory or model.safetensors.")
-@click.option("--imagery", required=True, type=click.Path(), help="Imagery raster.")
-@click.option("--maps", required=True, type=click.Path(), help="Map raster.")
+@click.option("--imagery", type=click.Path(), help="Imagery raster.")
+@click.option("--maps", type=click.Path(), help="Map raster.")
+@click.option("--aligned-dir", type=click.Path(file_okay=False), default=None,
+              help="Evaluate on a directory of pix2pix side-by-side images instead.")
+@click.option("--aligned-order", type=click.Choice(["AB", "BA"]), default="AB", show_default=True)
+@click.option("--palette", type=click.Path(dir_okay=False), default=None,
+              help="Palette JSON (classes and colours) for per-class IoU and mIoU, e.g. "
+                   "examples/google_maps_palette.json.")
 @click.option("--windows", type=click.Choice(["auto", "val", "all"]), default="auto", show_default=True,
               help="val: held-out windows of a training pair; all: every window; auto: val if the pair "
                    "was trained on, else all.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def evaluate(model: str, imagery: str, maps: str, windows: str, device: str, batch_size: int,
-             as_json: bool) -> None:
-    """Score a model: L1, PSNR, SSIM and the maps pixel accuracy (channel error < 5/255).
+def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str | None, aligned_order: str,
+             palette: str | None, windows: str, device: str, batch_size: int, as_json: bool) -> None:
+    """Score a model: L1, PSNR, SSIM, the maps pixel accuracy (channel error < 5/255) and, with a
+    palette, per-class IoU and mIoU.
 
     \b
-    Example:
-      geopix evaluate --model runs/houston --imagery examples/data/houston_sat.tif \\
-                      --maps examples/data/houston_map.tif
+    Examples:
+      geopix evaluate --model runs/demo --imagery examples/data/charlotte_sat.tif \\
+                      --maps examples/data/charlotte_map.tif --palette examples/google_maps_palette.json
+      geopix evaluate --model runs/maps --aligned-dir ../shared/data/maps256
     """
-    from geo_pix2pix.evaluate import evaluate as run
+    from geo_pix2pix.evaluate import evaluate_pairs
+    from geo_pix2pix.palette import load_palette
+    from geo_pix2pix.tiles.pair import PairSpec
 
-    ev = run(model, imagery, maps, windows=windows, device=device, batch_size=batch_size)
-    m = ev.metrics
+    if aligned_dir:
+        if imagery or maps:
+            raise click.UsageError("give --aligned-dir or --imagery/--maps, not both")
+        from geo_pix2pix.tiles.aligned import aligned_specs
+
+        specs = aligned_specs(aligned_dir, aligned_order)
+    elif imagery and maps:
+        specs = [PairSpec(imagery, maps)]
+    else:
+        raise click.UsageError("--imagery and --maps are required (or --aligned-dir)")
+    pal = load_palette(palette) if palette else None
+    ev = evaluate_pairs(model, specs, windows=windows, device=device, batch_size=batch_size, palette=pal)
     if as_json:
-        click.echo(json.dumps({**m.to_dict(), "windows": ev.windows, "count": ev.count}, indent=2))
+        click.echo(json.dumps(ev.to_dict(), indent=2))
         return
+    m = ev.metrics
     click.echo(f"{ev.count} {ev.windows} windows: L1 {m.L1:.4f}  PSNR {m.PSNR:.2f} dB  SSIM {m.SSIM:.4f}  "
                f"pixel accuracy {m.pixel_accuracy:.2%}")
+    if ev.class_iou is not None:
+        click.echo("IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in ev.class_iou.items()) + f"  mIoU {ev.miou:.3f}")

@@ -53,9 +53,13 @@ def _model_lines(meta: dict) -> list[str]:
         f"tile size:   {meta['tile_size']}",
         f"trained:     {meta['step']} steps",
     ]
-    for p in meta.get("pairs", []):
+    pairs = meta.get("pairs", [])
+    for p in pairs[:3]:
         lines.append(f"training:    {p['imagery']} + {p['maps']} ({p.get('crs_name') or 'no CRS'}, "
                      f"pixel {p['pixel_size'][0]:.6g})")
+    if len(pairs) > 3:
+        held = sum(1 for p in pairs if p.get("held_out"))
+        lines.append(f"             ... {len(pairs) - 3} more pair(s); {held} held out for validation")
     lines.append(f"input stats: {meta['input_stats']['method']} {meta['input_stats']['dtype']}")
     lines.append(f"output:      {meta['output_stats']['dtype']}")
     return lines

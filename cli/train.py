@@ -19,8 +19,13 @@ from .options import bands_opts, overwrite_opt, parse_duration, quiet, resamplin
               help="Map raster of the same place; repeat, paired in order with --imagery.")
 @click.option("--pairs", "pairs_csv", type=click.Path(dir_okay=False), default=None,
               help="CSV of imagery,map rows (one pair a row; relative paths are resolved against the CSV).")
-@click.option("--val-pairs", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Hold out the last N pairs whole for validation (instead of blocks of every pair).")
+@click.option("--aligned-dir", type=click.Path(file_okay=False), default=None,
+              help="Directory of pix2pix side-by-side images (input|target), e.g. the maps dataset.")
+@click.option("--aligned-order", type=click.Choice(["AB", "BA"]), default="AB", show_default=True,
+              help="AB: imagery on the left, map on the right; BA: the reverse.")
+@click.option("--val-pairs", type=click.IntRange(min=0), default=None,
+              help="Hold out the last N pairs (or aligned images) whole for validation "
+                   "[default: 0 for rasters (blocks of every pair), 20% of aligned images].")
 @click.option("--direction", type=click.Choice(["sat2map", "map2sat"]), default="sat2map", show_default=True,
               help="sat2map: imagery -> map; map2sat: map -> synthetic imagery.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
@@ -110,7 +115,17 @@ def _config(kw: dict[str, Any]) -> tuple[Any, bool]:
         if kw["device"] != "auto":
             changes["device"] = kw["device"]
         return cfg.with_(**changes), True
-    pairs = _pairs(kw["imagery"], kw["maps"], kw["pairs_csv"])
+    if kw["aligned_dir"]:
+        if kw["imagery"] or kw["maps"] or kw["pairs_csv"]:
+            raise click.UsageError("--aligned-dir cannot be combined with --imagery/--maps/--pairs")
+        from geo_pix2pix.tiles.aligned import aligned_specs
+
+        aligned = aligned_specs(kw["aligned_dir"], kw["aligned_order"])
+        pairs = [(s.imagery, s.maps) for s in aligned]
+        if kw["val_pairs"] is None:
+            kw["val_pairs"] = max(1, round(0.2 * len(pairs))) if len(pairs) > 1 else 0
+    else:
+        pairs = _pairs(kw["imagery"], kw["maps"], kw["pairs_csv"])
     out = Path(kw["out"] or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-{kw['direction']}")
     if out.exists() and any(out.iterdir()):
         if not kw["overwrite"]:
@@ -119,9 +134,10 @@ def _config(kw: dict[str, Any]) -> tuple[Any, bool]:
 
         shutil.rmtree(out)
     extra = {"epochs": kw["epochs"]} if kw["epochs"] else {}
-    specs = tuple(PairSpec(i, m, kw["imagery_bands"], kw["map_bands"], kw["resampling"]) for i, m in pairs)
+    order = kw["aligned_order"] if kw["aligned_dir"] else None
+    specs = tuple(PairSpec(i, m, kw["imagery_bands"], kw["map_bands"], kw["resampling"], order) for i, m in pairs)
     return TrainConfig(
-        pairs=specs, val_pairs=kw["val_pairs"], time_budget=kw["time_budget"], out=str(out), direction=kw["direction"], generator=kw["generator"],
+        pairs=specs, val_pairs=kw["val_pairs"] or 0, time_budget=kw["time_budget"], out=str(out), direction=kw["direction"], generator=kw["generator"],
         encoder_weights=kw["encoder_weights"], ngf=kw["ngf"], ndf=kw["ndf"], norm=kw["norm"], d_layers=kw["d_layers"], d_norm=kw["d_norm"],
         gan_loss=kw["gan_loss"], lambda_l1=kw["lambda_l1"], lr=kw["lr"], decay_start=kw["decay_start"], tile=kw["tile_size"],
         batch_size=kw["batch_size"], steps=kw["steps"] or 1000, val_every=kw["val_every"],

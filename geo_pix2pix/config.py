@@ -93,7 +93,7 @@ class TrainConfig:
             PairSpec(p["imagery"], p["maps"],
                      tuple(p["imagery_bands"]) if p.get("imagery_bands") else None,
                      tuple(p["map_bands"]) if p.get("map_bands") else None,
-                     p.get("resampling"))
+                     p.get("resampling"), p.get("aligned"))
             for p in d["pairs"]
         )
         return cls(**d)

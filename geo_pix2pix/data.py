@@ -74,9 +74,13 @@ def prepare_training(cfg: TrainConfig) -> TrainingData:
     n = len(cfg.pairs)
     if cfg.val_pairs >= n:
         raise GeopixError(f"--val-pairs {cfg.val_pairs} leaves no pair to train on ({n} pair(s) given)")
+    aligned = any(s.aligned for s in cfg.pairs)
+    if aligned and not all(s.aligned for s in cfg.pairs):
+        raise GeopixError("an aligned directory cannot be mixed with georeferenced pairs in one run")
+    no_blocks = bool(cfg.val_pairs) or aligned  # side-by-side images validate on whole held-out images
     tiler = TilerConfig(tile=cfg.tile, min_valid=cfg.min_valid,
-                        split=SplitConfig(val_fraction=0.0 if cfg.val_pairs else cfg.val_fraction, seed=cfg.seed),
-                        val_aoi=None if cfg.val_pairs else cfg.val_aoi)
+                        split=SplitConfig(val_fraction=0.0 if no_blocks else cfg.val_fraction, seed=cfg.seed),
+                        val_aoi=None if no_blocks else cfg.val_aoi)
     prepared = tuple(prepare_pair(spec, tiler, i, holdout=i >= n - cfg.val_pairs)
                      for i, spec in enumerate(cfg.pairs))
     train_parts = [p.train for p in prepared if len(p.train)]
@@ -107,4 +111,4 @@ def pair_meta(p: PreparedPair) -> dict[str, Any]:
     return {"imagery": os.path.abspath(p.spec.imagery), "maps": os.path.abspath(p.spec.maps), "crs": p.crs,
             "crs_name": crs_name, "pixel_size": list(p.pixel_size),
             "imagery_bands": list(p.spec.imagery_bands or ()), "map_bands": list(p.spec.map_bands or ()),
-            "held_out": p.split.method == "holdout"}
+            "held_out": p.split.method == "holdout", "aligned": p.spec.aligned}

@@ -1,8 +1,10 @@
-"""Scoring a model on an imagery/map pair: L1, PSNR, SSIM and pixel accuracy.
+"""Scoring a model on imagery/map pairs: L1, PSNR, SSIM, pixel accuracy, and palette classes.
 
-If the pair was one the model trained on, the validation windows are rebuilt with the training
-split (same tile size, seed and fraction, stored in the model file), so the score is on held-out
-ground only; otherwise, or with ``windows="all"``, every non-overlapping valid window counts.
+If a pair was one the model trained on, its validation windows are rebuilt with the training split
+(same tile size, seed and fraction, stored in the model file), so the score is on held-out ground
+only; otherwise, or with ``windows="all"``, every non-overlapping valid window counts. With a
+palette, each pixel of prediction and reference is classified by its nearest palette colour and
+per-class IoU and mIoU are reported (maps with 3 uint8 bands).
 """
 
 from __future__ import annotations
@@ -13,23 +15,32 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
+from geo_pix2pix.palette import ClassAccumulator, Palette
 from geo_pix2pix.predict import Predictor
-from geo_pix2pix.tiles.errors import NoValidDataError
-from geo_pix2pix.tiles.grid import grid_windows
-from geo_pix2pix.tiles.pair import PairSpec, RasterPair
+from geo_pix2pix.tiles.errors import GeopixError, NoValidDataError
+from geo_pix2pix.tiles.grid import PixelWindow, grid_windows
+from geo_pix2pix.tiles.pair import PairSpec, open_pair
 from geo_pix2pix.tiles.prepare import TilerConfig, prepare_pair
 from geo_pix2pix.tiles.split import SplitConfig
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "evaluate", "evaluate_pairs"]
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Metrics and which windows they cover."""
+    """Metrics, which windows they cover, and palette classes when asked for."""
 
     metrics: ImageMetrics
     windows: str
     count: int
+    class_iou: dict[str, float] | None = None
+    miou: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {**self.metrics.to_dict(), "windows": self.windows, "count": self.count}
+        if self.class_iou is not None:
+            d.update(class_iou=self.class_iou, mIoU=self.miou)
+        return d
 
 
 def _same(a: str, b: str) -> bool:
@@ -39,53 +50,92 @@ def _same(a: str, b: str) -> bool:
         return False
 
 
-def evaluate(model: str | os.PathLike[str], imagery: str, maps: str, windows: str = "auto",
-             device: str = "auto", batch_size: int = 8, min_valid: float = 0.95) -> Evaluation:
-    """Evaluate ``model`` on ``imagery``/``maps``; ``windows`` is ``auto``, ``val`` or ``all``."""
+def _val_windows(spec: PairSpec, pred: Predictor, min_valid: float) -> list[PixelWindow] | None:
+    """Held-out windows of ``spec`` if the model trained on it or held it out, else ``None``."""
+    meta = pred.meta
+    tile = meta.tile_size
+    mine = [p for p in meta.pairs if _same(p["imagery"], spec.imagery) and _same(p["maps"], spec.maps)]
+    if not mine:
+        return None
+    if mine[0].get("held_out"):
+        with open_pair(spec) as pair:
+            pair.require_tile(tile)
+            return list(grid_windows(pair.region.height, pair.region.width, tile, 0))
+    split = meta.extra.get("split", {})
+    if spec.aligned or split.get("val_pairs"):
+        return []  # a training image/pair: validation was on held-out pairs only
+    prep = prepare_pair(spec, TilerConfig(tile=tile, min_valid=split.get("min_valid", min_valid),
+                                          split=SplitConfig(val_fraction=split.get("val_fraction", 0.2),
+                                                            seed=split.get("seed", 0)),
+                                          val_aoi=split.get("val_aoi")))
+    return list(prep.val)
+
+
+def _all_windows(spec: PairSpec, tile: int) -> list[PixelWindow]:
+    with open_pair(spec) as pair:
+        pair.require_tile(tile)
+        return list(grid_windows(pair.region.height, pair.region.width, tile, 0))
+
+
+def _select(specs: list[PairSpec], pred: Predictor, windows: str, min_valid: float
+            ) -> tuple[str, list[tuple[PairSpec, list[PixelWindow]]]]:
+    """Which windows to score: held-out ones (``val``), every one (``all``), or ``auto``."""
+    tile = pred.meta.tile_size
+    if windows == "all":
+        return "all", [(s, _all_windows(s, tile)) for s in specs]
+    val = [(s, _val_windows(s, pred, min_valid)) for s in specs]
+    chosen = [(s, w) for s, w in val if w]
+    if chosen:
+        return "val", chosen
+    if windows == "val":
+        raise NoValidDataError("none of these pairs has held-out validation windows of this model; "
+                               "use --windows all")
+    return "all", [(s, _all_windows(s, tile)) for s in specs]
+
+
+def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows: str = "auto",
+                   device: str = "auto", batch_size: int = 8, min_valid: float = 0.95,
+                   palette: Palette | None = None) -> Evaluation:
+    """Evaluate ``model`` on every pair of ``specs``; ``windows`` is ``auto``, ``val`` or ``all``."""
     pred = Predictor(model, device)
     meta = pred.meta
     sat2map = meta.direction == "sat2map"
-    spec = PairSpec(imagery, maps,
-                    meta.input_bands if sat2map else meta.output_bands,
-                    meta.output_bands if sat2map else meta.input_bands)
-    tile = meta.tile_size
-    trained_here = any(_same(p["imagery"], imagery) and _same(p["maps"], maps) for p in meta.pairs)
-    asked = windows
-    if windows == "auto":
-        windows = "val" if trained_here else "all"
-    if windows == "val":
-        split = meta.extra.get("split", {})
-        prep = prepare_pair(spec, TilerConfig(tile=tile, min_valid=split.get("min_valid", min_valid),
-                                              split=SplitConfig(val_fraction=split.get("val_fraction", 0.2),
-                                                                seed=split.get("seed", 0)),
-                                              val_aoi=split.get("val_aoi")))
-        wins = list(prep.val)
-        if not wins and asked == "auto":
-            windows = "all"  # trained without a held-out split: score every window
-        elif not wins:
-            raise NoValidDataError(f"{imagery} has no held-out validation windows; use --windows all")
+    if palette is not None and (meta.output_stats.bands != 3 or meta.output_stats.dtype != "uint8"):
+        raise GeopixError("--palette needs a model whose output is a 3-band uint8 (RGB) map")
     acc = MetricAccumulator()
-    with RasterPair(spec) as pair:
-        pair.require_tile(tile)
-        if windows == "all":
-            wins = list(grid_windows(pair.region.height, pair.region.width, tile, 0))
-        a_stats, b_stats = meta.input_stats, meta.output_stats
-        count = 0
-        for i in range(0, len(wins), batch_size):
-            xs, ys, vs = [], [], []
-            for w in wins[i:i + batch_size]:
-                s = pair.read(w)
-                if s.valid.mean() < min_valid:
+    classes = ClassAccumulator(palette) if palette is not None else None
+    count = 0
+    specs = [PairSpec(s.imagery, s.maps, meta.input_bands if sat2map else meta.output_bands,
+                      meta.output_bands if sat2map else meta.input_bands, s.resampling, s.aligned) for s in specs]
+    mode, selected = _select(specs, pred, windows, min_valid)
+    for spec, wins in selected:
+        with open_pair(spec) as pair:
+            for i in range(0, len(wins), batch_size):
+                xs, ys, vs = [], [], []
+                for w in wins[i:i + batch_size]:
+                    s = pair.read(w)
+                    if s.valid.mean() < min_valid:
+                        continue
+                    a, b = (s.imagery, s.maps) if sat2map else (s.maps, s.imagery)
+                    xs.append(meta.input_stats.normalize(a))
+                    ys.append(meta.output_stats.normalize(b))
+                    vs.append(s.valid[None])
+                if not xs:
                     continue
-                a, b = (s.imagery, s.maps) if sat2map else (s.maps, s.imagery)
-                xs.append(a_stats.normalize(a))
-                ys.append(b_stats.normalize(b))
-                vs.append(s.valid[None])
-            if not xs:
-                continue
-            fake = pred(np.stack(xs))
-            acc.add(fake, np.stack(ys), np.stack(vs))
-            count += len(xs)
+                fake, real, valid = pred(np.stack(xs)), np.stack(ys), np.stack(vs)
+                acc.add(fake, real, valid)
+                if classes is not None:
+                    to_rgb = meta.output_stats.denormalize
+                    classes.add(np.stack([to_rgb(f) for f in fake]), np.stack([to_rgb(r) for r in real]), valid)
+                count += len(xs)
     if count == 0:
-        raise NoValidDataError(f"no {tile}-pixel window of {imagery} has {min_valid:.0%} valid pixels")
-    return Evaluation(acc.result(), windows, count)
+        raise NoValidDataError(f"no {meta.tile_size}-pixel window with {min_valid:.0%} valid pixels to evaluate")
+    return Evaluation(acc.result(), mode, count,
+                      classes.iou() if classes else None, classes.miou() if classes else None)
+
+
+def evaluate(model: str | os.PathLike[str], imagery: str, maps: str, windows: str = "auto",
+             device: str = "auto", batch_size: int = 8, min_valid: float = 0.95,
+             palette: Palette | None = None) -> Evaluation:
+    """Evaluate ``model`` on one imagery/map pair."""
+    return evaluate_pairs(model, [PairSpec(imagery, maps)], windows, device, batch_size, min_valid, palette)

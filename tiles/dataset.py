@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 
 from .grid import PixelWindow
 from .normalize import BandStats
-from .pair import PairSpec, RasterPair
+from .pair import PairSpec, RasterPair, open_pair
 from .sampling import WindowIndex
 
 __all__ = ["PairWindowDataset", "WindowListDataset", "dihedral", "N_AUGMENT"]
@@ -52,7 +52,7 @@ class _PairReaders:
             self._open = {}  # handles inherited through fork are not ours to use
             self._pid = os.getpid()
         if i not in self._open:
-            self._open[i] = RasterPair(self.specs[i])
+            self._open[i] = open_pair(self.specs[i])
         return self._open[i]
 
     def __getstate__(self) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from .grid import PixelWindow
 from .normalize import SAMPLE_PIXELS, BandStats, compute_stats
 from .raster import default_bands, open_raster, reading, resolve_bands, valid_mask
 
-__all__ = ["PairSpec", "RasterPair", "Sample"]
+__all__ = ["PairSpec", "RasterPair", "Sample", "open_pair"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ class PairSpec:
         map_bands: 1-based bands of the map; ``None`` = all but alpha.
         resampling: resampling of the map; ``None`` = nearest for integer/palette maps,
             bilinear for float maps.
+        aligned: ``"AB"``/``"BA"`` when ``imagery`` is a pix2pix side-by-side image (then
+            ``maps`` is the same file); ``None`` for two rasters.
     """
 
     imagery: str
@@ -58,6 +60,7 @@ class PairSpec:
     imagery_bands: tuple[int, ...] | None = None
     map_bands: tuple[int, ...] | None = None
     resampling: str | None = None
+    aligned: str | None = None
 
 
 @dataclass(frozen=True)
@@ -279,3 +282,12 @@ class RasterPair:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_pair(spec: PairSpec) -> Any:
+    """Open ``spec``: a :class:`RasterPair`, or an ``AlignedPair`` for side-by-side images."""
+    if spec.aligned:
+        from .aligned import AlignedPair
+
+        return AlignedPair(spec)
+    return RasterPair(spec)

@@ -15,7 +15,7 @@ import numpy as np
 from .errors import NoValidDataError
 from .grid import PixelWindow, axis_starts, grid_windows
 from .normalize import BandStats
-from .pair import PairSpec, RasterPair
+from .pair import PairSpec, RasterPair, open_pair
 from .sampling import WindowIndex, lattice_origins, window_valid_fraction
 from .split import SpatialSplit, SplitConfig, split_blocks, split_from_windows
 
@@ -104,7 +104,7 @@ def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0, holdout:
         GeopixError subclasses for unreadable rasters, no overlap, or too little valid data.
     """
     tile = config.tile
-    with RasterPair(spec) as pair:
+    with open_pair(spec) as pair:
         pair.require_tile(tile)
         h, w = pair.region.height, pair.region.width
         img_stats, map_stats = pair.compute_stats()
@@ -137,7 +137,7 @@ def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0, holdout:
                 "--tile-size, or check the map's nodata"
             )
         resolved = PairSpec(
-            spec.imagery, spec.maps, pair.imagery_bands, pair.map_bands, pair.resampling
+            spec.imagery, spec.maps, pair.imagery_bands, pair.map_bands, pair.resampling, spec.aligned
         )
         t = pair.transform
         index = WindowIndex(

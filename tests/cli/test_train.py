@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from geo_pix2pix.modelfile import read_meta
 
-from ..conftest import real, sha256, smooth_image, write_raster
+from ..conftest import EXAMPLES, real, sha256, smooth_image, write_raster
 
 SMALL = ["--tile-size", "64", "--ngf", "8", "--ndf", "8", "--workers", "0", "--device", "cpu"]
 
@@ -173,3 +173,29 @@ def test_pairs_csv_and_repeated_options_train_one_model(tmp_path, geopix, tiny_p
     assert rows[-1]["val_L1"]  # validated at the end
     assert float(rows[-1]["lr"]) < float(rows[0]["lr"])  # the schedule was fitted into the budget
     assert read_meta(run2).step == len(rows)
+
+
+def test_aligned_directory_trains_and_evaluates_with_a_palette(tmp_path, geopix) -> None:
+    import shutil
+
+    d = tmp_path / "aligned"
+    d.mkdir()
+    for name in ["1.png", "10.png", "100.png", "1000.png", "1001.png"]:
+        shutil.copy(real(f"maps256/{name}"), d / name)
+    run = tmp_path / "run"
+    r = geopix("-q", "train", "--aligned-dir", d, "--out", run, "--steps", "2", "--tile-size", "128",
+               "--ngf", "8", "--ndf", "8", "--workers", "0", "--device", "cpu")
+    assert r.code == 0, r.err
+    meta = read_meta(run)
+    assert len(meta.pairs) == 5 and [p["held_out"] for p in meta.pairs] == [False] * 4 + [True]
+    palette = EXAMPLES.parent / "google_maps_palette.json"
+    ev = geopix("evaluate", "--model", run, "--aligned-dir", d, "--palette", palette, "--json", "--device", "cpu")
+    assert ev.code == 0, ev.err
+    import json
+
+    out = json.loads(ev.out)
+    assert out["windows"] == "val" and out["count"] == 4  # the held-out image: 2x2 windows of 128
+    assert set(out["class_iou"]) == {"background", "buildings", "roads", "parks", "water", "highways"}
+    assert 0 <= out["mIoU"] <= 1
+    r = geopix("-q", "train", "--aligned-dir", d, "--imagery", d / "1.png", "--out", tmp_path / "x")
+    assert r.code == 2 and "cannot be combined" in r.err
