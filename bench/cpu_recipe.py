@@ -1,0 +1,146 @@
+"""CPU recipe vs the reference pix2pix at equal wall-clock time (issue 7).
+
+Trains, for each seed, (1) geopix with a CPU recipe and (2) a plain eager PyTorch pix2pix with
+the reference defaults (paper U-Net at 256, batch 1, lambda 100, Adam 2e-4 betas (0.5, 0.999),
+random horizontal flips), each for the same number of minutes on the same 32 images of
+``../shared/data/maps256`` (satellite -> map), then scores both on the other 8 images with the
+same code: per-class IoU from ``examples/google_maps_palette.json`` (road IoU, mIoU), L1, PSNR,
+SSIM, pixel accuracy. Prints one row per run and the recipe/baseline ratios of the means.
+
+    .venv/bin/python bench/cpu_recipe.py [--minutes 20] [--seeds 0 1] [--recipe KEY=VALUE ...]
+
+The recipe's settings are geopix ``TrainConfig`` fields (``--recipe tile=128 batch_size=8``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from geo_pix2pix.config import TrainConfig
+from geo_pix2pix.metrics import MetricAccumulator
+from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from geo_pix2pix.palette import ClassAccumulator, load_palette
+from geo_pix2pix.predict import Predictor
+from geo_pix2pix.tiles.aligned import aligned_specs
+from geo_pix2pix.tiles.grid import PixelWindow
+from geo_pix2pix.tiles.pair import open_pair
+from geo_pix2pix.train import fit
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "maps256"
+PALETTE = REPO / "examples" / "google_maps_palette.json"
+N_EVAL = 8
+
+
+def load_images(specs) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """All images as float32 in [-1, 1]: satellite (N, 3, 256, 256) and map (N, 3, 256, 256)."""
+    sats, maps = [], []
+    for s in specs:
+        with open_pair(s) as p:
+            smp = p.read(PixelWindow(0, 0, p.region.height, p.region.width))
+        sats.append(smp.imagery.astype(np.float32) / 127.5 - 1)
+        maps.append(smp.maps.astype(np.float32) / 127.5 - 1)
+    return np.stack(sats), np.stack(maps)
+
+
+def score(predict, sat: np.ndarray, ref: np.ndarray) -> dict[str, float]:  # noqa: ANN001
+    """Metrics of ``predict`` on held-out images (whole 256x256 images)."""
+    acc, cls = MetricAccumulator(), ClassAccumulator(load_palette(PALETTE))
+    for i in range(len(sat)):
+        fake = predict(sat[i:i + 1])
+        valid = np.ones((1, 1, *sat.shape[2:]), bool)
+        acc.add(fake, ref[i:i + 1], valid)
+        to8 = lambda x: np.rint((np.clip(x, -1, 1) + 1) * 127.5)  # noqa: E731
+        cls.add(to8(fake), to8(ref[i:i + 1]), valid)
+    m, iou = acc.result(), cls.iou()
+    return {"road_IoU": iou["roads"], "mIoU": cls.miou(), "L1": m.L1, "PSNR": m.PSNR, "SSIM": m.SSIM,
+            "pixel_acc": m.pixel_accuracy}
+
+
+def baseline(seed: int, seconds: float, sat: np.ndarray, ref: np.ndarray) -> tuple[nn.Module, int]:
+    """The reference defaults, written plainly: unet_256, PatchGAN, batch 1, lambda 100."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    G = build_generator(GeneratorConfig(tile=256))
+    D = build_discriminator(DiscriminatorConfig(in_channels=6))
+    oG = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
+    oD = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    steps, t0 = 0, time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        i = rng.integers(len(sat))
+        a, b = torch.from_numpy(sat[i:i + 1]), torch.from_numpy(ref[i:i + 1])
+        if rng.random() < 0.5:
+            a, b = a.flip(-1), b.flip(-1)
+        fake = G(a)
+        for p in D.parameters():
+            p.requires_grad = True
+        oD.zero_grad()
+        pf, pr = D(torch.cat((a, fake.detach()), 1)), D(torch.cat((a, b), 1))
+        ((bce(pf, torch.zeros_like(pf)) + bce(pr, torch.ones_like(pr))) * 0.5).backward()
+        oD.step()
+        for p in D.parameters():
+            p.requires_grad = False
+        oG.zero_grad()
+        pf = D(torch.cat((a, fake), 1))
+        (bce(pf, torch.ones_like(pf)) + 100 * nn.functional.l1_loss(fake, b)).backward()
+        oG.step()
+        steps += 1
+    return G.eval(), steps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=20.0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--recipe", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="TrainConfig fields of the geopix recipe, e.g. tile=128 batch_size=8 ngf=32")
+    ap.add_argument("--skip-baseline", action="store_true")
+    a = ap.parse_args()
+    recipe = {k: ast.literal_eval(v) if v[:1].isdigit() or v[:1] in "-[(" or v in ("True", "False") else v
+              for k, v in (item.split("=", 1) for item in a.recipe)}
+    specs = aligned_specs(DATA, "AB")
+    sat, ref = load_images(specs[-N_EVAL:])
+    train_sat, train_ref = load_images(specs[:-N_EVAL])
+    seconds = a.minutes * 60
+    print(f"maps256: {len(specs) - N_EVAL} training images, {N_EVAL} held out; {a.minutes:g} min per run; "
+          f"{os.cpu_count()} cpu, torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    print(f"geopix recipe: {recipe or 'paper defaults'}")
+    rows: dict[str, list[dict[str, float]]] = {"geopix": [], "baseline": []}
+    with tempfile.TemporaryDirectory() as d:
+        for seed in a.seeds:
+            cfg = TrainConfig(pairs=tuple(specs), out=str(Path(d) / f"geopix{seed}"), val_pairs=N_EVAL,
+                              time_budget=seconds, seed=seed, device="cpu", val_every=10**9,
+                              checkpoint_every=10**9, **recipe)
+            res = fit(cfg, progress=False)
+            pred = Predictor(res.run_dir, "cpu")
+            r = score(pred, sat, ref) | {"steps": res.step}
+            rows["geopix"].append(r)
+            print(f"geopix   seed {seed}: " + "  ".join(f"{k} {v:.4g}" for k, v in r.items()), flush=True)
+            if a.skip_baseline:
+                continue
+            G, steps = baseline(seed, seconds, train_sat, train_ref)
+            with torch.inference_mode():
+                r = score(lambda x: G(torch.from_numpy(x)).numpy(), sat, ref) | {"steps": steps}
+            rows["baseline"].append(r)
+            print(f"baseline seed {seed}: " + "  ".join(f"{k} {v:.4g}" for k, v in r.items()), flush=True)
+    for name, rs in rows.items():
+        if rs:
+            print(f"mean {name:8s}: " + "  ".join(f"{k} {np.mean([r[k] for r in rs]):.4g}" for k in rs[0]))
+    if rows["baseline"]:
+        for k in ("road_IoU", "mIoU"):
+            g, b = np.mean([r[k] for r in rows["geopix"]]), np.mean([r[k] for r in rows["baseline"]])
+            print(f"ratio geopix / baseline {k}: " + (f"{g / b:.2f}" if b else f"n/a (baseline {b:.3g})"))
+
+
+if __name__ == "__main__":
+    main()
