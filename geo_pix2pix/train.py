@@ -239,6 +239,14 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
     def elapsed() -> float:
         return spent_before + time.monotonic() - t_start
 
+    def finish(step: int) -> None:
+        """Checkpoint, model file, curves and the latest link: the run directory is complete."""
+        bar.close()
+        checkpoint(step)
+        plot_losses(metrics.rows(), out / "loss.png")
+        metrics.close()
+        link_latest(out)
+
     train_ds = PairWindowDataset(specs, index, img_stats, map_stats, augment=True)
     workers = _workers(cfg, plan)
     loader = DataLoader(
@@ -282,17 +290,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
             if last:
                 break
     except KeyboardInterrupt:
-        bar.close()
-        checkpoint(step)
-        plot_losses(metrics.rows(), out / "loss.png")
-        metrics.close()
-        link_latest(out)
+        finish(step)
         raise TrainingInterrupted(
             f"interrupted at step {step}; checkpoint saved in {out}; continue with: geopix train --resume {out}"
         ) from None
-    bar.close()
-    checkpoint(step)
-    plot_losses(metrics.rows(), out / "loss.png")
-    metrics.close()
-    link_latest(out)
+    finish(step)
     return FitResult(out, step, last_val)
