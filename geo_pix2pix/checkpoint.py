@@ -16,14 +16,9 @@ from typing import Any
 import torch
 
 from geo_pix2pix.tiles.atomic import atomic_path
-from geo_pix2pix.tiles.errors import CheckpointError
+from geo_pix2pix.tiles.errors import CheckpointError, first_line
 
 __all__ = ["save_checkpoint", "load_checkpoint"]
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
@@ -33,7 +28,7 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None
             torch.save(state, tmp)
     except (RuntimeError, OSError) as exc:  # torch reports a full disk as a RuntimeError
         raise CheckpointError(
-            f"could not write checkpoint {path} ({one_line(exc)}); is the disk full? "
+            f"could not write checkpoint {path} ({first_line(exc)}); is the disk full? "
             "The previous checkpoint is unchanged"
         ) from None
 
@@ -46,9 +41,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).splitlines()[0]
         raise CheckpointError(
-            f"{p} holds objects that are not plain tensors and was refused ({first[:160]})"
+            f"{p} holds objects that are not plain tensors and was refused ({first_line(exc)[:160]})"
         ) from None
     except Exception as exc:
         raise CheckpointError(f"{p} is corrupt or truncated ({type(exc).__name__}: {str(exc)[:160]})") from None

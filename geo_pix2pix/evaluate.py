@@ -58,9 +58,7 @@ def _val_windows(spec: PairSpec, pred: Predictor, min_valid: float) -> list[Pixe
     if not mine:
         return None
     if mine[0].get("held_out"):
-        with open_pair(spec) as pair:
-            pair.require_tile(tile)
-            return list(grid_windows(pair.region.height, pair.region.width, tile, 0))
+        return _all_windows(spec, tile)
     split = meta.extra.get("split", {})
     if spec.aligned or split.get("val_pairs"):
         return []  # a training image/pair: validation was on held-out pairs only

@@ -19,7 +19,7 @@ from typing import Any
 from geo_pix2pix._version import __version__
 from geo_pix2pix.models.registry import GeneratorConfig
 from geo_pix2pix.tiles.atomic import atomic_path
-from geo_pix2pix.tiles.errors import ModelFileError
+from geo_pix2pix.tiles.errors import ModelFileError, first_line
 from geo_pix2pix.tiles.normalize import BandStats
 
 __all__ = ["ModelMeta", "save_model", "load_model", "read_meta", "resolve_model_path",
@@ -112,7 +112,7 @@ def save_model(path: str | os.PathLike[str], state_dict: dict[str, Any], meta: M
             save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta.to_dict())})
     except Exception as exc:  # safetensors raises its own error type for I/O failures
         raise ModelFileError(
-            f"could not write model file {path} ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}); "
+            f"could not write model file {path} ({first_line(exc)}); "
             "is the disk full? The previous model file is unchanged"
         ) from None
 
@@ -156,7 +156,7 @@ def load_model(path: str | os.PathLike[str], device: Any = "cpu") -> tuple[Any, 
     try:
         G.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ModelFileError(f"{p} weights do not fit its architecture ({str(exc).splitlines()[0]})") from None
+        raise ModelFileError(f"{p} weights do not fit its architecture ({first_line(exc)})") from None
     return G.to(device).eval(), meta
 
 

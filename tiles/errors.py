@@ -10,6 +10,7 @@ they refine, so callers that already catch ``FileNotFoundError`` or ``ValueError
 from __future__ import annotations
 
 __all__ = [
+    "first_line",
     "GeopixError",
     "InputNotFoundError",
     "NotARasterError",
@@ -23,6 +24,14 @@ __all__ = [
     "ModelFileError",
     "CheckpointError",
 ]
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message (its type name if it has none)."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(exc).__name__
 
 
 class GeopixError(Exception):

@@ -30,7 +30,7 @@ from rasterio.windows import Window
 
 from .atomic import PARTIAL_SUFFIX, atomic_path, check_output, remove_stale_partials
 from .blend import MosaicPlan, RowBlender, plan_mosaic
-from .errors import OutputWriteError
+from .errors import OutputWriteError, first_line
 from .normalize import BandStats
 from .raster import open_raster, reading
 
@@ -217,9 +217,8 @@ def _writing(out: Path) -> Iterator[None]:
     except (RasterioError, CPLE_BaseError, OSError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, RasterioError) and exc.errno is None:
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise OutputWriteError(
-            f"could not write {out} ({first}); is the disk full? Any previous {out.name} is unchanged"
+            f"could not write {out} ({first_line(exc)}); is the disk full? Any previous {out.name} is unchanged"
         ) from None
 
 

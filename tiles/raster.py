@@ -19,7 +19,7 @@ import numpy as np
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from .errors import BandError, InputNotFoundError, NotARasterError
+from .errors import BandError, InputNotFoundError, NotARasterError, first_line
 
 __all__ = ["reading", "open_raster", "check_input_file", "resolve_bands", "describe", "RasterInfo"]
 
@@ -33,9 +33,8 @@ def reading(path: str | os.PathLike[str], what: str = "raster") -> Iterator[None
         yield
     except RasterioError as exc:
         detail = exc.__cause__ or exc.__context__ or exc  # GDAL's own message is chained
-        first = str(detail).strip().splitlines()[0] if str(detail).strip() else type(exc).__name__
         raise NotARasterError(
-            f"cannot read {what} {os.fspath(path)}: it may be truncated or corrupt (GDAL: {first})"
+            f"cannot read {what} {os.fspath(path)}: it may be truncated or corrupt (GDAL: {first_line(detail)})"
         ) from None
 
 
@@ -61,9 +60,8 @@ def open_raster(path: str | os.PathLike[str], what: str = "raster") -> Any:
     try:
         src = rasterio.open(p)
     except RasterioIOError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "unreadable"
         raise NotARasterError(
-            f"{what} {p} is not a raster GDAL can read, or is truncated or corrupt ({first.strip()})"
+            f"{what} {p} is not a raster GDAL can read, or is truncated or corrupt ({first_line(exc)})"
         ) from None
     if src.count < 1 or src.width < 1 or src.height < 1:
         src.close()
