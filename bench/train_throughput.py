@@ -4,8 +4,9 @@ Three measurements, interleaved round by round so machine noise hits all of them
   baseline  a plain eager pix2pix step written out as in the reference implementation
             (forward G; D on fake/real with the loss halved; G with GAN + 100 * L1), same
             architecture (paper U-Net + 70x70 PatchGAN), batch and tile, on pre-made tensors;
-  geopix    geopix's train_step with batches from the tiler's dataset reading a real GeoTIFF
-            through a DataLoader (the real training path);
+  geopix    geopix's train_step as ``geopix train`` runs it on this machine (the device plan's
+            precision: bf16 autocast on a CPU with native bf16, float32 otherwise; fused Adam),
+            with batches from the tiler's dataset reading a real GeoTIFF through a DataLoader;
   premade   geopix's train_step on pre-made batches (how much the loader costs the step).
 Prints samples/s of each and the ratios geopix/baseline and premade/geopix step time.
 
@@ -25,8 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from geo_pix2pix.device import DevicePlan, plan_device
 from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
-from geo_pix2pix.step import GanModels, train_step
+from geo_pix2pix.step import GanModels, build_gan, train_step
 from geo_pix2pix.tiles.dataset import PairWindowDataset
 from geo_pix2pix.tiles.pair import PairSpec
 from geo_pix2pix.tiles.prepare import TilerConfig, prepare_pair
@@ -37,11 +39,18 @@ DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
 
 
 def make_models(tile: int, ngf: int) -> GanModels:
+    """The baseline's models: as the reference builds them (float32, default Adam)."""
     torch.manual_seed(0)
     G = build_generator(GeneratorConfig(tile=tile, ngf=ngf))
     D = build_discriminator(DiscriminatorConfig(in_channels=6, ndf=64))
     return GanModels(G, D, torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999)),
                      torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999)))
+
+
+def geopix_models(tile: int, ngf: int, plan: DevicePlan) -> GanModels:
+    torch.manual_seed(0)
+    return build_gan(GeneratorConfig(tile=tile, ngf=ngf), DiscriminatorConfig(in_channels=6, ndf=64), plan,
+                     2e-4, (0.5, 0.999))
 
 
 def plain_step(G: nn.Module, D: nn.Module, oG, oD, real_A, real_B) -> None:  # noqa: ANN001
@@ -73,7 +82,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--ngf", type=int, default=64)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--no-amp", action="store_true", help="geopix in float32 too")
     a = ap.parse_args()
+    plan = plan_device("cpu", amp=not a.no_amp)
 
     spec = PairSpec(str(DATA / "houston_sat.tif"), str(DATA / "houston_map.tif"))
     prep = prepare_pair(spec, TilerConfig(tile=a.tile, split=SplitConfig(val_fraction=0.0)))
@@ -85,7 +96,8 @@ def main() -> None:
     fixed = next(loader)
     A, B, V = fixed["imagery"], fixed["maps"], fixed["valid"]
 
-    base, geo = make_models(a.tile, a.ngf), make_models(a.tile, a.ngf)
+    base, geo = make_models(a.tile, a.ngf), geopix_models(a.tile, a.ngf, plan)
+    amp = plan.autocast()
     times: dict[str, list[float]] = {"baseline": [], "geopix": [], "premade": []}
     for _ in range(a.rounds):
         plain_step(base.G, base.D, base.opt_G, base.opt_D, A, B)  # warm-up
@@ -94,21 +106,22 @@ def main() -> None:
             plain_step(base.G, base.D, base.opt_G, base.opt_D, A, B)
         times["baseline"].append(time.perf_counter() - t)
 
-        train_step(geo, A, B, V)
+        train_step(geo, A, B, V, autocast=amp)
         t = time.perf_counter()
         for _ in range(a.steps):
             b = next(loader)
-            train_step(geo, b["imagery"], b["maps"], b["valid"])
+            train_step(geo, b["imagery"], b["maps"], b["valid"], autocast=amp)
         times["geopix"].append(time.perf_counter() - t)
 
         t = time.perf_counter()
         for _ in range(a.steps):
-            train_step(geo, A, B, V)
+            train_step(geo, A, B, V, autocast=amp)
         times["premade"].append(time.perf_counter() - t)
 
     sps = {k: a.steps * a.batch / float(np.median(v)) for k, v in times.items()}
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpu, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; python {sys.version.split()[0]}")
+    print(f"geopix runs on {plan.describe()}, fused Adam; baseline float32, default Adam")
     print(f"config: unet ngf {a.ngf}, PatchGAN 70x70, tile {a.tile}, batch {a.batch}, "
           f"{a.steps} steps x {a.rounds} rounds (median), loader workers {a.workers}")
     for k, v in sps.items():

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from .options import no_amp_opt
+
 
 @click.command()
 @click.option("--model", default="runs/latest", show_default=True, help="Run directory or model.safetensors.")
@@ -22,9 +24,11 @@ import click
                    "was trained on, else all.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@no_amp_opt
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str | None, aligned_order: str,
-             palette: str | None, windows: str, device: str, batch_size: int, as_json: bool) -> None:
+             palette: str | None, windows: str, device: str, batch_size: int, no_amp: bool,
+             as_json: bool) -> None:
     """Score a model: L1, PSNR, SSIM, the maps pixel accuracy (channel error < 5/255) and, with a
     palette, per-class IoU and mIoU.
 
@@ -49,7 +53,8 @@ def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str
     else:
         raise click.UsageError("--imagery and --maps are required (or --aligned-dir)")
     pal = load_palette(palette) if palette else None
-    ev = evaluate_pairs(model, specs, windows=windows, device=device, batch_size=batch_size, palette=pal)
+    ev = evaluate_pairs(model, specs, windows=windows, device=device, batch_size=batch_size, palette=pal,
+                        amp=not no_amp)
     if as_json:
         click.echo(json.dumps(ev.to_dict(), indent=2))
         return

@@ -76,6 +76,14 @@ def bands_opts(f: F) -> F:
     return f
 
 
+def no_amp_opt(f: F) -> F:
+    """``--no-amp``: float32 everywhere instead of bf16/fp16 mixed precision."""
+    return click.option(
+        "--no-amp", is_flag=True,
+        help="Float32 everywhere. By default CUDA GPUs and CPUs with native bfloat16 (AVX512-BF16, AMX) "
+             "run the networks in mixed precision.")(f)
+
+
 def resampling_opt(f: F) -> F:
     return click.option(
         "--resampling", type=click.Choice(["nearest", "bilinear", "cubic", "average", "mode"]),

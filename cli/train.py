@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .options import bands_opts, overwrite_opt, parse_duration, quiet, resampling_opt, split_opts
+from .options import bands_opts, no_amp_opt, overwrite_opt, parse_duration, quiet, resampling_opt, split_opts
 
 
 @click.command()
@@ -61,8 +61,8 @@ from .options import bands_opts, overwrite_opt, parse_duration, quiet, resamplin
               help="PatchGAN layers (3: 70x70 patches).")
 @click.option("--d-norm", type=click.Choice(["batch", "instance", "spectral"]), default="batch", show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA.")
-@click.option("--workers", type=int, default=-1, show_default=True, help="DataLoader workers (-1: auto).")
+@no_amp_opt
+@click.option("--workers", type=int, default=-1, show_default=True, help="DataLoader worker processes (-1: auto = none on a CPU, up to 8 on a GPU).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this directory from its last checkpoint.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import overwrite_opt, parse_creation_options, quiet
+from .options import no_amp_opt, overwrite_opt, parse_creation_options, quiet
 
 
 @click.command()
@@ -17,12 +17,13 @@ from .options import overwrite_opt, parse_creation_options, quiet
               help="Overlap of neighbouring tiles in pixels [default: a quarter of the tile].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@no_amp_opt
 @click.option("--co", "creation_options", multiple=True, callback=parse_creation_options, metavar="KEY=VAL",
               help="GDAL creation option of the COG driver, e.g. --co COMPRESS=ZSTD (repeatable).")
 @overwrite_opt
 @click.pass_context
 def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: int | None,
-              overlap: int | None, batch_size: int, device: str, creation_options: dict[str, str],
+              overlap: int | None, batch_size: int, device: str, no_amp: bool, creation_options: dict[str, str],
               overwrite: bool) -> None:
     """Translate REGION (a raster) into OUT, a Cloud Optimized GeoTIFF on the same grid.
 
@@ -46,7 +47,7 @@ def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: 
     if overlap is not None and overlap >= meta.tile_size:
         raise TileSizeError(f"--overlap ({overlap}) must be smaller than the model's tile size ({meta.tile_size})")
     click.echo(f"model: {path.resolve()} ({meta.generator.name}, {meta.direction}, step {meta.step})", err=True)
-    cfg = TranslateConfig(model=str(path), overlap=overlap, batch_size=batch_size, device=device,
+    cfg = TranslateConfig(model=str(path), overlap=overlap, batch_size=batch_size, device=device, amp=not no_amp,
                           creation_options=tuple(creation_options.items()), overwrite=overwrite)
     from geo_pix2pix.progress import progress_bar
     from geo_pix2pix.tiles.blend import plan_mosaic

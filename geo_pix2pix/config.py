@@ -37,7 +37,7 @@ class TrainConfig:
         stop_at: stop (saving a checkpoint) after this step, as if interrupted; resume later.
         seed: seed of weights, sampling, augmentation and dropout.
         device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps``.
-        amp: mixed precision on CUDA.
+        amp: mixed precision where the device computes it natively (CUDA; CPUs with AVX512-BF16/AMX).
         workers: DataLoader worker processes (``-1``: auto).
         min_valid, val_fraction, val_aoi: tiler settings (see ``TilerConfig``).
         val_windows: at most this many validation windows are scored.

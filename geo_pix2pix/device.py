@@ -2,8 +2,14 @@
 
 ``auto`` picks CUDA, then Apple MPS, then the CPU. On CUDA the networks run in channels_last
 with bf16 autocast where the GPU supports it (no loss scaling needed), else float16 autocast
-with a gradient scaler; cuDNN autotuning is on. The CPU runs float32: CPU autocast (bf16) is
-slower than float32 on most CPUs and changes results.
+with a gradient scaler; cuDNN autotuning is on.
+
+On a CPU with native bfloat16 instructions (AVX512-BF16 or AMX: recent Xeon and EPYC) the
+networks run under bf16 autocast too: measured here (AMD EPYC, AVX512-BF16, 2 cores) a paper
+U-Net + PatchGAN training step takes 0.68 s against 0.97 s in float32 (``bench/
+train_throughput.py``). Weights, optimiser state and normalisation layers stay float32. CPUs
+without those instructions would emulate bf16 (slower than float32), so they run float32.
+``--no-amp`` forces float32 everywhere.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import torch
 
 from geo_pix2pix.tiles.errors import GeopixError
 
-__all__ = ["DevicePlan", "plan_device"]
+__all__ = ["DevicePlan", "cpu_has_native_bf16", "plan_device"]
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,12 @@ class DevicePlan:
         return f"{self.device} ({prec}{', channels_last' if self.channels_last else ''})"
 
 
-def plan_device(name: str = "auto", amp: bool = True) -> DevicePlan:
+def plan_device(name: str = "auto", amp: bool = True, inference: bool = False) -> DevicePlan:
     """Resolve ``auto|cpu|cuda|cuda:N|mps`` to a :class:`DevicePlan`.
+
+    ``inference``: plan for running a generator forward only. On the CPU that turns on
+    channels_last, which oneDNN's convolutions run 1.6x faster for inference (paper U-Net, 256
+    tiles) but slower for training's backward passes, so training keeps the default layout.
 
     Raises:
         GeopixError: if the requested device is not available.
@@ -73,4 +83,10 @@ def plan_device(name: str = "auto", amp: bool = True) -> DevicePlan:
         return DevicePlan(device, None, False)
     if device.type != "cpu":
         raise GeopixError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
-    return DevicePlan(device, None, False)
+    return DevicePlan(device, torch.bfloat16 if amp and cpu_has_native_bf16() else None, inference)
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX tiles)."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, p, lambda: False)()) for p in probes)

@@ -93,9 +93,9 @@ def _select(specs: list[PairSpec], pred: Predictor, windows: str, min_valid: flo
 
 def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows: str = "auto",
                    device: str = "auto", batch_size: int = 8, min_valid: float = 0.95,
-                   palette: Palette | None = None) -> Evaluation:
+                   palette: Palette | None = None, amp: bool = True) -> Evaluation:
     """Evaluate ``model`` on every pair of ``specs``; ``windows`` is ``auto``, ``val`` or ``all``."""
-    pred = Predictor(model, device)
+    pred = Predictor(model, device, amp)
     meta = pred.meta
     sat2map = meta.direction == "sat2map"
     if palette is not None and (meta.output_stats.bands != 3 or meta.output_stats.dtype != "uint8"):
@@ -134,6 +134,6 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
 
 def evaluate(model: str | os.PathLike[str], imagery: str, maps: str, windows: str = "auto",
              device: str = "auto", batch_size: int = 8, min_valid: float = 0.95,
-             palette: Palette | None = None) -> Evaluation:
+             palette: Palette | None = None, amp: bool = True) -> Evaluation:
     """Evaluate ``model`` on one imagery/map pair."""
-    return evaluate_pairs(model, [PairSpec(imagery, maps)], windows, device, batch_size, min_valid, palette)
+    return evaluate_pairs(model, [PairSpec(imagery, maps)], windows, device, batch_size, min_valid, palette, amp)

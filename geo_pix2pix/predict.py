@@ -22,9 +22,9 @@ __all__ = ["Predictor"]
 class Predictor:
     """Load a model file once; call with ``(N, C_in, T, T)`` float32 in [-1, 1]."""
 
-    def __init__(self, model: str | os.PathLike[str], device: str = "auto") -> None:
+    def __init__(self, model: str | os.PathLike[str], device: str = "auto", amp: bool = True) -> None:
         self.path = resolve_model_path(model)
-        self.plan: DevicePlan = plan_device(device)
+        self.plan: DevicePlan = plan_device(device, amp, inference=True)
         G, meta = load_model(self.path, self.plan.device)
         if self.plan.channels_last:
             G = G.to(memory_format=torch.channels_last)

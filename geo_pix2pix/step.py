@@ -17,9 +17,11 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .device import DevicePlan
 from .losses import gan_loss, masked_l1, patch_weights
+from .models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 
-__all__ = ["StepLosses", "GanModels", "train_step"]
+__all__ = ["StepLosses", "GanModels", "build_gan", "train_step"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,25 @@ class GanModels:
     opt_G: torch.optim.Optimizer
     opt_D: torch.optim.Optimizer
     scaler: torch.amp.GradScaler | None = None
+
+
+def build_gan(gcfg: GeneratorConfig, dcfg: DiscriminatorConfig, plan: DevicePlan, lr: float,
+              betas: tuple[float, float]) -> GanModels:
+    """G, D and their Adam optimisers, placed and laid out for ``plan``.
+
+    Adam runs as one fused kernel over all parameters on the CPU and CUDA: the default
+    per-parameter loop spent a fifth of a CPU training step (54 M parameters, ~10 element-wise
+    passes each); fused is the same update rule.
+    """
+    G = build_generator(gcfg).to(plan.device)
+    D = build_discriminator(dcfg).to(plan.device)
+    if plan.channels_last:
+        G = G.to(memory_format=torch.channels_last)
+        D = D.to(memory_format=torch.channels_last)
+    fused = True if plan.device.type in ("cpu", "cuda") else None
+    return GanModels(G, D, torch.optim.Adam(G.parameters(), lr, betas, fused=fused),
+                     torch.optim.Adam(D.parameters(), lr, betas, fused=fused),
+                     torch.amp.GradScaler("cuda") if plan.needs_scaler else None)
 
 
 def _set_requires_grad(net: nn.Module, flag: bool) -> None:

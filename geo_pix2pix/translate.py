@@ -35,6 +35,7 @@ class TranslateConfig:
         overlap: overlap of neighbouring tiles (default: a quarter of the tile).
         batch_size: tiles per forward pass.
         device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps``.
+        amp: mixed precision where the device computes it natively (see :mod:`geo_pix2pix.device`).
         creation_options: GDAL COG creation options.
         overwrite: replace an existing output.
     """
@@ -43,6 +44,7 @@ class TranslateConfig:
     overlap: int | None = None
     batch_size: int = 8
     device: str = "auto"
+    amp: bool = True
     creation_options: tuple[tuple[str, str], ...] = ()
     overwrite: bool = False
 
@@ -90,7 +92,7 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
               progress: Callable[[int], None] | None = None,
               predictor: Predictor | None = None) -> tuple[MosaicResult, Predictor]:
     """Translate ``region`` into the georeferenced raster ``out``."""
-    pred = predictor or Predictor(cfg.model, cfg.device)
+    pred = predictor or Predictor(cfg.model, cfg.device, cfg.amp)
     meta = pred.meta
     for w in check_region(str(region), meta):
         log.warning(w)
