@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
+from types import MappingProxyType
 from typing import Any
 
 from geo_pix2pix.tiles.pair import PairSpec
 
-__all__ = ["TrainConfig", "DIRECTIONS"]
+__all__ = ["TrainConfig", "DIRECTIONS", "RECIPES", "CPU_RECIPE"]
 
 DIRECTIONS = ("sat2map", "map2sat")
+
+#: What trains best on a CPU in a fixed time, found by measurement (``bench/cpu_recipe.py``,
+#: figures in ``bench/README.md``): a U-Net half as wide on 64-pixel windows, 16 to a batch, so a
+#: step is cheap and many windows are seen; a 5x higher learning rate and a 4x heavier L1 term, so
+#: the map's colours are learnt in hundreds of steps rather than tens of thousands. The GAN term
+#: and the PatchGAN stay. The fully convolutional U-Net then translates tiles of any multiple
+#: of 32 pixels.
+CPU_RECIPE: Mapping[str, Any] = MappingProxyType(
+    {"tile": 64, "batch_size": 16, "ngf": 32, "ndf": 32, "lr": 1e-3, "lambda_l1": 400.0})
+
+#: Named sets of defaults: ``paper`` is the paper's configuration (TrainConfig's own defaults,
+#: the GPU default), ``cpu`` the CPU recipe.
+RECIPES: Mapping[str, Mapping[str, Any]] = MappingProxyType({"paper": MappingProxyType({}), "cpu": CPU_RECIPE})
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,7 @@ class TrainConfig:
         val_pairs: hold out the last N pairs whole for validation (0: blocks of every pair).
         time_budget: train until this many seconds have passed (the learning-rate schedule is
             laid over the budget); ``None``: train for ``steps``.
+        recipe: the set of defaults the run started from (:data:`RECIPES`), for the record.
     """
 
     pairs: tuple[PairSpec, ...]
@@ -78,6 +94,7 @@ class TrainConfig:
     val_windows: int = 32
     val_pairs: int = 0
     time_budget: float | None = None
+    recipe: str = "paper"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -199,3 +199,32 @@ def test_aligned_directory_trains_and_evaluates_with_a_palette(tmp_path, geopix)
     assert 0 <= out["mIoU"] <= 1
     r = geopix("-q", "train", "--aligned-dir", d, "--imagery", d / "1.png", "--out", tmp_path / "x")
     assert r.code == 2 and "cannot be combined" in r.err
+
+
+def _config(run):
+    import json
+
+    return json.loads((run / "config.json").read_text())
+
+
+def test_cpu_recipe_fills_what_is_not_given_and_paper_keeps_the_papers_settings(tmp_path, geopix, tiny_pair) -> None:
+    from geo_pix2pix.config import CPU_RECIPE
+
+    sat, mp = tiny_pair
+    base = ["--imagery", sat, "--maps", mp, "--steps", "1", "--val-fraction", "0", "--workers", "0",
+            "--device", "cpu"]
+    r = geopix("train", *base, "--out", tmp_path / "cpu", "--ngf", "8")
+    assert r.code == 0, r.err
+    assert "recipe cpu:" in r.err and "ngf" not in r.err.split("recipe cpu:")[1].split("(")[0]
+    c = _config(tmp_path / "cpu")
+    assert c["recipe"] == "cpu" and c["ngf"] == 8  # given on the command line: kept
+    for k, v in CPU_RECIPE.items():
+        if k != "ngf":
+            assert c[k] == v, k
+    assert read_meta(tmp_path / "cpu" / "model.safetensors").tile_size == CPU_RECIPE["tile"]
+
+    r = geopix("-q", "train", *base, "--out", tmp_path / "paper", "--recipe", "paper", "--ngf", "8", "--ndf", "8",
+               "--tile-size", "64")
+    assert r.code == 0, r.err
+    c = _config(tmp_path / "paper")
+    assert (c["recipe"], c["tile"], c["batch_size"], c["lr"], c["lambda_l1"]) == ("paper", 64, 1, 2e-4, 100.0)
