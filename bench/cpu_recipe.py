@@ -8,8 +8,12 @@ same code: per-class IoU from ``examples/google_maps_palette.json`` (road IoU, m
 SSIM, pixel accuracy. Prints one row per run and the recipe/baseline ratios of the means.
 
     .venv/bin/python bench/cpu_recipe.py [--minutes 20] [--seeds 0 1] [--recipe KEY=VALUE ...]
+                                         [--preview bench/cpu_recipe_preview.png]
 
-The recipe's settings are geopix ``TrainConfig`` fields (``--recipe tile=128 batch_size=8``).
+The geopix run starts from the CPU recipe (``geo_pix2pix.config.CPU_RECIPE``, what ``geopix
+train`` uses on a CPU); ``--recipe KEY=VALUE`` overrides its ``TrainConfig`` fields
+(``--recipe tile=128 batch_size=8``; ``--paper`` starts from the paper's defaults instead).
+``--preview`` writes the first seed's held-out images: satellite | geopix | baseline | map.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from geo_pix2pix.config import TrainConfig
+from geo_pix2pix.config import CPU_RECIPE, TrainConfig
 from geo_pix2pix.metrics import MetricAccumulator
 from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from geo_pix2pix.palette import ClassAccumulator, load_palette
@@ -98,15 +102,30 @@ def baseline(seed: int, seconds: float, sat: np.ndarray, ref: np.ndarray) -> tup
     return G.eval(), steps
 
 
+def write_preview(path: Path, sat: np.ndarray, shown: dict[str, np.ndarray], ref: np.ndarray) -> None:
+    """One row per held-out image: satellite | geopix | baseline | map, at half resolution."""
+    from PIL import Image
+
+    from geo_pix2pix.runs import to_rgb8
+
+    cols = [sat, *shown.values(), ref]
+    grid = np.concatenate([np.concatenate([to_rgb8(c[i]) for c in cols], axis=1) for i in range(len(sat))])
+    img = Image.fromarray(grid)
+    img.resize((img.width // 2, img.height // 2), Image.Resampling.LANCZOS).save(path)
+    print(f"preview ({' | '.join(['satellite', *shown, 'map'])}): {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--recipe", nargs="*", default=[], metavar="KEY=VALUE",
                     help="TrainConfig fields of the geopix recipe, e.g. tile=128 batch_size=8 ngf=32")
+    ap.add_argument("--paper", action="store_true", help="start from the paper's defaults, not CPU_RECIPE")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--preview", type=Path, default=None, help="PNG of the first seed's held-out predictions")
     a = ap.parse_args()
-    recipe = {k: ast.literal_eval(v) if v[:1].isdigit() or v[:1] in "-[(" or v in ("True", "False") else v
+    recipe = ({} if a.paper else dict(CPU_RECIPE)) | {k: ast.literal_eval(v) if v[:1].isdigit() or v[:1] in "-[(" or v in ("True", "False") else v
               for k, v in (item.split("=", 1) for item in a.recipe)}
     specs = aligned_specs(DATA, "AB")
     sat, ref = load_images(specs[-N_EVAL:])
@@ -116,6 +135,7 @@ def main() -> None:
           f"{os.cpu_count()} cpu, torch {torch.__version__} ({torch.get_num_threads()} threads)")
     print(f"geopix recipe: {recipe or 'paper defaults'}")
     rows: dict[str, list[dict[str, float]]] = {"geopix": [], "baseline": []}
+    shown: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory() as d:
         for seed in a.seeds:
             cfg = TrainConfig(pairs=tuple(specs), out=str(Path(d) / f"geopix{seed}"), val_pairs=N_EVAL,
@@ -124,6 +144,8 @@ def main() -> None:
             res = fit(cfg, progress=False)
             pred = Predictor(res.run_dir, "cpu")
             r = score(pred, sat, ref) | {"steps": res.step}
+            if not shown:
+                shown["geopix"] = np.concatenate([pred(sat[i:i + 1]) for i in range(len(sat))])
             rows["geopix"].append(r)
             print(f"geopix   seed {seed}: " + "  ".join(f"{k} {v:.4g}" for k, v in r.items()), flush=True)
             if a.skip_baseline:
@@ -131,8 +153,12 @@ def main() -> None:
             G, steps = baseline(seed, seconds, train_sat, train_ref)
             with torch.inference_mode():
                 r = score(lambda x: G(torch.from_numpy(x)).numpy(), sat, ref) | {"steps": steps}
+                if "baseline" not in shown:
+                    shown["baseline"] = G(torch.from_numpy(sat)).numpy()
             rows["baseline"].append(r)
             print(f"baseline seed {seed}: " + "  ".join(f"{k} {v:.4g}" for k, v in r.items()), flush=True)
+    if a.preview is not None and shown:
+        write_preview(a.preview, sat, shown, ref)
     for name, rs in rows.items():
         if rs:
             print(f"mean {name:8s}: " + "  ".join(f"{k} {np.mean([r[k] for r in rs]):.4g}" for k in rs[0]))

@@ -51,6 +51,8 @@ from .options import bands_opts, no_amp_opt, overwrite_opt, parse_duration, quie
 @click.option("--stop-at", type=click.IntRange(min=1), default=None,
               help="Stop after this step with a checkpoint, as if interrupted (continue with --resume).")
 @click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True)
+@click.option("--edge-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Extra L1 weight of pixels at the map's colour edges (thin strokes such as roads); 0: the paper's L1.")
 @click.option("--gan-loss", type=click.Choice(["vanilla", "lsgan", "hinge"]), default="vanilla", show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True)
 @click.option("--decay-start", type=click.FloatRange(0, 1), default=0.5, show_default=True,
@@ -66,6 +68,8 @@ from .options import bands_opts, no_amp_opt, overwrite_opt, parse_duration, quie
 @click.option("--d-norm", type=click.Choice(["batch", "instance", "spectral"]), default="batch", show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @no_amp_opt
+@click.option("--compile", "compile_", is_flag=True,
+              help="torch.compile G and D (worth it on GPUs for long runs; the first steps wait for compilation).")
 @click.option("--workers", type=int, default=-1, show_default=True, help="DataLoader worker processes (-1: auto = none on a CPU, up to 8 on a GPU).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
@@ -145,10 +149,10 @@ def _config(kw: dict[str, Any]) -> tuple[Any, bool]:
     return TrainConfig(
         pairs=specs, val_pairs=kw["val_pairs"] or 0, time_budget=kw["time_budget"], out=str(out), direction=kw["direction"], generator=kw["generator"],
         encoder_weights=kw["encoder_weights"], ngf=kw["ngf"], ndf=kw["ndf"], norm=kw["norm"], d_layers=kw["d_layers"], d_norm=kw["d_norm"],
-        gan_loss=kw["gan_loss"], lambda_l1=kw["lambda_l1"], lr=kw["lr"], decay_start=kw["decay_start"], tile=kw["tile_size"],
+        gan_loss=kw["gan_loss"], lambda_l1=kw["lambda_l1"], edge_weight=kw["edge_weight"], lr=kw["lr"], decay_start=kw["decay_start"], tile=kw["tile_size"],
         batch_size=kw["batch_size"], steps=kw["steps"] or 1000, val_every=kw["val_every"],
         checkpoint_every=kw["checkpoint_every"], stop_at=kw["stop_at"], seed=kw["seed"], device=kw["device"],
-        amp=not kw["no_amp"], workers=kw["workers"], min_valid=kw["min_valid"],
+        amp=not kw["no_amp"], compile=kw["compile_"], workers=kw["workers"], min_valid=kw["min_valid"],
         val_fraction=kw["val_fraction"], val_aoi=kw["val_aoi"], extra=extra,
     ), False
 

@@ -42,6 +42,7 @@ class TrainConfig:
         d_layers / d_norm: PatchGAN depth and normalisation.
         gan_loss: ``vanilla`` | ``lsgan`` | ``hinge``.
         lambda_l1: weight of the L1 term.
+        edge_weight: extra L1 weight of pixels at the target's colour edges (0: the paper's L1).
         lr, beta1, beta2: Adam settings for both networks.
         decay_start: fraction of training after which the learning rate decays linearly to 0.
         tile: training window side in pixels.
@@ -53,6 +54,7 @@ class TrainConfig:
         seed: seed of weights, sampling, augmentation and dropout.
         device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps``.
         amp: mixed precision where the device computes it natively (CUDA; CPUs with AVX512-BF16/AMX).
+        compile: run G and D through ``torch.compile`` (for GPUs; on a 2-core CPU it was slower).
         workers: DataLoader worker processes (``-1``: auto).
         min_valid, val_fraction, val_aoi: tiler settings (see ``TilerConfig``).
         val_windows: at most this many validation windows are scored.
@@ -74,6 +76,7 @@ class TrainConfig:
     d_norm: str = "batch"
     gan_loss: str = "vanilla"
     lambda_l1: float = 100.0
+    edge_weight: float = 0.0
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
@@ -87,6 +90,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True
+    compile: bool = False
     workers: int = -1
     min_valid: float = 0.95
     val_fraction: float = 0.2

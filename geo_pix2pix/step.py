@@ -90,6 +90,7 @@ def train_step(
     lambda_l1: float = 100.0,
     gan_kind: str = "vanilla",
     autocast: Callable[[], AbstractContextManager[object]] | None = None,
+    edge_weight: float = 0.0,
 ) -> StepLosses:
     """One D update then one G update on a batch; returns the losses.
 
@@ -98,6 +99,8 @@ def train_step(
         real_B: target batch ``(N, Cb, T, T)`` in [-1, 1].
         valid: ``(N, 1, T, T)`` bool, pixels valid in both rasters.
         autocast: factory of the mixed-precision context (``None``: full precision).
+        edge_weight: extra L1 weight of pixels at the target's colour edges (see
+            :func:`~geo_pix2pix.losses.masked_l1`); the logged ``G_L1`` stays the plain L1.
     """
     ctx = autocast if autocast is not None else nullcontext
     with ctx():
@@ -121,7 +124,8 @@ def train_step(
         pred_fake = m.D(torch.cat([real_A, fake_B], 1))
     loss_G_GAN = gan_loss(pred_fake, True, gan_kind, w, for_discriminator=False)
     loss_G_L1 = masked_l1(fake_B, real_B, valid)
-    _backward_step(loss_G_GAN + lambda_l1 * loss_G_L1, m.opt_G, m.scaler)
+    l1_term = masked_l1(fake_B, real_B, valid, edge_weight) if edge_weight > 0 else loss_G_L1
+    _backward_step(loss_G_GAN + lambda_l1 * l1_term, m.opt_G, m.scaler)
     if m.scaler is not None:
         m.scaler.update()
     _set_requires_grad(m.D, True)

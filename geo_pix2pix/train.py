@@ -13,6 +13,7 @@ not consume the global RNG), and the learning rate is a pure function of the ste
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -177,7 +178,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
     dcfg = DiscriminatorConfig(in_channels=len(in_bands) + len(out_bands), ndf=cfg.ndf,
                                n_layers=cfg.d_layers, norm=cfg.d_norm)
     models = build_gan(gcfg, dcfg, plan, cfg.lr, (cfg.beta1, cfg.beta2))
-    G, D = models.G, models.D
+    G, D = models.G, models.D  # the modules themselves: what checkpoints and model files hold
+    if cfg.compile:
+        models = dataclasses.replace(models, G=torch.compile(G), D=torch.compile(D))
     out.mkdir(parents=True, exist_ok=True)
     metrics = MetricsLog(out / "metrics.csv")
     start = 0
@@ -270,7 +273,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
                     group["lr"] = lr
             d = _to_device(batch, plan)
             losses: StepLosses = train_step(models, d[a], d[b], d["valid"], cfg.lambda_l1, cfg.gan_loss,
-                                            plan.autocast())
+                                            plan.autocast(), cfg.edge_weight)
             step = step_i + 1
             last = step == end or (budget is not None and elapsed() >= budget)
             row: dict[str, Any] = {"step": step, "lr": lr, "D_real": losses.D_real, "D_fake": losses.D_fake,

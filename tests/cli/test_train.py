@@ -228,3 +228,15 @@ def test_cpu_recipe_fills_what_is_not_given_and_paper_keeps_the_papers_settings(
     assert r.code == 0, r.err
     c = _config(tmp_path / "paper")
     assert (c["recipe"], c["tile"], c["batch_size"], c["lr"], c["lambda_l1"]) == ("paper", 64, 1, 2e-4, 100.0)
+
+
+@pytest.mark.slow
+def test_compiled_training_saves_plain_weights_that_translate(tmp_path, geopix, tiny_pair) -> None:
+    sat, mp = tiny_pair
+    run = tmp_path / "run"
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", run, "--steps", "2", "--compile",
+               "--val-fraction", "0", "--batch-size", "2", *SMALL)
+    assert r.code == 0, r.err
+    keys = load_file(run / "model.safetensors").keys()
+    assert keys and not any("_orig_mod" in k for k in keys)
+    assert geopix("-q", "translate", sat, tmp_path / "o.tif", "--model", run).code == 0
