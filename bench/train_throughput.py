@@ -11,6 +11,7 @@ Three measurements, interleaved round by round so machine noise hits all of them
 Prints samples/s of each and the ratios geopix/baseline and premade/geopix step time.
 
     .venv/bin/python bench/train_throughput.py [--tile 256] [--batch 1] [--steps 8] [--ngf 64]
+                                               [--workers 0] [--no-amp]
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8, help="timed steps per round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--ngf", type=int, default=64)
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=0,
+                    help="loader worker processes (0, geopix's CPU default: load in the training process)")
     ap.add_argument("--no-amp", action="store_true", help="geopix in float32 too")
     a = ap.parse_args()
     plan = plan_device("cpu", amp=not a.no_amp)

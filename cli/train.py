@@ -36,7 +36,7 @@ from .options import bands_opts, no_amp_opt, overwrite_opt, parse_duration, quie
               help="Local encoder weights (.safetensors or .pth state dict) for smp generators.")
 @click.option("--recipe", type=click.Choice(["auto", "paper", "cpu"]), default="auto", show_default=True,
               help="Defaults to start from: paper (the paper's configuration), cpu (what trains best on a CPU "
-                   "in a fixed time: tile 64, batch 16, ngf/ndf 32, lr 1e-3, lambda 400), auto: cpu when "
+                   "in a fixed time: tile 64, batch 16, ngf/ndf 32, lr 1e-3, lambda 400, edge weight 4), auto: cpu when "
                    "training on a CPU, else paper. Options you give override the recipe.")
 @click.option("--tile-size", type=click.IntRange(min=32), default=256, show_default=True,
               help="Training window side in pixels (a multiple of 32).")
