@@ -11,8 +11,10 @@ from .options import no_amp_opt, overwrite_opt, parse_creation_options, quiet
 @click.argument("region", type=click.Path())
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--model", default="runs/latest", show_default=True, help="Run directory or model.safetensors.")
-@click.option("--tile-size", type=int, default=None,
-              help="Must equal the model's tile size (the model file sets it; shown for clarity).")
+@click.option("--tile-size", type=click.IntRange(min=1), default=None,
+              help="Tile side in pixels [default: the model's training tile]; any multiple of the "
+                   "generator's stride product (the model's tile always is one). Larger tiles: more context, "
+                   "fewer tiles.")
 @click.option("--overlap", type=click.IntRange(min=0), default=None,
               help="Overlap of neighbouring tiles in pixels [default: a quarter of the tile].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
@@ -41,21 +43,19 @@ def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: 
     check_output(out, [region], overwrite)  # before loading the model: fail fast
     path = resolve_model_path(model)
     meta = read_meta(path)
-    if tile_size is not None and tile_size != meta.tile_size:
-        raise TileSizeError(f"the model was trained on {meta.tile_size}-pixel tiles; --tile-size must be "
-                            f"{meta.tile_size} (or left out)")
-    if overlap is not None and overlap >= meta.tile_size:
-        raise TileSizeError(f"--overlap ({overlap}) must be smaller than the model's tile size ({meta.tile_size})")
+    tile = meta.tile_size if tile_size is None else tile_size
+    if overlap is not None and overlap >= tile:
+        raise TileSizeError(f"--overlap ({overlap}) must be smaller than the tile size ({tile})")
     click.echo(f"model: {path.resolve()} ({meta.generator.name}, {meta.direction}, step {meta.step})", err=True)
-    cfg = TranslateConfig(model=str(path), overlap=overlap, batch_size=batch_size, device=device, amp=not no_amp,
+    cfg = TranslateConfig(model=str(path), tile=tile_size, overlap=overlap, batch_size=batch_size, device=device, amp=not no_amp,
                           creation_options=tuple(creation_options.items()), overwrite=overwrite)
     from geo_pix2pix.progress import progress_bar
     from geo_pix2pix.tiles.blend import plan_mosaic
     from geo_pix2pix.tiles.raster import open_raster
 
     with open_raster(region, "region") as src:
-        ov = meta.tile_size // 4 if overlap is None else overlap
-        total = plan_mosaic(src.height, src.width, meta.tile_size, ov).n_tiles
+        ov = tile // 4 if overlap is None else overlap
+        total = plan_mosaic(src.height, src.width, tile, ov).n_tiles
     with progress_bar(disable=quiet(ctx), total=total, unit="tile", desc="translate") as bar:
         result, _ = run(region, out, cfg, progress=bar.update)
     click.echo(f"wrote {result.path} ({result.width} x {result.height} px, {result.tiles} tiles"

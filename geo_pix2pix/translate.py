@@ -17,7 +17,7 @@ import numpy as np
 from geo_pix2pix._version import __version__
 from geo_pix2pix.modelfile import ModelMeta
 from geo_pix2pix.predict import Predictor
-from geo_pix2pix.tiles.errors import BandError, GeopixError
+from geo_pix2pix.tiles.errors import BandError, GeopixError, TileSizeError
 from geo_pix2pix.tiles.mosaic import MosaicConfig, MosaicResult, mosaic_raster
 from geo_pix2pix.tiles.raster import open_raster
 
@@ -32,6 +32,9 @@ class TranslateConfig:
 
     Attributes:
         model: run directory or model file.
+        tile: tile side in pixels (default: the model's training tile). The generators are fully
+            convolutional, so any multiple of the generator's stride product works: larger tiles
+            give every pixel more context and cost less blending per pixel.
         overlap: overlap of neighbouring tiles (default: a quarter of the tile).
         batch_size: tiles per forward pass.
         device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps``.
@@ -41,6 +44,7 @@ class TranslateConfig:
     """
 
     model: str = "runs/latest"
+    tile: int | None = None
     overlap: int | None = None
     batch_size: int = 8
     device: str = "auto"
@@ -96,8 +100,14 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
     meta = pred.meta
     for w in check_region(str(region), meta):
         log.warning(w)
-    tile = meta.tile_size
+    tile = meta.tile_size if cfg.tile is None else cfg.tile
+    multiple = int(getattr(pred.G, "multiple", 1))
+    if tile % multiple:
+        raise TileSizeError(f"this {meta.generator.name} generator takes tiles in multiples of {multiple} "
+                            f"pixels (trained on {meta.tile_size}); --tile-size {tile} is not one")
     overlap = tile // 4 if cfg.overlap is None else cfg.overlap
+    if overlap >= tile:
+        raise TileSizeError(f"--overlap ({overlap}) must be smaller than the tile size ({tile})")
     mcfg = MosaicConfig(
         bands=meta.input_bands, in_stats=meta.input_stats, out_stats=meta.output_stats, tile=tile,
         overlap=overlap, batch_size=cfg.batch_size, creation_options=dict(cfg.creation_options),

@@ -62,6 +62,16 @@ def test_output_is_a_cog_on_the_input_grid_and_deterministic(tmp_path, geopix, m
     assert sha256(region) == before
 
 
+def test_larger_tiles_than_training_keep_the_grid(tmp_path, geopix, models) -> None:
+    region = write_raster(tmp_path / "r.tif", smooth_image(203, 150, 3, seed=7))
+    r = geopix("translate", region, tmp_path / "o.tif", "--model", models[3], "--tile-size", "128")
+    assert r.code == 0, r.err
+    assert "6 tiles" in r.out  # 128-pixel tiles with 32 overlap: 3 x 2 (64-pixel tiles need 20)
+    with rasterio.open(region) as a, rasterio.open(tmp_path / "o.tif") as o:
+        assert (o.crs, o.transform, o.shape) == (a.crs, a.transform, a.shape)
+        assert o.read().std() > 0
+
+
 @pytest.mark.parametrize("bands", [1, 4])
 def test_one_and_four_band_inputs(tmp_path, geopix, models, bands) -> None:
     region = write_raster(tmp_path / "r.tif", smooth_image(100, 70, bands, seed=3))
@@ -111,8 +121,10 @@ def test_translate_errors(tmp_path, geopix, models, monkeypatch) -> None:
     assert r.code == 1 and "--overwrite" in r.err and out.read_bytes() == b"keep me"
     r = geopix("translate", region, tmp_path / "nodir" / "o.tif", "--model", models[3])
     assert r.code == 1 and "does not exist" in r.err
-    r = geopix("translate", region, tmp_path / "x.tif", "--model", models[3], "--tile-size", "128")
-    assert r.code == 1 and "trained on 64-pixel tiles" in r.err
+    r = geopix("translate", region, tmp_path / "x.tif", "--model", models[3], "--tile-size", "96")
+    assert r.code == 1 and "multiples of 64 pixels (trained on 64)" in r.err
+    r = geopix("translate", region, tmp_path / "x.tif", "--model", models[3], "--tile-size", "128", "--overlap", "128")
+    assert r.code == 1 and "--overlap (128) must be smaller than the tile size (128)" in r.err
     r = geopix("translate", tmp_path / "missing.tif", tmp_path / "x.tif", "--model", models[3])
     assert r.code == 1 and "region not found" in r.err
     assert not (tmp_path / "x.tif").exists()
