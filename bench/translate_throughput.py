@@ -12,7 +12,7 @@ The rasters are real imagery (the bundled Charlotte and Houston satellite images
 large mosaic, so the model sees realistic content. Needs a trained model (default ``runs/demo``,
 made by ``make demo``).
 
-    .venv/bin/python bench/translate_throughput.py [--model runs/demo] [--skip-large]
+    .venv/bin/python bench/translate_throughput.py [--model runs/demo] [--skip-large] [--tile 256]
 """
 
 from __future__ import annotations
@@ -56,25 +56,28 @@ import json, resource, sys, time
 from geo_pix2pix.translate import TranslateConfig, translate
 t = time.perf_counter()
 res, _ = translate(sys.argv[1], sys.argv[2], TranslateConfig(model=sys.argv[3], device="cpu",
-                   overlap=None if sys.argv[4] == "default" else int(sys.argv[4]), overwrite=True))
+                   overlap=None if sys.argv[4] == "default" else int(sys.argv[4]), overwrite=True,
+                   tile=int(sys.argv[5]) if sys.argv[5] != "model" else None))
 print(json.dumps({"seconds": time.perf_counter() - t, "tiles": res.tiles,
                   "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
-def run_translate(src: Path, out: Path, model: str, overlap: str = "default") -> dict:
-    r = subprocess.run([sys.executable, "-c", RUN_ONE, str(src), str(out), model, overlap],
+def run_translate(src: Path, out: Path, model: str, overlap: str = "default", tile: int | None = None) -> dict:
+    r = subprocess.run([sys.executable, "-c", RUN_ONE, str(src), str(out), model, overlap,
+                        str(tile) if tile else "model"],
                        capture_output=True, text=True, check=True)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def model_only_seconds(src: Path, model: str) -> tuple[float, int]:
+def model_only_seconds(src: Path, model: str, tile: int | None = None) -> tuple[float, int]:
     """The generator alone on the same tiles the mosaicker feeds it (in memory, same batches)."""
     from geo_pix2pix.predict import Predictor
     from geo_pix2pix.tiles.blend import plan_mosaic, reflect_index
 
     pred = Predictor(model, "cpu")
-    t, ov = pred.tile, pred.tile // 4
+    t = tile or pred.tile
+    ov = t // 4
     with rasterio.open(src) as s:
         plan = plan_mosaic(s.height, s.width, t, ov)
         data = pred.meta.input_stats.normalize(s.read())
@@ -101,28 +104,30 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(REPO / "runs" / "demo"))
     ap.add_argument("--skip-large", action="store_true", help="skip the 8192x8192 raster")
+    ap.add_argument("--tile", type=int, default=None, help="translate tile size (default: the model's)")
     a = ap.parse_args()
     from geo_pix2pix.modelfile import read_meta
 
     meta = read_meta(a.model)
-    print(f"model: {a.model} ({meta.generator.name}, ngf {meta.generator.ngf}, tile {meta.tile_size}, "
-          f"step {meta.step}); machine: {os.cpu_count()} cpu")
+    tile = a.tile or meta.tile_size
+    print(f"model: {a.model} ({meta.generator.name}, ngf {meta.generator.ngf}, trained on tile {meta.tile_size}, "
+          f"step {meta.step}); translate tile {tile}; machine: {os.cpu_count()} cpu")
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         small = make_raster(d / "r2048.tif", 2048)
-        e2e = run_translate(small, d / "o2048.tif", a.model)
-        model_s, n = model_only_seconds(small, a.model)
+        e2e = run_translate(small, d / "o2048.tif", a.model, tile=a.tile)
+        model_s, n = model_only_seconds(small, a.model, a.tile)
         assert n == e2e["tiles"]
         print(f"speed 2048x2048: end-to-end {e2e['seconds']:.2f} s, model only {model_s:.2f} s on the same "
               f"{n} tiles -> ratio {e2e['seconds'] / model_s:.3f} (target <= 1.05)")
-        cx, cy = seam_ratio(d / "o2048.tif", meta.tile_size, meta.tile_size // 4)
-        run_translate(small, d / "o0.tif", a.model, "0")
-        zx, zy = seam_ratio(d / "o0.tif", meta.tile_size, 0)
-        print(f"seams (overlap {meta.tile_size // 4}): columns {cx:.3f}, rows {cy:.3f} (target <= 1.05); "
+        cx, cy = seam_ratio(d / "o2048.tif", tile, tile // 4)
+        run_translate(small, d / "o0.tif", a.model, "0", tile=a.tile)
+        zx, zy = seam_ratio(d / "o0.tif", tile, 0)
+        print(f"seams (overlap {tile // 4}): columns {cx:.3f}, rows {cy:.3f} (target <= 1.05); "
               f"overlap 0: columns {zx:.3f}, rows {zy:.3f}")
         if not a.skip_large:
             large = make_raster(d / "r8192.tif", 8192)
-            big = run_translate(large, d / "o8192.tif", a.model)
+            big = run_translate(large, d / "o8192.tif", a.model, tile=a.tile)
             print(f"peak RSS: 2048x2048 {e2e['max_rss_mb']:.0f} MB, 8192x8192 {big['max_rss_mb']:.0f} MB -> "
                   f"ratio {big['max_rss_mb'] / e2e['max_rss_mb']:.3f} (target <= 1.2)")
             print(f"time vs area: 8192x8192 {big['seconds']:.1f} s / 2048x2048 {e2e['seconds']:.1f} s = "

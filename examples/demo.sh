@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The geopix demo, run by `make demo`: train on a real georeferenced Google satellite/map pair
 # (Houston), translate a scene training never saw (Charlotte), score it, and preview it.
-# About 4-5 minutes on 2 CPU cores; on a GPU the same commands run with mixed precision.
+# About 3 minutes on 2 CPU cores; on a GPU the same commands run with mixed precision.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 G=.venv/bin/geopix
@@ -15,10 +15,9 @@ echo "== 2/5 cut chips (georeferenced GeoTIFFs + index.gpkg for QGIS)"
 $G tile --imagery $DATA/houston_sat.tif --maps $DATA/houston_map.tif --out out/chips \
         --tile-size 128 --overwrite
 
-echo "== 3/5 train sat2map on Houston (the right 128 px strip is held out for validation)"
+echo "== 3/5 train sat2map on Houston (a strip is held out for validation), with the CPU recipe"
 $G train --imagery $DATA/houston_sat.tif --maps $DATA/houston_map.tif --out runs/demo \
-         --tile-size 128 --ngf 32 --ndf 32 --batch-size 4 --steps 400 \
-         --val-every 100 --checkpoint-every 200 --overwrite
+         --recipe cpu --steps 600 --val-every 150 --checkpoint-every 300 --overwrite
 
 echo "== 4/5 translate Charlotte, which training never saw"
 $G translate $DATA/charlotte_sat.tif out/demo_map.tif --model runs/demo --overwrite
