@@ -12,9 +12,9 @@ from .options import no_amp_opt, overwrite_opt, parse_creation_options, quiet
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--model", default="runs/latest", show_default=True, help="Run directory or model.safetensors.")
 @click.option("--tile-size", type=click.IntRange(min=1), default=None,
-              help="Tile side in pixels [default: the model's training tile]; any multiple of the "
-                   "generator's stride product (the model's tile always is one). Larger tiles: more context, "
-                   "fewer tiles.")
+              help="Tile side in pixels [default: the training tile, or its smallest multiple of at least 256 "
+                   "pixels if it is smaller]; any multiple of the generator's stride product (the training tile "
+                   "always is one). Larger tiles: more context, fewer tiles.")
 @click.option("--overlap", type=click.IntRange(min=0), default=None,
               help="Overlap of neighbouring tiles in pixels [default: a quarter of the tile].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
@@ -36,26 +36,26 @@ def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: 
     from geo_pix2pix.modelfile import read_meta, resolve_model_path
     from geo_pix2pix.tiles.atomic import check_output
     from geo_pix2pix.tiles.errors import TileSizeError
-    from geo_pix2pix.tiles.raster import check_input_file
-    from geo_pix2pix.translate import TranslateConfig, translate as run
+    from geo_pix2pix.tiles.raster import check_input_file, open_raster
+    from geo_pix2pix.translate import TranslateConfig, default_tile, translate as run
 
     check_input_file(region, "region")
     check_output(out, [region], overwrite)  # before loading the model: fail fast
     path = resolve_model_path(model)
     meta = read_meta(path)
-    tile = meta.tile_size if tile_size is None else tile_size
+    with open_raster(region, "region") as src:
+        height, width = src.height, src.width
+    tile = default_tile(meta.tile_size, height, width) if tile_size is None else tile_size
     if overlap is not None and overlap >= tile:
         raise TileSizeError(f"--overlap ({overlap}) must be smaller than the tile size ({tile})")
     click.echo(f"model: {path.resolve()} ({meta.generator.name}, {meta.direction}, step {meta.step})", err=True)
-    cfg = TranslateConfig(model=str(path), tile=tile_size, overlap=overlap, batch_size=batch_size, device=device, amp=not no_amp,
+    cfg = TranslateConfig(model=str(path), tile=tile, overlap=overlap, batch_size=batch_size, device=device, amp=not no_amp,
                           creation_options=tuple(creation_options.items()), overwrite=overwrite)
     from geo_pix2pix.progress import progress_bar
     from geo_pix2pix.tiles.blend import plan_mosaic
-    from geo_pix2pix.tiles.raster import open_raster
 
-    with open_raster(region, "region") as src:
-        ov = tile // 4 if overlap is None else overlap
-        total = plan_mosaic(src.height, src.width, tile, ov).n_tiles
+    ov = tile // 4 if overlap is None else overlap
+    total = plan_mosaic(height, width, tile, ov).n_tiles
     with progress_bar(disable=quiet(ctx), total=total, unit="tile", desc="translate") as bar:
         result, _ = run(region, out, cfg, progress=bar.update)
     click.echo(f"wrote {result.path} ({result.width} x {result.height} px, {result.tiles} tiles"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The geopix demo, run by `make demo`: train on a real georeferenced Google satellite/map pair
 # (Houston), translate a scene training never saw (Charlotte), score it, and preview it.
-# About 3 minutes on 2 CPU cores; on a GPU the same commands run with mixed precision.
+# About 1.5 minutes on 2 CPU cores; on a GPU the same commands run with mixed precision.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 G=.venv/bin/geopix

@@ -8,6 +8,8 @@ import rasterio
 from affine import Affine
 from rio_cogeo.cogeo import cog_validate
 
+from geo_pix2pix.tiles.blend import plan_mosaic
+
 from ..conftest import real, sha256, smooth_image, write_raster
 
 SMALL = ["--tile-size", "64", "--ngf", "8", "--ndf", "8", "--workers", "0", "--device", "cpu",
@@ -70,6 +72,17 @@ def test_larger_tiles_than_training_keep_the_grid(tmp_path, geopix, models) -> N
     with rasterio.open(region) as a, rasterio.open(tmp_path / "o.tif") as o:
         assert (o.crs, o.transform, o.shape) == (a.crs, a.transform, a.shape)
         assert o.read().std() > 0
+
+
+def test_default_tile_is_at_least_256_for_a_small_tile_model(tmp_path, geopix, models) -> None:
+    region = write_raster(tmp_path / "r.tif", smooth_image(600, 530, 3, seed=7))
+    r = geopix("translate", region, tmp_path / "o.tif", "--model", models[3])
+    assert r.code == 0, r.err
+    # 256-pixel tiles with the default 64 overlap (the 64-pixel training tile would need 169)
+    assert f"{plan_mosaic(600, 530, 256, 64).n_tiles} tiles" in r.out
+    assert plan_mosaic(600, 530, 256, 64).n_tiles < plan_mosaic(600, 530, 64, 16).n_tiles
+    with rasterio.open(region) as a, rasterio.open(tmp_path / "o.tif") as o:
+        assert (o.crs, o.transform, o.shape) == (a.crs, a.transform, a.shape)
 
 
 @pytest.mark.parametrize("bands", [1, 4])

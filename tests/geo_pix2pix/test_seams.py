@@ -38,7 +38,7 @@ def test_translation_by_a_model_trained_on_real_data_has_no_seams(tmp_path, geop
     ratios = {}
     for overlap in ("16", "0"):
         out = tmp_path / f"o{overlap}.tif"
-        assert geopix("-q", "translate", src, out, "--model", run, "--overlap", overlap).code == 0
+        assert geopix("-q", "translate", src, out, "--model", run, "--tile-size", "64", "--overlap", overlap).code == 0
         with rasterio.open(out) as o:
             ratios[overlap] = seam_ratio(o.read(), 64, int(overlap))
     print(f"seam ratio (columns, rows): overlap 16 {ratios['16']}, overlap 0 {ratios['0']}")
