@@ -52,14 +52,16 @@ def make_raster(path: Path, size: int) -> Path:
 
 
 RUN_ONE = r"""
-import json, resource, sys, time
+import json, sys, time
 from geo_pix2pix.translate import TranslateConfig, translate
 t = time.perf_counter()
 res, _ = translate(sys.argv[1], sys.argv[2], TranslateConfig(model=sys.argv[3], device="cpu",
                    overlap=None if sys.argv[4] == "default" else int(sys.argv[4]), overwrite=True,
                    tile=int(sys.argv[5]) if sys.argv[5] != "model" else None))
-print(json.dumps({"seconds": time.perf_counter() - t, "tiles": res.tiles,
-                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, this process's own peak: ru_maxrss would also count the parent's RSS at the fork
+# (Linux keeps the larger of the two across exec), which grows once the parent has loaded torch.
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"seconds": time.perf_counter() - t, "tiles": res.tiles, "max_rss_mb": hwm / 1024}))
 """
 
 
@@ -104,30 +106,31 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(REPO / "runs" / "demo"))
     ap.add_argument("--skip-large", action="store_true", help="skip the 8192x8192 raster")
-    ap.add_argument("--tile", type=int, default=None, help="translate tile size (default: the model's)")
+    ap.add_argument("--tile", type=int, default=None, help="translate tile size (default: geopix translate's)")
     a = ap.parse_args()
     from geo_pix2pix.modelfile import read_meta
+    from geo_pix2pix.translate import default_tile
 
     meta = read_meta(a.model)
-    tile = a.tile or meta.tile_size
+    tile = a.tile or default_tile(meta.tile_size, 2048, 2048)
     print(f"model: {a.model} ({meta.generator.name}, ngf {meta.generator.ngf}, trained on tile {meta.tile_size}, "
           f"step {meta.step}); translate tile {tile}; machine: {os.cpu_count()} cpu")
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         small = make_raster(d / "r2048.tif", 2048)
-        e2e = run_translate(small, d / "o2048.tif", a.model, tile=a.tile)
-        model_s, n = model_only_seconds(small, a.model, a.tile)
+        e2e = run_translate(small, d / "o2048.tif", a.model, tile=tile)
+        model_s, n = model_only_seconds(small, a.model, tile)
         assert n == e2e["tiles"]
         print(f"speed 2048x2048: end-to-end {e2e['seconds']:.2f} s, model only {model_s:.2f} s on the same "
               f"{n} tiles -> ratio {e2e['seconds'] / model_s:.3f} (target <= 1.05)")
         cx, cy = seam_ratio(d / "o2048.tif", tile, tile // 4)
-        run_translate(small, d / "o0.tif", a.model, "0", tile=a.tile)
+        run_translate(small, d / "o0.tif", a.model, "0", tile=tile)
         zx, zy = seam_ratio(d / "o0.tif", tile, 0)
         print(f"seams (overlap {tile // 4}): columns {cx:.3f}, rows {cy:.3f} (target <= 1.05); "
               f"overlap 0: columns {zx:.3f}, rows {zy:.3f}")
         if not a.skip_large:
             large = make_raster(d / "r8192.tif", 8192)
-            big = run_translate(large, d / "o8192.tif", a.model, tile=a.tile)
+            big = run_translate(large, d / "o8192.tif", a.model, tile=tile)
             print(f"peak RSS: 2048x2048 {e2e['max_rss_mb']:.0f} MB, 8192x8192 {big['max_rss_mb']:.0f} MB -> "
                   f"ratio {big['max_rss_mb'] / e2e['max_rss_mb']:.3f} (target <= 1.2)")
             print(f"time vs area: 8192x8192 {big['seconds']:.1f} s / 2048x2048 {e2e['seconds']:.1f} s = "

@@ -105,9 +105,15 @@ def plan_mosaic(height: int, width: int, tile: int, overlap: int) -> MosaicPlan:
 class RowBlender:
     """Accumulates weighted tile predictions row of tiles by row of tiles; yields final rows.
 
-    Usage: for each tile row ``k`` call :meth:`add_row` with the predictions of its tiles,
+    Usage: for tile row ``k``, call :meth:`add_tiles` with the predictions of its tiles in
+    batches, left to right, then :meth:`end_row` (or :meth:`add_row` with the whole row at once);
     then iterate :meth:`finished` to get ``(raster_row_start, values)`` blocks, where ``values``
     is ``(channels, rows, width)`` float32, cropped to the raster.
+
+    Memory: two fixed buffers of ``tile`` frame rows (the weighted sum and the weight sum), about
+    ``(channels + 1) * tile * frame_width * 4`` bytes, allocated once. When tile row ``k`` is
+    added the buffers hold frame rows ``[row_starts[k], row_starts[k] + tile)``: every earlier
+    row was emitted after row ``k - 1``, and the tile covers no later one.
     """
 
     def __init__(self, plan: MosaicPlan, channels: int) -> None:
@@ -115,27 +121,35 @@ class RowBlender:
         self.channels = channels
         w = blend_window(plan.tile, plan.overlap)
         self.weight2d = np.outer(w, w)
-        self._lo = 0  # first frame row not yet emitted
-        self._acc = np.zeros((channels, 0, plan.frame_width), np.float32)
-        self._wsum = np.zeros((0, plan.frame_width), np.float32)
+        self._lo = plan.row_starts[0]  # frame row held in buffer row 0
+        self._acc = np.zeros((channels, plan.tile, plan.frame_width), np.float32)
+        self._wsum = np.zeros((plan.tile, plan.frame_width), np.float32)
         self._k = 0
+        self._col = 0  # next tile column of row k
 
-    def add_row(self, preds: np.ndarray) -> None:
-        """``preds``: ``(n_cols, channels, tile, tile)`` predictions of tile row ``k``."""
+    def add_tiles(self, preds: np.ndarray) -> None:
+        """``preds``: ``(n, channels, tile, tile)``, the next ``n`` tiles of the current row."""
         p = self.plan
-        r0 = p.row_starts[self._k]
-        need = r0 + p.tile - self._lo  # buffer rows needed from self._lo
-        if need > self._acc.shape[1]:
-            grow = need - self._acc.shape[1]
-            self._acc = np.concatenate(
-                [self._acc, np.zeros((self.channels, grow, p.frame_width), np.float32)], axis=1)
-            self._wsum = np.concatenate([self._wsum, np.zeros((grow, p.frame_width), np.float32)], axis=0)
-        rs = slice(r0 - self._lo, r0 - self._lo + p.tile)
-        for c0, pred in zip(p.col_starts, preds):
+        if self._col + len(preds) > len(p.col_starts):
+            raise ValueError(f"tile row {self._k} has {len(p.col_starts)} tiles, got more")
+        rs = slice(p.row_starts[self._k] - self._lo, p.row_starts[self._k] - self._lo + p.tile)
+        for c0, pred in zip(p.col_starts[self._col:], preds):
             cs = slice(c0, c0 + p.tile)
             self._acc[:, rs, cs] += pred * self.weight2d
             self._wsum[rs, cs] += self.weight2d
+        self._col += len(preds)
+
+    def end_row(self) -> None:
+        """Close tile row ``k``: every one of its tiles must have been added."""
+        if self._col != len(self.plan.col_starts):
+            raise ValueError(f"tile row {self._k} ended after {self._col} of {len(self.plan.col_starts)} tiles")
         self._k += 1
+        self._col = 0
+
+    def add_row(self, preds: np.ndarray) -> None:
+        """``preds``: ``(n_cols, channels, tile, tile)`` predictions of tile row ``k``."""
+        self.add_tiles(preds)
+        self.end_row()
 
     def finished(self) -> Iterator[tuple[int, np.ndarray]]:
         """Emit frame rows that no later tile row touches, cropped to raster rows and columns."""
@@ -144,13 +158,16 @@ class RowBlender:
         if stop <= self._lo:
             return
         n = stop - self._lo
-        values = self._acc[:, :n] / self._wsum[None, :n]
         # Crop frame rows [lo, stop) to raster rows [lo - pad_top, stop - pad_top) ∩ [0, height).
         a = max(self._lo, p.pad_top)
         b = min(stop, p.pad_top + p.height)
         if b > a:
-            out = values[:, a - self._lo:b - self._lo, p.pad_left:p.pad_left + p.width]
-            yield a - p.pad_top, np.ascontiguousarray(out)
-        self._acc = self._acc[:, n:]
-        self._wsum = self._wsum[n:]
+            rows, cols = slice(a - self._lo, b - self._lo), slice(p.pad_left, p.pad_left + p.width)
+            yield a - p.pad_top, self._acc[:, rows, cols] / self._wsum[None, rows, cols]
+        keep = p.tile - n  # rows the next tile row adds to: shift them to the top of the buffers
+        if keep > 0:
+            self._acc[:, :keep] = self._acc[:, n:]
+            self._wsum[:keep] = self._wsum[n:]
+        self._acc[:, max(keep, 0):] = 0
+        self._wsum[max(keep, 0):] = 0
         self._lo = stop

@@ -4,8 +4,9 @@ It knows no network: it takes ``predict(tiles) -> tiles`` on normalised float32 
 
 Pipeline (three threads, each with its own GDAL handle, since a dataset must not be shared
 across threads): a *reader* reads the source rows of tile row ``k + 1`` in one windowed read,
-reflects them into the padded frame, normalises and cuts tiles, while the *main* thread runs
-``predict`` on tile row ``k`` and blends it (:class:`~.blend.RowBlender`); a *writer* turns
+reflects them into the padded frame and cuts tiles, in the source's own dtype (a quarter of the
+memory of float32 for bytes: a tile row of an 8192-pixel-wide raster is 9 MB, not 35), while the
+*main* thread normalises and runs ``predict`` batch by batch on tile row ``k`` and blends it (:class:`~.blend.RowBlender`); a *writer* turns
 finished rows into output values, applies the input's mask and writes them into a temporary tiled
 GeoTIFF. At the end GDAL's COG driver copies it, with overviews, into a second temporary file that
 is renamed over the output. The output has exactly the input's CRS, transform and size.
@@ -43,13 +44,16 @@ Predict = Callable[[np.ndarray], np.ndarray]
 #: PREDICTOR=YES picks the horizontal predictor for integers and the floating-point one for floats.
 #: Rows per strip of the temporary stream file (writes are buffered to whole strips).
 STREAM_ROWS = 64
+#: Finished row blocks waiting for the writer thread; past this the main thread waits, so a slow
+#: disk cannot pile float32 rows up in memory.
+MAX_PENDING_WRITES = 2
 #: GDAL block cache while mosaicking; GDAL's default (5% of RAM) grows with the raster.
 GDAL_CACHE_MB = 128
 
 #: DEFLATE (readable by every GIS) at level 1: 2.6x less CPU than the default level 6 for 8% more
 #: bytes on a translated 2048x2048 map; overviews averaged (the COG driver's default, cubic,
 #: costs more and rings on map edges). Measured in bench/README.md; ``--co`` overrides any key.
-DEFAULT_COG_OPTIONS = {"BLOCKSIZE": "512", "COMPRESS": "DEFLATE", "LEVEL": "1", "PREDICTOR": "YES",
+DEFAULT_COG_OPTIONS = {"BLOCKSIZE": "512", "COMPRESS": "DEFLATE", "LEVEL": "1", "PREDICTOR": "YES", "NUM_THREADS": "ALL_CPUS",
                        "OVERVIEWS": "AUTO", "RESAMPLING": "AVERAGE", "BIGTIFF": "IF_SAFER"}
 
 
@@ -101,15 +105,14 @@ class _Reader:
         self.cols = plan.source_cols()
 
     def row_tiles(self, k: int) -> np.ndarray:
-        """``(n_cols, bands, tile, tile)`` normalised tiles of tile row ``k``."""
+        """``(n_cols, bands, tile, tile)`` raw (not yet normalised) tiles of tile row ``k``."""
         p = self.plan
         rows = p.source_rows(p.row_starts[k])
         lo, hi = int(rows.min()), int(rows.max()) + 1
         with reading(self.src.name, "region"):
             strip = self.src.read(self.cfg.bands, window=Window(0, lo, p.width, hi - lo))
         frame = strip[:, (rows - lo)[:, None], self.cols[None, :]]  # reflect into the padded frame, one copy
-        norm = self.cfg.in_stats.normalize(frame)
-        return np.stack([norm[:, :, c:c + p.tile] for c in p.col_starts])
+        return np.stack([frame[:, :, c:c + p.tile] for c in p.col_starts])
 
     def close(self) -> None:
         self.src.close()
@@ -239,15 +242,13 @@ def _run_pipeline(src_path: str, dst: Any, plan: MosaicPlan, cfg: MosaicConfig, 
                 tiles = pending.result()
                 if k + 1 < n_rows:
                     pending = rpool.submit(reader.row_tiles, k + 1)  # read ahead during compute
-                preds = np.concatenate([predict(tiles[i:i + cfg.batch_size])
-                                        for i in range(0, len(tiles), cfg.batch_size)])
-                blender.add_row(preds)
+                for i in range(0, len(tiles), cfg.batch_size):  # blended batch by batch: no row of predictions
+                    blender.add_tiles(predict(cfg.in_stats.normalize(tiles[i:i + cfg.batch_size])))
+                blender.end_row()
                 for row, values in blender.finished():
                     writes.append(wpool.submit(writer.write, row, values))
-                done = [w for w in writes if w.done()]
-                for w in done:
-                    w.result()  # surface write errors (disk full...) early
-                writes = [w for w in writes if not w.done()]
+                while writes and (writes[0].done() or len(writes) > MAX_PENDING_WRITES):
+                    writes.pop(0).result()  # surface write errors (disk full...) early; bound the queue
                 if progress is not None:
                     progress(len(tiles))
             for w in writes:

@@ -55,11 +55,15 @@ class BandStats:
         """float values in [-1, 1] -> raw values in this raster's dtype (rounded for integers)."""
         low = np.asarray(self.low, np.float32)[:, None, None]
         high = np.asarray(self.high, np.float32)[:, None, None]
-        out = (np.clip(data, -1.0, 1.0) + 1.0) * ((high - low) / 2.0) + low
+        out = np.clip(data, -1.0, 1.0).astype(np.float32, copy=False)  # the one float temporary
+        out += 1.0
+        out *= (high - low) / 2.0
+        out += low
         dtype = np.dtype(self.dtype)
         if np.issubdtype(dtype, np.integer):
             info = np.iinfo(dtype)
-            out = np.clip(np.rint(out), info.min, info.max)
+            np.rint(out, out=out)
+            np.clip(out, info.min, info.max, out=out)
         return out.astype(dtype)
 
     def to_dict(self) -> dict[str, Any]:

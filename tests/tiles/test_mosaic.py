@@ -32,9 +32,10 @@ def test_raised_cosine_neighbours_sum_to_one() -> None:
     assert (w[16:48] == 1).all()
 
 
-@given(st.integers(1, 300), st.integers(1, 300), st.sampled_from([(32, 0), (32, 8), (64, 16), (64, 63)]))
+@given(st.integers(1, 300), st.integers(1, 300), st.sampled_from([(32, 0), (32, 8), (64, 16), (64, 63)]),
+       st.integers(1, 5))
 @settings(max_examples=60, deadline=None)
-def test_blender_weights_normalise_to_one_everywhere(h: int, w: int, tiling: tuple[int, int]) -> None:
+def test_blender_weights_normalise_to_one_everywhere(h: int, w: int, tiling: tuple[int, int], batch: int) -> None:
     tile, overlap = tiling
     plan = plan_mosaic(h, w, tile, overlap)
     img = np.random.default_rng(0).random((1, h, w)).astype(np.float32)
@@ -43,11 +44,25 @@ def test_blender_weights_normalise_to_one_everywhere(h: int, w: int, tiling: tup
     out = np.full((1, h, w), np.nan, np.float32)
     for r0 in plan.row_starts:
         strip = img[:, plan.source_rows(r0)][:, :, cols]
-        b.add_row(np.stack([strip[:, :, c:c + tile] for c in plan.col_starts]))
+        tiles = np.stack([strip[:, :, c:c + tile] for c in plan.col_starts])
+        for i in range(0, len(tiles), batch):  # tiles arrive in batches, as from the model
+            b.add_tiles(tiles[i:i + batch])
+        b.end_row()
         for row, vals in b.finished():
             assert np.isnan(out[:, row:row + vals.shape[1]]).all()  # each row emitted once
             out[:, row:row + vals.shape[1]] = vals
     np.testing.assert_allclose(out, img, atol=1e-5)
+
+
+def test_blender_refuses_a_row_with_too_many_or_too_few_tiles() -> None:
+    plan = plan_mosaic(100, 100, 32, 8)
+    n = len(plan.col_starts)
+    b = RowBlender(plan, 1)
+    b.add_tiles(np.zeros((n - 1, 1, 32, 32), np.float32))
+    with pytest.raises(ValueError, match="ended after"):
+        b.end_row()
+    with pytest.raises(ValueError, match="got more"):
+        b.add_tiles(np.zeros((2, 1, 32, 32), np.float32))
 
 
 @pytest.mark.parametrize(("h", "w", "bands", "tile", "overlap"),
