@@ -45,6 +45,9 @@ class TrainConfig:
         gan_loss: ``vanilla`` | ``lsgan`` | ``hinge``.
         lambda_l1: weight of the L1 term.
         edge_weight: extra L1 weight of pixels at the target's colour edges (0: the paper's L1).
+        balance_palette: palette JSON of the map's classes: L1 weighted per class by
+            ``frequency ** -balance_power`` (see :mod:`geo_pix2pix.balance`); ``None``: off.
+        balance_power: exponent of the class weights (0.5: inverse square root of frequency).
         lr, beta1, beta2: Adam settings for both networks.
         decay_start: fraction of training after which the learning rate decays linearly to 0.
         tile: training window side in pixels.
@@ -79,6 +82,8 @@ class TrainConfig:
     gan_loss: str = "vanilla"
     lambda_l1: float = 100.0
     edge_weight: float = 0.0
+    balance_palette: str | None = None
+    balance_power: float = 0.5
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999

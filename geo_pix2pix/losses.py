@@ -67,14 +67,18 @@ def edge_band(target: torch.Tensor, threshold: float = 0.04) -> torch.Tensor:
     return (spread.amax(dim=1, keepdim=True) > threshold).to(t.dtype)
 
 
-def masked_l1(fake: torch.Tensor, real: torch.Tensor, valid: torch.Tensor, edge_weight: float = 0.0) -> torch.Tensor:
+def masked_l1(fake: torch.Tensor, real: torch.Tensor, valid: torch.Tensor, edge_weight: float = 0.0,
+              weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean absolute difference over valid pixels and all channels.
 
     ``edge_weight`` > 0 weighs pixels in the target's :func:`edge_band` ``1 + edge_weight`` times:
     a plain L1 is dominated by the large flat areas of a map, and thin strokes (roads) are learnt
-    last; weighting them makes the generator draw them early and crisply.
+    last; weighting them makes the generator draw them early and crisply. ``weight``, ``(N, 1, H,
+    W)``, multiplies the per-pixel weights (e.g. :meth:`~geo_pix2pix.balance.ClassBalance.pixel_weights`).
     """
     w = valid.to(torch.float32)
+    if weight is not None:
+        w = w * weight
     if edge_weight > 0:
         w = w * (1.0 + edge_weight * edge_band(real))
     diff = (fake.float() - real.float()).abs() * w

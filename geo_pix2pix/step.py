@@ -91,6 +91,7 @@ def train_step(
     gan_kind: str = "vanilla",
     autocast: Callable[[], AbstractContextManager[object]] | None = None,
     edge_weight: float = 0.0,
+    pixel_weight: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> StepLosses:
     """One D update then one G update on a batch; returns the losses.
 
@@ -101,6 +102,7 @@ def train_step(
         autocast: factory of the mixed-precision context (``None``: full precision).
         edge_weight: extra L1 weight of pixels at the target's colour edges (see
             :func:`~geo_pix2pix.losses.masked_l1`); the logged ``G_L1`` stays the plain L1.
+        pixel_weight: target ``(N, C, T, T)`` -> ``(N, 1, T, T)`` L1 weights (class balance).
     """
     ctx = autocast if autocast is not None else nullcontext
     with ctx():
@@ -124,7 +126,11 @@ def train_step(
         pred_fake = m.D(torch.cat([real_A, fake_B], 1))
     loss_G_GAN = gan_loss(pred_fake, True, gan_kind, w, for_discriminator=False)
     loss_G_L1 = masked_l1(fake_B, real_B, valid)
-    l1_term = masked_l1(fake_B, real_B, valid, edge_weight) if edge_weight > 0 else loss_G_L1
+    if edge_weight > 0 or pixel_weight is not None:
+        l1_term = masked_l1(fake_B, real_B, valid, edge_weight,
+                            pixel_weight(real_B) if pixel_weight is not None else None)
+    else:
+        l1_term = loss_G_L1
     _backward_step(loss_G_GAN + lambda_l1 * l1_term, m.opt_G, m.scaler)
     if m.scaler is not None:
         m.scaler.update()

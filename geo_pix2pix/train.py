@@ -28,11 +28,13 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from geo_pix2pix._version import __version__
+from geo_pix2pix.balance import ClassBalance, class_balance
 from geo_pix2pix.checkpoint import load_checkpoint, save_checkpoint
 from geo_pix2pix.config import DIRECTIONS, TrainConfig
 from geo_pix2pix.device import DevicePlan, plan_device
 from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
 from geo_pix2pix.modelfile import ModelMeta, save_model
+from geo_pix2pix.palette import Palette, load_palette
 from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
 from geo_pix2pix.data import pair_meta, prepare_training
 from geo_pix2pix.runs import MetricsLog, link_latest, plot_losses, save_sample_grid, write_json
@@ -40,6 +42,7 @@ from geo_pix2pix.step import StepLosses, build_gan, train_step
 from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset, WindowListDataset
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.grid import PixelWindow
+from geo_pix2pix.tiles.normalize import BandStats
 
 __all__ = ["fit", "FitResult", "StepBatchSampler", "TrainingInterrupted"]
 
@@ -148,6 +151,21 @@ def _validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], a: str
     return acc.result(), first
 
 
+def _class_balance(cfg: TrainConfig, palette: Palette, ds: PairWindowDataset, b: str,
+                   stats: BandStats) -> ClassBalance:
+    """Class weights from up to 128 training windows spread over the candidates (no augmentation
+    needed: flips do not change frequencies)."""
+    n = len(ds.index)
+    keys = [i * N_AUGMENT for i in range(0, n, max(1, n // 128))][:128]
+    items = [ds[k] for k in keys]
+    targets = np.stack([it[b].numpy() for it in items])
+    valid = np.stack([it["valid"].numpy() for it in items])
+    bal = class_balance(palette, stats, targets, valid, cfg.balance_power)
+    log.info("class-balanced L1: %s", ", ".join(f"{n} {v['frequency']:.1%} x{v['weight']:.2f}"
+                                                for n, v in bal.to_dict().items()))
+    return bal
+
+
 def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitResult:
     """Train (or continue) a Pix2Pix model as configured; returns where the run ended."""
     if cfg.direction not in DIRECTIONS:
@@ -166,6 +184,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
     p0 = prepared[0]
     img_stats, map_stats = data.imagery_stats, data.map_stats
     in_stats, out_stats = (img_stats, map_stats) if a == "imagery" else (map_stats, img_stats)
+    palette = load_palette(cfg.balance_palette) if cfg.balance_palette else None
+    if palette is not None and out_stats.bands != 3:
+        raise GeopixError(f"--balance-palette needs an RGB (3-band) target; this one has {out_stats.bands} band(s)")
     in_bands = p0.spec.imagery_bands if a == "imagery" else p0.spec.map_bands
     out_bands = p0.spec.map_bands if a == "imagery" else p0.spec.imagery_bands
     assert in_bands is not None and out_bands is not None  # resolved by prepare_pair
@@ -250,6 +271,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
         link_latest(out)
 
     train_ds = PairWindowDataset(specs, index, img_stats, map_stats, augment=True)
+    balance = _class_balance(cfg, palette, train_ds, b, out_stats) if palette is not None else None
+    if balance is not None:
+        write_json(out / "class_balance.json", balance.to_dict())
     workers = _workers(cfg, plan)
     loader = DataLoader(
         train_ds, batch_sampler=StepBatchSampler(data.train_counts, data.train_weights, cfg.batch_size,
@@ -273,7 +297,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
                     group["lr"] = lr
             d = _to_device(batch, plan)
             losses: StepLosses = train_step(models, d[a], d[b], d["valid"], cfg.lambda_l1, cfg.gan_loss,
-                                            plan.autocast(), cfg.edge_weight)
+                                            plan.autocast(), cfg.edge_weight,
+                                            balance.pixel_weights if balance is not None else None)
             step = step_i + 1
             last = step == end or (budget is not None and elapsed() >= budget)
             row: dict[str, Any] = {"step": step, "lr": lr, "D_real": losses.D_real, "D_fake": losses.D_fake,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -240,3 +241,31 @@ def test_compiled_training_saves_plain_weights_that_translate(tmp_path, geopix, 
     keys = load_file(run / "model.safetensors").keys()
     assert keys and not any("_orig_mod" in k for k in keys)
     assert geopix("-q", "translate", sat, tmp_path / "o.tif", "--model", run).code == 0
+
+
+def test_balance_palette_records_class_weights(tmp_path, geopix, tiny_pair) -> None:
+    sat, mp = tiny_pair
+    pal = tmp_path / "pal.json"
+    pal.write_text(json.dumps({"name": "t", "classes": [{"name": "dark", "colors": [[40, 40, 40]]},
+                                                         {"name": "light", "colors": [[230, 230, 230]]}]}))
+    run = tmp_path / "run"
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", run, "--steps", "2", "--tile-size", "64",
+               "--ngf", "8", "--ndf", "8", "--device", "cpu", "--balance-palette", pal)
+    assert r.code == 0, r.err
+    bal = json.loads((run / "class_balance.json").read_text())
+    assert set(bal) == {"dark", "light"}
+    f = {k: v["frequency"] for k, v in bal.items()}
+    assert f["dark"] + f["light"] == pytest.approx(1.0) and 0 < f["dark"] < 1
+    rare = min(bal, key=lambda k: f[k])
+    assert bal[rare]["weight"] > bal[max(bal, key=lambda k: f[k])]["weight"]  # the rarer class weighs more
+    assert json.loads((run / "config.json").read_text())["balance_palette"] == str(pal)
+
+
+def test_missing_balance_palette_is_one_line_error(tmp_path, geopix, tiny_pair) -> None:
+    sat, mp = tiny_pair
+    r = geopix("train", "--imagery", sat, "--maps", mp, "--out", tmp_path / "run", "--steps", "2",
+               "--device", "cpu", "--balance-palette", tmp_path / "nope.json")
+    assert r.code != 0 and "nope.json" in r.err and "Traceback" not in r.err
+    errors = [line for line in r.err.strip().splitlines() if "error" in line]
+    assert len(errors) == 1 and "palette not found" in errors[0]  # one line (after the recipe notice)
+    assert not (tmp_path / "run").exists()
