@@ -132,9 +132,7 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
     if tile % multiple:
         raise TileSizeError(f"this {meta.generator.name} generator takes tiles in multiples of {multiple} "
                             f"pixels (trained on {meta.tile_size}); --tile-size {tile} is not one")
-    overlap = tile // 4 if cfg.overlap is None else cfg.overlap
-    if overlap >= tile:
-        raise TileSizeError(f"--overlap ({overlap}) must be smaller than the tile size ({tile})")
+    overlap = tile // 4 if cfg.overlap is None else cfg.overlap  # checked by plan_mosaic's check_tiling
     mcfg = MosaicConfig(
         bands=meta.input_bands, in_stats=meta.input_stats, out_stats=meta.output_stats, tile=tile,
         overlap=overlap, batch_size=cfg.batch_size, creation_options=dict(cfg.creation_options),

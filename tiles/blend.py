@@ -164,10 +164,9 @@ class RowBlender:
         if b > a:
             rows, cols = slice(a - self._lo, b - self._lo), slice(p.pad_left, p.pad_left + p.width)
             yield a - p.pad_top, self._acc[:, rows, cols] / self._wsum[None, rows, cols]
-        keep = p.tile - n  # rows the next tile row adds to: shift them to the top of the buffers
-        if keep > 0:
-            self._acc[:, :keep] = self._acc[:, n:]
-            self._wsum[:keep] = self._wsum[n:]
-        self._acc[:, max(keep, 0):] = 0
-        self._wsum[max(keep, 0):] = 0
+        keep = p.tile - n  # >= 0 (n <= stride, or = tile at the end): rows the next tile row adds to
+        self._acc[:, :keep] = self._acc[:, n:]  # shift them to the top of the buffers
+        self._wsum[:keep] = self._wsum[n:]
+        self._acc[:, keep:] = 0
+        self._wsum[keep:] = 0
         self._lo = stop

@@ -6,10 +6,10 @@ Pipeline (three threads, each with its own GDAL handle, since a dataset must not
 across threads): a *reader* reads the source rows of tile row ``k + 1`` in one windowed read,
 reflects them into the padded frame and cuts tiles, in the source's own dtype (a quarter of the
 memory of float32 for bytes: a tile row of an 8192-pixel-wide raster is 9 MB, not 35), while the
-*main* thread normalises and runs ``predict`` batch by batch on tile row ``k`` and blends it (:class:`~.blend.RowBlender`); a *writer* turns
-finished rows into output values, applies the input's mask and writes them into a temporary tiled
-GeoTIFF. At the end GDAL's COG driver copies it, with overviews, into a second temporary file that
-is renamed over the output. The output has exactly the input's CRS, transform and size.
+*main* thread normalises and runs ``predict`` batch by batch on tile row ``k`` and blends each
+batch (:class:`~.blend.RowBlender`); a *writer* turns finished rows into output values, applies
+the input's mask and writes them into a temporary tiled GeoTIFF. At the end GDAL's COG driver
+copies it, with overviews, into a second temporary file that is renamed over the output. The output has exactly the input's CRS, transform and size.
 """
 
 from __future__ import annotations
@@ -53,8 +53,10 @@ GDAL_CACHE_MB = 128
 #: DEFLATE (readable by every GIS) at level 1: 2.6x less CPU than the default level 6 for 8% more
 #: bytes on a translated 2048x2048 map; overviews averaged (the COG driver's default, cubic,
 #: costs more and rings on map edges). Measured in bench/README.md; ``--co`` overrides any key.
-DEFAULT_COG_OPTIONS = {"BLOCKSIZE": "512", "COMPRESS": "DEFLATE", "LEVEL": "1", "PREDICTOR": "YES", "NUM_THREADS": "ALL_CPUS",
-                       "OVERVIEWS": "AUTO", "RESAMPLING": "AVERAGE", "BIGTIFF": "IF_SAFER"}
+#: NUM_THREADS: the copy runs after the last tile, when the model no longer needs the cores.
+DEFAULT_COG_OPTIONS = {"BLOCKSIZE": "512", "COMPRESS": "DEFLATE", "LEVEL": "1", "PREDICTOR": "YES",
+                       "NUM_THREADS": "ALL_CPUS", "OVERVIEWS": "AUTO", "RESAMPLING": "AVERAGE",
+                       "BIGTIFF": "IF_SAFER"}
 
 
 @dataclass(frozen=True)
