@@ -8,8 +8,10 @@ reflects them into the padded frame and cuts tiles, in the source's own dtype (a
 memory of float32 for bytes: a tile row of an 8192-pixel-wide raster is 9 MB, not 35), while the
 *main* thread normalises and runs ``predict`` batch by batch on tile row ``k`` and blends each
 batch (:class:`~.blend.RowBlender`); a *writer* turns finished rows into output values, applies
-the input's mask and writes them into a temporary tiled GeoTIFF. At the end GDAL's COG driver
-copies it, with overviews, into a second temporary file that is renamed over the output. The output has exactly the input's CRS, transform and size.
+the input's mask, writes them into a temporary GeoTIFF and halves them into the overview levels
+(:mod:`.overviews`; unmasked outputs). At the end GDAL's COG driver copies the stream and its
+levels into a second temporary file, which is renamed over the output. The output has exactly
+the input's CRS, transform and size.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .atomic import PARTIAL_SUFFIX, atomic_path, check_output, remove_stale_part
 from .blend import MosaicPlan, RowBlender, plan_mosaic
 from .errors import OutputWriteError, first_line
 from .normalize import BandStats
+from .overviews import OverviewPyramid, overview_sizes
 from .raster import open_raster, reading
 
 __all__ = ["MosaicConfig", "MosaicResult", "mosaic_raster", "DEFAULT_COG_OPTIONS"]
@@ -47,6 +50,10 @@ STREAM_ROWS = 64
 #: Finished row blocks waiting for the writer thread; past this the main thread waits, so a slow
 #: disk cannot pile float32 rows up in memory.
 MAX_PENDING_WRITES = 2
+#: The stream file is written uncompressed up to this size (compressing it cost the writer 1.5
+#: CPU-seconds per 8192x8192 RGB raster, and the COG copy as much again to decompress); above it,
+#: DEFLATE level 1, so translating a country does not need its raw size in temporary space.
+STREAM_RAW_MAX_BYTES = 4 << 30
 #: GDAL block cache while mosaicking; GDAL's default (5% of RAM) grows with the raster.
 GDAL_CACHE_MB = 128
 
@@ -127,9 +134,10 @@ class _Writer:
     :data:`STREAM_ROWS` rows, so GDAL never has to re-read and re-compress a half-written strip.
     """
 
-    def __init__(self, src_path: str, dst: Any, cfg: MosaicConfig, masked: bool) -> None:
+    def __init__(self, src_path: str, dst: Any, cfg: MosaicConfig, masked: bool,
+                 pyramid: OverviewPyramid | None) -> None:
         self.src = open_raster(src_path)
-        self.dst, self.cfg, self.masked = dst, cfg, masked
+        self.dst, self.cfg, self.masked, self.pyramid = dst, cfg, masked, pyramid
         self._row = 0  # first buffered row
         self._buf: list[np.ndarray] = []
 
@@ -153,6 +161,8 @@ class _Writer:
     def _flush(self, data: np.ndarray) -> None:
         window = Window(0, self._row, data.shape[2], data.shape[1])
         self.dst.write(data, window=window)
+        if self.pyramid is not None:
+            self.pyramid.add(data)
         if self.masked:
             mask = self.src.dataset_mask(window=window) > 0
             if np.issubdtype(np.dtype(self.src.dtypes[0]), np.floating):
@@ -191,27 +201,58 @@ def mosaic_raster(
         masked = _has_mask(src)
     plan = plan_mosaic(height, width, cfg.tile, cfg.overlap)
     out_count = cfg.out_stats.bands
-    stream = out.parent / f".{out.name}.stream-{os.getpid()}{PARTIAL_SUFFIX}"
+    options = {**DEFAULT_COG_OPTIONS, **{k.upper(): str(v) for k, v in cfg.creation_options.items()}}
+    temp = out.parent / f".{out.name}.stream-{os.getpid()}"
+    stream = temp.with_name(temp.name + PARTIAL_SUFFIX)
+    raw_bytes = width * height * out_count * np.dtype(cfg.out_stats.dtype).itemsize
     stream_profile = {
         "driver": "GTiff", "width": width, "height": height, "count": out_count,
         "dtype": cfg.out_stats.dtype, "crs": profile.get("crs"), "transform": profile["transform"],
-        "tiled": False, "blockysize": STREAM_ROWS, "compress": "deflate", "zlevel": 1,
-        "bigtiff": "if_safer",
+        "tiled": False, "blockysize": STREAM_ROWS, "bigtiff": "if_safer",
+        **({} if raw_bytes <= STREAM_RAW_MAX_BYTES else {"compress": "deflate", "zlevel": 1}),
     }
+    sizes = _streamed_overviews(options, masked, height, width)
+    levels = [temp.with_name(f"{temp.name}.ovr{k}{PARTIAL_SUFFIX}") for k in range(1, len(sizes) + 1)]
+    vrt = temp.with_name(f"{temp.name}.vrt{PARTIAL_SUFFIX}")
     try:
         with _writing(out), rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB):
-            with rasterio.open(stream, "w", **stream_profile) as dst:
-                if out_count == 3 and cfg.out_stats.dtype == "uint8":
-                    dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
-                dst.update_tags(**cfg.tags)
-                _run_pipeline(src_path, dst, plan, cfg, masked, predict, progress)
-            options = {**DEFAULT_COG_OPTIONS, **{k.upper(): v for k, v in cfg.creation_options.items()}}
+            pyramid = OverviewPyramid(levels, stream_profile, sizes) if sizes else None
+            try:
+                with rasterio.open(stream, "w", **stream_profile) as dst:
+                    if out_count == 3 and cfg.out_stats.dtype == "uint8":
+                        dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
+                    dst.update_tags(**cfg.tags)
+                    _run_pipeline(src_path, dst, plan, cfg, masked, predict, progress, pyramid)
+            finally:
+                if pyramid is not None:
+                    pyramid.close()
+            source = stream
+            if pyramid is not None:  # the COG driver copies the levels instead of computing them
+                source = pyramid.vrt(stream, vrt)
+                options["OVERVIEWS"] = "FORCE_USE_EXISTING"
             with atomic_path(out) as tmp:
-                rasterio.shutil.copy(str(stream), str(tmp), driver="COG", **options)
+                rasterio.shutil.copy(str(source), str(tmp), driver="COG", **options)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            stream.unlink()
+        for path in (stream, vrt, *levels):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
     return MosaicResult(out, plan.n_tiles, width, height, masked)
+
+
+def _streamed_overviews(options: dict[str, str], masked: bool, height: int, width: int) -> list[tuple[int, int]]:
+    """Sizes of the overview levels the writer builds itself, or none where GDAL must build them:
+    a masked output (averages must skip masked pixels), overviews other than averaged ones,
+    overviews not asked for (``--co OVERVIEWS=NONE``), or an odd-sized raster (its first level is
+    not made of whole 2x2 blocks: see :class:`~.overviews.OverviewPyramid`)."""
+    resampling = options.get("OVERVIEW_RESAMPLING", options.get("RESAMPLING", "AVERAGE")).upper()
+    if masked or options.get("OVERVIEWS", "AUTO").upper() != "AUTO" or resampling != "AVERAGE" \
+            or not OverviewPyramid.streamable(height, width):
+        return []
+    try:
+        block = int(options.get("BLOCKSIZE", "512"))
+    except ValueError:
+        return []  # GDAL reports the bad value
+    return overview_sizes(height, width, block)
 
 
 @contextlib.contextmanager
@@ -231,9 +272,10 @@ def _writing(out: Path) -> Iterator[None]:
 
 
 def _run_pipeline(src_path: str, dst: Any, plan: MosaicPlan, cfg: MosaicConfig, masked: bool,
-                  predict: Predict, progress: Callable[[int], None] | None) -> None:
+                  predict: Predict, progress: Callable[[int], None] | None,
+                  pyramid: OverviewPyramid | None) -> None:
     reader = _Reader(src_path, plan, cfg)
-    writer = _Writer(src_path, dst, cfg, masked)
+    writer = _Writer(src_path, dst, cfg, masked, pyramid)
     blender = RowBlender(plan, cfg.out_stats.bands)
     n_rows = len(plan.row_starts)
     try:
