@@ -82,3 +82,4 @@ def test_masked_l1_weight_multiplies_pixel_weights() -> None:
     # weighted mean: 3 * 1 / (3 + 1 + 1 + 1) against 1 / 4
     assert float(masked_l1(fake, real, valid, weight=weight)) == pytest.approx(3 / 6)
     assert float(plain) == pytest.approx(1 / 4)
+
