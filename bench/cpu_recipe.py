@@ -56,8 +56,8 @@ def load_images(specs) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
     return np.stack(sats), np.stack(maps)
 
 
-def score(predict, sat: np.ndarray, ref: np.ndarray) -> dict[str, float]:  # noqa: ANN001
-    """Metrics of ``predict`` on held-out images (whole 256x256 images)."""
+def score(predict, sat: np.ndarray, ref: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:  # noqa: ANN001
+    """Metrics of ``predict`` on held-out images (whole 256x256 images), and the per-class IoU."""
     acc, cls = MetricAccumulator(), ClassAccumulator(load_palette(PALETTE))
     for i in range(len(sat)):
         fake = predict(sat[i:i + 1])
@@ -67,7 +67,12 @@ def score(predict, sat: np.ndarray, ref: np.ndarray) -> dict[str, float]:  # noq
         cls.add(to8(fake), to8(ref[i:i + 1]), valid)
     m, iou = acc.result(), cls.iou()
     return {"road_IoU": iou["roads"], "mIoU": cls.miou(), "L1": m.L1, "PSNR": m.PSNR, "SSIM": m.SSIM,
-            "pixel_acc": m.pixel_accuracy}
+            "pixel_acc": m.pixel_accuracy}, iou
+
+
+def report(name: str, seed: int, r: dict[str, float], iou: dict[str, float]) -> None:
+    print(f"{name:8s} seed {seed}: " + "  ".join(f"{k} {v:.4g}" for k, v in r.items()), flush=True)
+    print(f"{'':8s}   IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in iou.items()), flush=True)
 
 
 def baseline(seed: int, seconds: float, sat: np.ndarray, ref: np.ndarray) -> tuple[nn.Module, int]:
@@ -143,20 +148,22 @@ def main() -> None:
                               checkpoint_every=10**9, **recipe)
             res = fit(cfg, progress=False)
             pred = Predictor(res.run_dir, "cpu")
-            r = score(pred, sat, ref) | {"steps": res.step}
+            r, iou = score(pred, sat, ref)
+            r["steps"] = res.step
             if not shown:
                 shown["geopix"] = np.concatenate([pred(sat[i:i + 1]) for i in range(len(sat))])
             rows["geopix"].append(r)
-            print(f"geopix   seed {seed}: " + "  ".join(f"{k} {v:.4g}" for k, v in r.items()), flush=True)
+            report("geopix", seed, r, iou)
             if a.skip_baseline:
                 continue
             G, steps = baseline(seed, seconds, train_sat, train_ref)
             with torch.inference_mode():
-                r = score(lambda x: G(torch.from_numpy(x)).numpy(), sat, ref) | {"steps": steps}
+                r, iou = score(lambda x: G(torch.from_numpy(x)).numpy(), sat, ref)
+                r["steps"] = steps
                 if "baseline" not in shown:
                     shown["baseline"] = G(torch.from_numpy(sat)).numpy()
             rows["baseline"].append(r)
-            print(f"baseline seed {seed}: " + "  ".join(f"{k} {v:.4g}" for k, v in r.items()), flush=True)
+            report("baseline", seed, r, iou)
     if a.preview is not None and shown:
         write_preview(a.preview, sat, shown, ref)
     for name, rs in rows.items():
