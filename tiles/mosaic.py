@@ -228,6 +228,7 @@ def mosaic_raster(
                     pyramid.close()
             source = stream
             if pyramid is not None:  # the COG driver copies the levels instead of computing them
+                pyramid.finish()
                 source = pyramid.vrt(stream, vrt)
                 options["OVERVIEWS"] = "FORCE_USE_EXISTING"
             with atomic_path(out) as tmp:

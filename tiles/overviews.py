@@ -69,9 +69,10 @@ class OverviewPyramid:
     A level is streamed (the 2x2 means of the level above, as rows arrive) while the level above
     has even sides. Below a level with an odd side GDAL's pixel no longer covers exactly 2x2
     pixels (a 275-pixel side becomes 137 pixels of 2.007), so those levels, small by then, are
-    made at :meth:`close` from the last streamed level by GDAL's own averaging, as the COG
-    driver makes every level from the one above. Either way the values are GDAL's. Each level is an uncompressed striped
-    GeoTIFF (written once, read once by the COG copy: compression would not pay for itself).
+    made at :meth:`finish` from the last streamed level by GDAL's own averaging, as the COG
+    driver makes every level from the one above. Either way the values are GDAL's. Each level
+    is an uncompressed striped GeoTIFF (written once, read once by the COG copy: compression
+    would not pay for itself).
     """
 
     def __init__(self, paths: list[Path], profile: dict[str, Any], sizes: list[tuple[int, int]]) -> None:
@@ -103,9 +104,13 @@ class OverviewPyramid:
         self._push(0, rows)
 
     def close(self) -> None:
-        """Close the streamed levels, then make the remaining ones from the last of them."""
+        """Close the streamed levels' files (also after a failure; idempotent)."""
         for dst in self._dst:
             dst.close()
+
+    def finish(self) -> None:
+        """After the last row: close the streamed levels, then make the rest from the last of them."""
+        self.close()
         if any(c is not None for c in self._carry):
             raise RuntimeError("an overview level was left with half a row pair")  # a caller bug
         for k in range(len(self._dst), len(self.sizes)):

@@ -65,7 +65,7 @@ def test_streamed_levels_equal_halving_the_whole_raster(tmp_path_factory, h2: in
         n = min(blocks[i % len(blocks)], h - row)
         pyramid.add(data[:, row:row + n])
         row, i = row + n, i + 1
-    pyramid.close()
+    pyramid.finish()
     expect = data
     for path, size in zip(paths, sizes):
         with rasterio.open(path) as level:
@@ -105,3 +105,21 @@ def test_overviews_none_is_honoured(tmp_path) -> None:
                        creation_options={"BLOCKSIZE": "256", "OVERVIEWS": "NONE"})
     with rasterio.open(mosaic_raster(src, tmp_path / "out.tif", lambda x: x.copy(), cfg).path) as a:
         assert a.overviews(1) == []
+
+
+def test_a_failure_mid_way_surfaces_and_leaves_no_level_files(tmp_path) -> None:
+    src = write_raster(tmp_path / "in.tif", smooth_image(600, 600, 3, seed=2))
+    u8 = BandStats("uint8", (0.0,) * 3, (255.0,) * 3)
+    cfg = MosaicConfig(bands=(1, 2, 3), in_stats=u8, out_stats=u8, tile=128, overlap=32,
+                       creation_options={"BLOCKSIZE": "128"})
+    calls = {"n": 0}
+
+    def failing(x: np.ndarray) -> np.ndarray:
+        calls["n"] += 1
+        if calls["n"] == 4:  # after rows have gone into the level files
+            raise RuntimeError("boom")
+        return x.copy()
+
+    with pytest.raises(RuntimeError, match="boom"):
+        mosaic_raster(src, tmp_path / "out.tif", failing, cfg)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif"]
