@@ -243,11 +243,12 @@ def mosaic_raster(
 def _streamed_overviews(options: dict[str, str], masked: bool, height: int, width: int) -> list[tuple[int, int]]:
     """Sizes of the overview levels the writer builds itself, or none where GDAL must build them:
     a masked output (averages must skip masked pixels), overviews other than averaged ones,
-    overviews not asked for (``--co OVERVIEWS=NONE``), or an odd-sized raster (its first level is
-    not made of whole 2x2 blocks: see :class:`~.overviews.OverviewPyramid`)."""
+    overviews not asked for (``--co OVERVIEWS=NONE``) or counted (``OVERVIEW_COUNT``), or an
+    odd-sized raster (its first level is not made of whole 2x2 blocks: see
+    :class:`~.overviews.OverviewPyramid`)."""
     resampling = options.get("OVERVIEW_RESAMPLING", options.get("RESAMPLING", "AVERAGE")).upper()
     if masked or options.get("OVERVIEWS", "AUTO").upper() != "AUTO" or resampling != "AVERAGE" \
-            or not OverviewPyramid.streamable(height, width):
+            or "OVERVIEW_COUNT" in options or not OverviewPyramid.streamable(height, width):
         return []
     try:
         block = int(options.get("BLOCKSIZE", "512"))

@@ -98,13 +98,14 @@ def test_translated_cog_has_gdal_identical_overviews(tmp_path, h: int, w: int, l
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gdal.tif", "in.tif", "out.tif"]  # temporaries gone
 
 
-def test_overviews_none_is_honoured(tmp_path) -> None:
+@pytest.mark.parametrize(("options", "factors"), [({"OVERVIEWS": "NONE"}, []), ({"OVERVIEW_COUNT": "1"}, [2])])
+def test_overview_options_are_honoured(tmp_path, options: dict[str, str], factors: list[int]) -> None:
     src = write_raster(tmp_path / "in.tif", smooth_image(600, 600, 3, seed=2))
     u8 = BandStats("uint8", (0.0,) * 3, (255.0,) * 3)
     cfg = MosaicConfig(bands=(1, 2, 3), in_stats=u8, out_stats=u8, tile=128, overlap=32,
-                       creation_options={"BLOCKSIZE": "256", "OVERVIEWS": "NONE"})
+                       creation_options={"BLOCKSIZE": "128", **options})
     with rasterio.open(mosaic_raster(src, tmp_path / "out.tif", lambda x: x.copy(), cfg).path) as a:
-        assert a.overviews(1) == []
+        assert a.overviews(1) == factors
 
 
 def test_a_failure_mid_way_surfaces_and_leaves_no_level_files(tmp_path) -> None:
