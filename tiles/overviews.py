@@ -25,11 +25,14 @@ from xml.sax.saxutils import escape
 import numpy as np
 import rasterio
 from affine import Affine
-from rasterio.dtypes import _gdal_typename
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 __all__ = ["overview_sizes", "halve", "OverviewPyramid"]
+
+#: numpy dtype name -> GDAL data type name, for the VRT (the types a GeoTIFF stream can hold).
+GDAL_TYPES = {"uint8": "Byte", "int8": "Int8", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
+              "int32": "Int32", "uint64": "UInt64", "int64": "Int64", "float32": "Float32", "float64": "Float64"}
 
 
 def overview_sizes(height: int, width: int, block: int) -> list[tuple[int, int]]:
@@ -153,7 +156,7 @@ class OverviewPyramid:
             parts.append("<Metadata>" + "".join(f'<MDI key="{escape(k)}">{escape(v)}</MDI>' for k, v in tags.items())
                          + "</Metadata>")
         for b in range(1, count + 1):
-            parts.append(f'<VRTRasterBand dataType="{_gdal_typename(dtype)}" band="{b}">'
+            parts.append(f'<VRTRasterBand dataType="{GDAL_TYPES[dtype]}" band="{b}">'
                          f"<ColorInterp>{colorinterp[b - 1].name}</ColorInterp>"
                          f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(str(full))}</SourceFilename>'
                          f"<SourceBand>{b}</SourceBand></SimpleSource>")

@@ -124,3 +124,19 @@ def test_a_failure_mid_way_surfaces_and_leaves_no_level_files(tmp_path) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         mosaic_raster(src, tmp_path / "out.tif", failing, cfg)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif"]
+
+
+@pytest.mark.parametrize(("dtype", "high"), [("uint16", 4000.0), ("float32", 1.0)])
+def test_other_output_types_get_gdal_overviews_too(tmp_path, dtype: str, high: float) -> None:
+    src = write_raster(tmp_path / "in.tif", smooth_image(600, 800, 3, seed=1))
+    cfg = MosaicConfig(bands=(1, 2, 3), in_stats=BandStats("uint8", (0.0,) * 3, (255.0,) * 3),
+                       out_stats=BandStats(dtype, (0.0,), (high,)), tile=128, overlap=32,
+                       creation_options={"BLOCKSIZE": "128"})
+    out = mosaic_raster(src, tmp_path / "out.tif", lambda x: x[:, :1].copy(), cfg).path
+    ref = tmp_path / "gdal.tif"
+    rasterio.shutil.copy(str(out), str(tmp_path / "flat.tif"), driver="GTiff")  # same pixels, no overviews
+    rasterio.shutil.copy(str(tmp_path / "flat.tif"), str(ref), driver="COG", BLOCKSIZE="128", RESAMPLING="AVERAGE")
+    ours, gdal = _levels(out), _levels(ref)
+    assert len(ours) == len(gdal) == 3 and ours[0].dtype == np.dtype(dtype)
+    for a, b in zip(ours, gdal):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=0)
