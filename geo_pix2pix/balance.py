@@ -24,7 +24,17 @@ from geo_pix2pix.palette import Palette
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.normalize import BandStats
 
-__all__ = ["ClassBalance", "class_balance"]
+__all__ = ["ClassBalance", "class_balance", "require_rgb"]
+
+
+def require_rgb(bands: int) -> None:
+    """Refuse a map that is not RGB: a palette holds RGB colours.
+
+    Raises:
+        GeopixError: if ``bands`` is not 3.
+    """
+    if bands != 3:
+        raise GeopixError(f"--balance-palette needs an RGB (3-band) map; the target has {bands} band(s)")
 
 
 @dataclass(frozen=True)
@@ -85,8 +95,8 @@ def class_balance(palette: Palette, stats: BandStats, targets: np.ndarray, valid
     Raises:
         GeopixError: if the map is not a 3-band raster (a palette holds RGB colours).
     """
-    if stats.bands != 3 or targets.shape[1] != 3:
-        raise GeopixError(f"--balance-palette needs an RGB (3-band) map; the target has {targets.shape[1]} band(s)")
+    require_rgb(stats.bands)
+    require_rgb(targets.shape[1])
     centers = stats.normalize(palette.colors.T.reshape(3, -1, 1))[:, :, 0].T  # (K, 3)
     bal = ClassBalance(palette.classes, (), (), np.ascontiguousarray(centers, np.float32), palette.color_class)
     cls = bal.classify(torch.from_numpy(targets)).numpy()

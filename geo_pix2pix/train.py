@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from geo_pix2pix._version import __version__
-from geo_pix2pix.balance import ClassBalance, class_balance
+from geo_pix2pix.balance import ClassBalance, class_balance, require_rgb
 from geo_pix2pix.checkpoint import load_checkpoint, save_checkpoint
 from geo_pix2pix.config import DIRECTIONS, TrainConfig
 from geo_pix2pix.device import DevicePlan, plan_device
@@ -185,8 +185,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
     img_stats, map_stats = data.imagery_stats, data.map_stats
     in_stats, out_stats = (img_stats, map_stats) if a == "imagery" else (map_stats, img_stats)
     palette = load_palette(cfg.balance_palette) if cfg.balance_palette else None
-    if palette is not None and out_stats.bands != 3:
-        raise GeopixError(f"--balance-palette needs an RGB (3-band) target; this one has {out_stats.bands} band(s)")
+    if palette is not None:
+        require_rgb(out_stats.bands)  # before the run directory is touched
     in_bands = p0.spec.imagery_bands if a == "imagery" else p0.spec.map_bands
     out_bands = p0.spec.map_bands if a == "imagery" else p0.spec.imagery_bands
     assert in_bands is not None and out_bands is not None  # resolved by prepare_pair

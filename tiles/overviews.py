@@ -81,7 +81,7 @@ class OverviewPyramid:
     def __init__(self, paths: list[Path], profile: dict[str, Any], sizes: list[tuple[int, int]]) -> None:
         above = [(profile["height"], profile["width"]), *sizes[:-1]][:len(sizes)]
         streamed = next((k for k, (h, w) in enumerate(above) if h % 2 or w % 2), len(sizes))
-        if sizes and streamed == 0:
+        if sizes and not self.streamable(profile["height"], profile["width"]):
             raise ValueError("the first overview level cannot be streamed from an odd-sized raster")
         self.paths, self.sizes = paths, sizes
         self._profile = {"driver": "GTiff", "count": profile["count"], "dtype": profile["dtype"],
