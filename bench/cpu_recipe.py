@@ -4,7 +4,7 @@ Trains, for each seed, (1) geopix with a CPU recipe and (2) a plain eager PyTorc
 the reference defaults (paper U-Net at 256, batch 1, lambda 100, Adam 2e-4 betas (0.5, 0.999),
 random horizontal flips), each for the same number of minutes on the same 32 images of
 ``../shared/data/maps256`` (satellite -> map), then scores both on the other 8 images with the
-same code: per-class IoU from ``examples/google_maps_palette.json`` (road IoU, mIoU), L1, PSNR,
+same code: per-class IoU from ``examples/palettes/google_maps_pix2pix.json`` (the maps256 style) (road IoU, mIoU), L1, PSNR,
 SSIM, pixel accuracy. Prints one row per run and the recipe/baseline ratios of the means.
 
     .venv/bin/python bench/cpu_recipe.py [--minutes 20] [--seeds 0 1] [--recipe KEY=VALUE ...]
@@ -41,7 +41,7 @@ from geo_pix2pix.train import fit
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "maps256"
-PALETTE = REPO / "examples" / "google_maps_palette.json"
+PALETTE = REPO / "examples" / "palettes" / "google_maps_pix2pix.json"
 N_EVAL = 8
 
 

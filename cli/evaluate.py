@@ -18,7 +18,7 @@ from .options import no_amp_opt
 @click.option("--aligned-order", type=click.Choice(["AB", "BA"]), default="AB", show_default=True)
 @click.option("--palette", type=click.Path(dir_okay=False), default=None,
               help="Palette JSON (classes and colours) for per-class IoU and mIoU, e.g. "
-                   "examples/google_maps_palette.json.")
+                   "examples/palettes/google_maps_sat2maps.json.")
 @click.option("--windows", type=click.Choice(["auto", "val", "all"]), default="auto", show_default=True,
               help="val: held-out windows of a training pair; all: every window; auto: val if the pair "
                    "was trained on, else all.")
@@ -35,7 +35,7 @@ def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str
     \b
     Examples:
       geopix evaluate --model runs/demo --imagery examples/data/charlotte_sat.tif \\
-                      --maps examples/data/charlotte_map.tif --palette examples/google_maps_palette.json
+                      --maps examples/data/charlotte_map.tif --palette examples/palettes/google_maps_sat2maps.json
       geopix evaluate --model runs/maps --aligned-dir ../shared/data/maps256
     """
     from geo_pix2pix.evaluate import evaluate_pairs

@@ -54,7 +54,7 @@ from .options import bands_opts, no_amp_opt, overwrite_opt, parse_duration, quie
 @click.option("--edge-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Extra L1 weight of pixels at the map's colour edges (thin strokes such as roads); 0: the paper's L1.")
 @click.option("--balance-palette", type=click.Path(dir_okay=False), default=None,
-              help="Palette JSON of the map's classes (e.g. examples/google_maps_palette.json): weigh the L1 of "
+              help="Palette JSON of the map's classes (e.g. examples/palettes/google_maps_pix2pix.json): weigh the L1 of "
                    "each class by its training frequency ** -POWER, so rare classes (highways, water) are learnt.")
 @click.option("--balance-power", type=click.FloatRange(min=0), default=0.5, show_default=True,
               help="Exponent of --balance-palette's class weights (0.5: inverse square root of frequency).")

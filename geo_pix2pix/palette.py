@@ -57,7 +57,7 @@ def load_palette(path: str | os.PathLike[str]) -> Palette:
                 colors.append([float(v) for v in col])
                 owner.append(i)
     except (ValueError, KeyError, TypeError) as exc:
-        raise GeopixError(f"palette {p} is not a valid palette file ({exc}); see examples/google_maps_palette.json") from None
+        raise GeopixError(f"palette {p} is not a valid palette file ({exc}); see examples/palettes/") from None
     if not colors:
         raise GeopixError(f"palette {p} has no colours")
     return Palette(str(d.get("name", Path(p).stem)), tuple(names), np.array(colors, np.float32),

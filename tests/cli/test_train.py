@@ -189,7 +189,7 @@ def test_aligned_directory_trains_and_evaluates_with_a_palette(tmp_path, geopix)
     assert r.code == 0, r.err
     meta = read_meta(run)
     assert len(meta.pairs) == 5 and [p["held_out"] for p in meta.pairs] == [False] * 4 + [True]
-    palette = EXAMPLES.parent / "google_maps_palette.json"
+    palette = EXAMPLES.parent / "palettes" / "google_maps_pix2pix.json"
     ev = geopix("evaluate", "--model", run, "--aligned-dir", d, "--palette", palette, "--json", "--device", "cpu")
     assert ev.code == 0, ev.err
     import json
