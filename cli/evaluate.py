@@ -22,12 +22,16 @@ from .options import no_amp_opt
 @click.option("--windows", type=click.Choice(["auto", "val", "all"]), default="auto", show_default=True,
               help="val: held-out windows of a training pair; all: every window; auto: val if the pair "
                    "was trained on, else all.")
+@click.option("--tile-size", type=click.IntRange(min=1), default=None,
+              help="Side of the windows scored on whole pairs [default: the tile translate would use: the "
+                   "training tile, or its smallest multiple of at least 256 pixels]. Validation blocks of a "
+                   "training pair keep the training tile.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @no_amp_opt
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str | None, aligned_order: str,
-             palette: str | None, windows: str, device: str, batch_size: int, no_amp: bool,
+             palette: str | None, windows: str, tile_size: int | None, device: str, batch_size: int, no_amp: bool,
              as_json: bool) -> None:
     """Score a model: L1, PSNR, SSIM, the maps pixel accuracy (channel error < 5/255) and, with a
     palette, per-class IoU and mIoU.
@@ -54,12 +58,13 @@ def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str
         raise click.UsageError("--imagery and --maps are required (or --aligned-dir)")
     pal = load_palette(palette) if palette else None
     ev = evaluate_pairs(model, specs, windows=windows, device=device, batch_size=batch_size, palette=pal,
-                        amp=not no_amp)
+                        amp=not no_amp, tile=tile_size)
     if as_json:
         click.echo(json.dumps(ev.to_dict(), indent=2))
         return
     m = ev.metrics
-    click.echo(f"{ev.count} {ev.windows} windows: L1 {m.L1:.4f}  PSNR {m.PSNR:.2f} dB  SSIM {m.SSIM:.4f}  "
+    sizes = "/".join(map(str, ev.tiles))
+    click.echo(f"{ev.count} {ev.windows} windows of {sizes} px: L1 {m.L1:.4f}  PSNR {m.PSNR:.2f} dB  SSIM {m.SSIM:.4f}  "
                f"pixel accuracy {m.pixel_accuracy:.2%}")
     if ev.class_iou is not None:
         click.echo("IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in ev.class_iou.items()) + f"  mIoU {ev.miou:.3f}")

@@ -2,7 +2,11 @@
 
 If a pair was one the model trained on, its validation windows are rebuilt with the training split
 (same tile size, seed and fraction, stored in the model file), so the score is on held-out ground
-only; otherwise, or with ``windows="all"``, every non-overlapping valid window counts. With a
+only; otherwise, or with ``windows="all"``, every non-overlapping valid window counts. Those
+windows are as large as the tiles ``geopix translate`` would use on the pair (:func:`default_tile`:
+256 pixels for a model trained on 64, or a given ``tile``), so the score is that of the maps a
+user gets: a model trained on small windows, scored on windows of its training size, would lose
+the context at every window border that translate gives it. With a
 palette, each pixel of prediction and reference is classified by its nearest palette colour and
 per-class IoU and mIoU are reported (maps with 3 uint8 bands).
 """
@@ -17,11 +21,12 @@ import numpy as np
 from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
 from geo_pix2pix.palette import ClassAccumulator, Palette
 from geo_pix2pix.predict import Predictor
-from geo_pix2pix.tiles.errors import GeopixError, NoValidDataError
+from geo_pix2pix.tiles.errors import GeopixError, NoValidDataError, TileSizeError
 from geo_pix2pix.tiles.grid import PixelWindow, grid_windows
 from geo_pix2pix.tiles.pair import PairSpec, open_pair
 from geo_pix2pix.tiles.prepare import TilerConfig, prepare_pair
 from geo_pix2pix.tiles.split import SplitConfig
+from geo_pix2pix.translate import default_tile
 
 __all__ = ["Evaluation", "evaluate", "evaluate_pairs"]
 
@@ -33,11 +38,13 @@ class Evaluation:
     metrics: ImageMetrics
     windows: str
     count: int
+    tiles: tuple[int, ...] = ()
     class_iou: dict[str, float] | None = None
     miou: float | None = None
 
     def to_dict(self) -> dict[str, object]:
-        d: dict[str, object] = {**self.metrics.to_dict(), "windows": self.windows, "count": self.count}
+        d: dict[str, object] = {**self.metrics.to_dict(), "windows": self.windows, "count": self.count,
+                                "tile_sizes": list(self.tiles)}
         if self.class_iou is not None:
             d.update(class_iou=self.class_iou, mIoU=self.miou)
         return d
@@ -50,15 +57,20 @@ def _same(a: str, b: str) -> bool:
         return False
 
 
-def _val_windows(spec: PairSpec, pred: Predictor, min_valid: float) -> list[PixelWindow] | None:
-    """Held-out windows of ``spec`` if the model trained on it or held it out, else ``None``."""
+def _val_windows(spec: PairSpec, pred: Predictor, min_valid: float, tile: int | None
+                 ) -> list[PixelWindow] | None:
+    """Held-out windows of ``spec`` if the model trained on it or held it out, else ``None``.
+
+    A held-out pair is scored whole, on translate-sized windows; a training pair only on its
+    validation blocks, which are windows of the training tile.
+    """
     meta = pred.meta
-    tile = meta.tile_size
     mine = [p for p in meta.pairs if _same(p["imagery"], spec.imagery) and _same(p["maps"], spec.maps)]
     if not mine:
         return None
     if mine[0].get("held_out"):
-        return _all_windows(spec, tile)
+        return _all_windows(spec, meta.tile_size, tile)
+    tile = meta.tile_size
     split = meta.extra.get("split", {})
     if spec.aligned or split.get("val_pairs"):
         return []  # a training image/pair: validation was on held-out pairs only
@@ -69,34 +81,43 @@ def _val_windows(spec: PairSpec, pred: Predictor, min_valid: float) -> list[Pixe
     return list(prep.val)
 
 
-def _all_windows(spec: PairSpec, tile: int) -> list[PixelWindow]:
+def _all_windows(spec: PairSpec, trained: int, tile: int | None) -> list[PixelWindow]:
+    """Non-overlapping windows over the whole pair, of ``tile`` or translate's default size."""
     with open_pair(spec) as pair:
-        pair.require_tile(tile)
-        return list(grid_windows(pair.region.height, pair.region.width, tile, 0))
+        size = tile or default_tile(trained, pair.region.height, pair.region.width)
+        pair.require_tile(size)
+        return list(grid_windows(pair.region.height, pair.region.width, size, 0))
 
 
-def _select(specs: list[PairSpec], pred: Predictor, windows: str, min_valid: float
+def _select(specs: list[PairSpec], pred: Predictor, windows: str, min_valid: float, tile: int | None
             ) -> tuple[str, list[tuple[PairSpec, list[PixelWindow]]]]:
     """Which windows to score: held-out ones (``val``), every one (``all``), or ``auto``."""
-    tile = pred.meta.tile_size
+    trained = pred.meta.tile_size
     if windows == "all":
-        return "all", [(s, _all_windows(s, tile)) for s in specs]
-    val = [(s, _val_windows(s, pred, min_valid)) for s in specs]
+        return "all", [(s, _all_windows(s, trained, tile)) for s in specs]
+    val = [(s, _val_windows(s, pred, min_valid, tile)) for s in specs]
     chosen = [(s, w) for s, w in val if w]
     if chosen:
         return "val", chosen
     if windows == "val":
         raise NoValidDataError("none of these pairs has held-out validation windows of this model; "
                                "use --windows all")
-    return "all", [(s, _all_windows(s, tile)) for s in specs]
+    return "all", [(s, _all_windows(s, trained, tile)) for s in specs]
 
 
 def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows: str = "auto",
                    device: str = "auto", batch_size: int = 8, min_valid: float = 0.95,
-                   palette: Palette | None = None, amp: bool = True) -> Evaluation:
-    """Evaluate ``model`` on every pair of ``specs``; ``windows`` is ``auto``, ``val`` or ``all``."""
+                   palette: Palette | None = None, amp: bool = True, tile: int | None = None) -> Evaluation:
+    """Evaluate ``model`` on every pair of ``specs``; ``windows`` is ``auto``, ``val`` or ``all``.
+
+    ``tile``: side of the windows scored on whole pairs (default: what translate would use).
+    """
     pred = Predictor(model, device, amp)
     meta = pred.meta
+    multiple = int(getattr(pred.G, "multiple", 1))
+    if tile is not None and tile % multiple:
+        raise TileSizeError(f"this {meta.generator.name} generator takes tiles in multiples of {multiple} "
+                            f"pixels (trained on {meta.tile_size}); --tile-size {tile} is not one")
     sat2map = meta.direction == "sat2map"
     if palette is not None and (meta.output_stats.bands != 3 or meta.output_stats.dtype != "uint8"):
         raise GeopixError("--palette needs a model whose output is a 3-band uint8 (RGB) map")
@@ -105,7 +126,8 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
     count = 0
     specs = [PairSpec(s.imagery, s.maps, meta.input_bands if sat2map else meta.output_bands,
                       meta.output_bands if sat2map else meta.input_bands, s.resampling, s.aligned) for s in specs]
-    mode, selected = _select(specs, pred, windows, min_valid)
+    mode, selected = _select(specs, pred, windows, min_valid, tile)
+    sizes = sorted({w.height for _, wins in selected for w in wins})
     for spec, wins in selected:
         with open_pair(spec) as pair:
             for i in range(0, len(wins), batch_size):
@@ -128,12 +150,13 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
                 count += len(xs)
     if count == 0:
         raise NoValidDataError(f"no {meta.tile_size}-pixel window with {min_valid:.0%} valid pixels to evaluate")
-    return Evaluation(acc.result(), mode, count,
+    return Evaluation(acc.result(), mode, count, tuple(sizes),
                       classes.iou() if classes else None, classes.miou() if classes else None)
 
 
 def evaluate(model: str | os.PathLike[str], imagery: str, maps: str, windows: str = "auto",
              device: str = "auto", batch_size: int = 8, min_valid: float = 0.95,
-             palette: Palette | None = None, amp: bool = True) -> Evaluation:
+             palette: Palette | None = None, amp: bool = True, tile: int | None = None) -> Evaluation:
     """Evaluate ``model`` on one imagery/map pair."""
-    return evaluate_pairs(model, [PairSpec(imagery, maps)], windows, device, batch_size, min_valid, palette, amp)
+    return evaluate_pairs(model, [PairSpec(imagery, maps)], windows, device, batch_size, min_valid, palette, amp,
+                          tile)

@@ -195,9 +195,27 @@ def test_aligned_directory_trains_and_evaluates_with_a_palette(tmp_path, geopix)
     import json
 
     out = json.loads(ev.out)
-    assert out["windows"] == "val" and out["count"] == 4  # the held-out image: 2x2 windows of 128
+    # The held-out image is scored whole, on the 256-pixel tile translate would use, so the score is
+    # the one of the whole image predicted at once.
+    assert out["windows"] == "val" and out["count"] == 1 and out["tile_sizes"] == [256]
     assert set(out["class_iou"]) == {"background", "buildings", "roads", "parks", "water", "highways"}
     assert 0 <= out["mIoU"] <= 1
+    from PIL import Image
+
+    from geo_pix2pix.metrics import MetricAccumulator
+    from geo_pix2pix.predict import Predictor
+
+    pred = Predictor(run, "cpu")
+    img = np.asarray(Image.open(d / "1001.png")).transpose(2, 0, 1)
+    sat, ref = (meta.input_stats.normalize(img[:, :, :256]), meta.output_stats.normalize(img[:, :, 256:]))
+    acc = MetricAccumulator()
+    acc.add(pred(sat[None]), ref[None], np.ones((1, 1, 256, 256), bool))
+    assert out["L1"] == pytest.approx(acc.result().L1, rel=1e-4)
+    small = geopix("evaluate", "--model", run, "--aligned-dir", d, "--tile-size", "128", "--json", "--device", "cpu")
+    assert small.code == 0, small.err
+    assert json.loads(small.out)["count"] == 4 and json.loads(small.out)["L1"] != out["L1"]  # 2x2 windows
+    bad = geopix("evaluate", "--model", run, "--aligned-dir", d, "--tile-size", "100", "--device", "cpu")
+    assert bad.code != 0 and "multiples of" in bad.err and "Traceback" not in bad.err
     r = geopix("-q", "train", "--aligned-dir", d, "--imagery", d / "1.png", "--out", tmp_path / "x")
     assert r.code == 2 and "cannot be combined" in r.err
 
