@@ -158,8 +158,8 @@ def _class_balance(cfg: TrainConfig, palette: Palette, ds: PairWindowDataset, b:
     n = len(ds.index)
     keys = [i * N_AUGMENT for i in range(0, n, max(1, n // 128))][:128]
     items = [ds[k] for k in keys]
-    targets = np.stack([it[b].numpy() for it in items])
-    valid = np.stack([it["valid"].numpy() for it in items])
+    targets = np.stack([it[b] for it in items])
+    valid = np.stack([it["valid"] for it in items])
     bal = class_balance(palette, stats, targets, valid, cfg.balance_power)
     log.info("class-balanced L1: %s", ", ".join(f"{n} {v['frequency']:.1%} x{v['weight']:.2f}"
                                                 for n, v in bal.to_dict().items()))

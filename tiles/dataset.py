@@ -1,4 +1,4 @@
-"""A torch ``Dataset`` of paired windows, safe with DataLoader worker processes.
+"""Map-style datasets of paired windows (``len`` and ``[key]``), safe with DataLoader workers.
 
 Items are addressed by an integer *key* = ``candidate * 8 + augmentation``: the caller (the
 training loop's sampler) decides which window and which of the 8 dihedral transforms (4
@@ -8,6 +8,10 @@ fully determines the sample, a training step is a pure function of the seed and 
 number, which is what makes ``--resume`` exact.
 
 Rasters are opened lazily, once per process: a GDAL handle must never cross a ``fork``.
+
+Items are dicts of numpy arrays, so this package needs no deep-learning framework: a
+``torch.utils.data.DataLoader`` takes any object with ``__len__`` and ``__getitem__`` and its
+default collate stacks numpy arrays into tensors.
 """
 
 from __future__ import annotations
@@ -17,15 +21,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from .grid import PixelWindow
 from .normalize import BandStats
 from .pair import PairSpec, RasterPair, open_pair
 from .sampling import WindowIndex
 
-__all__ = ["PairWindowDataset", "WindowListDataset", "dihedral", "N_AUGMENT"]
+__all__ = ["PairWindowDataset", "WindowListDataset", "dihedral", "N_AUGMENT", "Item"]
+
+#: One sample: ``imagery`` and ``maps`` float32 ``(C, T, T)`` in [-1, 1], ``valid`` bool ``(1, T, T)``.
+Item = dict[str, np.ndarray]
 
 #: Number of dihedral transforms of a square (4 rotations x optional flip).
 N_AUGMENT = 8
@@ -61,19 +66,16 @@ class _PairReaders:
 
 def _to_item(
     pair: RasterPair, win: PixelWindow, code: int, img_stats: BandStats, map_stats: BandStats
-) -> dict[str, torch.Tensor]:
+) -> Item:
     s = pair.read(win)
-    imagery = dihedral(img_stats.normalize(s.imagery), code)
-    maps = dihedral(map_stats.normalize(s.maps), code)
-    valid = dihedral(s.valid[None], code)
     return {
-        "imagery": torch.from_numpy(imagery),
-        "maps": torch.from_numpy(maps),
-        "valid": torch.from_numpy(valid),
+        "imagery": dihedral(img_stats.normalize(s.imagery), code),
+        "maps": dihedral(map_stats.normalize(s.maps), code),
+        "valid": dihedral(s.valid[None], code),
     }
 
 
-class PairWindowDataset(Dataset[dict[str, torch.Tensor]]):
+class PairWindowDataset:
     """Training windows drawn from :class:`WindowIndex` candidates with dihedral augmentation.
 
     ``len()`` is the number of keys (candidates x 8); ``dataset[key]`` returns a dict with
@@ -98,7 +100,7 @@ class PairWindowDataset(Dataset[dict[str, torch.Tensor]]):
     def __len__(self) -> int:
         return len(self.index) * N_AUGMENT
 
-    def __getitem__(self, key: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, key: int) -> Item:
         cand, code = divmod(int(key), N_AUGMENT)
         pair_id, win = self.index.window(cand)
         return _to_item(
@@ -107,7 +109,7 @@ class PairWindowDataset(Dataset[dict[str, torch.Tensor]]):
         )
 
 
-class WindowListDataset(Dataset[dict[str, torch.Tensor]]):
+class WindowListDataset:
     """Fixed windows (validation, evaluation, chips), no augmentation; item ``i`` is window ``i``."""
 
     def __init__(
@@ -125,6 +127,6 @@ class WindowListDataset(Dataset[dict[str, torch.Tensor]]):
     def __len__(self) -> int:
         return len(self.windows)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, i: int) -> Item:
         pair_id, win = self.windows[i]
         return _to_item(self.readers.get(pair_id), win, 0, self.imagery_stats, self.map_stats)

@@ -31,11 +31,11 @@ def test_same_augmentation_on_imagery_map_and_mask(tmp_path) -> None:
     seen = set()
     for key in range(16):
         item = ds[key]
-        assert item["imagery"].shape == (3, 64, 64) and item["imagery"].dtype == torch.float32
-        assert item["valid"].shape == (1, 64, 64) and item["valid"].dtype == torch.bool
+        assert item["imagery"].shape == (3, 64, 64) and item["imagery"].dtype == np.float32
+        assert item["valid"].shape == (1, 64, 64) and item["valid"].dtype == np.bool_
         # 255 - x maps to -normalize(x): the relation survives only if both got the same transform.
-        torch.testing.assert_close(item["maps"], -item["imagery"], atol=1e-6, rtol=0)
-        seen.add(item["imagery"].numpy().tobytes())
+        np.testing.assert_allclose(item["maps"], -item["imagery"], atol=1e-6, rtol=0)
+        seen.add(item["imagery"].tobytes())
     assert len(seen) == 16  # augmentations and windows really differ
 
 
@@ -48,6 +48,19 @@ def test_dataloader_workers_read_the_same_samples() -> None:
     ref = [ds[k]["maps"] for k in keys]
     loader = DataLoader(torch.utils.data.Subset(ds, keys), batch_size=4, num_workers=2)
     got = torch.cat([b["maps"] for b in loader])
-    torch.testing.assert_close(got, torch.stack(ref))
+    torch.testing.assert_close(got, torch.from_numpy(np.stack(ref)))
     val = WindowListDataset([p.spec], [(0, w) for w in p.val], p.imagery_stats, p.map_stats)
-    assert len(val) == 4 and val[0]["imagery"].abs().max() <= 1.0
+    assert len(val) == 4 and np.abs(val[0]["imagery"]).max() <= 1.0
+
+
+def test_the_tiles_package_imports_no_deep_learning_framework() -> None:
+    """``tiles`` knows no network: every module of it imports without torch (or smp)."""
+    import subprocess
+    import sys
+
+    code = ("import importlib, pkgutil, sys, geo_pix2pix.tiles as t\n"
+            "for m in pkgutil.iter_modules(t.__path__): importlib.import_module('geo_pix2pix.tiles.' + m.name)\n"
+            "bad = sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'segmentation_models_pytorch'))\n"
+            "print(bad[:3]); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
