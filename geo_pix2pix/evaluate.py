@@ -149,7 +149,8 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
                     classes.add(np.stack([to_rgb(f) for f in fake]), np.stack([to_rgb(r) for r in real]), valid)
                 count += len(xs)
     if count == 0:
-        raise NoValidDataError(f"no {meta.tile_size}-pixel window with {min_valid:.0%} valid pixels to evaluate")
+        size = "/".join(map(str, sizes)) or str(meta.tile_size)
+        raise NoValidDataError(f"no {size}-pixel window with {min_valid:.0%} valid pixels to evaluate")
     return Evaluation(acc.result(), mode, count, tuple(sizes),
                       classes.iou() if classes else None, classes.miou() if classes else None)
 
