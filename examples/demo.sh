@@ -21,7 +21,8 @@ $G train --imagery $DATA/houston_sat.tif --maps $DATA/houston_map.tif --out runs
 
 echo "== 4/5 translate Charlotte, which training never saw"
 $G translate $DATA/charlotte_sat.tif out/demo_map.tif --model runs/demo --overwrite
-$G evaluate --model runs/demo --imagery $DATA/charlotte_sat.tif --maps $DATA/charlotte_map.tif
+$G evaluate --model runs/demo --imagery $DATA/charlotte_sat.tif --maps $DATA/charlotte_map.tif \
+    --palette examples/palettes/google_maps_sat2maps.json
 
 echo "== 5/5 preview: input | prediction | reference"
 .venv/bin/python -m geo_pix2pix.preview $DATA/charlotte_sat.tif out/demo_map.tif \
