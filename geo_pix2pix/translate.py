@@ -56,8 +56,7 @@ class TranslateConfig:
 #: Smallest tile translate picks by default. Models trained on small windows (the CPU recipe
 #: trains on 64 pixels) translate better and faster on larger tiles: on the 8 held-out maps256
 #: scenes a 64-pixel model scored the same at 64, 128 and 256 (road IoU 0.33/0.34/0.35 with the
-#: first, mixed palette; L1 0.033
-#: each), while 256-pixel tiles made a 2048x2048 translation 1.6x faster (a fifteenth of the
+#: first, mixed palette; L1 0.033 each), while 256-pixel tiles made a 2048x2048 translation 1.6x faster (a fifteenth of the
 #: tiles, the same overlap fraction) and its tile boundaries less visible (seam ratio 1.03
 #: against 1.10); see bench/README.md.
 MIN_DEFAULT_TILE = 256
