@@ -4,8 +4,9 @@ Trains, for each seed, (1) geopix with a CPU recipe and (2) a plain eager PyTorc
 the reference defaults (paper U-Net at 256, batch 1, lambda 100, Adam 2e-4 betas (0.5, 0.999),
 random horizontal flips), each for the same number of minutes on the same 32 images of
 ``../shared/data/maps256`` (satellite -> map), then scores both on the other 8 images with the
-same code: per-class IoU from ``examples/palettes/google_maps_pix2pix.json`` (the maps256 style) (road IoU, mIoU), L1, PSNR,
-SSIM, pixel accuracy. Prints one row per run and the recipe/baseline ratios of the means.
+same code: per-class IoU (road IoU, mIoU) from ``examples/palettes/google_maps_pix2pix.json``, the
+palette of the maps256 style, and L1, PSNR, SSIM, pixel accuracy. Prints one row per run and the
+recipe/baseline ratios of the means.
 
     .venv/bin/python bench/cpu_recipe.py [--minutes 20] [--seeds 0 1] [--recipe KEY=VALUE ...]
                                          [--preview bench/cpu_recipe_preview.png]

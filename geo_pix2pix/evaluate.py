@@ -21,12 +21,12 @@ import numpy as np
 from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
 from geo_pix2pix.palette import ClassAccumulator, Palette
 from geo_pix2pix.predict import Predictor
-from geo_pix2pix.tiles.errors import GeopixError, NoValidDataError, TileSizeError
+from geo_pix2pix.tiles.errors import GeopixError, NoValidDataError
 from geo_pix2pix.tiles.grid import PixelWindow, grid_windows
 from geo_pix2pix.tiles.pair import PairSpec, open_pair
 from geo_pix2pix.tiles.prepare import TilerConfig, prepare_pair
 from geo_pix2pix.tiles.split import SplitConfig
-from geo_pix2pix.translate import default_tile
+from geo_pix2pix.translate import check_tile, default_tile
 
 __all__ = ["Evaluation", "evaluate", "evaluate_pairs"]
 
@@ -70,11 +70,10 @@ def _val_windows(spec: PairSpec, pred: Predictor, min_valid: float, tile: int | 
         return None
     if mine[0].get("held_out"):
         return _all_windows(spec, meta.tile_size, tile)
-    tile = meta.tile_size
     split = meta.extra.get("split", {})
     if spec.aligned or split.get("val_pairs"):
         return []  # a training image/pair: validation was on held-out pairs only
-    prep = prepare_pair(spec, TilerConfig(tile=tile, min_valid=split.get("min_valid", min_valid),
+    prep = prepare_pair(spec, TilerConfig(tile=meta.tile_size, min_valid=split.get("min_valid", min_valid),
                                           split=SplitConfig(val_fraction=split.get("val_fraction", 0.2),
                                                             seed=split.get("seed", 0)),
                                           val_aoi=split.get("val_aoi")))
@@ -114,10 +113,8 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
     """
     pred = Predictor(model, device, amp)
     meta = pred.meta
-    multiple = int(getattr(pred.G, "multiple", 1))
-    if tile is not None and tile % multiple:
-        raise TileSizeError(f"this {meta.generator.name} generator takes tiles in multiples of {multiple} "
-                            f"pixels (trained on {meta.tile_size}); --tile-size {tile} is not one")
+    if tile is not None:
+        check_tile(pred, tile)
     sat2map = meta.direction == "sat2map"
     if palette is not None and (meta.output_stats.bands != 3 or meta.output_stats.dtype != "uint8"):
         raise GeopixError("--palette needs a model whose output is a 3-band uint8 (RGB) map")

@@ -21,7 +21,7 @@ from geo_pix2pix.tiles.errors import BandError, GeopixError, TileSizeError
 from geo_pix2pix.tiles.mosaic import MosaicConfig, MosaicResult, mosaic_raster
 from geo_pix2pix.tiles.raster import open_raster
 
-__all__ = ["TranslateConfig", "translate", "check_region"]
+__all__ = ["TranslateConfig", "translate", "check_region", "check_tile", "default_tile"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,14 @@ def default_tile(trained: int, height: int, width: int) -> int:
     return k * trained
 
 
+def check_tile(pred: Predictor, tile: int) -> None:
+    """Refuse a tile side the generator cannot take (not a multiple of its stride product)."""
+    multiple = int(getattr(pred.G, "multiple", 1))
+    if tile % multiple:
+        raise TileSizeError(f"this {pred.meta.generator.name} generator takes tiles in multiples of {multiple} "
+                            f"pixels (trained on {pred.meta.tile_size}); --tile-size {tile} is not one")
+
+
 def check_region(region: str, meta: ModelMeta) -> list[str]:
     """Refuse a region the model cannot read; return warnings for doubtful ones."""
     warnings = []
@@ -128,10 +136,7 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
             tile = default_tile(meta.tile_size, src.height, src.width)
     else:
         tile = cfg.tile
-    multiple = int(getattr(pred.G, "multiple", 1))
-    if tile % multiple:
-        raise TileSizeError(f"this {meta.generator.name} generator takes tiles in multiples of {multiple} "
-                            f"pixels (trained on {meta.tile_size}); --tile-size {tile} is not one")
+    check_tile(pred, tile)
     overlap = tile // 4 if cfg.overlap is None else cfg.overlap  # checked by plan_mosaic's check_tiling
     mcfg = MosaicConfig(
         bands=meta.input_bands, in_stats=meta.input_stats, out_stats=meta.output_stats, tile=tile,
