@@ -58,6 +58,11 @@ from .options import bands_opts, no_amp_opt, overwrite_opt, parse_duration, quie
                    "each class by its training frequency ** -POWER, so rare classes (highways, water) are learnt.")
 @click.option("--balance-power", type=click.FloatRange(min=0), default=0.5, show_default=True,
               help="Exponent of --balance-palette's class weights (0.5: inverse square root of frequency).")
+@click.option("--palette-head", type=click.Path(dir_okay=False), default=None,
+              help="Palette JSON of the map's classes: the generator predicts which palette colour each pixel is "
+                   "and paints it, trained with a class cross-entropy next to the L1 (sat2map, RGB maps).")
+@click.option("--class-weight", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Weight of --palette-head's class cross-entropy.")
 @click.option("--gan-loss", type=click.Choice(["vanilla", "lsgan", "hinge"]), default="vanilla", show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True)
 @click.option("--decay-start", type=click.FloatRange(0, 1), default=0.5, show_default=True,
@@ -155,7 +160,8 @@ def _config(kw: dict[str, Any]) -> tuple[Any, bool]:
         pairs=specs, val_pairs=kw["val_pairs"] or 0, time_budget=kw["time_budget"], out=str(out), direction=kw["direction"], generator=kw["generator"],
         encoder_weights=kw["encoder_weights"], ngf=kw["ngf"], ndf=kw["ndf"], norm=kw["norm"], d_layers=kw["d_layers"], d_norm=kw["d_norm"],
         gan_loss=kw["gan_loss"], lambda_l1=kw["lambda_l1"], edge_weight=kw["edge_weight"],
-        balance_palette=kw["balance_palette"], balance_power=kw["balance_power"], lr=kw["lr"], decay_start=kw["decay_start"], tile=kw["tile_size"],
+        balance_palette=kw["balance_palette"], balance_power=kw["balance_power"],
+        palette_head=kw["palette_head"], class_weight=kw["class_weight"], lr=kw["lr"], decay_start=kw["decay_start"], tile=kw["tile_size"],
         batch_size=kw["batch_size"], steps=kw["steps"] or 1000, val_every=kw["val_every"],
         checkpoint_every=kw["checkpoint_every"], stop_at=kw["stop_at"], seed=kw["seed"], device=kw["device"],
         amp=not kw["no_amp"], compile=kw["compile_"], workers=kw["workers"], min_valid=kw["min_valid"],

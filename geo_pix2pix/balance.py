@@ -24,7 +24,7 @@ from geo_pix2pix.palette import Palette
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.normalize import BandStats
 
-__all__ = ["ClassBalance", "class_balance", "require_rgb"]
+__all__ = ["ClassBalance", "class_balance", "palette_centers", "require_rgb"]
 
 
 def require_rgb(bands: int) -> None:
@@ -35,6 +35,17 @@ def require_rgb(bands: int) -> None:
     """
     if bands != 3:
         raise GeopixError(f"--balance-palette needs an RGB (3-band) map; the target has {bands} band(s)")
+
+
+def palette_centers(palette: Palette, stats: BandStats) -> np.ndarray:
+    """``(K, 3)`` palette colours in the network's target space (normalised as the map raster).
+
+    Raises:
+        GeopixError: if the map is not a 3-band raster.
+    """
+    require_rgb(stats.bands)
+    centers = stats.normalize(palette.colors.T.reshape(3, -1, 1))[:, :, 0].T
+    return np.ascontiguousarray(centers, np.float32)
 
 
 @dataclass(frozen=True)
@@ -95,10 +106,8 @@ def class_balance(palette: Palette, stats: BandStats, targets: np.ndarray, valid
     Raises:
         GeopixError: if the map is not a 3-band raster (a palette holds RGB colours).
     """
-    require_rgb(stats.bands)
     require_rgb(targets.shape[1])
-    centers = stats.normalize(palette.colors.T.reshape(3, -1, 1))[:, :, 0].T  # (K, 3)
-    bal = ClassBalance(palette.classes, (), (), np.ascontiguousarray(centers, np.float32), palette.color_class)
+    bal = ClassBalance(palette.classes, (), (), palette_centers(palette, stats), palette.color_class)
     cls = bal.classify(torch.from_numpy(targets)).numpy()
     mask = np.ones(cls.shape, bool) if valid is None else valid[:, 0].astype(bool)
     counts = np.bincount(cls[mask], minlength=len(palette.classes)).astype(np.float64)

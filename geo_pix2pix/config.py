@@ -48,6 +48,9 @@ class TrainConfig:
         balance_palette: palette JSON of the map's classes: L1 weighted per class by
             ``frequency ** -balance_power`` (see :mod:`geo_pix2pix.balance`); ``None``: off.
         balance_power: exponent of the class weights (0.5: inverse square root of frequency).
+        palette_head: palette JSON of the map's classes: the generator predicts a colour of the
+            palette per pixel (see :mod:`geo_pix2pix.models.palette_head`); ``None``: RGB output.
+        class_weight: weight of the palette head's class cross-entropy in G's loss.
         lr, beta1, beta2: Adam settings for both networks.
         decay_start: fraction of training after which the learning rate decays linearly to 0.
         tile: training window side in pixels.
@@ -84,6 +87,8 @@ class TrainConfig:
     edge_weight: float = 0.0
     balance_palette: str | None = None
     balance_power: float = 0.5
+    palette_head: str | None = None
+    class_weight: float = 1.0
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999

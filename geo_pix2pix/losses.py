@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["GAN_LOSSES", "edge_band", "gan_loss", "masked_l1", "patch_weights"]
+__all__ = ["GAN_LOSSES", "edge_band", "gan_loss", "masked_cross_entropy", "masked_l1", "patch_weights"]
 
 GAN_LOSSES = ("vanilla", "lsgan", "hinge")
 
@@ -83,3 +83,9 @@ def masked_l1(fake: torch.Tensor, real: torch.Tensor, valid: torch.Tensor, edge_
         w = w * (1.0 + edge_weight * edge_band(real))
     diff = (fake.float() - real.float()).abs() * w
     return diff.sum() / (w.sum() * fake.shape[1]).clamp_min(1)
+
+
+def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over valid pixels: ``(N, K, H, W)`` logits, ``(N, H, W)`` class indexes."""
+    values = F.cross_entropy(logits.float(), target, reduction="none")
+    return _weighted_mean(values, valid[:, 0].to(values.dtype))

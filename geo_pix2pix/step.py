@@ -3,7 +3,8 @@
 1. ``fake_B = G(real_A)``
 2. update D on ``(real_A, fake_B.detach())`` -> fake and ``(real_A, real_B)`` -> real, the loss
    halved "to slow down the rate at which D learns relative to G";
-3. update G (D frozen) with ``GAN(D(real_A, fake_B), real) + lambda_L1 * L1(fake_B, real_B)``.
+3. update G (D frozen) with ``GAN(D(real_A, fake_B), real) + lambda_L1 * L1(fake_B, real_B)``
+   (with a palette head, ``+ class_weight * CE(class logits, target classes)``).
 
 Every tensor and module it touches is passed in; it returns the losses as a small dataclass.
 """
@@ -18,8 +19,9 @@ import torch
 from torch import nn
 
 from .device import DevicePlan
-from .losses import gan_loss, masked_l1, patch_weights
+from .losses import gan_loss, masked_cross_entropy, masked_l1, patch_weights
 from .models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from .models.palette_head import PaletteHead
 
 __all__ = ["StepLosses", "GanModels", "build_gan", "train_step"]
 
@@ -40,13 +42,15 @@ class StepLosses:
 
 @dataclass
 class GanModels:
-    """The networks and their optimisers; ``scaler`` is set only for float16 autocast on CUDA."""
+    """The networks and their optimisers; ``scaler`` is set only for float16 autocast on CUDA;
+    ``head`` is the generator itself when it is a palette head (unwrapped, for its class maths)."""
 
     G: nn.Module
     D: nn.Module
     opt_G: torch.optim.Optimizer
     opt_D: torch.optim.Optimizer
     scaler: torch.amp.GradScaler | None = None
+    head: PaletteHead | None = None
 
 
 def build_gan(gcfg: GeneratorConfig, dcfg: DiscriminatorConfig, plan: DevicePlan, lr: float,
@@ -65,7 +69,8 @@ def build_gan(gcfg: GeneratorConfig, dcfg: DiscriminatorConfig, plan: DevicePlan
     fused = True if plan.device.type in ("cpu", "cuda") else None
     return GanModels(G, D, torch.optim.Adam(G.parameters(), lr, betas, fused=fused),
                      torch.optim.Adam(D.parameters(), lr, betas, fused=fused),
-                     torch.amp.GradScaler("cuda") if plan.needs_scaler else None)
+                     torch.amp.GradScaler("cuda") if plan.needs_scaler else None,
+                     G if isinstance(G, PaletteHead) else None)
 
 
 def _set_requires_grad(net: nn.Module, flag: bool) -> None:
@@ -92,6 +97,7 @@ def train_step(
     autocast: Callable[[], AbstractContextManager[object]] | None = None,
     edge_weight: float = 0.0,
     pixel_weight: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    class_weight: float = 0.0,
 ) -> StepLosses:
     """One D update then one G update on a batch; returns the losses.
 
@@ -103,10 +109,15 @@ def train_step(
         edge_weight: extra L1 weight of pixels at the target's colour edges (see
             :func:`~geo_pix2pix.losses.masked_l1`); the logged ``G_L1`` stays the plain L1.
         pixel_weight: target ``(N, C, T, T)`` -> ``(N, 1, T, T)`` L1 weights (class balance).
+        class_weight: weight of the palette head's class cross-entropy (needs ``m.head``).
     """
     ctx = autocast if autocast is not None else nullcontext
+    logits = None
     with ctx():
-        fake_B = m.G(real_A)
+        if m.head is not None and class_weight > 0:
+            fake_B, logits = m.G(real_A, with_logits=True)
+        else:
+            fake_B = m.G(real_A)
 
     # -- D: fake pairs should score "fake", real pairs "real" --------------------------
     _set_requires_grad(m.D, True)
@@ -131,7 +142,11 @@ def train_step(
                             pixel_weight(real_B) if pixel_weight is not None else None)
     else:
         l1_term = loss_G_L1
-    _backward_step(loss_G_GAN + lambda_l1 * l1_term, m.opt_G, m.scaler)
+    loss_G = loss_G_GAN + lambda_l1 * l1_term
+    if logits is not None and m.head is not None:
+        loss_G = loss_G + class_weight * masked_cross_entropy(
+            m.head.class_logits(logits), m.head.target_classes(real_B), valid)
+    _backward_step(loss_G, m.opt_G, m.scaler)
     if m.scaler is not None:
         m.scaler.update()
     _set_requires_grad(m.D, True)

@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from geo_pix2pix._version import __version__
-from geo_pix2pix.balance import ClassBalance, class_balance, require_rgb
+from geo_pix2pix.balance import ClassBalance, class_balance, palette_centers, require_rgb
 from geo_pix2pix.checkpoint import load_checkpoint, save_checkpoint
 from geo_pix2pix.config import DIRECTIONS, TrainConfig
 from geo_pix2pix.device import DevicePlan, plan_device
@@ -187,6 +187,13 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
     palette = load_palette(cfg.balance_palette) if cfg.balance_palette else None
     if palette is not None:
         require_rgb(out_stats.bands)  # before the run directory is touched
+    if cfg.palette_head and cfg.direction != "sat2map":
+        raise GeopixError("--palette-head paints maps: it needs --direction sat2map")
+    head_palette = load_palette(cfg.palette_head) if cfg.palette_head else None
+    head: dict[str, Any] = {}
+    if head_palette is not None:
+        head = {"palette": tuple(map(tuple, palette_centers(head_palette, out_stats).tolist())),
+                "palette_classes": tuple(int(c) for c in head_palette.color_class)}
     in_bands = p0.spec.imagery_bands if a == "imagery" else p0.spec.map_bands
     out_bands = p0.spec.map_bands if a == "imagery" else p0.spec.imagery_bands
     assert in_bands is not None and out_bands is not None  # resolved by prepare_pair
@@ -195,7 +202,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
     torch.manual_seed(cfg.seed)
     gcfg = GeneratorConfig(name=cfg.generator, in_channels=len(in_bands), out_channels=len(out_bands),
                            tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=True,
-                           encoder_weights=cfg.encoder_weights)
+                           encoder_weights=cfg.encoder_weights, **head)
     dcfg = DiscriminatorConfig(in_channels=len(in_bands) + len(out_bands), ndf=cfg.ndf,
                                n_layers=cfg.d_layers, norm=cfg.d_norm)
     models = build_gan(gcfg, dcfg, plan, cfg.lr, (cfg.beta1, cfg.beta2))
@@ -229,7 +236,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
         pairs=tuple(pair_meta(p) for p in prepared), geopix_version=__version__,
         extra={"discriminator": dcfg.to_dict(), "gan_loss": cfg.gan_loss, "lambda_l1": cfg.lambda_l1,
                "split": {"val_fraction": cfg.val_fraction, "seed": cfg.seed, "val_aoi": cfg.val_aoi,
-                         "min_valid": cfg.min_valid, "val_pairs": cfg.val_pairs}})
+                         "min_valid": cfg.min_valid, "val_pairs": cfg.val_pairs},
+               **({"palette": {"name": head_palette.name, "classes": list(head_palette.classes)}}
+                  if head_palette is not None else {})})
 
     def checkpoint(step: int) -> None:
         save_checkpoint(out / "checkpoint.pt", {
@@ -298,7 +307,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
             d = _to_device(batch, plan)
             losses: StepLosses = train_step(models, d[a], d[b], d["valid"], cfg.lambda_l1, cfg.gan_loss,
                                             plan.autocast(), cfg.edge_weight,
-                                            balance.pixel_weights if balance is not None else None)
+                                            balance.pixel_weights if balance is not None else None,
+                                            cfg.class_weight)
             step = step_i + 1
             last = step == end or (budget is not None and elapsed() >= budget)
             row: dict[str, Any] = {"step": step, "lr": lr, "D_real": losses.D_real, "D_fake": losses.D_fake,

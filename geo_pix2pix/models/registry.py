@@ -10,7 +10,7 @@ so a model can be rebuilt from its file alone.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from torch import nn
@@ -34,6 +34,9 @@ class GeneratorConfig:
         norm: ``batch`` or ``instance`` (unet).
         dropout: dropout 0.5 next to the bottleneck (unet), the paper's noise source.
         encoder_weights: local file of smp encoder weights (not stored in model files).
+        palette: colours (in the output's normalised space) of a palette head
+            (:class:`~geo_pix2pix.models.palette_head.PaletteHead`); empty: plain output.
+        palette_classes: class index of each palette colour.
     """
 
     name: str = "unet"
@@ -44,16 +47,24 @@ class GeneratorConfig:
     norm: str = "batch"
     dropout: bool = True
     encoder_weights: str | None = None
+    palette: tuple[tuple[float, ...], ...] = ()
+    palette_classes: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("encoder_weights")  # the weights are in the model file itself
+        if not self.palette:  # files without a head stay as they were
+            d.pop("palette")
+            d.pop("palette_classes")
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        d = {k: v for k, v in d.items() if k in names}
+        d["palette"] = tuple(tuple(float(v) for v in c) for c in d.get("palette", ()))
+        d["palette_classes"] = tuple(int(c) for c in d.get("palette_classes", ()))
+        return cls(**d)
 
 
 @dataclass(frozen=True)
@@ -109,15 +120,25 @@ def generator_names() -> list[str]:
 
 
 def build_generator(cfg: GeneratorConfig, init: bool = True) -> nn.Module:
-    """Build the generator named by ``cfg`` (weights initialised as in the paper for unet)."""
+    """Build the generator named by ``cfg`` (weights initialised as in the paper for unet); with a
+    ``palette``, the generator is the body of a palette head with one output per colour."""
     prefix = cfg.name.split(":", 1)[0]
     if prefix not in _GENERATORS:
         raise GeopixError(f"unknown generator {cfg.name!r}; choose unet or smp:<encoder>")
-    model = _GENERATORS[prefix](cfg)
+    if cfg.palette and len(cfg.palette_classes) != len(cfg.palette):
+        raise GeopixError("a palette head needs one class per palette colour")
+    body_cfg = replace(cfg, out_channels=len(cfg.palette)) if cfg.palette else cfg
+    model = _GENERATORS[prefix](body_cfg)
     if init and prefix == "unet":
         from .unet import init_weights
 
         init_weights(model)
+    if cfg.palette:
+        import torch
+
+        from .palette_head import PaletteHead
+
+        model = PaletteHead(model, torch.tensor(cfg.palette), torch.tensor(cfg.palette_classes))
     return model
 
 

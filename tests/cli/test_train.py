@@ -287,3 +287,29 @@ def test_missing_balance_palette_is_one_line_error(tmp_path, geopix, tiny_pair) 
     errors = [line for line in r.err.strip().splitlines() if "error" in line]
     assert len(errors) == 1 and "palette not found" in errors[0]  # one line (after the recipe notice)
     assert not (tmp_path / "run").exists()
+
+
+def test_palette_head_trains_paints_palette_colours_and_refuses_map2sat(tmp_path, geopix, tiny_pair) -> None:
+    sat, mp = tiny_pair
+    pal = tmp_path / "pal.json"
+    pal.write_text(json.dumps({"name": "t", "classes": [{"name": "dark", "colors": [[40, 40, 40]]},
+                                                         {"name": "light", "colors": [[230, 230, 230]]}]}))
+    run = tmp_path / "run"
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", run, "--steps", "2", *SMALL,
+               "--palette-head", pal, "--class-weight", "2")
+    assert r.code == 0, r.err
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["palette_head"] == str(pal) and cfg["class_weight"] == 2.0
+    meta = read_meta(run / "model.safetensors")
+    assert meta.generator.palette_classes == (0, 1) and meta.extra["palette"]["classes"] == ["dark", "light"]
+    out = tmp_path / "out.tif"
+    assert geopix("-q", "translate", sat, out, "--model", run, "--device", "cpu").code == 0
+    import rasterio
+
+    with rasterio.open(out) as ds:
+        px = ds.read()
+    assert px.min() >= 40 - 1 and px.max() <= 230 + 1  # a mix of the palette's colours, nothing else
+    r = geopix("train", "--imagery", sat, "--maps", mp, "--out", tmp_path / "rev", "--steps", "2", *SMALL,
+               "--direction", "map2sat", "--palette-head", pal)
+    assert r.code != 0 and "sat2map" in r.err and "Traceback" not in r.err
+    assert not (tmp_path / "rev").exists()
