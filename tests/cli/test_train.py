@@ -51,10 +51,16 @@ def test_two_step_training_writes_every_artefact(tmp_path, geopix, tiny_pair) ->
     assert ev.code == 0 and '"pixel_accuracy"' in ev.out
 
 
-def test_resume_is_exact(tmp_path, geopix, tiny_pair) -> None:
+@pytest.mark.parametrize("palette_head", [False, True], ids=["rgb", "palette_head"])
+def test_resume_is_exact(tmp_path, geopix, tiny_pair, palette_head) -> None:
     sat, mp = tiny_pair
     common = ["--imagery", sat, "--maps", mp, "--steps", "6", "--val-every", "3", "--seed", "5",
               "--checkpoint-every", "2", "--val-fraction", "0", *SMALL]
+    if palette_head:
+        pal = tmp_path / "pal.json"
+        pal.write_text(json.dumps({"classes": [{"name": "dark", "colors": [[40, 40, 40]]},
+                                               {"name": "light", "colors": [[230, 230, 230]]}]}))
+        common += ["--palette-head", pal]
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert geopix("-q", "train", *common, "--out", straight).code == 0
     r = geopix("-q", "train", *common, "--out", split, "--stop-at", "3")
