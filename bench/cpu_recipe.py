@@ -15,6 +15,8 @@ The geopix run starts from the CPU recipe (``geo_pix2pix.config.CPU_RECIPE``, wh
 train`` uses on a CPU); ``--recipe KEY=VALUE`` overrides its ``TrainConfig`` fields
 (``--recipe tile=128 batch_size=8``; ``--paper`` starts from the paper's defaults instead).
 ``--preview`` writes the first seed's held-out images: satellite | geopix | baseline | map.
+``--tta`` also scores both models with test-time augmentation (``geopix translate --tta``: the mean
+of the 8 rotations/mirrors of each image), as extra rows.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from geo_pix2pix.config import CPU_RECIPE, TrainConfig
 from geo_pix2pix.metrics import MetricAccumulator
 from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from geo_pix2pix.palette import ClassAccumulator, load_palette
-from geo_pix2pix.predict import Predictor
+from geo_pix2pix.predict import Predictor, dihedral_mean
 from geo_pix2pix.tiles.aligned import aligned_specs
 from geo_pix2pix.tiles.grid import PixelWindow
 from geo_pix2pix.tiles.pair import open_pair
@@ -129,6 +131,7 @@ def main() -> None:
                     help="TrainConfig fields of the geopix recipe, e.g. tile=128 batch_size=8 ngf=32")
     ap.add_argument("--paper", action="store_true", help="start from the paper's defaults, not CPU_RECIPE")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--tta", action="store_true", help="also score both with test-time augmentation")
     ap.add_argument("--preview", type=Path, default=None, help="PNG of the first seed's held-out predictions")
     a = ap.parse_args()
     recipe = ({} if a.paper else dict(CPU_RECIPE)) | {k: ast.literal_eval(v) if v[:1].isdigit() or v[:1] in "-[(" or v in ("True", "False") else v
@@ -140,7 +143,7 @@ def main() -> None:
     print(f"maps256: {len(specs) - N_EVAL} training images, {N_EVAL} held out; {a.minutes:g} min per run; "
           f"{os.cpu_count()} cpu, torch {torch.__version__} ({torch.get_num_threads()} threads)")
     print(f"geopix recipe: {recipe or 'paper defaults'}")
-    rows: dict[str, list[dict[str, float]]] = {"geopix": [], "baseline": []}
+    rows: dict[str, list[dict[str, float]]] = {"geopix": [], "baseline": [], "geopix+tta": [], "baseline+tta": []}
     shown: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory() as d:
         for seed in a.seeds:
@@ -155,6 +158,11 @@ def main() -> None:
                 shown["geopix"] = np.concatenate([pred(sat[i:i + 1]) for i in range(len(sat))])
             rows["geopix"].append(r)
             report("geopix", seed, r, iou)
+            if a.tta:
+                pred.tta = True
+                r, iou = score(pred, sat, ref)
+                rows["geopix+tta"].append(r | {"steps": res.step})
+                report("geopix+tta", seed, r, iou)
             if a.skip_baseline:
                 continue
             G, steps = baseline(seed, seconds, train_sat, train_ref)
@@ -165,15 +173,22 @@ def main() -> None:
                     shown["baseline"] = G(torch.from_numpy(sat)).numpy()
             rows["baseline"].append(r)
             report("baseline", seed, r, iou)
+            if a.tta:
+                with torch.inference_mode():
+                    r, iou = score(lambda x: dihedral_mean(G, torch.from_numpy(x)).numpy(), sat, ref)
+                rows["baseline+tta"].append(r | {"steps": steps})
+                report("baseline+tta", seed, r, iou)
     if a.preview is not None and shown:
         write_preview(a.preview, sat, shown, ref)
     for name, rs in rows.items():
         if rs:
             print(f"mean {name:8s}: " + "  ".join(f"{k} {np.mean([r[k] for r in rs]):.4g}" for k in rs[0]))
-    if rows["baseline"]:
-        for k in ("road_IoU", "mIoU"):
-            g, b = np.mean([r[k] for r in rows["geopix"]]), np.mean([r[k] for r in rows["baseline"]])
-            print(f"ratio geopix / baseline {k}: " + (f"{g / b:.2f}" if b else f"n/a (baseline {b:.3g})"))
+    for suffix in ("", "+tta"):
+        if rows["baseline" + suffix]:
+            for k in ("road_IoU", "mIoU"):
+                g = np.mean([r[k] for r in rows["geopix" + suffix]])
+                b = np.mean([r[k] for r in rows["baseline" + suffix]])
+                print(f"ratio geopix{suffix} / baseline{suffix} {k}: " + (f"{g / b:.2f}" if b else f"n/a (baseline {b:.3g})"))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import no_amp_opt
+from .options import no_amp_opt, tta_opt
 
 
 @click.command()
@@ -29,10 +29,11 @@ from .options import no_amp_opt
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @no_amp_opt
+@tta_opt
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str | None, aligned_order: str,
              palette: str | None, windows: str, tile_size: int | None, device: str, batch_size: int, no_amp: bool,
-             as_json: bool) -> None:
+             tta: bool, as_json: bool) -> None:
     """Score a model: L1, PSNR, SSIM, the maps pixel accuracy (channel error < 5/255) and, with a
     palette, per-class IoU and mIoU.
 
@@ -58,7 +59,7 @@ def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str
         raise click.UsageError("--imagery and --maps are required (or --aligned-dir)")
     pal = load_palette(palette) if palette else None
     ev = evaluate_pairs(model, specs, windows=windows, device=device, batch_size=batch_size, palette=pal,
-                        amp=not no_amp, tile=tile_size)
+                        amp=not no_amp, tile=tile_size, tta=tta)
     if as_json:
         click.echo(json.dumps(ev.to_dict(), indent=2))
         return

@@ -76,6 +76,14 @@ def bands_opts(f: F) -> F:
     return f
 
 
+def tta_opt(f: F) -> F:
+    """``--tta``: test-time augmentation (the 8 rotations/mirrors of each tile, averaged)."""
+    return click.option(
+        "--tta", is_flag=True,
+        help="Average each tile's output over its 8 rotations and mirrors: smoother, slightly better maps "
+             "(held-out maps256: mIoU +0.01, L1 -7%) for 8x the compute.")(f)
+
+
 def no_amp_opt(f: F) -> F:
     """``--no-amp``: float32 everywhere instead of bf16/fp16 mixed precision."""
     return click.option(

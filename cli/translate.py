@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import no_amp_opt, overwrite_opt, parse_creation_options, quiet
+from .options import no_amp_opt, overwrite_opt, parse_creation_options, quiet, tta_opt
 
 
 @click.command()
@@ -20,13 +20,14 @@ from .options import no_amp_opt, overwrite_opt, parse_creation_options, quiet
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @no_amp_opt
+@tta_opt
 @click.option("--co", "creation_options", multiple=True, callback=parse_creation_options, metavar="KEY=VAL",
               help="GDAL creation option of the COG driver, e.g. --co COMPRESS=ZSTD (repeatable).")
 @overwrite_opt
 @click.pass_context
 def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: int | None,
-              overlap: int | None, batch_size: int, device: str, no_amp: bool, creation_options: dict[str, str],
-              overwrite: bool) -> None:
+              overlap: int | None, batch_size: int, device: str, no_amp: bool, tta: bool,
+              creation_options: dict[str, str], overwrite: bool) -> None:
     """Translate REGION (a raster) into OUT, a Cloud Optimized GeoTIFF on the same grid.
 
     \b
@@ -50,7 +51,7 @@ def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: 
         raise TileSizeError(f"--overlap ({overlap}) must be smaller than the tile size ({tile})")
     click.echo(f"model: {path.resolve()} ({meta.generator.name}, {meta.direction}, step {meta.step})", err=True)
     cfg = TranslateConfig(model=str(path), tile=tile, overlap=overlap, batch_size=batch_size, device=device, amp=not no_amp,
-                          creation_options=tuple(creation_options.items()), overwrite=overwrite)
+                          creation_options=tuple(creation_options.items()), overwrite=overwrite, tta=tta)
     from geo_pix2pix.progress import progress_bar
     from geo_pix2pix.tiles.blend import plan_mosaic
 

@@ -106,12 +106,14 @@ def _select(specs: list[PairSpec], pred: Predictor, windows: str, min_valid: flo
 
 def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows: str = "auto",
                    device: str = "auto", batch_size: int = 8, min_valid: float = 0.95,
-                   palette: Palette | None = None, amp: bool = True, tile: int | None = None) -> Evaluation:
+                   palette: Palette | None = None, amp: bool = True, tile: int | None = None,
+                   tta: bool = False) -> Evaluation:
     """Evaluate ``model`` on every pair of ``specs``; ``windows`` is ``auto``, ``val`` or ``all``.
 
     ``tile``: side of the windows scored on whole pairs (default: what translate would use).
+    ``tta``: score the 8-transform average translate makes with ``--tta``.
     """
-    pred = Predictor(model, device, amp)
+    pred = Predictor(model, device, amp, tta)
     meta = pred.meta
     if tile is not None:
         check_tile(pred, tile)
@@ -154,7 +156,8 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
 
 def evaluate(model: str | os.PathLike[str], imagery: str, maps: str, windows: str = "auto",
              device: str = "auto", batch_size: int = 8, min_valid: float = 0.95,
-             palette: Palette | None = None, amp: bool = True, tile: int | None = None) -> Evaluation:
+             palette: Palette | None = None, amp: bool = True, tile: int | None = None,
+             tta: bool = False) -> Evaluation:
     """Evaluate ``model`` on one imagery/map pair."""
     return evaluate_pairs(model, [PairSpec(imagery, maps)], windows, device, batch_size, min_valid, palette, amp,
-                          tile)
+                          tile, tta)

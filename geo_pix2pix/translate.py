@@ -16,7 +16,7 @@ import numpy as np
 
 from geo_pix2pix._version import __version__
 from geo_pix2pix.modelfile import ModelMeta
-from geo_pix2pix.predict import Predictor
+from geo_pix2pix.predict import TTA_TRANSFORMS, Predictor
 from geo_pix2pix.tiles.errors import BandError, GeopixError, TileSizeError
 from geo_pix2pix.tiles.mosaic import MosaicConfig, MosaicResult, mosaic_raster
 from geo_pix2pix.tiles.raster import open_raster
@@ -41,6 +41,8 @@ class TranslateConfig:
         amp: mixed precision where the device computes it natively (see :mod:`geo_pix2pix.device`).
         creation_options: GDAL COG creation options.
         overwrite: replace an existing output.
+        tta: average each tile's output over its 8 rotations/mirrors (8x the compute; see
+            :class:`~geo_pix2pix.predict.Predictor`).
     """
 
     model: str = "runs/latest"
@@ -51,6 +53,7 @@ class TranslateConfig:
     amp: bool = True
     creation_options: tuple[tuple[str, str], ...] = ()
     overwrite: bool = False
+    tta: bool = False
 
 
 #: Smallest tile translate picks by default. Models trained on small windows (the CPU recipe
@@ -126,8 +129,11 @@ def _linear_units(wkt: str) -> str | None:
 def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: TranslateConfig,
               progress: Callable[[int], None] | None = None,
               predictor: Predictor | None = None) -> tuple[MosaicResult, Predictor]:
-    """Translate ``region`` into the georeferenced raster ``out``."""
-    pred = predictor or Predictor(cfg.model, cfg.device, cfg.amp)
+    """Translate ``region`` into the georeferenced raster ``out``.
+
+    ``predictor``: an already loaded model (its own ``tta`` setting applies) instead of ``cfg.model``.
+    """
+    pred = predictor or Predictor(cfg.model, cfg.device, cfg.amp, cfg.tta)
     meta = pred.meta
     for w in check_region(str(region), meta):
         log.warning(w)
@@ -143,7 +149,8 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
         overlap=overlap, batch_size=cfg.batch_size, creation_options=dict(cfg.creation_options),
         tags={"GEOPIX_MODEL": str(pred.path.resolve()), "GEOPIX_STEP": str(meta.step),
               "GEOPIX_DIRECTION": meta.direction, "GEOPIX_VERSION": __version__,
-              "GEOPIX_GENERATOR": meta.generator.name},
+              "GEOPIX_GENERATOR": meta.generator.name,
+              **({"GEOPIX_TTA": f"mean of {TTA_TRANSFORMS} rotations/mirrors"} if pred.tta else {})},
     )
 
     def run(batch: np.ndarray) -> np.ndarray:

@@ -160,3 +160,19 @@ def test_pixel_size_far_from_training_is_warned(tmp_path, geopix, tiny_model) ->
     r = geopix("translate", region, tmp_path / "o.tif", "--model", tiny_model)
     assert r.code == 0
     assert "differs from the training imagery's (10) by 20.0x" in r.err
+
+
+def test_tta_translates_on_the_same_grid_and_says_so(tmp_path, geopix, models) -> None:
+    region = write_raster(tmp_path / "r.tif", smooth_image(150, 203, 3, seed=4),
+                          crs="EPSG:32631", transform=Affine(0.5, 0, 600_000, 0, -0.5, 5_700_000))
+    plain, tta = tmp_path / "plain.tif", tmp_path / "tta.tif"
+    assert geopix("-q", "translate", region, plain, "--model", models[3], "--no-amp").code == 0
+    r = geopix("-q", "translate", region, tta, "--model", models[3], "--no-amp", "--tta")
+    assert r.code == 0, r.err
+    with rasterio.open(region) as a, rasterio.open(plain) as p, rasterio.open(tta) as t:
+        assert (t.crs, t.transform, t.shape, t.count, t.dtypes) == (a.crs, a.transform, a.shape, 3, p.dtypes)
+        assert "GEOPIX_TTA" in t.tags() and "GEOPIX_TTA" not in p.tags()
+        diff = np.abs(t.read().astype(int) - p.read().astype(int))
+        assert diff.max() > 0  # the average differs from the plain prediction
+        assert np.mean(diff) < 64  # ...but it is the same model's map, not something else
+    assert cog_validate(str(tta))[0]
