@@ -188,7 +188,8 @@ def main() -> None:
             for k in ("road_IoU", "mIoU"):
                 g = np.mean([r[k] for r in rows["geopix" + suffix]])
                 b = np.mean([r[k] for r in rows["baseline" + suffix]])
-                print(f"ratio geopix{suffix} / baseline{suffix} {k}: " + (f"{g / b:.2f}" if b else f"n/a (baseline {b:.3g})"))
+                ratio = f"{g / b:.2f}" if b else f"n/a (baseline {b:.3g})"
+                print(f"ratio geopix{suffix} / baseline{suffix} {k}: {ratio}")
 
 
 if __name__ == "__main__":

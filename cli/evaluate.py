@@ -65,7 +65,8 @@ def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str
         return
     m = ev.metrics
     sizes = "/".join(map(str, ev.tiles))
-    click.echo(f"{ev.count} {ev.windows} windows of {sizes} px: L1 {m.L1:.4f}  PSNR {m.PSNR:.2f} dB  SSIM {m.SSIM:.4f}  "
+    how = " (8-transform average)" if ev.tta else ""
+    click.echo(f"{ev.count} {ev.windows} windows of {sizes} px{how}: L1 {m.L1:.4f}  PSNR {m.PSNR:.2f} dB  SSIM {m.SSIM:.4f}  "
                f"pixel accuracy {m.pixel_accuracy:.2%}")
     if ev.class_iou is not None:
         click.echo("IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in ev.class_iou.items()) + f"  mIoU {ev.miou:.3f}")

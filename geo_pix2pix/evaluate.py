@@ -41,10 +41,11 @@ class Evaluation:
     tiles: tuple[int, ...] = ()
     class_iou: dict[str, float] | None = None
     miou: float | None = None
+    tta: bool = False
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {**self.metrics.to_dict(), "windows": self.windows, "count": self.count,
-                                "tile_sizes": list(self.tiles)}
+                                "tile_sizes": list(self.tiles), "tta": self.tta}
         if self.class_iou is not None:
             d.update(class_iou=self.class_iou, mIoU=self.miou)
         return d
@@ -151,7 +152,7 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
         size = "/".join(map(str, sizes)) or str(meta.tile_size)
         raise NoValidDataError(f"no {size}-pixel window with {min_valid:.0%} valid pixels to evaluate")
     return Evaluation(acc.result(), mode, count, tuple(sizes),
-                      classes.iou() if classes else None, classes.miou() if classes else None)
+                      classes.iou() if classes else None, classes.miou() if classes else None, tta)
 
 
 def evaluate(model: str | os.PathLike[str], imagery: str, maps: str, windows: str = "auto",

@@ -222,6 +222,7 @@ def test_aligned_directory_trains_and_evaluates_with_a_palette(tmp_path, geopix)
     acc = MetricAccumulator()
     acc.add(Predictor(run, "cpu", tta=True)(sat[None]), ref[None], np.ones((1, 1, 256, 256), bool))
     assert json.loads(tta.out)["L1"] == pytest.approx(acc.result().L1, rel=1e-4)
+    assert json.loads(tta.out)["tta"] is True and out["tta"] is False
     assert json.loads(tta.out)["L1"] != out["L1"]  # the 8-transform average was scored, not the plain output
     small = geopix("evaluate", "--model", run, "--aligned-dir", d, "--tile-size", "128", "--json", "--device", "cpu")
     assert small.code == 0, small.err
