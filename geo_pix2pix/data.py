@@ -10,6 +10,7 @@ per-band 2-98% range over the pairs), so one model file describes them all.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -20,10 +21,13 @@ from geo_pix2pix.tiles.grid import PixelWindow
 from geo_pix2pix.tiles.normalize import BandStats
 from geo_pix2pix.tiles.pair import PairSpec
 from geo_pix2pix.tiles.prepare import PreparedPair, TilerConfig, prepare_pair
+from geo_pix2pix.tiles.raster import has_color_table, open_raster
 from geo_pix2pix.tiles.sampling import WindowIndex
 from geo_pix2pix.tiles.split import SplitConfig
 
-__all__ = ["TrainingData", "prepare_training", "merge_stats", "pair_meta"]
+__all__ = ["TrainingData", "prepare_training", "merge_stats", "pair_meta", "paletted_map_warning"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,24 @@ def merge_stats(stats: list[BandStats], what: str) -> BandStats:
     return BandStats(first.dtype, low, high, "percentile")
 
 
+def paletted_map_warning(spec: PairSpec) -> str | None:
+    """A warning if a map band the model will learn carries a colour table.
+
+    A paletted band holds class codes (categorical land cover, rasterised roads): the codes are
+    labels, but pix2pix learns map values as numbers (L1 to the target value), so where two
+    classes meet the generator draws codes in between, and the output gets no colour table. Its
+    colours, expanded to RGB, are what the model can learn and QGIS shows as-is.
+    """
+    with open_raster(spec.maps, "map") as src:
+        paletted = [b for b in (spec.map_bands or ()) if has_color_table(src, b)]
+    if not paletted:
+        return None
+    return (f"{spec.maps}: map band {paletted[0]} has a colour table, so its values are probably class codes; "
+            "geopix learns them as numbers (codes between two classes' codes appear at class borders) and "
+            f"writes no colour table. To learn the colours instead: gdal_translate -expand rgb {spec.maps} "
+            "map_rgb.tif, then train on map_rgb.tif")
+
+
 def prepare_training(cfg: TrainConfig) -> TrainingData:
     """Align and index every pair of ``cfg``; the last ``val_pairs`` pairs are held out whole."""
     n = len(cfg.pairs)
@@ -83,6 +105,9 @@ def prepare_training(cfg: TrainConfig) -> TrainingData:
                         val_aoi=None if no_blocks else cfg.val_aoi)
     prepared = tuple(prepare_pair(spec, tiler, i, holdout=i >= n - cfg.val_pairs)
                      for i, spec in enumerate(cfg.pairs))
+    for p in prepared:
+        if not p.spec.aligned and (warning := paletted_map_warning(p.spec)):
+            log.warning(warning)
     train_parts = [p.train for p in prepared if len(p.train)]
     if not train_parts:
         raise NoValidDataError("no training windows in any pair")

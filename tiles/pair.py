@@ -29,7 +29,7 @@ from rasterio.windows import Window, from_bounds
 from .errors import GeoreferencingError, NoOverlapError, NoValidDataError
 from .grid import PixelWindow
 from .normalize import SAMPLE_PIXELS, BandStats, compute_stats
-from .raster import default_bands, open_raster, reading, resolve_bands, valid_mask
+from .raster import default_bands, has_color_table, open_raster, reading, resolve_bands, valid_mask
 
 __all__ = ["PairSpec", "RasterPair", "Sample", "open_pair"]
 
@@ -104,13 +104,7 @@ class RasterPair:
     # -- set-up ---------------------------------------------------------------------------
     def _auto_resampling(self) -> str:
         m = self._raw_map
-        has_palette = False
-        try:
-            m.colormap(1)
-            has_palette = True
-        except ValueError:
-            pass
-        if has_palette or np.issubdtype(np.dtype(m.dtypes[0]), np.integer):
+        if has_color_table(m) or np.issubdtype(np.dtype(m.dtypes[0]), np.integer):
             return "nearest"
         return "bilinear"
 

@@ -95,6 +95,16 @@ def default_bands(src: Any) -> tuple[int, ...]:
     return bands or tuple(range(1, src.count + 1))
 
 
+def has_color_table(src: Any, band: int = 1) -> bool:
+    """Whether ``band`` of the open dataset ``src`` carries a colour table (a paletted raster:
+    the usual encoding of categorical maps, whose values are class codes, not quantities)."""
+    try:
+        src.colormap(band)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class RasterInfo:
     """What ``geopix info`` prints about a raster."""
