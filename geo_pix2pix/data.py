@@ -21,7 +21,6 @@ from geo_pix2pix.tiles.grid import PixelWindow
 from geo_pix2pix.tiles.normalize import BandStats
 from geo_pix2pix.tiles.pair import PairSpec
 from geo_pix2pix.tiles.prepare import PreparedPair, TilerConfig, prepare_pair
-from geo_pix2pix.tiles.raster import has_color_table, open_raster
 from geo_pix2pix.tiles.sampling import WindowIndex
 from geo_pix2pix.tiles.split import SplitConfig
 
@@ -73,7 +72,7 @@ def merge_stats(stats: list[BandStats], what: str) -> BandStats:
     return BandStats(first.dtype, low, high, "percentile")
 
 
-def paletted_map_warning(spec: PairSpec) -> str | None:
+def paletted_map_warning(p: PreparedPair) -> str | None:
     """A warning if a map band the model will learn carries a colour table.
 
     A paletted band holds class codes (categorical land cover, rasterised roads): the codes are
@@ -81,13 +80,12 @@ def paletted_map_warning(spec: PairSpec) -> str | None:
     classes meet the generator draws codes in between, and the output gets no colour table. Its
     colours, expanded to RGB, are what the model can learn and QGIS shows as-is.
     """
-    with open_raster(spec.maps, "map") as src:
-        paletted = [b for b in (spec.map_bands or ()) if has_color_table(src, b)]
-    if not paletted:
+    if not p.paletted_map_bands:
         return None
-    return (f"{spec.maps}: map band {paletted[0]} has a colour table, so its values are probably class codes; "
-            "geopix learns them as numbers (codes between two classes' codes appear at class borders) and "
-            f"writes no colour table. To learn the colours instead: gdal_translate -expand rgb {spec.maps} "
+    maps = p.spec.maps
+    return (f"{maps}: map band {p.paletted_map_bands[0]} has a colour table, so its values are probably class "
+            "codes; geopix learns them as numbers (codes between two classes' codes appear at class borders) and "
+            f"writes no colour table. To learn the colours instead: gdal_translate -expand rgb {maps} "
             "map_rgb.tif, then train on map_rgb.tif")
 
 
@@ -106,7 +104,7 @@ def prepare_training(cfg: TrainConfig) -> TrainingData:
     prepared = tuple(prepare_pair(spec, tiler, i, holdout=i >= n - cfg.val_pairs)
                      for i, spec in enumerate(cfg.pairs))
     for p in prepared:
-        if not p.spec.aligned and (warning := paletted_map_warning(p.spec)):
+        if warning := paletted_map_warning(p):
             log.warning(warning)
     train_parts = [p.train for p in prepared if len(p.train)]
     if not train_parts:

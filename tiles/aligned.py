@@ -66,6 +66,8 @@ class AlignedPair:
         self.crs = None
         self.transform = Affine.identity()
         self.imagery = self.maps = self.src
+        # one file holds both halves: a colour table would be the imagery's too, so none is reported
+        self.paletted_map_bands: tuple[int, ...] = ()
 
     def require_tile(self, tile: int) -> None:
         if self.region.height < tile or self.region.width < tile:

@@ -101,6 +101,11 @@ class RasterPair:
             self.close()
             raise
 
+    @property
+    def paletted_map_bands(self) -> tuple[int, ...]:
+        """The map bands read for training that carry a colour table (class codes, not values)."""
+        return tuple(b for b in self.map_bands if has_color_table(self._raw_map, b))
+
     # -- set-up ---------------------------------------------------------------------------
     def _auto_resampling(self) -> str:
         m = self._raw_map

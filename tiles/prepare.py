@@ -58,6 +58,7 @@ class PreparedPair:
         train: candidate training windows that pass the split and ``min_valid``.
         val: validation windows that pass ``min_valid``.
         epoch_windows: non-overlapping tile windows in the training area (one epoch's worth).
+        paletted_map_bands: map bands with a colour table (categorical codes), for a warning.
     """
 
     spec: PairSpec
@@ -71,6 +72,7 @@ class PreparedPair:
     train: WindowIndex
     val: tuple[PixelWindow, ...]
     epoch_windows: int = 0
+    paletted_map_bands: tuple[int, ...] = ()
 
 
 def _coarse_factor(tile: int, height: int, width: int) -> int:
@@ -159,4 +161,5 @@ def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0, holdout:
             train=index,
             val=val_ok,
             epoch_windows=0 if holdout else max(1, epoch),
+            paletted_map_bands=pair.paletted_map_bands,
         )

@@ -274,11 +274,17 @@ def test_compiled_training_saves_plain_weights_that_translate(tmp_path, geopix, 
     assert geopix("-q", "translate", sat, tmp_path / "o.tif", "--model", run).code == 0
 
 
-def test_balance_palette_records_class_weights(tmp_path, geopix, tiny_pair) -> None:
-    sat, mp = tiny_pair
+def _two_class_palette(tmp_path):
+    """A palette of tiny_pair's two map colours: dark (40) and light (230)."""
     pal = tmp_path / "pal.json"
     pal.write_text(json.dumps({"name": "t", "classes": [{"name": "dark", "colors": [[40, 40, 40]]},
                                                          {"name": "light", "colors": [[230, 230, 230]]}]}))
+    return pal
+
+
+def test_balance_palette_records_class_weights(tmp_path, geopix, tiny_pair) -> None:
+    sat, mp = tiny_pair
+    pal = _two_class_palette(tmp_path)
     run = tmp_path / "run"
     r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", run, "--steps", "2", "--tile-size", "64",
                "--ngf", "8", "--ndf", "8", "--device", "cpu", "--balance-palette", pal)
@@ -304,9 +310,7 @@ def test_missing_balance_palette_is_one_line_error(tmp_path, geopix, tiny_pair) 
 
 def test_palette_head_trains_paints_palette_colours_and_refuses_map2sat(tmp_path, geopix, tiny_pair) -> None:
     sat, mp = tiny_pair
-    pal = tmp_path / "pal.json"
-    pal.write_text(json.dumps({"name": "t", "classes": [{"name": "dark", "colors": [[40, 40, 40]]},
-                                                         {"name": "light", "colors": [[230, 230, 230]]}]}))
+    pal = _two_class_palette(tmp_path)
     run = tmp_path / "run"
     r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", run, "--steps", "2", *SMALL,
                "--palette-head", pal, "--class-weight", "2")
