@@ -18,7 +18,7 @@ import torch
 from geo_pix2pix.tiles.atomic import atomic_path
 from geo_pix2pix.tiles.errors import CheckpointError, first_line
 
-__all__ = ["save_checkpoint", "load_checkpoint"]
+__all__ = ["save_checkpoint", "load_checkpoint", "training_state", "restore_training_state"]
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
@@ -49,3 +49,40 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(state, dict) or "step" not in state:
         raise CheckpointError(f"{p} is not a geopix checkpoint")
     return state
+
+
+def training_state(G: torch.nn.Module, D: torch.nn.Module, opt_G: torch.optim.Optimizer,
+                   opt_D: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None, step: int,
+                   elapsed: float, cuda: bool) -> dict[str, Any]:
+    """Everything a resume needs: weights, optimiser moments, scaler, step, RNG states, time spent."""
+    from geo_pix2pix._version import __version__
+
+    return {
+        "step": step, "G": G.state_dict(), "D": D.state_dict(),
+        "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else {},
+        "rng_cpu": torch.get_rng_state(), "elapsed": elapsed,
+        "rng_cuda": torch.cuda.get_rng_state_all() if cuda else [],
+        "geopix_version": __version__,
+    }
+
+
+def restore_training_state(state: dict[str, Any], G: torch.nn.Module, D: torch.nn.Module,
+                           opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
+                           scaler: torch.amp.GradScaler | None, cuda: bool) -> tuple[int, float]:
+    """Load :func:`training_state` back; returns ``(step, seconds spent before)``."""
+    from geo_pix2pix.models.registry import upgrade_discriminator_state
+
+    try:
+        G.load_state_dict(state["G"])
+        D.load_state_dict(upgrade_discriminator_state(state["D"]))
+        opt_G.load_state_dict(state["opt_G"])
+        opt_D.load_state_dict(state["opt_D"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"the checkpoint does not fit this run's networks ({first_line(exc)[:200]})") from None
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["rng_cpu"])
+    if cuda and state.get("rng_cuda"):
+        torch.cuda.set_rng_state_all(state["rng_cuda"])
+    return int(state["step"]), float(state.get("elapsed", 0.0))

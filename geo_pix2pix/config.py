@@ -1,15 +1,23 @@
-"""The training configuration: one frozen dataclass, saved as ``config.json`` in the run."""
+"""The training configuration: one frozen dataclass, saved as ``config.json`` in the run.
+
+Every field is declared once, with :func:`~geo_pix2pix.options.option`: its type, default and help
+text live here, ``geopix train``'s options are built from them and the JSON round trip follows
+them. A model family's own options (Pix2PixHD's residual blocks, ...) are declared the same way in
+the family's module and travel in ``family_options``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from types import MappingProxyType
 from typing import Any
 
+from geo_pix2pix.families import FAMILIES
+from geo_pix2pix.options import internal, option
 from geo_pix2pix.tiles.pair import PairSpec
 
-__all__ = ["TrainConfig", "DIRECTIONS", "RECIPES", "CPU_RECIPE"]
+__all__ = ["CPU_RECIPE", "DIRECTIONS", "RECIPES", "TrainConfig", "apply_recipe"]
 
 DIRECTIONS = ("sat2map", "map2sat")
 
@@ -24,94 +32,86 @@ DIRECTIONS = ("sat2map", "map2sat")
 CPU_RECIPE: Mapping[str, Any] = MappingProxyType(
     {"tile": 64, "batch_size": 16, "ngf": 32, "ndf": 32, "lr": 1e-3, "lambda_l1": 400.0, "edge_weight": 4.0})
 
-#: Named sets of defaults: ``paper`` is the paper's configuration (TrainConfig's own defaults,
-#: the GPU default), ``cpu`` the CPU recipe.
+#: The Pix2Pix family's named sets of defaults: ``paper`` is the paper's configuration
+#: (TrainConfig's own defaults, the GPU default), ``cpu`` the CPU recipe. Other families name
+#: their own (:attr:`geo_pix2pix.families.Family.recipes`).
 RECIPES: Mapping[str, Mapping[str, Any]] = MappingProxyType({"paper": MappingProxyType({}), "cpu": CPU_RECIPE})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a training run (paths, model, optimisation, schedule).
+    """Everything that defines a training run (data, model, optimisation, schedule).
 
-    Attributes:
-        pairs: imagery/map pairs to learn from.
-        out: run directory.
-        direction: ``sat2map`` (imagery -> map) or ``map2sat`` (map -> imagery).
-        generator: ``unet`` or ``smp:<encoder>``.
-        encoder_weights: local file of smp encoder weights.
-        ngf / ndf: first-layer filters of generator / discriminator.
-        norm: generator normalisation (``batch``: the paper's; ``instance``).
-        d_layers / d_norm: PatchGAN depth and normalisation.
-        gan_loss: ``vanilla`` | ``lsgan`` | ``hinge``.
-        lambda_l1: weight of the L1 term.
-        edge_weight: extra L1 weight of pixels at the target's colour edges (0: the paper's L1).
-        balance_palette: palette JSON of the map's classes: L1 weighted per class by
-            ``frequency ** -balance_power`` (see :mod:`geo_pix2pix.balance`); ``None``: off.
-        balance_power: exponent of the class weights (0.5: inverse square root of frequency).
-        palette_head: palette JSON of the map's classes: the generator predicts a colour of the
-            palette per pixel (see :mod:`geo_pix2pix.models.palette_head`); ``None``: RGB output.
-        class_weight: weight of the palette head's class cross-entropy in G's loss.
-        lr, beta1, beta2: Adam settings for both networks.
-        decay_start: fraction of training after which the learning rate decays linearly to 0.
-        tile: training window side in pixels.
-        batch_size: windows per step.
-        steps: total training steps.
-        val_every: validate (metrics, sample grid) every this many steps.
-        checkpoint_every: save a checkpoint every this many steps.
-        stop_at: stop (saving a checkpoint) after this step, as if interrupted; resume later.
-        seed: seed of weights, sampling, augmentation and dropout.
-        device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps``.
-        amp: mixed precision where the device computes it natively (CUDA; CPUs with AVX512-BF16/AMX).
-        compile: run G and D through ``torch.compile`` (for GPUs; on a 2-core CPU it was slower).
-        workers: DataLoader worker processes (``-1``: auto).
-        min_valid, val_fraction, val_aoi: tiler settings (see ``TilerConfig``).
-        val_windows: at most this many validation windows are scored.
-        val_pairs: hold out the last N pairs whole for validation (0: blocks of every pair).
-        time_budget: train until this many seconds have passed (the learning-rate schedule is
-            laid over the budget); ``None``: train for ``steps``.
-        recipe: the set of defaults the run started from (:data:`RECIPES`), for the record.
+    Each field's help text is its documentation (``geopix train --help`` shows the same).
     """
 
-    pairs: tuple[PairSpec, ...]
-    out: str
-    direction: str = "sat2map"
-    generator: str = "unet"
-    encoder_weights: str | None = None
-    ngf: int = 64
-    ndf: int = 64
-    norm: str = "batch"
-    d_layers: int = 3
-    d_norm: str = "batch"
-    gan_loss: str = "vanilla"
-    lambda_l1: float = 100.0
-    edge_weight: float = 0.0
-    balance_palette: str | None = None
-    balance_power: float = 0.5
-    palette_head: str | None = None
-    class_weight: float = 1.0
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    decay_start: float = 0.5
-    tile: int = 256
-    batch_size: int = 1
-    steps: int = 1000
-    val_every: int = 250
-    checkpoint_every: int = 500
-    stop_at: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True
-    compile: bool = False
-    workers: int = -1
-    min_valid: float = 0.95
-    val_fraction: float = 0.2
-    val_aoi: str | None = None
-    val_windows: int = 32
-    val_pairs: int = 0
-    time_budget: float | None = None
-    recipe: str = "paper"
-    extra: dict[str, Any] = field(default_factory=dict)
+    pairs: tuple[PairSpec, ...] = internal(help="imagery/map pairs to learn from (--imagery/--maps, --pairs, "
+                                                "--aligned-dir)")
+    out: str = option("run", "Run directory (default: runs/<date>-<time>-<direction>).", kind="path")
+    family: str = option("pix2pix", "Model family: pix2pix (U-Net + PatchGAN) or pix2pixhd (coarse-to-fine "
+                         "generator, multi-scale discriminators, feature matching).", choices=tuple(FAMILIES))
+    direction: str = option("sat2map", "sat2map: imagery -> map; map2sat: map -> synthetic imagery.",
+                            choices=("sat2map", "map2sat"))
+    generator: str = option("unet", "pix2pix generator: unet (the paper's U-Net) or smp:<encoder>, "
+                            "e.g. smp:resnet34.")
+    encoder_weights: str | None = option(None, "Local encoder weights (.safetensors or .pth state dict) for smp "
+                                         "generators; nothing is downloaded.", kind="path")
+    ngf: int = option(64, "Generator filters in the first layer (fewer: smaller, faster model; pix2pixhd: the "
+                      "finest branch's, the global generator has ngf x 2**n-local-enhancers).", min=1)
+    ndf: int = option(64, "Discriminator filters in the first layer.", min=1)
+    norm: str = option("batch", "Generator normalisation.", choices=("batch", "instance"))
+    d_layers: int = option(3, "PatchGAN layers per discriminator (3: 70x70 patches).", min=1, max=6)
+    d_norm: str = option("batch", "Discriminator normalisation.", choices=("batch", "instance", "spectral"))
+    gan_loss: str = option("vanilla", "Adversarial loss (averaged over the discriminator's scales).",
+                           choices=("vanilla", "lsgan", "hinge"))
+    lambda_l1: float = option(100.0, "Weight of the L1 term.", min=0)
+    edge_weight: float = option(0.0, "Extra L1 weight of pixels at the map's colour edges (thin strokes such as "
+                                "roads); 0: the paper's L1.", min=0)
+    balance_palette: str | None = option(
+        None, "Palette JSON of the map's classes (e.g. examples/palettes/google_maps_pix2pix.json): weigh the L1 "
+        "of each class by its training frequency ** -POWER, so rare classes (highways, water) are learnt.",
+        kind="path")
+    balance_power: float = option(0.5, "Exponent of --balance-palette's class weights (0.5: inverse square root "
+                                  "of frequency).", min=0)
+    palette_head: str | None = option(
+        None, "Palette JSON of the map's classes: the generator predicts which palette colour each pixel is and "
+        "paints it, trained with a class cross-entropy next to the L1 (sat2map, RGB maps).", kind="path")
+    class_weight: float = option(1.0, "Weight of --palette-head's class cross-entropy.", min=0)
+    lr: float = option(2e-4, "Adam learning rate of both networks.", min=0, min_open=True)
+    beta1: float = option(0.5, "Adam beta1.", min=0, max=1)
+    beta2: float = option(0.999, "Adam beta2.", min=0, max=1)
+    decay_start: float = option(0.5, "Fraction of training after which the learning rate decays linearly to "
+                                "zero.", min=0, max=1)
+    tile: int = option(256, "Training window side in pixels (a multiple of the generator's stride product, e.g. "
+                       "32 for the U-Net).", flag="--tile-size", min=32)
+    batch_size: int = option(1, "Windows per training step.", min=1)
+    steps: int = option(1000, "Training steps (or give --epochs or --time-budget).", min=1)
+    epochs: float | None = option(None, "Train for this many passes over the training area instead of --steps "
+                                  "(the step count it gives is recorded in config.json).", min=0, min_open=True)
+    time_budget: float | None = option(None, "Train until this much time has passed (e.g. 20m, 90s, 1h30m), the "
+                                       "learning-rate schedule fitted into it.", kind="duration", metavar="DURATION")
+    val_every: int = option(250, "Validate (metrics, sample grid) every this many steps.", min=1)
+    checkpoint_every: int = option(500, "Save a checkpoint every this many steps.", min=1)
+    stop_at: int | None = option(None, "Stop after this step with a checkpoint, as if interrupted (continue with "
+                                 "--resume).", min=1)
+    seed: int = option(0, "Seed of weights, window sampling, augmentation and dropout.")
+    device: str = option("auto", "auto, cpu, cuda, cuda:N or mps.")
+    amp: bool = option(True, "Float32 everywhere. By default CUDA GPUs and CPUs with native bfloat16 "
+                       "(AVX512-BF16, AMX) run the networks in mixed precision.", flag="--no-amp", kind="negated")
+    compile: bool = option(False, "torch.compile G and D (worth it on GPUs for long runs; the first steps wait "
+                           "for compilation).")
+    workers: int = option(-1, "DataLoader worker processes (-1: auto = none on a CPU, up to 8 on a GPU).")
+    min_valid: float = option(0.95, "Skip windows with a smaller share of valid (not nodata) pixels.", min=0, max=1)
+    val_fraction: float = option(0.2, "Share of spatial blocks held out for validation (0: none).", min=0, max=0.9)
+    val_aoi: str | None = option(None, "Polygons (any vector format, any CRS) whose windows form the validation "
+                                 "set.", kind="path")
+    val_windows: int = option(32, "Score at most this many validation windows.", min=1)
+    val_pairs: int = option(0, "Hold out the last N pairs (or aligned images) whole for validation "
+                            "[default: 0 for rasters (blocks of every pair), 20% of aligned images].", min=0)
+    recipe: str = internal("paper", help="the set of defaults the run started from (--recipe), for the record")
+    family_options: dict[str, Any] = internal(help="the model family's own options (see its module)",
+                                              default_factory=dict)
+    extra: dict[str, Any] = internal(help="free-form notes kept with the run", default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -122,12 +122,16 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in names}
+        extra = dict(d.get("extra") or {})
+        if "epochs" in extra and d.get("epochs") is None:  # runs written before epochs was a field
+            d["epochs"] = extra.pop("epochs")
+            d["extra"] = extra
         d["pairs"] = tuple(
             PairSpec(p["imagery"], p["maps"],
                      tuple(p["imagery_bands"]) if p.get("imagery_bands") else None,
                      tuple(p["map_bands"]) if p.get("map_bands") else None,
                      p.get("resampling"), p.get("aligned"))
-            for p in d["pairs"]
+            for p in d.get("pairs", ())
         )
         return cls(**d)
 
@@ -143,3 +147,23 @@ class TrainConfig:
         if done < self.decay_start or self.decay_start >= 1.0:
             return self.lr
         return self.lr * max(0.0, 1.0 - (done - self.decay_start) / (1.0 - self.decay_start))
+
+
+def apply_recipe(cfg: TrainConfig, recipe: str, given: frozenset[str] | set[str] = frozenset()
+                 ) -> tuple[TrainConfig, dict[str, Any]]:
+    """Start ``cfg`` from the family's ``recipe`` defaults, keeping every option in ``given``.
+
+    ``recipe`` is ``paper`` or ``cpu`` (``auto`` must be resolved by the caller, which knows the
+    device). The recipe's values apply to TrainConfig fields and to the family's own options alike.
+    Returns the new config and the values it took from the recipe (for the user to see).
+    """
+    from geo_pix2pix.families import get_family
+
+    family = get_family(cfg.family)
+    if recipe not in family.recipes:
+        raise ValueError(f"unknown recipe {recipe!r}; choose {', '.join(family.recipes)}")
+    own = {f.name for f in fields(TrainConfig)}
+    taken = {k: v for k, v in family.recipes[recipe].items() if k not in given}
+    top = {k: v for k, v in taken.items() if k in own}
+    fam = {**cfg.family_options, **{k: v for k, v in taken.items() if k not in own}}
+    return cfg.with_(recipe=recipe, family_options=fam, **top), taken

@@ -4,6 +4,11 @@
 mean over valid pixels only. The discriminator's logit map is coarser than the tile; each logit
 is weighted by the valid share of the pixels it stands for (the mask area-averaged down to the
 logit grid), so patches of nodata neither reward nor punish either network.
+
+Discriminators return, per scale, the list of their layer outputs ending with the logits
+(:class:`~geo_pix2pix.models.patchgan.MultiScaleDiscriminator`); :func:`adversarial_loss` averages
+the GAN loss over scales and :func:`feature_matching_loss` compares the intermediate layers
+(Pix2PixHD, eq. 4), so every loss reads the same for one scale (Pix2Pix) or several.
 """
 
 from __future__ import annotations
@@ -11,7 +16,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["GAN_LOSSES", "edge_band", "gan_loss", "masked_cross_entropy", "masked_l1", "patch_weights"]
+__all__ = ["GAN_LOSSES", "DiscriminatorOutput", "adversarial_loss", "edge_band", "feature_matching_loss", "gan_loss",
+           "masked_cross_entropy", "masked_l1", "patch_weights"]
+
+#: Per scale, the discriminator's layer outputs; the last of each list is the logit map.
+DiscriminatorOutput = list[list[torch.Tensor]]
 
 GAN_LOSSES = ("vanilla", "lsgan", "hinge")
 
@@ -52,6 +61,37 @@ def gan_loss(logits: torch.Tensor, target_real: bool, kind: str = "vanilla",
     else:
         raise ValueError(f"unknown GAN loss {kind!r}; choose one of {', '.join(GAN_LOSSES)}")
     return _weighted_mean(values, weights)
+
+
+def adversarial_loss(outputs: DiscriminatorOutput, target_real: bool, kind: str, valid: torch.Tensor,
+                     for_discriminator: bool = True) -> torch.Tensor:
+    """:func:`gan_loss` of every scale's logits (each weighted by the valid share of its patches),
+    averaged over scales. One scale gives exactly the single-discriminator loss."""
+    losses = [gan_loss(scale[-1], target_real, kind, patch_weights(valid, scale[-1]), for_discriminator)
+              for scale in outputs]
+    return losses[0] if len(losses) == 1 else torch.stack(losses).mean()
+
+
+def feature_matching_loss(fake: DiscriminatorOutput, real: DiscriminatorOutput, valid: torch.Tensor) -> torch.Tensor:
+    """Pix2PixHD's feature-matching loss (Wang et al. 2018, eq. 4), with nodata masked.
+
+    ``sum_k sum_i w_i / num_D * L1(D_k^(i)(x, G(x)), D_k^(i)(x, y))`` over the scales ``k`` and
+    each scale's intermediate layers ``i`` (the logits excluded), with ``w_i = 4 / L`` for ``L``
+    intermediate layers, as in the authors' release: a discriminator's features are matched with a
+    total weight of 4, and the scales share it equally. The real features are constants (detached):
+    the term trains G only. Each layer's L1 is a mean over its valid positions (the nodata mask
+    area-averaged to the layer's grid), so nodata is ignored as in the other losses. Identical
+    features give exactly 0.
+    """
+    total = torch.zeros((), device=valid.device)
+    n_scales = len(fake)
+    for f_scale, r_scale in zip(fake, real):
+        layers = len(f_scale) - 1
+        for f, r in zip(f_scale[:-1], r_scale[:-1]):
+            w = patch_weights(valid, f)
+            diff = (f.float() - r.detach().float()).abs().mean(dim=1, keepdim=True)
+            total = total + (4.0 / layers / n_scales) * _weighted_mean(diff, w)
+    return total
 
 
 def edge_band(target: torch.Tensor, threshold: float = 0.04) -> torch.Tensor:

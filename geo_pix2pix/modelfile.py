@@ -1,6 +1,7 @@
 """The geopix model file: generator weights in safetensors plus JSON metadata. No pickle.
 
-A model file is everything translate needs: the generator's architecture config, the input and
+A model file is everything translate needs: the model family and its generator's architecture
+config, the input and
 output bands, the normalisation statistics of both sides, the tile size, the direction, the CRS
 and pixel size of the training imagery, the training step and the geopix version. The weights are
 plain tensors in the safetensors format, which holds no code, so a model file downloaded from
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from geo_pix2pix._version import __version__
-from geo_pix2pix.models.registry import GeneratorConfig
 from geo_pix2pix.tiles.atomic import atomic_path
 from geo_pix2pix.tiles.errors import ModelFileError, first_line
 from geo_pix2pix.tiles.normalize import BandStats
@@ -25,7 +25,10 @@ from geo_pix2pix.tiles.normalize import BandStats
 __all__ = ["ModelMeta", "save_model", "load_model", "read_meta", "resolve_model_path",
            "describe_model", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
+#: Format 1: Pix2Pix files (also every file written before model families: no ``family`` key).
+#: Format 2: other families; a geopix that only knows format 1 refuses them ("upgrade geopix")
+#: instead of misreading their generator config.
+FORMAT_VERSION = 2
 META_KEY = "geopix"
 
 
@@ -34,7 +37,7 @@ class ModelMeta:
     """Metadata of a model file.
 
     Attributes:
-        generator: architecture of the generator.
+        generator: architecture of the generator (the family's generator config).
         direction: ``sat2map`` (imagery -> map) or ``map2sat``.
         input_bands / output_bands: 1-based bands of the input and output rasters.
         input_stats / output_stats: normalisation of input and output values.
@@ -42,9 +45,10 @@ class ModelMeta:
         step: training steps done.
         pairs: training pairs: imagery and map paths, CRS (WKT and short name), pixel size.
         geopix_version: version that wrote the file.
+        family: model family (:mod:`geo_pix2pix.families`) that builds the generator.
     """
 
-    generator: GeneratorConfig
+    generator: Any
     direction: str
     input_bands: tuple[int, ...]
     output_bands: tuple[int, ...]
@@ -55,11 +59,13 @@ class ModelMeta:
     pairs: tuple[dict[str, Any], ...] = ()
     geopix_version: str = __version__
     extra: dict[str, Any] = field(default_factory=dict)
+    family: str = "pix2pix"
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format_version": FORMAT_VERSION,
+            "format_version": 1 if self.family == "pix2pix" else FORMAT_VERSION,
             "geopix_version": self.geopix_version,
+            "family": self.family,
             "generator": self.generator.to_dict(),
             "direction": self.direction,
             "input_bands": list(self.input_bands),
@@ -74,8 +80,12 @@ class ModelMeta:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelMeta:
+        from geo_pix2pix.families import get_family
+
+        family = str(d.get("family", "pix2pix"))  # files before families are Pix2Pix files
         return cls(
-            generator=GeneratorConfig.from_dict(d["generator"]),
+            family=family,
+            generator=get_family(family).generator_config(d["generator"]),
             direction=str(d["direction"]),
             input_bands=tuple(int(b) for b in d["input_bands"]),
             output_bands=tuple(int(b) for b in d["output_bands"]),
@@ -144,7 +154,7 @@ def load_model(path: str | os.PathLike[str], device: Any = "cpu") -> tuple[Any, 
     """Rebuild the generator from the file alone; returns ``(generator in eval mode, meta)``."""
     from safetensors.torch import load_file
 
-    from geo_pix2pix.models.registry import build_generator
+    from geo_pix2pix.families import get_family
 
     p = resolve_model_path(path)
     meta = read_meta(p)
@@ -152,7 +162,7 @@ def load_model(path: str | os.PathLike[str], device: Any = "cpu") -> tuple[Any, 
         state = load_file(str(p), device=str(device))
     except Exception as exc:
         raise ModelFileError(f"{p} is corrupt or truncated ({exc})") from None
-    G = build_generator(meta.generator, init=False)
+    G = get_family(meta.family).build_generator(meta.generator, init=False)
     try:
         G.load_state_dict(state, strict=True)
     except RuntimeError as exc:

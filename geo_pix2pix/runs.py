@@ -19,7 +19,7 @@ from geo_pix2pix.tiles.atomic import atomic_path
 __all__ = ["METRIC_FIELDS", "MetricsLog", "write_json", "save_sample_grid", "plot_losses", "link_latest",
            "to_rgb8"]
 
-METRIC_FIELDS = ["step", "lr", "D_real", "D_fake", "G_GAN", "G_L1",
+METRIC_FIELDS = ["step", "lr", "D_real", "D_fake", "G_GAN", "G_L1", "G_feat", "G_VGG", "G_CE",
                  "val_L1", "val_PSNR", "val_SSIM", "val_pixel_accuracy"]
 
 
@@ -107,6 +107,9 @@ def plot_losses(rows: list[dict[str, str]], path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     axes[0].plot(steps, 0.5 * (col("D_real") + col("D_fake")), label="D", lw=0.8)
     axes[0].plot(steps, col("G_GAN"), label="G_GAN", lw=0.8)
+    for term in ("G_feat", "G_VGG"):  # families that train with them (Pix2PixHD)
+        if np.isfinite(col(term)).any():
+            axes[0].plot(steps, col(term), label=term, lw=0.8)
     axes[0].set_xlabel("step")
     axes[0].legend()
     axes[0].set_title("adversarial losses")

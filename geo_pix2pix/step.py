@@ -1,76 +1,140 @@
-"""One Pix2Pix training step, as in the paper, as a function of its inputs.
+"""One GAN training step, as a function of (networks, optimisers, batch, loss weights).
+
+The Pix2Pix step of the paper, which every family of geopix runs with its own loss weights:
 
 1. ``fake_B = G(real_A)``
 2. update D on ``(real_A, fake_B.detach())`` -> fake and ``(real_A, real_B)`` -> real, the loss
-   halved "to slow down the rate at which D learns relative to G";
-3. update G (D frozen) with ``GAN(D(real_A, fake_B), real) + lambda_L1 * L1(fake_B, real_B)``
-   (with a palette head, ``+ class_weight * CE(class logits, target classes)``).
+   halved "to slow down the rate at which D learns relative to G"; with several discriminator
+   scales the GAN loss is their mean;
+3. update G (D frozen) with ``GAN(D(real_A, fake_B), real) + lambda_L1 * L1(fake_B, real_B)``,
+   plus the terms a family turns on: Pix2PixHD's feature matching ``lambda_feat * FM`` and VGG
+   perceptual loss ``lambda_vgg * VGG``, the palette head's ``class_weight * CE``.
 
-Every tensor and module it touches is passed in; it returns the losses as a small dataclass.
+Every tensor and module it touches is passed in; it returns the named losses as a small dataclass.
+A term whose weight is 0 is not computed, so a Pix2Pix step does exactly the paper's arithmetic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from .device import DevicePlan
-from .losses import gan_loss, masked_cross_entropy, masked_l1, patch_weights
-from .models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from .losses import adversarial_loss, feature_matching_loss, masked_cross_entropy, masked_l1
 from .models.palette_head import PaletteHead
 
-__all__ = ["StepLosses", "GanModels", "build_gan", "train_step"]
+__all__ = ["Batch", "LossWeights", "Networks", "Optimisers", "StepLosses", "make_optimisers", "gan_step",
+           "place"]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One training batch on the device.
+
+    Attributes:
+        real_A: input ``(N, Ca, T, T)`` in [-1, 1].
+        real_B: target ``(N, Cb, T, T)`` in [-1, 1].
+        valid: ``(N, 1, T, T)`` bool, pixels valid in both rasters.
+    """
+
+    real_A: torch.Tensor
+    real_B: torch.Tensor
+    valid: torch.Tensor
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """What G and D are trained on.
+
+    Attributes:
+        gan_loss: ``vanilla`` | ``lsgan`` | ``hinge``.
+        l1: weight of the masked L1 to the target.
+        edge: extra L1 weight of pixels at the target's colour edges (see
+            :func:`~geo_pix2pix.losses.masked_l1`); the logged ``G_L1`` stays the plain L1.
+        pixel_weight: target ``(N, C, T, T)`` -> ``(N, 1, T, T)`` L1 weights (class balance).
+        feat: weight of the discriminator feature-matching loss (Pix2PixHD).
+        vgg: weight of the VGG perceptual loss (needs ``Networks.vgg``).
+        classes: weight of the palette head's class cross-entropy (needs ``Networks.head``).
+    """
+
+    gan_loss: str = "vanilla"
+    l1: float = 100.0
+    edge: float = 0.0
+    pixel_weight: Callable[[torch.Tensor], torch.Tensor] | None = None
+    feat: float = 0.0
+    vgg: float = 0.0
+    classes: float = 0.0
+
+
+@dataclass
+class Networks:
+    """The networks of a step. ``head`` is G itself when it is a palette head (unwrapped, for its
+    class maths); ``vgg`` the frozen perceptual-loss network. ``G`` and ``D`` may be compiled
+    wrappers of the modules that checkpoints and model files hold."""
+
+    G: nn.Module
+    D: nn.Module
+    head: PaletteHead | None = None
+    vgg: nn.Module | None = None
+
+
+@dataclass
+class Optimisers:
+    """Adam for G and for D; ``scaler`` only for float16 autocast on CUDA."""
+
+    G: torch.optim.Optimizer
+    D: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler | None = None
 
 
 @dataclass(frozen=True)
 class StepLosses:
-    """Losses of one step (python floats, for logging)."""
+    """Losses of one step (python floats, for logging); a term the step did not compute is None."""
 
     D_real: float
     D_fake: float
     G_GAN: float
     G_L1: float
+    G_feat: float | None = None
+    G_VGG: float | None = None
+    G_CE: float | None = None
+    extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def D(self) -> float:
         return 0.5 * (self.D_real + self.D_fake)
 
-
-@dataclass
-class GanModels:
-    """The networks and their optimisers; ``scaler`` is set only for float16 autocast on CUDA;
-    ``head`` is the generator itself when it is a palette head (unwrapped, for its class maths)."""
-
-    G: nn.Module
-    D: nn.Module
-    opt_G: torch.optim.Optimizer
-    opt_D: torch.optim.Optimizer
-    scaler: torch.amp.GradScaler | None = None
-    head: PaletteHead | None = None
+    def as_row(self) -> dict[str, float]:
+        """The named losses that were computed, for ``metrics.csv``."""
+        row = {"D_real": self.D_real, "D_fake": self.D_fake, "G_GAN": self.G_GAN, "G_L1": self.G_L1}
+        row.update({k: v for k, v in (("G_feat", self.G_feat), ("G_VGG", self.G_VGG), ("G_CE", self.G_CE))
+                    if v is not None})
+        return row
 
 
-def build_gan(gcfg: GeneratorConfig, dcfg: DiscriminatorConfig, plan: DevicePlan, lr: float,
-              betas: tuple[float, float]) -> GanModels:
-    """G, D and their Adam optimisers, placed and laid out for ``plan``.
+def place(module: nn.Module, plan: DevicePlan) -> nn.Module:
+    """``module`` on the plan's device, in its memory layout."""
+    module = module.to(plan.device)
+    return module.to(memory_format=torch.channels_last) if plan.channels_last else module
 
-    Adam runs as one fused kernel over all parameters on the CPU and CUDA: the default
-    per-parameter loop spent a fifth of a CPU training step (54 M parameters, ~10 element-wise
-    passes each); fused is the same update rule.
+
+def make_optimisers(G: nn.Module, D: nn.Module, plan: DevicePlan, lr: float,
+                    betas: tuple[float, float]) -> Optimisers:
+    """Adam for both networks (the paper's), one fused kernel over all parameters on CPU and CUDA.
+
+    Fused is the same update rule; the default per-parameter loop spent a fifth of a CPU training
+    step (54 M parameters, ~10 element-wise passes each). Parameters whose gradient is None (frozen
+    ones, e.g. Pix2PixHD's global generator in its fixed phase) are skipped by Adam, so they stay
+    bit-identical.
     """
-    G = build_generator(gcfg).to(plan.device)
-    D = build_discriminator(dcfg).to(plan.device)
-    if plan.channels_last:
-        G = G.to(memory_format=torch.channels_last)
-        D = D.to(memory_format=torch.channels_last)
     fused = True if plan.device.type in ("cpu", "cuda") else None
-    return GanModels(G, D, torch.optim.Adam(G.parameters(), lr, betas, fused=fused),
-                     torch.optim.Adam(D.parameters(), lr, betas, fused=fused),
-                     torch.amp.GradScaler("cuda") if plan.needs_scaler else None,
-                     G if isinstance(G, PaletteHead) else None)
+    return Optimisers(torch.optim.Adam(G.parameters(), lr, betas, fused=fused),
+                      torch.optim.Adam(D.parameters(), lr, betas, fused=fused),
+                      torch.amp.GradScaler("cuda") if plan.needs_scaler else None)
 
 
 def _set_requires_grad(net: nn.Module, flag: bool) -> None:
@@ -87,70 +151,64 @@ def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch
         scaler.step(opt)
 
 
-def train_step(
-    m: GanModels,
-    real_A: torch.Tensor,
-    real_B: torch.Tensor,
-    valid: torch.Tensor,
-    lambda_l1: float = 100.0,
-    gan_kind: str = "vanilla",
-    autocast: Callable[[], AbstractContextManager[object]] | None = None,
-    edge_weight: float = 0.0,
-    pixel_weight: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    class_weight: float = 0.0,
-) -> StepLosses:
-    """One D update then one G update on a batch; returns the losses.
+def _value(t: torch.Tensor | None) -> float | None:
+    return None if t is None else float(t.detach())
 
-    Args:
-        real_A: input batch ``(N, Ca, T, T)`` in [-1, 1].
-        real_B: target batch ``(N, Cb, T, T)`` in [-1, 1].
-        valid: ``(N, 1, T, T)`` bool, pixels valid in both rasters.
-        autocast: factory of the mixed-precision context (``None``: full precision).
-        edge_weight: extra L1 weight of pixels at the target's colour edges (see
-            :func:`~geo_pix2pix.losses.masked_l1`); the logged ``G_L1`` stays the plain L1.
-        pixel_weight: target ``(N, C, T, T)`` -> ``(N, 1, T, T)`` L1 weights (class balance).
-        class_weight: weight of the palette head's class cross-entropy (needs ``m.head``).
+
+def gan_step(nets: Networks, opts: Optimisers, batch: Batch, w: LossWeights,
+             autocast: Callable[[], AbstractContextManager[object]] | None = None) -> StepLosses:
+    """One D update then one G update on ``batch``; returns the named losses.
+
+    ``autocast``: factory of the mixed-precision context (``None``: full precision).
     """
     ctx = autocast if autocast is not None else nullcontext
+    real_A, real_B, valid = batch.real_A, batch.real_B, batch.valid
     logits = None
     with ctx():
-        if m.head is not None and class_weight > 0:
-            fake_B, logits = m.G(real_A, with_logits=True)
+        if nets.head is not None and w.classes > 0:
+            fake_B, logits = nets.G(real_A, with_logits=True)
         else:
-            fake_B = m.G(real_A)
+            fake_B = nets.G(real_A)
 
     # -- D: fake pairs should score "fake", real pairs "real" --------------------------
-    _set_requires_grad(m.D, True)
-    m.opt_D.zero_grad(set_to_none=True)
+    _set_requires_grad(nets.D, True)
+    opts.D.zero_grad(set_to_none=True)
     with ctx():
-        pred_fake = m.D(torch.cat([real_A, fake_B.detach()], 1))
-        pred_real = m.D(torch.cat([real_A, real_B], 1))
-    w = patch_weights(valid, pred_real)
-    loss_D_fake = gan_loss(pred_fake, False, gan_kind, w)
-    loss_D_real = gan_loss(pred_real, True, gan_kind, w)
-    _backward_step((loss_D_fake + loss_D_real) * 0.5, m.opt_D, m.scaler)
+        pred_fake = nets.D(torch.cat([real_A, fake_B.detach()], 1))
+        pred_real = nets.D(torch.cat([real_A, real_B], 1))
+    loss_D_fake = adversarial_loss(pred_fake, False, w.gan_loss, valid)
+    loss_D_real = adversarial_loss(pred_real, True, w.gan_loss, valid)
+    _backward_step((loss_D_fake + loss_D_real) * 0.5, opts.D, opts.scaler)
 
-    # -- G: fool D, and stay close to the target in L1 ----------------------------------
-    _set_requires_grad(m.D, False)
-    m.opt_G.zero_grad(set_to_none=True)
+    # -- G: fool D, stay close to the target (L1), and the family's terms -----------------
+    _set_requires_grad(nets.D, False)
+    opts.G.zero_grad(set_to_none=True)
     with ctx():
-        pred_fake = m.D(torch.cat([real_A, fake_B], 1))
-    loss_G_GAN = gan_loss(pred_fake, True, gan_kind, w, for_discriminator=False)
+        pred_fake = nets.D(torch.cat([real_A, fake_B], 1))
+    loss_G_GAN = adversarial_loss(pred_fake, True, w.gan_loss, valid, for_discriminator=False)
     loss_G_L1 = masked_l1(fake_B, real_B, valid)
-    if edge_weight > 0 or pixel_weight is not None:
-        l1_term = masked_l1(fake_B, real_B, valid, edge_weight,
-                            pixel_weight(real_B) if pixel_weight is not None else None)
+    if w.edge > 0 or w.pixel_weight is not None:
+        l1_term = masked_l1(fake_B, real_B, valid, w.edge,
+                            w.pixel_weight(real_B) if w.pixel_weight is not None else None)
     else:
         l1_term = loss_G_L1
-    loss_G = loss_G_GAN + lambda_l1 * l1_term
-    if logits is not None and m.head is not None:
-        loss_G = loss_G + class_weight * masked_cross_entropy(
-            m.head.class_logits(logits), m.head.target_classes(real_B), valid)
-    _backward_step(loss_G, m.opt_G, m.scaler)
-    if m.scaler is not None:
-        m.scaler.update()
-    _set_requires_grad(m.D, True)
-    return StepLosses(
-        float(loss_D_real.detach()), float(loss_D_fake.detach()),
-        float(loss_G_GAN.detach()), float(loss_G_L1.detach()),
-    )
+    loss_G = loss_G_GAN + w.l1 * l1_term
+    loss_feat = loss_vgg = loss_ce = None
+    if w.feat > 0:
+        with torch.no_grad(), ctx():  # real features with D as just updated, as constants
+            pred_real = nets.D(torch.cat([real_A, real_B], 1))
+        loss_feat = feature_matching_loss(pred_fake, pred_real, valid)
+        loss_G = loss_G + w.feat * loss_feat
+    if w.vgg > 0 and nets.vgg is not None:
+        # nodata: the target's own pixels stand in for the prediction, so they cost nothing
+        loss_vgg = nets.vgg(torch.where(valid, fake_B.float(), real_B.float()), real_B)
+        loss_G = loss_G + w.vgg * loss_vgg
+    if logits is not None and nets.head is not None:
+        loss_ce = masked_cross_entropy(nets.head.class_logits(logits), nets.head.target_classes(real_B), valid)
+        loss_G = loss_G + w.classes * loss_ce
+    _backward_step(loss_G, opts.G, opts.scaler)
+    if opts.scaler is not None:
+        opts.scaler.update()
+    _set_requires_grad(nets.D, True)
+    return StepLosses(float(loss_D_real.detach()), float(loss_D_fake.detach()), float(loss_G_GAN.detach()),
+                      float(loss_G_L1.detach()), _value(loss_feat), _value(loss_vgg), _value(loss_ce))

@@ -1,8 +1,10 @@
-"""The training loop: ``fit(config)`` reads top to bottom.
+"""The training loop: ``fit(config)`` reads top to bottom like a short training script.
 
-Phases: prepare the data (align pairs, split, index windows, statistics) -> build G and D ->
-resume if asked -> for each step: learning rate, batch, ``train_step``, log, validate, checkpoint
--> final model file, curves and the ``latest`` link.
+Phases: data (align pairs, split, index windows, statistics) -> build (the family's G and D, their
+optimisers, the loss weights) -> resume if asked -> loop (learning rate, batch, ``gan_step``, log,
+validate, checkpoint) -> finish (model file, curves, the ``latest`` link). The model family
+(:mod:`geo_pix2pix.families`) decides the networks and the loss terms; nothing here depends on
+which family runs.
 
 Exact resume: the windows and augmentations of step ``s`` are drawn from
 ``numpy.random.default_rng([seed, s])`` (:class:`StepBatchSampler`), dropout uses torch's global
@@ -18,7 +20,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,24 +29,23 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from geo_pix2pix._version import __version__
-from geo_pix2pix.balance import ClassBalance, class_balance, palette_centers, require_rgb
-from geo_pix2pix.checkpoint import load_checkpoint, save_checkpoint
-from geo_pix2pix.config import DIRECTIONS, TrainConfig
+from geo_pix2pix.balance import ClassBalance, class_balance
+from geo_pix2pix.build import ModelSetup, Sides, build_model, check_config
+from geo_pix2pix.checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
+from geo_pix2pix.config import TrainConfig
+from geo_pix2pix.data import TrainingData, prepare_training
 from geo_pix2pix.device import DevicePlan, plan_device
 from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
-from geo_pix2pix.modelfile import ModelMeta, save_model
+from geo_pix2pix.modelfile import save_model
 from geo_pix2pix.palette import Palette, load_palette
-from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
-from geo_pix2pix.data import pair_meta, prepare_training
 from geo_pix2pix.runs import MetricsLog, link_latest, plot_losses, save_sample_grid, write_json
-from geo_pix2pix.step import StepLosses, build_gan, train_step
+from geo_pix2pix.step import Batch, StepLosses, gan_step
 from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset, WindowListDataset
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.grid import PixelWindow
 from geo_pix2pix.tiles.normalize import BandStats
 
-__all__ = ["fit", "FitResult", "StepBatchSampler", "TrainingInterrupted"]
+__all__ = ["fit", "FitResult", "StepBatchSampler", "TrainingInterrupted", "ProgressCallback"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,10 @@ class FitResult:
     run_dir: Path
     step: int
     val: ImageMetrics | None
+
+
+#: Called after every step with the step number (1-based) and its losses.
+ProgressCallback = Callable[[int, StepLosses], None]
 
 
 class StepBatchSampler(Sampler[list[int]]):
@@ -166,153 +171,116 @@ def _class_balance(cfg: TrainConfig, palette: Palette, ds: PairWindowDataset, b:
     return bal
 
 
-def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitResult:
-    """Train (or continue) a Pix2Pix model as configured; returns where the run ended."""
-    if cfg.direction not in DIRECTIONS:
-        raise GeopixError(f"unknown direction {cfg.direction!r}; use sat2map or map2sat")
+
+
+def _with_epoch_steps(cfg: TrainConfig, data: TrainingData) -> TrainConfig:
+    """``--epochs E``: ``steps`` = E passes over the training area (non-overlapping tiles) in
+    batches; the result is recorded in config.json, and a resume with ``--steps`` clears ``epochs``."""
+    if not cfg.epochs:
+        return cfg
+    return cfg.with_(steps=max(1, math.ceil(cfg.epochs * data.epoch_windows / cfg.batch_size)))
+
+
+def _validation_batches(cfg: TrainConfig, data: TrainingData) -> list[dict[str, torch.Tensor]]:
+    """Fixed validation windows (held-out blocks; a few training windows if there are none)."""
+    val_list = _spread(list(data.val), cfg.val_windows)
+    if not val_list:
+        val_list = [data.index.window(i) for i in range(0, len(data.index), max(1, len(data.index) // 4))][:4]
+    val_ds = WindowListDataset(data.specs, val_list, data.imagery_stats, data.map_stats)
+    # Every DataLoader gets its own generator: starting one would otherwise draw from the global
+    # RNG (which drives dropout) and break exact resume.
+    return list(DataLoader(val_ds, batch_size=min(8, len(val_ds)), num_workers=0,
+                           generator=torch.Generator().manual_seed(cfg.seed)))
+
+
+def _set_frozen(G: torch.nn.Module, frozen: list[torch.nn.Parameter]) -> None:
+    """Parameters in ``frozen`` get no gradient (Adam then leaves them bit-identical); the others do."""
+    ids = {id(p) for p in frozen}
+    for p in G.parameters():
+        p.requires_grad_(id(p) not in ids)
+
+
+def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
+        on_step: ProgressCallback | None = None) -> FitResult:
+    """Train (or continue) a model of ``cfg.family`` as configured; returns where the run ended.
+
+    ``on_step(step, losses)`` is called after every step (progress bars, notebooks, pipelines).
+    """
+    family, options = check_config(cfg)
     out = Path(cfg.out)
     plan = plan_device(cfg.device, cfg.amp)
-    log.info("training on %s", plan.describe())
+    log.info("training %s on %s", family.name, plan.describe())
 
     # -- data: align, split, index, statistics (before creating anything on disk) -----------
     data = prepare_training(cfg)
-    prepared, specs, index = data.pairs, data.specs, data.index
-    if cfg.extra.get("epochs"):
-        per_epoch = data.epoch_windows  # non-overlapping tiles of the training area
-        cfg = cfg.with_(steps=max(1, math.ceil(float(cfg.extra["epochs"]) * per_epoch / cfg.batch_size)))
-    a, b = ("imagery", "maps") if cfg.direction == "sat2map" else ("maps", "imagery")
-    p0 = prepared[0]
-    img_stats, map_stats = data.imagery_stats, data.map_stats
-    in_stats, out_stats = (img_stats, map_stats) if a == "imagery" else (map_stats, img_stats)
+    cfg = _with_epoch_steps(cfg, data)
+    sides = Sides.of(cfg, data)
+    a, b = sides.a, sides.b
     palette = load_palette(cfg.balance_palette) if cfg.balance_palette else None
-    if palette is not None:
-        require_rgb(out_stats.bands)  # before the run directory is touched
-    if cfg.palette_head and cfg.direction != "sat2map":
-        raise GeopixError("--palette-head paints maps: it needs --direction sat2map")
-    head_palette = load_palette(cfg.palette_head) if cfg.palette_head else None
-    head: dict[str, Any] = {}
-    if head_palette is not None:
-        head = {"palette": tuple(map(tuple, palette_centers(head_palette, out_stats).tolist())),
-                "palette_classes": tuple(int(c) for c in head_palette.color_class)}
-    in_bands = p0.spec.imagery_bands if a == "imagery" else p0.spec.map_bands
-    out_bands = p0.spec.map_bands if a == "imagery" else p0.spec.imagery_bands
-    assert in_bands is not None and out_bands is not None  # resolved by prepare_pair
 
-    # -- models and optimisers ------------------------------------------------------------
-    torch.manual_seed(cfg.seed)
-    gcfg = GeneratorConfig(name=cfg.generator, in_channels=len(in_bands), out_channels=len(out_bands),
-                           tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=True,
-                           encoder_weights=cfg.encoder_weights, **head)
-    dcfg = DiscriminatorConfig(in_channels=len(in_bands) + len(out_bands), ndf=cfg.ndf,
-                               n_layers=cfg.d_layers, norm=cfg.d_norm)
-    models = build_gan(gcfg, dcfg, plan, cfg.lr, (cfg.beta1, cfg.beta2))
-    G, D = models.G, models.D  # the modules themselves: what checkpoints and model files hold
-    if cfg.compile:
-        models = dataclasses.replace(models, G=torch.compile(G), D=torch.compile(D))
+    # -- build: the family's networks, optimisers and loss weights ---------------------------
+    model: ModelSetup = build_model(cfg, family, options, sides, plan)
+    G, D, opts = model.G, model.D, model.opts
+    train_ds = PairWindowDataset(data.specs, data.index, data.imagery_stats, data.map_stats, augment=True)
+    balance = _class_balance(cfg, palette, train_ds, b, sides.out_stats) if palette is not None else None
+    weights = model.weights
+    if balance is not None:
+        weights = dataclasses.replace(weights, pixel_weight=balance.pixel_weights)
+    val_batches = _validation_batches(cfg, data)
+
+    # -- the run directory; resume ------------------------------------------------------------
     out.mkdir(parents=True, exist_ok=True)
     metrics = MetricsLog(out / "metrics.csv")
-    start = 0
-    spent_before = 0.0  # seconds of training before this process (resume), for --time-budget
+    cuda = plan.device.type == "cuda"
+    start, spent_before = 0, 0.0  # seconds of training before this process count for --time-budget
     if resume:
-        state = load_checkpoint(out / "checkpoint.pt")
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        models.opt_G.load_state_dict(state["opt_G"])
-        models.opt_D.load_state_dict(state["opt_D"])
-        if models.scaler is not None and state.get("scaler"):
-            models.scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng_cpu"])
-        if plan.device.type == "cuda" and state.get("rng_cuda"):
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
-        start = int(state["step"])
-        spent_before = float(state.get("elapsed", 0.0))
+        start, spent_before = restore_training_state(load_checkpoint(out / "checkpoint.pt"), G, D, opts.G, opts.D,
+                                                     opts.scaler, cuda)
         metrics.truncate_after(start)
         log.info("resuming %s at step %d", out, start)
     write_json(out / "config.json", cfg.to_dict())
-
-    meta = lambda step: ModelMeta(  # noqa: E731 (a small closure over the run's constants)
-        generator=gcfg, direction=cfg.direction, input_bands=tuple(in_bands), output_bands=tuple(out_bands),
-        input_stats=in_stats, output_stats=out_stats, tile_size=cfg.tile, step=step,
-        pairs=tuple(pair_meta(p) for p in prepared), geopix_version=__version__,
-        extra={"discriminator": dcfg.to_dict(), "gan_loss": cfg.gan_loss, "lambda_l1": cfg.lambda_l1,
-               "split": {"val_fraction": cfg.val_fraction, "seed": cfg.seed, "val_aoi": cfg.val_aoi,
-                         "min_valid": cfg.min_valid, "val_pairs": cfg.val_pairs},
-               **({"palette": {"name": head_palette.name, "classes": list(head_palette.classes)}}
-                  if head_palette is not None else {})})
-
-    def checkpoint(step: int) -> None:
-        save_checkpoint(out / "checkpoint.pt", {
-            "step": step, "G": G.state_dict(), "D": D.state_dict(),
-            "opt_G": models.opt_G.state_dict(), "opt_D": models.opt_D.state_dict(),
-            "scaler": models.scaler.state_dict() if models.scaler is not None else {},
-            "rng_cpu": torch.get_rng_state(), "elapsed": elapsed(),
-            "rng_cuda": torch.cuda.get_rng_state_all() if plan.device.type == "cuda" else [],
-            "geopix_version": __version__,
-        })
-        save_model(out / "model.safetensors", G.state_dict(), meta(step))
-        metrics.flush()
-
-    # -- fixed validation windows (held-out blocks; training windows if there are none) --
-    val_list = _spread(list(data.val), cfg.val_windows)
-    if not val_list:
-        val_list = [index.window(i) for i in range(0, len(index), max(1, len(index) // 4))][:4]
-    val_ds = WindowListDataset(specs, val_list, img_stats, map_stats)
-    # Every DataLoader gets its own generator: starting one would otherwise draw from the global
-    # RNG (which drives dropout) and break exact resume.
-    val_batches = list(DataLoader(val_ds, batch_size=min(8, len(val_ds)), num_workers=0,
-                                  generator=torch.Generator().manual_seed(cfg.seed)))
-
-    # -- the loop -------------------------------------------------------------------------
-    budget = cfg.time_budget
-    steps_total = cfg.steps if budget is None else 10**9  # a budget ends training by time
-    end = min(steps_total, cfg.stop_at) if cfg.stop_at else steps_total
+    if balance is not None:
+        write_json(out / "class_balance.json", balance.to_dict())
     t_start = time.monotonic()
 
     def elapsed() -> float:
         return spent_before + time.monotonic() - t_start
 
-    def finish(step: int) -> None:
-        """Checkpoint, model file, curves and the latest link: the run directory is complete."""
-        bar.close()
-        checkpoint(step)
-        plot_losses(metrics.rows(), out / "loss.png")
-        metrics.close()
-        link_latest(out)
+    def checkpoint(step: int) -> None:
+        save_checkpoint(out / "checkpoint.pt", training_state(G, D, opts.G, opts.D, opts.scaler, step, elapsed(), cuda))
+        save_model(out / "model.safetensors", G.state_dict(), model.meta(cfg, data, sides, step))
+        metrics.flush()
 
-    train_ds = PairWindowDataset(specs, index, img_stats, map_stats, augment=True)
-    balance = _class_balance(cfg, palette, train_ds, b, out_stats) if palette is not None else None
-    if balance is not None:
-        write_json(out / "class_balance.json", balance.to_dict())
+    # -- the loop -------------------------------------------------------------------------
+    budget = cfg.time_budget
+    steps_total = cfg.steps if budget is None else 10**9  # a budget ends training by time
+    end = min(steps_total, cfg.stop_at) if cfg.stop_at else steps_total
     workers = _workers(cfg, plan)
     loader = DataLoader(
         train_ds, batch_sampler=StepBatchSampler(data.train_counts, data.train_weights, cfg.batch_size,
                                                  cfg.seed, start, end),
-        num_workers=workers, pin_memory=plan.device.type == "cuda",
-        prefetch_factor=4 if workers else None, generator=torch.Generator().manual_seed(cfg.seed),
+        num_workers=workers, pin_memory=cuda, prefetch_factor=4 if workers else None,
+        generator=torch.Generator().manual_seed(cfg.seed),
     )
     from geo_pix2pix.progress import progress_bar
 
     bar = progress_bar(disable=not progress, total=None if budget else end, initial=start, unit="step",
                        desc="train")
-    step = start
-    last_val: ImageMetrics | None = None
+    step, last_val = start, None
     G.train()
     D.train()
     try:
         for step_i, batch in zip(range(start, end), loader):
             lr = cfg.lr_at(step_i) if budget is None else cfg.lr_at_fraction(elapsed() / budget)
-            for opt in (models.opt_G, models.opt_D):
+            for opt in (opts.G, opts.D):
                 for group in opt.param_groups:
                     group["lr"] = lr
+            _set_frozen(G, model.family.frozen_parameters(G, options, step_i))
             d = _to_device(batch, plan)
-            losses: StepLosses = train_step(models, d[a], d[b], d["valid"], cfg.lambda_l1, cfg.gan_loss,
-                                            plan.autocast(), cfg.edge_weight,
-                                            balance.pixel_weights if balance is not None else None,
-                                            cfg.class_weight)
+            losses = gan_step(model.nets, opts, Batch(d[a], d[b], d["valid"]), weights, plan.autocast())
             step = step_i + 1
             last = step == end or (budget is not None and elapsed() >= budget)
-            row: dict[str, Any] = {"step": step, "lr": lr, "D_real": losses.D_real, "D_fake": losses.D_fake,
-                                   "G_GAN": losses.G_GAN, "G_L1": losses.G_L1}
+            row: dict[str, Any] = {"step": step, "lr": lr, **losses.as_row()}
             if step % cfg.val_every == 0 or last:
                 last_val, (ins, fakes, reals) = _validate(G, val_batches, a, b, plan)
                 row.update(val_L1=last_val.L1, val_PSNR=last_val.PSNR, val_SSIM=last_val.SSIM,
@@ -324,12 +292,23 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> FitRes
                 checkpoint(step)
             bar.update(1)
             bar.set_postfix(D=f"{losses.D:.3f}", G_GAN=f"{losses.G_GAN:.3f}", L1=f"{losses.G_L1:.3f}")
+            if on_step is not None:
+                on_step(step, losses)
             if last:
                 break
     except KeyboardInterrupt:
-        finish(step)
+        _finish(bar, checkpoint, step, metrics, out)
         raise TrainingInterrupted(
             f"interrupted at step {step}; checkpoint saved in {out}; continue with: geopix train --resume {out}"
         ) from None
-    finish(step)
+    _finish(bar, checkpoint, step, metrics, out)
     return FitResult(out, step, last_val)
+
+
+def _finish(bar: Any, checkpoint: Callable[[int], None], step: int, metrics: MetricsLog, out: Path) -> None:
+    """Checkpoint, model file, curves and the latest link: the run directory is complete."""
+    bar.close()
+    checkpoint(step)
+    plot_losses(metrics.rows(), out / "loss.png")
+    metrics.close()
+    link_latest(out)

@@ -16,7 +16,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from .unet import norm_layer
 
-__all__ = ["PatchGAN", "receptive_field"]
+__all__ = ["PatchGAN", "MultiScaleDiscriminator", "receptive_field"]
 
 
 def receptive_field(n_layers: int) -> int:
@@ -28,7 +28,12 @@ def receptive_field(n_layers: int) -> int:
 
 
 class PatchGAN(nn.Module):
-    """``(N, in_channels, T, T)`` -> ``(N, 1, P, P)`` logits (no sigmoid)."""
+    """``(N, in_channels, T, T)`` -> the list of its layers' outputs, ending with the
+    ``(N, 1, P, P)`` logits (no sigmoid).
+
+    The intermediate outputs (after each LeakyReLU: ``n_layers + 1`` of them) are what Pix2PixHD's
+    feature-matching loss compares between real and generated pairs.
+    """
 
     def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "batch") -> None:
         super().__init__()
@@ -50,5 +55,38 @@ class PatchGAN(nn.Module):
         layers.append(conv(ndf * mult, 1, 1, True))
         self.model = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)  # type: ignore[no-any-return]
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        outs: list[torch.Tensor] = []
+        for layer in self.model:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                outs.append(x)
+        outs.append(x)  # the final conv's logits
+        return outs
+
+
+class MultiScaleDiscriminator(nn.Module):
+    """``num_d`` PatchGANs, the k-th seeing the input average-pooled ``k`` times (Pix2PixHD, sec. 3.2).
+
+    At scale 0 a 70x70 PatchGAN judges texture; at scale 1 the same architecture on the 2x
+    downsampled pair has a 142-pixel field in input pixels, at scale 2 a 286-pixel one: the coarse
+    discriminators judge global structure (a road network's continuity) without a deeper network.
+    Pooling is a 3x3 average with stride 2 that ignores padding, so borders are not darkened.
+
+    Returns, per scale, the list of that PatchGAN's layer outputs ending with its logits: the one
+    output shape every GAN loss and the feature-matching loss read (one scale for Pix2Pix).
+    """
+
+    def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "batch",
+                 num_d: int = 1) -> None:
+        super().__init__()
+        self.scales = nn.ModuleList(PatchGAN(in_channels, ndf, n_layers, norm) for _ in range(num_d))
+        self.pool = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
+
+    def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
+        outs = []
+        for i, d in enumerate(self.scales):
+            if i:
+                x = self.pool(x)
+            outs.append(d(x))
+        return outs

@@ -18,7 +18,7 @@ from torch import nn
 from geo_pix2pix.tiles.errors import GeopixError
 
 __all__ = ["GeneratorConfig", "DiscriminatorConfig", "build_generator", "build_discriminator",
-           "register_generator", "register_discriminator", "generator_names"]
+           "register_generator", "register_discriminator", "generator_names", "upgrade_discriminator_state"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class GeneratorConfig:
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
-    """Architecture of a discriminator.
+    """Architecture of a (multi-scale) discriminator.
 
     Attributes:
         name: ``patchgan``.
@@ -77,6 +77,7 @@ class DiscriminatorConfig:
         ndf: filters of the first layer.
         n_layers: stride-2 layers (3: 70x70 receptive field).
         norm: ``batch``, ``instance`` or ``spectral``.
+        num_d: PatchGANs at successive 2x downsamplings (1: Pix2Pix; Pix2PixHD uses 2-3).
     """
 
     name: str = "patchgan"
@@ -84,6 +85,7 @@ class DiscriminatorConfig:
     ndf: int = 64
     n_layers: int = 3
     norm: str = "batch"
+    num_d: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -172,6 +174,15 @@ def _smp(cfg: GeneratorConfig) -> nn.Module:
 
 @register_discriminator("patchgan")
 def _patchgan(cfg: DiscriminatorConfig) -> nn.Module:
-    from .patchgan import PatchGAN
+    from .patchgan import MultiScaleDiscriminator
 
-    return PatchGAN(cfg.in_channels, cfg.ndf, cfg.n_layers, cfg.norm)
+    return MultiScaleDiscriminator(cfg.in_channels, cfg.ndf, cfg.n_layers, cfg.norm, cfg.num_d)
+
+
+def upgrade_discriminator_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A discriminator state dict from before multi-scale discriminators (one PatchGAN, keys
+    ``model.*``) as the one-scale :class:`MultiScaleDiscriminator` holds it (``scales.0.model.*``),
+    so runs checkpointed by an earlier geopix resume."""
+    if state and all(k.startswith("model.") for k in state):
+        return {f"scales.0.{k}": v for k, v in state.items()}
+    return state

@@ -7,7 +7,8 @@ import torch
 
 from geo_pix2pix.device import cpu_has_native_bf16, plan_device
 from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig
-from geo_pix2pix.step import build_gan, train_step
+from geo_pix2pix.models import build_discriminator, build_generator
+from geo_pix2pix.step import Batch, LossWeights, Networks, gan_step, make_optimisers, place
 from geo_pix2pix.tiles.errors import GeopixError
 
 
@@ -31,13 +32,15 @@ def test_unknown_or_missing_devices_are_one_line_errors() -> None:
 def test_a_training_step_under_the_plan_learns_and_keeps_float32_weights(amp: bool) -> None:
     plan = plan_device("cpu", amp=amp)
     torch.manual_seed(0)
-    m = build_gan(GeneratorConfig(tile=32, ngf=8), DiscriminatorConfig(in_channels=6, ndf=8), plan, 2e-3, (0.5, 0.999))
-    assert all(g.get("fused") for g in m.opt_G.param_groups)  # one fused Adam kernel on the CPU
+    G = place(build_generator(GeneratorConfig(tile=32, ngf=8)), plan)
+    D = place(build_discriminator(DiscriminatorConfig(in_channels=6, ndf=8)), plan)
+    nets, opts = Networks(G, D), make_optimisers(G, D, plan, 2e-3, (0.5, 0.999))
+    assert all(g.get("fused") for g in opts.G.param_groups)  # one fused Adam kernel on the CPU
     a = torch.rand(2, 3, 32, 32) * 2 - 1
     b = -a  # a simple function to learn
     valid = torch.ones(2, 1, 32, 32, dtype=torch.bool)
-    first = train_step(m, a, b, valid, autocast=plan.autocast()).G_L1
+    first = gan_step(nets, opts, Batch(a, b, valid), LossWeights(), plan.autocast()).G_L1
     for _ in range(30):
-        last = train_step(m, a, b, valid, autocast=plan.autocast()).G_L1
+        last = gan_step(nets, opts, Batch(a, b, valid), LossWeights(), plan.autocast()).G_L1
     assert last < 0.8 * first
-    assert all(p.dtype == torch.float32 for p in m.G.parameters())
+    assert all(p.dtype == torch.float32 for p in G.parameters())

@@ -48,7 +48,7 @@ def test_patchgan_receptive_field(n_layers: int) -> None:
     # Batch norm in eval mode uses running statistics, so no pixel mixes with far-away pixels.
     d = build_discriminator(DiscriminatorConfig(in_channels=2, n_layers=n_layers, ndf=8, norm="batch")).eval()
     x = torch.randn(1, 2, 256, 256, requires_grad=True)
-    out = d(x)
+    out = d(x)[0][-1]  # scale 0's logits
     i, j = out.shape[-2] // 2, out.shape[-1] // 2
     out[0, 0, i, j].backward()
     g = x.grad.abs().sum(dim=(0, 1))
@@ -61,10 +61,36 @@ def test_patchgan_receptive_field(n_layers: int) -> None:
 
 def test_patchgan_logit_map_and_spectral_norm() -> None:
     d = build_discriminator(DiscriminatorConfig(in_channels=6))
-    assert d(torch.zeros(1, 6, 256, 256)).shape == (1, 1, 30, 30)
+    assert d(torch.zeros(1, 6, 256, 256))[0][-1].shape == (1, 1, 30, 30)
     ds = build_discriminator(DiscriminatorConfig(in_channels=6, norm="spectral", ndf=8))
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in ds.modules())
-    assert ds(torch.zeros(1, 6, 64, 64)).shape == (1, 1, 6, 6)
+    assert ds(torch.zeros(1, 6, 64, 64))[0][-1].shape == (1, 1, 6, 6)
+
+
+@pytest.mark.parametrize("num_d", [1, 2, 3])
+def test_multiscale_discriminator_returns_features_and_logits_per_scale(num_d: int) -> None:
+    d = build_discriminator(DiscriminatorConfig(in_channels=6, ndf=8, n_layers=3, num_d=num_d)).eval()
+    outs = d(torch.zeros(2, 6, 256, 256))
+    assert len(outs) == num_d
+    # per scale: n_layers + 1 intermediate maps (after each LeakyReLU), then the logits
+    expected = [[(2, 8, 128, 128), (2, 16, 64, 64), (2, 32, 32, 32), (2, 64, 31, 31), (2, 1, 30, 30)],
+                [(2, 8, 64, 64), (2, 16, 32, 32), (2, 32, 16, 16), (2, 64, 15, 15), (2, 1, 14, 14)],
+                [(2, 8, 32, 32), (2, 16, 16, 16), (2, 32, 8, 8), (2, 64, 7, 7), (2, 1, 6, 6)]]
+    assert [[tuple(t.shape) for t in scale] for scale in outs] == expected[:num_d]
+    # scale k sees the input average-pooled k times: a constant input stays constant
+    x = torch.full((1, 6, 64, 64), 0.3)
+    pooled = d.pool(d.pool(x))
+    assert pooled.shape[-1] == 16 and torch.allclose(pooled, x[..., :16, :16])
+
+
+def test_one_scale_discriminator_loads_a_state_dict_from_before_scales() -> None:
+    from geo_pix2pix.models.patchgan import PatchGAN
+    from geo_pix2pix.models.registry import upgrade_discriminator_state
+
+    old = PatchGAN(6, 8, 3, "batch").state_dict()  # keys model.* as checkpoints before multi-scale D
+    d = build_discriminator(DiscriminatorConfig(in_channels=6, ndf=8))
+    d.load_state_dict(upgrade_discriminator_state(old))
+    assert torch.equal(d.scales[0].model[0].weight, old["model.0.weight"])
 
 
 def test_smp_generator_any_bands_and_local_encoder_weights(tmp_path) -> None:

@@ -8,7 +8,7 @@ import torch
 from geo_pix2pix.modelfile import ModelMeta, load_model, save_model
 from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from geo_pix2pix.models.palette_head import PaletteHead
-from geo_pix2pix.step import GanModels, train_step
+from geo_pix2pix.step import Batch, LossWeights, Networks, Optimisers, gan_step
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.normalize import BandStats
 
@@ -73,10 +73,12 @@ def test_class_weight_enters_the_generator_loss() -> None:
         torch.manual_seed(0)
         G = _head()
         D = build_discriminator(DiscriminatorConfig(in_channels=6, ndf=8))
-        m = GanModels(G, D, torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3), head=G)
+        nets = Networks(G, D, head=G)
+        opts = Optimisers(torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3))
         torch.manual_seed(1)
         a = torch.rand(2, 3, 32, 32) * 2 - 1
         b = torch.tensor(COLORS)[torch.randint(0, 3, (2, 32, 32))].permute(0, 3, 1, 2).contiguous()
-        train_step(m, a, b, torch.ones(2, 1, 32, 32, dtype=torch.bool), class_weight=w)
+        losses = gan_step(nets, opts, Batch(a, b, torch.ones(2, 1, 32, 32, dtype=torch.bool)), LossWeights(classes=w))
+        assert (losses.G_CE is not None) == (w > 0)
         after.append([p.detach().clone() for p in G.parameters()])
     assert any(not torch.equal(p, q) for p, q in zip(*after))

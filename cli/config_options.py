@@ -1,0 +1,69 @@
+"""Click options built from config dataclasses: a training option is declared once, as a field.
+
+:func:`config_options` turns every field declared with :func:`geo_pix2pix.options.option` into a
+click option with the field's name as its parameter name, its default, help, bounds and choices,
+so ``geopix train`` cannot lose a field and ``--help`` shows the defaults the config really has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, Field
+from typing import Any, TypeVar
+
+import click
+
+from geo_pix2pix.options import OptionSpec, flag_of, option_specs
+
+from .options import parse_duration
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["config_options", "click_option"]
+
+
+def _kind(f: Field[Any], spec: OptionSpec) -> str:
+    if spec.kind:
+        return spec.kind
+    t = str(f.type)
+    for name in ("bool", "int", "float"):
+        if t.startswith(name):
+            return name
+    return "str"
+
+
+def click_option(f: Field[Any], spec: OptionSpec) -> Callable[[F], F]:
+    """The click option of one declared field."""
+    kind = _kind(f, spec)
+    default = None if f.default is MISSING else f.default
+    flag = flag_of(f.name, spec)
+    kw: dict[str, Any] = {"help": spec.help, "default": default, "show_default": default is not None}
+    if kind in ("bool", "negated"):
+        return click.option(flag, f.name, is_flag=True, flag_value=kind == "bool",
+                            default=default, help=spec.help)
+    if kind == "duration":
+        kw.update(callback=parse_duration, metavar=spec.metavar or "DURATION", show_default=False)
+    elif kind == "path":
+        kw["type"] = click.Path(dir_okay=f.name in ("out", "from_run"))
+    elif spec.choices:
+        kw["type"] = click.Choice(list(spec.choices))
+    elif kind == "int":
+        kw["type"] = click.IntRange(min=None if spec.min is None else int(spec.min),
+                                    max=None if spec.max is None else int(spec.max))
+    elif kind == "float":
+        kw["type"] = click.FloatRange(min=spec.min, max=spec.max, min_open=spec.min_open)
+    if spec.metavar and "metavar" not in kw:
+        kw["metavar"] = spec.metavar
+    return click.option(flag, f.name, **kw)
+
+
+def config_options(classes: Sequence[type], skip: Sequence[str] = ()) -> Callable[[F], F]:
+    """Decorator adding the options of every declared field of ``classes`` (in order) except ``skip``."""
+    opts = [click_option(f, spec) for cls in classes for f, spec in option_specs(cls) if f.name not in skip]
+
+    def deco(fn: F) -> F:
+        for opt in reversed(opts):
+            fn = opt(fn)
+        return fn
+
+    return deco

@@ -1,0 +1,54 @@
+"""The Pix2Pix family (Isola et al., CVPR 2017): a U-Net generator (the paper's, or a U-Net on a
+segmentation-models-pytorch encoder), one conditional PatchGAN, adversarial + lambda * L1.
+
+Its options are TrainConfig's own (``--generator``, ``--ngf``, ``--norm``, ...); its recipes are the
+paper's configuration and the CPU recipe (:data:`geo_pix2pix.config.CPU_RECIPE`). Model files
+written before families existed are Pix2Pix files: their generator config is this family's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from geo_pix2pix.config import RECIPES
+from geo_pix2pix.families import Family
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+    from geo_pix2pix.config import TrainConfig
+    from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
+
+__all__ = ["Pix2Pix", "FAMILY"]
+
+
+class Pix2Pix(Family):
+    name: ClassVar[str] = "pix2pix"
+    summary: ClassVar[str] = "U-Net (or smp encoder U-Net) + PatchGAN, adversarial + lambda * L1"
+    recipes: ClassVar[Mapping[str, Mapping[str, Any]]] = RECIPES
+    loss_terms: ClassVar[tuple[str, ...]] = ("G_GAN", "G_L1")
+
+    def configure(self, cfg: TrainConfig, opts: Any, in_channels: int, out_channels: int,
+                  head: Mapping[str, Any]) -> tuple[GeneratorConfig, DiscriminatorConfig]:
+        from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
+
+        gcfg = GeneratorConfig(name=cfg.generator, in_channels=in_channels, out_channels=out_channels,
+                               tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=True,
+                               encoder_weights=cfg.encoder_weights, **head)
+        dcfg = DiscriminatorConfig(in_channels=in_channels + out_channels, ndf=cfg.ndf, n_layers=cfg.d_layers,
+                                   norm=cfg.d_norm)
+        return gcfg, dcfg
+
+    def generator_config(self, d: Mapping[str, Any]) -> GeneratorConfig:
+        from geo_pix2pix.models.registry import GeneratorConfig
+
+        return GeneratorConfig.from_dict(dict(d))
+
+    def build_generator(self, gcfg: Any, init: bool = True) -> nn.Module:
+        from geo_pix2pix.models.registry import build_generator
+
+        return build_generator(gcfg, init=init)
+
+
+FAMILY = Pix2Pix()
