@@ -83,7 +83,7 @@ def baseline(seed: int, seconds: float, sat: np.ndarray, ref: np.ndarray) -> tup
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     G = build_generator(GeneratorConfig(tile=256))
-    D = build_discriminator(DiscriminatorConfig(in_channels=6))
+    D = build_discriminator(DiscriminatorConfig(in_channels=6)).scales[0].model  # plain PatchGAN: logits
     oG = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
     oD = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()

@@ -4,10 +4,10 @@ Three measurements, interleaved round by round so machine noise hits all of them
   baseline  a plain eager pix2pix step written out as in the reference implementation
             (forward G; D on fake/real with the loss halved; G with GAN + 100 * L1), same
             architecture (paper U-Net + 70x70 PatchGAN), batch and tile, on pre-made tensors;
-  geopix    geopix's train_step as ``geopix train`` runs it on this machine (the device plan's
+  geopix    geopix's gan_step as ``geopix train`` runs it on this machine (the device plan's
             precision: bf16 autocast on a CPU with native bf16, float32 otherwise; fused Adam),
             with batches from the tiler's dataset reading a real GeoTIFF through a DataLoader;
-  premade   geopix's train_step on pre-made batches (how much the loader costs the step).
+  premade   geopix's gan_step on pre-made batches (how much the loader costs the step).
 Prints samples/s of each and the ratios geopix/baseline and premade/geopix step time.
 
     .venv/bin/python bench/train_throughput.py [--tile 256] [--batch 1] [--steps 8] [--ngf 64]
@@ -29,7 +29,7 @@ from torch import nn
 
 from geo_pix2pix.device import DevicePlan, plan_device
 from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
-from geo_pix2pix.step import GanModels, build_gan, train_step
+from geo_pix2pix.step import Batch, LossWeights, Networks, Optimisers, gan_step, make_optimisers, place
 from geo_pix2pix.tiles.dataset import PairWindowDataset
 from geo_pix2pix.tiles.pair import PairSpec
 from geo_pix2pix.tiles.prepare import TilerConfig, prepare_pair
@@ -39,19 +39,21 @@ from geo_pix2pix.train import StepBatchSampler
 DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
 
 
-def make_models(tile: int, ngf: int) -> GanModels:
-    """The baseline's models: as the reference builds them (float32, default Adam)."""
+def make_models(tile: int, ngf: int) -> tuple[Networks, Optimisers]:
+    """The baseline's models: as the reference builds them (float32, default Adam; the PatchGAN as
+    a plain ``nn.Sequential`` returning its logits)."""
     torch.manual_seed(0)
     G = build_generator(GeneratorConfig(tile=tile, ngf=ngf))
-    D = build_discriminator(DiscriminatorConfig(in_channels=6, ndf=64))
-    return GanModels(G, D, torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999)),
-                     torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999)))
+    D = build_discriminator(DiscriminatorConfig(in_channels=6, ndf=64)).scales[0].model
+    return Networks(G, D), Optimisers(torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999)),
+                                      torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999)))
 
 
-def geopix_models(tile: int, ngf: int, plan: DevicePlan) -> GanModels:
+def geopix_models(tile: int, ngf: int, plan: DevicePlan) -> tuple[Networks, Optimisers]:
     torch.manual_seed(0)
-    return build_gan(GeneratorConfig(tile=tile, ngf=ngf), DiscriminatorConfig(in_channels=6, ndf=64), plan,
-                     2e-4, (0.5, 0.999))
+    G = place(build_generator(GeneratorConfig(tile=tile, ngf=ngf)), plan)
+    D = place(build_discriminator(DiscriminatorConfig(in_channels=6, ndf=64)), plan)
+    return Networks(G, D), make_optimisers(G, D, plan, 2e-4, (0.5, 0.999))
 
 
 def plain_step(G: nn.Module, D: nn.Module, oG, oD, real_A, real_B) -> None:  # noqa: ANN001
@@ -98,26 +100,26 @@ def main() -> None:
     fixed = next(loader)
     A, B, V = fixed["imagery"], fixed["maps"], fixed["valid"]
 
-    base, geo = make_models(a.tile, a.ngf), geopix_models(a.tile, a.ngf, plan)
-    amp = plan.autocast()
+    (base, bopt), (geo, gopt) = make_models(a.tile, a.ngf), geopix_models(a.tile, a.ngf, plan)
+    amp, w = plan.autocast(), LossWeights()
     times: dict[str, list[float]] = {"baseline": [], "geopix": [], "premade": []}
     for _ in range(a.rounds):
-        plain_step(base.G, base.D, base.opt_G, base.opt_D, A, B)  # warm-up
+        plain_step(base.G, base.D, bopt.G, bopt.D, A, B)  # warm-up
         t = time.perf_counter()
         for _ in range(a.steps):
-            plain_step(base.G, base.D, base.opt_G, base.opt_D, A, B)
+            plain_step(base.G, base.D, bopt.G, bopt.D, A, B)
         times["baseline"].append(time.perf_counter() - t)
 
-        train_step(geo, A, B, V, autocast=amp)
+        gan_step(geo, gopt, Batch(A, B, V), w, amp)
         t = time.perf_counter()
         for _ in range(a.steps):
             b = next(loader)
-            train_step(geo, b["imagery"], b["maps"], b["valid"], autocast=amp)
+            gan_step(geo, gopt, Batch(b["imagery"], b["maps"], b["valid"]), w, amp)
         times["geopix"].append(time.perf_counter() - t)
 
         t = time.perf_counter()
         for _ in range(a.steps):
-            train_step(geo, A, B, V, autocast=amp)
+            gan_step(geo, gopt, Batch(A, B, V), w, amp)
         times["premade"].append(time.perf_counter() - t)
 
     sps = {k: a.steps * a.batch / float(np.median(v)) for k, v in times.items()}
