@@ -43,12 +43,22 @@ def _is_run_dir(path: str) -> bool:
     return Path(path).is_dir() and (Path(path) / "model.safetensors").exists()
 
 
+def _generator_line(g: dict) -> str:
+    """The generator's name and, for Pix2PixHD, its shape (what decides tile multiples)."""
+    if g.get("name") != "pix2pixhd":
+        return str(g.get("name"))
+    mult = 2 ** (g["n_downsample"] + g["n_local_enhancers"])
+    return (f"pix2pixhd: ngf {g['ngf']}, {g['n_downsample']} downsamplings, {g['n_blocks']} blocks, "
+            f"{g['n_local_enhancers']} local enhancer(s); tiles in multiples of {mult}")
+
+
 def _model_lines(meta: dict) -> list[str]:
     g = meta["generator"]
     lines = [
         f"model:       {meta['path']}",
         f"format:      geopix model v{meta['format_version']} (geopix {meta['geopix_version']})",
-        f"generator:   {g['name']} ({meta['parameters']:,} parameters, norm {g.get('norm', '-')})",
+        f"family:      {meta.get('family', 'pix2pix')}",
+        f"generator:   {_generator_line(g)} ({meta['parameters']:,} parameters, norm {g.get('norm', '-')})",
         f"direction:   {meta['direction']} ({meta['in_channels']} -> {meta['out_channels']} bands)",
         f"tile size:   {meta['tile_size']}",
         f"trained:     {meta['step']} steps",

@@ -149,7 +149,7 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
         overlap=overlap, batch_size=cfg.batch_size, creation_options=dict(cfg.creation_options),
         tags={"GEOPIX_MODEL": str(pred.path.resolve()), "GEOPIX_STEP": str(meta.step),
               "GEOPIX_DIRECTION": meta.direction, "GEOPIX_VERSION": __version__,
-              "GEOPIX_GENERATOR": meta.generator.name,
+              "GEOPIX_GENERATOR": meta.generator.name, "GEOPIX_FAMILY": meta.family,
               **({"GEOPIX_TTA": f"mean of {TTA_TRANSFORMS} rotations/mirrors"} if pred.tta else {})},
     )
 
