@@ -43,7 +43,10 @@ class MetricsLog:
         """Drop rows with a step greater than ``step`` (written after the last checkpoint)."""
         self._fh.close()
         with open(self.path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if r.get("step") and int(r["step"]) <= step]
+            # a kill -9 can leave the last row torn (a prefix such as "1" of "12,0.0002,..."): a row
+            # missing fields is such a tail, never a row a checkpoint covered
+            rows = [r for r in csv.DictReader(f)
+                    if r.get("step") and None not in r.values() and int(r["step"]) <= step]
         with atomic_path(self.path) as tmp, open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, METRIC_FIELDS)
             w.writeheader()

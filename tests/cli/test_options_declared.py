@@ -1,0 +1,67 @@
+"""A training option is declared once: the config field; the CLI option and config.json follow."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import click
+
+from geo_pix2pix.cli.train import FAMILY_OPTIONS, train
+from geo_pix2pix.config import TrainConfig
+from geo_pix2pix.families import iter_families
+from geo_pix2pix.options import option_specs
+from geo_pix2pix.tiles.pair import PairSpec
+
+#: geopix train options that are not config fields: the inputs and the command's own switches.
+INPUTS = {"imagery", "maps", "pairs_csv", "aligned_dir", "aligned_order", "recipe", "resume", "imagery_bands",
+          "map_bands", "resampling", "overwrite"}
+
+
+def test_every_declared_field_is_a_train_option_with_its_default_and_help() -> None:
+    params = {p.name: p for p in train.params if isinstance(p, click.Option)}
+    for cls in (TrainConfig, *FAMILY_OPTIONS):
+        for f, spec in option_specs(cls):
+            assert f.name in params, f"{cls.__name__}.{f.name} has no geopix train option"
+            p = params[f.name]
+            assert p.help, f"--{f.name} has no help line"
+            if f.name not in ("out", "val_pairs"):  # their CLI defaults are computed (run name, aligned share)
+                assert p.default == f.default, f"--{f.name}: CLI default {p.default!r} != field default {f.default!r}"
+    declared = {f.name for cls in (TrainConfig, *FAMILY_OPTIONS) for f in dataclasses.fields(cls)}
+    stray = set(params) - declared - INPUTS
+    assert not stray, f"train options that no config field declares: {sorted(stray)}"
+    assert all(p.help for p in params.values()), [n for n, p in params.items() if not p.help]
+
+
+def test_every_family_options_class_is_offered_and_names_do_not_collide() -> None:
+    own = [f.options for f in iter_families() if f.options is not None]
+    assert list(FAMILY_OPTIONS) == own
+    names = [f.name for cls in (TrainConfig, *own) for f in dataclasses.fields(cls)]
+    assert len(names) == len(set(names))
+
+
+def test_config_round_trips_with_every_field_changed() -> None:
+    changed: dict = {}
+    for f in dataclasses.fields(TrainConfig):
+        d = f.default
+        if f.name == "pairs":
+            changed[f.name] = (PairSpec("a.tif", "b.tif", (1, 2), (1,), "bilinear"),)
+        elif f.name == "family_options":
+            changed[f.name] = {"num_d": 3, "vgg_weights": "vgg.pth"}
+        elif f.name == "extra":
+            changed[f.name] = {"note": "x"}
+        elif isinstance(d, bool):
+            changed[f.name] = not d
+        elif isinstance(d, int):
+            changed[f.name] = d + 3
+        elif isinstance(d, float):
+            changed[f.name] = d / 2 + 0.01
+        elif d is None:
+            changed[f.name] = 7.5 if f.name in ("epochs", "time_budget") else (5 if f.name == "stop_at" else "x.json")
+        else:
+            changed[f.name] = "pix2pixhd" if f.name == "family" else d + "_x"
+    cfg = TrainConfig(**changed)
+    back = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert back == cfg
+    base = TrainConfig(pairs=())
+    assert all(getattr(back, k) != getattr(base, k) for k in changed)
