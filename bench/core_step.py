@@ -98,7 +98,9 @@ def main() -> None:
           f"{a.steps} steps x {a.rounds} rounds, medians:")
     for k, v in med.items():
         print(f"  {k:7s} {v * 1000:8.1f} ms/step   (rounds: {', '.join(f'{x * 1000:.0f}' for x in times[k])})")
-    print(f"ratio speed today / before (reshaped core / {a.base}): {med['before'] / med['today']:.3f}")
+    paired = [b / t for b, t in zip(times["before"], times["today"])]  # each round's pair ran back to back
+    print(f"ratio speed today / before (reshaped core / {a.base}): medians {med['before'] / med['today']:.3f}, "
+          f"median of per-round ratios {float(np.median(paired)):.3f} (rounds {min(paired):.2f}-{max(paired):.2f})")
 
 
 if __name__ == "__main__":

@@ -87,8 +87,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0,
                     help="loader worker processes (0, geopix's CPU default: load in the training process)")
     ap.add_argument("--no-amp", action="store_true", help="geopix in float32 too")
+    ap.add_argument("--channels-last", action="store_true",
+                    help="geopix trains in channels_last (the default plan trains in the default layout on a CPU)")
     a = ap.parse_args()
     plan = plan_device("cpu", amp=not a.no_amp)
+    if a.channels_last:
+        import dataclasses
+
+        plan = dataclasses.replace(plan, channels_last=True)
 
     spec = PairSpec(str(DATA / "houston_sat.tif"), str(DATA / "houston_map.tif"))
     prep = prepare_pair(spec, TilerConfig(tile=a.tile, split=SplitConfig(val_fraction=0.0)))
@@ -99,6 +105,8 @@ def main() -> None:
         num_workers=a.workers, prefetch_factor=4 if a.workers else None))
     fixed = next(loader)
     A, B, V = fixed["imagery"], fixed["maps"], fixed["valid"]
+    if plan.channels_last:
+        A, B = A.contiguous(memory_format=torch.channels_last), B.contiguous(memory_format=torch.channels_last)
 
     (base, bopt), (geo, gopt) = make_models(a.tile, a.ngf), geopix_models(a.tile, a.ngf, plan)
     amp, w = plan.autocast(), LossWeights()

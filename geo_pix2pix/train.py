@@ -171,8 +171,6 @@ def _class_balance(cfg: TrainConfig, palette: Palette, ds: PairWindowDataset, b:
     return bal
 
 
-
-
 def _with_epoch_steps(cfg: TrainConfig, data: TrainingData) -> TrainConfig:
     """``--epochs E``: ``steps`` = E passes over the training area (non-overlapping tiles) in
     batches; the result is recorded in config.json, and a resume with ``--steps`` clears ``epochs``."""
