@@ -15,11 +15,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import OutputExistsError
+from .errors import OutputExistsError, OutputNameError
 
-__all__ = ["atomic_path", "check_output", "PARTIAL_SUFFIX", "remove_stale_partials"]
+__all__ = ["atomic_path", "check_output", "mkdtemp_beside", "PARTIAL_SUFFIX", "remove_stale_partials"]
 
 PARTIAL_SUFFIX = ".partial"
+#: Names a raster output may have: geopix writes (Cloud Optimized) GeoTIFFs only.
+GEOTIFF_SUFFIXES = (".tif", ".tiff")
 
 
 @contextlib.contextmanager
@@ -32,11 +34,21 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
     try:
         yield tmp_path
+        if tmp_path.exists():  # a writer may have replaced the file (safetensors does): mode again
+            os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def mkdtemp_beside(target: Path) -> Path:
+    """A temporary directory beside ``target`` with the mode a new directory gets (mkdtemp makes
+    0700, which would keep other users out of the renamed output)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
 
 
 def _umask() -> int:
@@ -65,6 +77,10 @@ def check_output(out: str | os.PathLike[str], inputs: list[str | os.PathLike[str
         FileNotFoundError / PermissionError: if its directory is missing or not writable.
     """
     out = Path(out)
+    if out.suffix.lower() not in GEOTIFF_SUFFIXES:
+        raise OutputNameError(f"output {out}: geopix writes Cloud Optimized GeoTIFFs; name the output "
+                                f"{out.with_suffix('.tif').name} (a {out.suffix or 'suffix-less'} name would hide "
+                                "a GeoTIFF under another format's name)")
     for i in inputs:
         same = Path(i).resolve() == out.resolve()
         if not same and out.exists() and Path(i).exists():

@@ -12,7 +12,6 @@ end, so an interrupted run never leaves a half-written chip set under the reques
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 import rasterio
 
+from .atomic import mkdtemp_beside
 from .errors import NoValidDataError, OutputExistsError
 from .grid import PixelWindow, grid_windows
 from .pair import PairSpec, RasterPair
@@ -74,7 +74,7 @@ def write_chips(
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise OutputExistsError(f"output directory {out_dir} is not empty; pass --overwrite to replace it")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    tmp = mkdtemp_beside(out_dir)
     try:
         (tmp / "imagery").mkdir()
         (tmp / "maps").mkdir()

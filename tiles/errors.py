@@ -20,6 +20,7 @@ __all__ = [
     "TileSizeError",
     "NoValidDataError",
     "OutputExistsError",
+    "OutputNameError",
     "OutputWriteError",
     "ModelFileError",
     "CheckpointError",
@@ -66,6 +67,10 @@ class TileSizeError(GeopixError, ValueError):
 
 class NoValidDataError(GeopixError, ValueError):
     """Raised when nodata, masks or NaN leave too few valid pixels to work with."""
+
+
+class OutputNameError(GeopixError, ValueError):
+    """Raised when an output's name promises a format geopix does not write (``out.jpg``)."""
 
 
 class OutputExistsError(GeopixError, FileExistsError):

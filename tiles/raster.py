@@ -56,16 +56,19 @@ def check_input_file(path: str | os.PathLike[str], what: str = "input") -> Path:
 
 def open_raster(path: str | os.PathLike[str], what: str = "raster") -> Any:
     """Open a raster read-only; raise a one-line error if it is missing or unreadable."""
-    p = check_input_file(path, what)
+    check_input_file(path, what)
+    text = os.fspath(path)  # as given: a Path would collapse the '//' of '/vsizip//abs/path.zip/...'
     try:
-        src = rasterio.open(p)
+        src = rasterio.open(text)
     except RasterioIOError as exc:
+        if text.startswith("/vsi"):  # GDAL's own message says why (missing member, offline URL, ...)
+            raise NotARasterError(f"{what} {text}: {first_line(exc)}") from None
         raise NotARasterError(
-            f"{what} {p} is not a raster GDAL can read, or is truncated or corrupt ({first_line(exc)})"
+            f"{what} {text} is not a raster GDAL can read, or is truncated or corrupt ({first_line(exc)})"
         ) from None
     if src.count < 1 or src.width < 1 or src.height < 1:
         src.close()
-        raise NotARasterError(f"{what} {p} has no raster bands")
+        raise NotARasterError(f"{what} {text} has no raster bands")
     return src
 
 

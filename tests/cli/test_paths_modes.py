@@ -1,0 +1,78 @@
+"""GDAL paths reach GDAL as given; outputs follow the user's umask; outputs are GeoTIFF names."""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from ..conftest import EXAMPLES, smooth_image, write_raster
+
+
+@pytest.fixture
+def zipped(tmp_path: Path) -> Path:
+    z = tmp_path / "charlotte.zip"
+    with zipfile.ZipFile(z, "w") as f:
+        f.write(EXAMPLES / "charlotte_sat.tif", "charlotte_sat.tif")
+    return z
+
+
+def test_vsizip_absolute_and_relative_paths_are_read_as_given(tmp_path, geopix, zipped, monkeypatch) -> None:
+    absolute = f"/vsizip/{zipped}/charlotte_sat.tif"  # '/vsizip//tmp/...': the double slash matters
+    assert "//" in absolute
+    r = geopix("info", absolute)
+    assert r.code == 0, r.err
+    assert "512 x 512" in r.out
+    monkeypatch.chdir(tmp_path)
+    r = geopix("info", "/vsizip/charlotte.zip/charlotte_sat.tif")
+    assert r.code == 0, r.err
+
+
+def test_vsizip_region_translates(tmp_path, geopix, zipped, tiny_model) -> None:
+    out = tmp_path / "out.tif"
+    r = geopix("-q", "translate", f"/vsizip/{zipped}/charlotte_sat.tif", out, "--model", tiny_model)
+    assert r.code == 0, r.err
+    with rasterio.open(out) as o, rasterio.open(EXAMPLES / "charlotte_sat.tif") as s:
+        assert (o.crs, o.transform, o.shape) == (s.crs, s.transform, s.shape)
+
+
+def test_vsi_errors_carry_gdals_message_and_the_path_unmangled(geopix, zipped) -> None:
+    r = geopix("info", f"/vsizip/{zipped}/missing.tif")
+    assert r.code == 1 and f"/vsizip/{zipped}/missing.tif" in r.err and len(r.err.strip().splitlines()) == 1
+    url = "/vsicurl/http://geopix.invalid/x.tif"  # offline: refused with GDAL's message
+    r = geopix("info", url)
+    assert r.code == 1 and url in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_written_files_and_folders_follow_the_umask(tmp_path, geopix) -> None:
+    old = os.umask(0o022)
+    try:
+        img = smooth_image(128, 128, 3, seed=2)
+        sat = write_raster(tmp_path / "sat.tif", img)
+        mp = write_raster(tmp_path / "map.tif", (255 - img).astype(np.uint8))
+        run = tmp_path / "run"
+        r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", run, "--tile-size", "64", "--ngf", "8",
+                   "--ndf", "8", "--steps", "1", "--val-fraction", "0", "--device", "cpu")
+        assert r.code == 0, r.err
+        for name in ("model.safetensors", "checkpoint.pt", "config.json", "metrics.csv"):
+            assert stat.S_IMODE((run / name).stat().st_mode) == 0o644, name
+        chips = tmp_path / "chips"
+        assert geopix("-q", "tile", "--imagery", sat, "--maps", mp, "--out", chips, "--tile-size", "64").code == 0
+        assert stat.S_IMODE(chips.stat().st_mode) == 0o755
+        out = tmp_path / "out.tif"
+        assert geopix("-q", "translate", sat, out, "--model", run).code == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
+
+
+def test_an_output_named_for_another_format_is_refused(tmp_path, geopix, tiny_model) -> None:
+    out = tmp_path / "out.jpg"
+    r = geopix("translate", EXAMPLES / "charlotte_sat.tif", out, "--model", tiny_model)
+    assert r.code == 1 and "out.tif" in r.err and len(r.err.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.glob("*.partial"))
