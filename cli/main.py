@@ -49,10 +49,29 @@ def _available(name: str) -> bool:
     return importlib.util.find_spec(COMMANDS[name][0]) is not None
 
 
+class _ProgressAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes each message on a line of its own above any progress bar (``tqdm.write`` clears the
+    bar, prints, and redraws it) instead of into the bar's line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if "tqdm" in sys.modules:
+                from tqdm import tqdm
+
+                tqdm.write(self.format(record), file=sys.stderr)
+            else:
+                super().emit(record)
+        except Exception:  # noqa: BLE001 (logging must never raise)
+            self.handleError(record)
+
+
 def _configure_logging(verbose: int, quiet: int) -> None:
+    """Levels: default = warnings and notices; ``-q`` = errors only; ``-v`` = what geopix is doing
+    (device, resume, class weights); ``-vv`` = debug, and tracebacks of unexpected errors."""
     level = logging.WARNING - 10 * verbose + 10 * quiet
-    logging.basicConfig(level=max(logging.DEBUG, level), format="geopix: %(message)s", stream=sys.stderr,
-                        force=True)
+    handler = _ProgressAwareHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("geopix: %(message)s"))
+    logging.basicConfig(level=max(logging.DEBUG, level), handlers=[handler], force=True)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -49,7 +49,9 @@ def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: 
     tile = default_tile(meta.tile_size, height, width) if tile_size is None else tile_size
     if overlap is not None and overlap >= tile:
         raise TileSizeError(f"--overlap ({overlap}) must be smaller than the tile size ({tile})")
-    click.echo(f"model: {path.resolve()} ({meta.generator.name}, {meta.direction}, step {meta.step})", err=True)
+    if not quiet(ctx):  # a notice: -q leaves only errors on stderr
+        click.echo(f"model: {path.resolve()} ({meta.family} {meta.generator.name}, {meta.direction}, "
+                   f"step {meta.step})", err=True)
     cfg = TranslateConfig(model=str(path), tile=tile, overlap=overlap, batch_size=batch_size, device=device, amp=not no_amp,
                           creation_options=tuple(creation_options.items()), overwrite=overwrite, tta=tta)
     from geo_pix2pix.progress import progress_bar

@@ -76,3 +76,19 @@ def test_an_output_named_for_another_format_is_refused(tmp_path, geopix, tiny_mo
     r = geopix("translate", EXAMPLES / "charlotte_sat.tif", out, "--model", tiny_model)
     assert r.code == 1 and "out.tif" in r.err and len(r.err.strip().splitlines()) == 1
     assert not out.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_warnings_get_lines_of_their_own_and_quiet_leaves_only_errors(tmp_path, geopix, tiny_model) -> None:
+    from affine import Affine
+
+    coarse = write_raster(tmp_path / "coarse.tif", smooth_image(96, 96, 3, seed=3),
+                          transform=Affine(50.0, 0, 500_000.0, 0, -50.0, 4_200_000.0))  # 5x the training pixels
+    r = geopix("translate", coarse, tmp_path / "a.tif", "--model", tiny_model)
+    assert r.code == 0, r.err
+    lines = [seg for ln in r.err.split("\n") for seg in ln.split("\r")]
+    warning = [ln for ln in lines if "pixel size" in ln]
+    assert warning and all(ln.startswith("geopix: ") for ln in warning), r.err  # not inside the bar's line
+    assert any(ln.startswith("model: ") for ln in lines)
+    r = geopix("-q", "translate", coarse, tmp_path / "b.tif", "--model", tiny_model)
+    assert r.code == 0 and r.err == ""  # -q: errors only (the result line stays on stdout)
+    assert "wrote" in r.out
