@@ -17,6 +17,16 @@ def info(path: str, as_json: bool) -> None:
     Example:
       geopix info examples/data/houston_sat.tif
     """
+    from pathlib import Path
+
+    if Path(path).is_dir() and not _is_run_dir(path):
+        from geo_pix2pix.tiles.errors import ModelFileError
+
+        has = sorted(p.name for p in Path(path).iterdir())[:6]
+        what = ("a run directory without model.safetensors (training has not written one yet; it is "
+                "written at the first checkpoint and at the end)" if (Path(path) / "config.json").exists()
+                else "a directory, not a raster or a run directory (no model.safetensors)")
+        raise ModelFileError(f"{path} is {what}; it holds: {', '.join(has) or 'nothing'}")
     if path.endswith(".safetensors") or _is_run_dir(path):
         from geo_pix2pix.modelfile import describe_model
 
@@ -60,6 +70,8 @@ def _model_lines(meta: dict) -> list[str]:
         f"family:      {meta.get('family', 'pix2pix')}",
         f"generator:   {_generator_line(g)} ({meta['parameters']:,} parameters, norm {g.get('norm', '-')})",
         f"direction:   {meta['direction']} ({meta['in_channels']} -> {meta['out_channels']} bands)",
+        f"reads bands: {','.join(map(str, meta['input_bands']))} of the region; "
+        f"writes {len(meta['output_bands'])} band(s)",
         f"tile size:   {meta['tile_size']}",
         f"trained:     {meta['step']} steps",
     ]

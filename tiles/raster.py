@@ -124,6 +124,8 @@ class RasterInfo:
     bounds: tuple[float, float, float, float]
     colorinterp: tuple[str, ...]
     has_mask: bool
+    units: str | None = None
+    mask_kind: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -138,11 +140,12 @@ class RasterInfo:
             f"driver:      {self.driver}",
             f"crs:         {self.crs or 'none (not georeferenced)'}",
             f"size:        {self.width} x {self.height} pixels, {self.count} band(s)",
-            f"pixel size:  {self.pixel_size[0]:.6g} x {self.pixel_size[1]:.6g}",
+            f"pixel size:  {self.pixel_size[0]:.6g} x {self.pixel_size[1]:.6g}"
+            + (f" {self.units}" if self.units else ""),
             f"dtype:       {', '.join(sorted(set(self.dtypes)))}",
             f"bands:       {', '.join(self.colorinterp)}",
             f"nodata:      {self.nodata}",
-            f"mask:        {'yes (alpha, internal mask or nodata)' if self.has_mask else 'no'}",
+            f"mask:        {self.mask_kind if self.has_mask else 'no'}",
             f"bounds:      left={left:.6f} bottom={bottom:.6f} right={right:.6f} top={top:.6f}",
         ]
 
@@ -156,6 +159,16 @@ def describe(path: str | os.PathLike[str]) -> RasterInfo:
         has_mask = any(
             MaskFlags.all_valid not in band_flags for band_flags in flags
         )
+        kinds = []
+        if any(MaskFlags.alpha in f for f in flags):
+            kinds.append("alpha band")
+        elif any(MaskFlags.per_dataset in f for f in flags):
+            kinds.append("internal mask")
+        if any(MaskFlags.nodata in f for f in flags):
+            kinds.append(f"nodata value {src.nodata:g}" if src.nodata is not None else "nodata value")
+        units = None
+        if src.crs is not None:
+            units = "degrees" if src.crs.is_geographic else (src.crs.linear_units or None)
         return RasterInfo(
             path=os.fspath(path),
             driver=src.driver,
@@ -169,6 +182,8 @@ def describe(path: str | os.PathLike[str]) -> RasterInfo:
             bounds=tuple(float(v) for v in src.bounds),  # type: ignore[arg-type]
             colorinterp=tuple(ci.name for ci in src.colorinterp),
             has_mask=has_mask,
+            units=units,
+            mask_kind=", ".join(kinds) or "none",
         )
 
 
