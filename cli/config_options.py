@@ -7,7 +7,7 @@ so ``geopix train`` cannot lose a field and ``--help`` shows the defaults the co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, Field
 from typing import Any, TypeVar
 
@@ -32,15 +32,16 @@ def _kind(f: Field[Any], spec: OptionSpec) -> str:
     return "str"
 
 
-def click_option(f: Field[Any], spec: OptionSpec) -> Callable[[F], F]:
-    """The click option of one declared field."""
+def click_option(f: Field[Any], spec: OptionSpec, note: str | None = None) -> Callable[[F], F]:
+    """The click option of one declared field; ``note`` is appended to its help in brackets."""
     kind = _kind(f, spec)
     default = None if f.default is MISSING else f.default
     flag = flag_of(f.name, spec)
-    kw: dict[str, Any] = {"help": spec.help, "default": default, "show_default": default is not None}
+    text = f"{spec.help} [{note}]" if note else spec.help
+    kw: dict[str, Any] = {"help": text, "default": default, "show_default": default is not None}
     if kind in ("bool", "negated"):
         return click.option(flag, f.name, is_flag=True, flag_value=kind == "bool",
-                            default=default, help=spec.help)
+                            default=default, help=text)
     if kind == "duration":
         kw.update(callback=parse_duration, metavar=spec.metavar or "DURATION", show_default=False)
     elif kind == "path":
@@ -57,9 +58,13 @@ def click_option(f: Field[Any], spec: OptionSpec) -> Callable[[F], F]:
     return click.option(flag, f.name, **kw)
 
 
-def config_options(classes: Sequence[type], skip: Sequence[str] = ()) -> Callable[[F], F]:
-    """Decorator adding the options of every declared field of ``classes`` (in order) except ``skip``."""
-    opts = [click_option(f, spec) for cls in classes for f, spec in option_specs(cls) if f.name not in skip]
+def config_options(classes: Sequence[type], skip: Sequence[str] = (),
+                   notes: Mapping[str, str] | None = None) -> Callable[[F], F]:
+    """Decorator adding the options of every declared field of ``classes`` (in order) except
+    ``skip``; ``notes`` maps field names to a remark shown in their help (e.g. a recipe's value)."""
+    notes = notes or {}
+    opts = [click_option(f, spec, notes.get(f.name)) for cls in classes for f, spec in option_specs(cls)
+            if f.name not in skip]
 
     def deco(fn: F) -> F:
         for opt in reversed(opts):

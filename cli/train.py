@@ -26,6 +26,10 @@ from .options import bands_opts, overwrite_opt, quiet, resampling_opt
 FAMILY_OPTIONS: tuple[type, ...] = tuple(f.options for f in iter_families() if f.options is not None)
 #: TrainConfig fields whose command-line option is declared here (their CLI default differs).
 _EXPLICIT = ("out", "val_pairs")
+#: --help shows, next to each default (the paper's), the value the CPU recipe gives it: what
+#: `geopix train` uses on a machine without a GPU unless the option is given.
+_RECIPE_NOTES = {k: f"pix2pix CPU recipe, the default without a GPU: {v:g}" if isinstance(v, float)
+                 else f"pix2pix CPU recipe, the default without a GPU: {v}" for k, v in get_family("pix2pix").recipes["cpu"].items()}
 
 
 @click.command()
@@ -48,7 +52,7 @@ _EXPLICIT = ("out", "val_pairs")
               help="Defaults to start from: paper (the family's paper configuration), cpu (what trains best on a "
                    "CPU in a fixed time; pix2pix: tile 64, batch 16, ngf/ndf 32, lr 1e-3, lambda 400, edge weight 4), "
                    "auto: cpu when training on a CPU, else paper. Options you give override the recipe.")
-@config_options([TrainConfig], skip=_EXPLICIT)
+@config_options([TrainConfig], skip=_EXPLICIT, notes=_RECIPE_NOTES)
 @config_options(FAMILY_OPTIONS)
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this directory from its last checkpoint (--steps, --time-budget, "

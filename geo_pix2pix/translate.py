@@ -101,7 +101,8 @@ def check_region(region: str, meta: ModelMeta) -> list[str]:
         if dtype != meta.input_stats.dtype:
             raise GeopixError(
                 f"region {region} is {dtype} but the model was trained on {meta.input_stats.dtype} input; "
-                "convert it (e.g. gdal_translate -ot) or train on data of this type"
+                f"rescale it to the training range (e.g. gdal_translate -ot {meta.input_stats.dtype} -scale SRC_MIN "
+                "SRC_MAX DST_MIN DST_MAX, with the source and training value ranges) or train on data of this type"
             )
         if src.crs is not None and meta.pairs:
             p0 = meta.pairs[0]
