@@ -52,7 +52,9 @@ def test_output_is_a_cog_on_the_input_grid_and_deterministic(tmp_path, geopix, m
         out = tmp_path / f"out{i}.tif"
         r = geopix("-q", "translate", region, out, "--model", models[3], "--device", "cpu")
         assert r.code == 0, r.err
-        assert f"model: {(models[3] / 'model.safetensors').resolve()}" in r.err
+        assert r.err == ""  # -q: errors only
+        with rasterio.open(out) as o:  # the output records the model that made it
+            assert o.tags()["GEOPIX_MODEL"] == str((models[3] / "model.safetensors").resolve())
         outs.append(out)
     with rasterio.open(region) as a, rasterio.open(outs[0]) as b, rasterio.open(outs[1]) as c:
         assert (b.crs, b.transform, b.width, b.height) == (a.crs, a.transform, a.width, a.height)
@@ -148,9 +150,11 @@ def test_translate_errors(tmp_path, geopix, models, monkeypatch) -> None:
 def test_latest_run_is_the_default_model(tmp_path, geopix, models, monkeypatch) -> None:
     monkeypatch.chdir(models[3].parent.parent)  # holds runs/latest -> the last trained model
     region = write_raster(tmp_path / "r.tif", smooth_image(64, 64, 4))
-    r = geopix("-q", "translate", region, tmp_path / "o.tif")
+    r = geopix("translate", region, tmp_path / "o.tif")
     assert r.code == 0, r.err
-    assert "runs/b4/model.safetensors" in r.err  # b4 was trained last
+    assert "runs/b4/model.safetensors" in r.err  # b4 was trained last: the 'model:' notice names it
+    with rasterio.open(tmp_path / "o.tif") as o:
+        assert o.tags()["GEOPIX_MODEL"].endswith("runs/b4/model.safetensors")
 
 
 def test_pixel_size_far_from_training_is_warned(tmp_path, geopix, tiny_model) -> None:
