@@ -1,10 +1,9 @@
-"""Model registry: frozen configs in, modules out.
+"""The Pix2Pix family's generator and discriminator registry: frozen configs in, modules out.
 
-A generator or discriminator is named in its config; builders are registered under that name so
-Pix2PixHD (coarse-to-fine generator, multi-scale discriminators) and SPADE can be added as new
-entries without touching the training loop, which only sees ``build_generator(cfg)`` and
-``build_discriminator(cfg)``. Configs serialise to JSON (the model file stores the generator's),
-so a model can be rebuilt from its file alone.
+Generators are registered by name prefix (``unet``, ``smp:<encoder>``); the discriminator is the
+(multi-scale) PatchGAN every family shares. Model families (:mod:`geo_pix2pix.families`) decide
+which networks a run builds; this registry is how the Pix2Pix family builds its own. Configs
+serialise to JSON (the model file stores the generator's), so a model can be rebuilt from its file.
 """
 
 from __future__ import annotations
