@@ -187,13 +187,12 @@ class Pix2PixHD(Family):
         return VGGLoss(load_vgg19_features(opts.vgg_weights)).to(plan.device)
 
     def initialise(self, G: nn.Module, cfg: TrainConfig, opts: Pix2PixHDOptions) -> None:
-        if not opts.from_run:
+        if not opts.from_run:  # check() has made sure it is a global-only pix2pixhd run
             return
         from safetensors.torch import load_file
 
         from geo_pix2pix.modelfile import resolve_model_path
 
-        self._global_run(cfg, opts)
         G.load_global(load_file(str(resolve_model_path(opts.from_run))))  # type: ignore[operator]
 
     def frozen_parameters(self, G: nn.Module, opts: Pix2PixHDOptions, step: int) -> list[Any]:
