@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> Any:
     130 interrupted. An unexpected exception (a geopix bug) is also one line, unless ``-v`` was
     given, in which case its traceback is shown for the bug report.
     """
-    from geo_pix2pix.tiles.errors import GeopixError
+    from geo_pix2pix.tiles.errors import GeopixError, environment_error, one_line
 
     try:
         return cli.main(args=argv, prog_name="geopix", standalone_mode=False)
@@ -121,43 +121,14 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo("geopix: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 (the last line of defence: never a traceback by default)
-        known = describe_error(exc)
-        if known is None:
-            if logging.getLogger().isEnabledFor(logging.INFO):
-                raise
-            known = (f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
-                     "(please report it; run with -v to see the traceback)")
-        click.echo(f"geopix: error: {known}", err=True)
+        known = environment_error(exc)
+        if known is None and logging.getLogger().isEnabledFor(logging.INFO):
+            raise
+        text = str(known) if known is not None else (
+            f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
+            "(please report it; run with -v to see the traceback)")
+        click.echo(f"geopix: error: {text}", err=True)
         sys.exit(1)
-
-
-def one_line(message: str) -> str:
-    """The informative line of a message (DataLoader workers wrap errors in a traceback text)."""
-    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
-    if not lines:
-        return message
-    if lines[0].startswith("Caught ") and "Original Traceback" in message:
-        last = lines[-1]
-        return last.split(": ", 1)[1] if ": " in last and "Error" in last.split(": ", 1)[0] else last
-    return lines[0]
-
-
-def describe_error(exc: BaseException) -> str | None:
-    """A one-line description of an environment error (GDAL, file system), or ``None``."""
-    import errno
-
-    if "rasterio" in sys.modules:
-        from rasterio._err import CPLE_BaseError
-        from rasterio.errors import RasterioError
-
-        if isinstance(exc, (RasterioError, CPLE_BaseError)):
-            return f"GDAL: {one_line(str(exc))}"
-    if isinstance(exc, OSError) and exc.errno is not None:
-        where = f": {exc.filename}" if exc.filename else ""
-        if exc.errno == errno.ENOSPC:
-            return f"no space left on the device{where}; free some space or write elsewhere"
-        return f"{exc.strerror or exc}{where}"
-    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

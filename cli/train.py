@@ -71,7 +71,7 @@ def train(ctx: click.Context, **kw: Any) -> None:
       geopix train --resume runs/houston --steps 400
       geopix train --family pix2pixhd --imagery sat.tif --maps map.tif --tile-size 512
     """
-    from geo_pix2pix.train import fit
+    from geo_pix2pix.api import fit
 
     given = {p.name for p in ctx.command.params
              if p.name and ctx.get_parameter_source(p.name) not in (click.core.ParameterSource.DEFAULT, None)}
@@ -79,7 +79,7 @@ def train(ctx: click.Context, **kw: Any) -> None:
         cfg, resume = _resumed(kw, given), True
     else:
         cfg, resume = _apply_recipe(ctx, _config(kw, given), kw["recipe"], given), False
-    result = fit(cfg, resume=resume, progress=not quiet(ctx))
+    result = fit(cfg, resume=resume, progress_bar=not quiet(ctx))
     msg = f"trained to step {result.step}; model: {result.run_dir / 'model.safetensors'}"
     if result.val is not None:
         v = result.val

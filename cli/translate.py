@@ -34,32 +34,26 @@ def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: 
     Example:
       geopix translate examples/data/charlotte_sat.tif out/charlotte_map.tif --model runs/demo
     """
-    from geo_pix2pix.modelfile import read_meta, resolve_model_path
+    from geo_pix2pix.api import load_model
+    from geo_pix2pix.progress import progress_bar
     from geo_pix2pix.tiles.atomic import check_output
-    from geo_pix2pix.tiles.errors import TileSizeError
-    from geo_pix2pix.tiles.raster import check_input_file, open_raster
-    from geo_pix2pix.translate import TranslateConfig, default_tile, translate as run
+    from geo_pix2pix.tiles.cog_options import check_creation_options
+    from geo_pix2pix.tiles.raster import check_input_file
 
     check_input_file(region, "region")
     check_output(out, [region], overwrite)  # before loading the model: fail fast
-    path = resolve_model_path(model)
-    meta = read_meta(path)
-    with open_raster(region, "region") as src:
-        height, width = src.height, src.width
-    tile = default_tile(meta.tile_size, height, width) if tile_size is None else tile_size
-    if overlap is not None and overlap >= tile:
-        raise TileSizeError(f"--overlap ({overlap}) must be smaller than the tile size ({tile})")
+    check_creation_options(creation_options)
+    model = load_model(model, device=device, amp=not no_amp, tta=tta)
     if not quiet(ctx):  # a notice: -q leaves only errors on stderr
-        click.echo(f"model: {path.resolve()} ({meta.family} {meta.generator.name}, {meta.direction}, "
-                   f"step {meta.step})", err=True)
-    cfg = TranslateConfig(model=str(path), tile=tile, overlap=overlap, batch_size=batch_size, device=device, amp=not no_amp,
-                          creation_options=tuple(creation_options.items()), overwrite=overwrite, tta=tta)
-    from geo_pix2pix.progress import progress_bar
-    from geo_pix2pix.tiles.blend import plan_mosaic
+        m = model.meta
+        click.echo(f"model: {model.path.resolve()} ({m.family} {m.generator.name}, {m.direction}, step {m.step})",
+                   err=True)
+    with progress_bar(disable=quiet(ctx), unit="tile", desc="translate") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
 
-    ov = tile // 4 if overlap is None else overlap
-    total = plan_mosaic(height, width, tile, ov).n_tiles
-    with progress_bar(disable=quiet(ctx), total=total, unit="tile", desc="translate") as bar:
-        result, _ = run(region, out, cfg, progress=bar.update)
+        result = model.translate(region, out, tile=tile_size, overlap=overlap, batch_size=batch_size,
+                                 creation_options=creation_options, overwrite=overwrite, progress=progress)
     click.echo(f"wrote {result.path} ({result.width} x {result.height} px, {result.tiles} tiles"
                f"{', input mask carried over' if result.masked else ''})")

@@ -10,10 +10,13 @@ per-band 2-98% range over the pairs), so one model file describes them all.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from geo_pix2pix.config import TrainConfig
 from geo_pix2pix.tiles.errors import BandError, GeopixError, NoValidDataError
@@ -65,11 +68,23 @@ def merge_stats(stats: list[BandStats], what: str) -> BandStats:
         if s.dtype != first.dtype or s.bands != first.bands:
             raise BandError(f"all {what} rasters must share band count and dtype: "
                             f"{first.bands} x {first.dtype} vs {s.bands} x {s.dtype}")
+    mean, std = _pooled([s.mean for s in stats], [s.std for s in stats])
     if all(s.method == "fixed" for s in stats):
-        return first
+        return dataclasses.replace(first, mean=mean, std=std)
     low = tuple(min(s.low[b] for s in stats) for b in range(first.bands))
     high = tuple(max(s.high[b] for s in stats) for b in range(first.bands))
-    return BandStats(first.dtype, low, high, "percentile")
+    return BandStats(first.dtype, low, high, "percentile", mean, std)
+
+
+def _pooled(means: list[tuple[float, ...]], stds: list[tuple[float, ...]]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and standard deviation of the pairs' values taken together, each pair weighted alike
+    (the law of total variance: the mean within-pair variance plus the variance of the means)."""
+    if not all(means):
+        return (), ()
+    m, s = np.asarray(means, np.float64), np.asarray(stds, np.float64)
+    pooled = m.mean(axis=0)
+    var = (s ** 2 + (m - pooled) ** 2).mean(axis=0)
+    return tuple(float(v) for v in pooled), tuple(float(v) for v in np.sqrt(var))
 
 
 def paletted_map_warning(p: PreparedPair) -> str | None:

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,8 @@ from geo_pix2pix.tiles.errors import BandError, GeopixError, TileSizeError
 from geo_pix2pix.tiles.mosaic import MosaicConfig, MosaicResult, mosaic_raster
 from geo_pix2pix.tiles.raster import open_raster
 
-__all__ = ["TranslateConfig", "translate", "check_region", "check_tile", "default_tile"]
+__all__ = ["TranslateConfig", "translate", "check_region", "check_tile", "choose_tiling", "default_tile",
+           "CONTENT_SHIFT_WARN"]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,21 @@ def default_tile(trained: int, height: int, width: int) -> int:
     return k * trained
 
 
+def choose_tiling(pred: Predictor, height: int, width: int, tile: int | None = None,
+                  overlap: int | None = None) -> tuple[int, int]:
+    """The tile and overlap translate uses on a ``height x width`` region: the given ones, checked,
+    or the defaults (:func:`default_tile`, a quarter of the tile)."""
+    tile = default_tile(pred.meta.tile_size, height, width) if tile is None else tile
+    if tile < 1:
+        raise TileSizeError(f"the tile size must be positive, got {tile}")
+    if overlap is not None and overlap >= tile:
+        raise TileSizeError(f"--overlap ({overlap}) must be smaller than the tile size ({tile})")
+    if overlap is not None and overlap < 0:
+        raise TileSizeError(f"the overlap must be at least 0, got {overlap}")
+    check_tile(pred, tile)
+    return tile, tile // 4 if overlap is None else overlap
+
+
 def check_tile(pred: Predictor, tile: int) -> None:
     """Refuse a tile side the generator cannot take (not a multiple of its stride product)."""
     multiple = int(getattr(pred.G, "multiple", 1))
@@ -115,7 +132,36 @@ def check_region(region: str, meta: ModelMeta) -> list[str]:
                         f"the region's pixel size ({abs(src.res[0]):.4g}) differs from the training imagery's "
                         f"({train_px:.4g}) by {max(ratio, 1 / ratio):.1f}x; results may be poor"
                     )
+        shift = _content_shift(src, meta)
+        if shift is not None and shift > CONTENT_SHIFT_WARN:
+            side = "imagery" if meta.direction == "sat2map" else "maps"
+            warnings.append(
+                f"the region's band means lie {shift:.1f} standard deviations from the training {side}'s "
+                f"(bands {','.join(map(str, meta.input_bands))}); is it the kind of raster the model "
+                f"translates ({meta.direction})? Results may be poor"
+            )
     return warnings
+
+
+#: Warn when a region's band means lie further than this many training standard deviations from
+#: the training input's (:func:`~geo_pix2pix.tiles.normalize.content_shift`). Measured on the real
+#: pairs in bench/README.md: other regions of the same kind lie well within it, the other side of
+#: a pair (a map given to a satellite -> map model and the reverse) well beyond it.
+CONTENT_SHIFT_WARN = 2.0
+#: Side of the decimated read the content check looks at (the whole region, coarsely).
+_CONTENT_SAMPLE = 256
+
+
+def _content_shift(src: Any, meta: ModelMeta) -> float | None:
+    from geo_pix2pix.tiles.normalize import content_shift
+    from geo_pix2pix.tiles.raster import reading, valid_mask
+
+    factor = max(1, -(-max(src.height, src.width) // _CONTENT_SAMPLE))
+    shape = (max(1, src.height // factor), max(1, src.width // factor))
+    with reading(src.name, "region"):
+        sample = src.read(meta.input_bands, out_shape=(len(meta.input_bands), *shape))
+        valid = valid_mask(sample, src.dataset_mask(out_shape=shape))
+    return content_shift(meta.input_stats, sample, valid)
 
 
 def _linear_units(wkt: str) -> str | None:
@@ -138,13 +184,8 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
     meta = pred.meta
     for w in check_region(str(region), meta):
         log.warning(w)
-    if cfg.tile is None:
-        with open_raster(str(region), "region") as src:
-            tile = default_tile(meta.tile_size, src.height, src.width)
-    else:
-        tile = cfg.tile
-    check_tile(pred, tile)
-    overlap = tile // 4 if cfg.overlap is None else cfg.overlap  # checked by plan_mosaic's check_tiling
+    with open_raster(str(region), "region") as src:
+        tile, overlap = choose_tiling(pred, src.height, src.width, cfg.tile, cfg.overlap)
     mcfg = MosaicConfig(
         bands=meta.input_bands, in_stats=meta.input_stats, out_stats=meta.output_stats, tile=tile,
         overlap=overlap, batch_size=cfg.batch_size, creation_options=dict(cfg.creation_options),

@@ -21,7 +21,7 @@ the blender holds at most ``tile + stride`` rows: memory depends on width and ti
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +84,19 @@ class MosaicPlan:
     def source_cols(self) -> np.ndarray:
         """Raster columns feeding every frame column (reflected)."""
         return reflect_index(np.arange(self.frame_width) - self.pad_left, self.width)
+
+    def tile_row(self, k: int, read_rows: Callable[[int, int], np.ndarray]) -> np.ndarray:
+        """``(n_cols, bands, tile, tile)`` tiles of tile row ``k``, in the source's dtype.
+
+        ``read_rows(lo, hi)`` returns raster rows ``[lo, hi)`` as ``(bands, hi - lo, width)``
+        (a windowed read of a file, or a slice of an array): the rows the tile row reflects into
+        the padded frame are read once, then cut with one fancy-indexing copy.
+        """
+        rows = self.source_rows(self.row_starts[k])
+        lo, hi = int(rows.min()), int(rows.max()) + 1
+        strip = read_rows(lo, hi)
+        frame = strip[:, (rows - lo)[:, None], self.source_cols()[None, :]]
+        return np.stack([frame[:, :, c:c + self.tile] for c in self.col_starts])
 
 
 def _pads(length: int, tile: int, overlap: int) -> tuple[int, int]:

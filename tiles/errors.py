@@ -24,7 +24,23 @@ __all__ = [
     "OutputWriteError",
     "ModelFileError",
     "CheckpointError",
+    "GDALError",
+    "FileSystemError",
+    "CreationOptionError",
+    "one_line",
+    "environment_error",
 ]
+
+
+def one_line(message: str) -> str:
+    """The informative line of a message (DataLoader workers wrap errors in a traceback text)."""
+    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
+    if not lines:
+        return message
+    if lines[0].startswith("Caught ") and "Original Traceback" in message:
+        last = lines[-1]
+        return last.split(": ", 1)[1] if ": " in last and "Error" in last.split(": ", 1)[0] else last
+    return lines[0]
 
 
 def first_line(exc: BaseException) -> str:
@@ -87,3 +103,40 @@ class ModelFileError(GeopixError, ValueError):
 
 class CheckpointError(GeopixError, ValueError):
     """Raised when a training checkpoint is corrupt or holds objects that are not plain tensors."""
+
+
+class CreationOptionError(GeopixError, ValueError):
+    """Raised when a ``--co KEY=VALUE`` creation option is not one the COG driver knows."""
+
+
+class GDALError(GeopixError):
+    """Raised when GDAL fails on something outside geopix's checks (an unreadable /vsi path...)."""
+
+
+class FileSystemError(GeopixError, OSError):
+    """Raised when the operating system refuses a file operation (permissions, a full disk)."""
+
+
+def environment_error(exc: BaseException) -> GeopixError | None:
+    """The geopix error for an error of the environment (GDAL, the file system), or ``None``.
+
+    One place decides how such errors read, so the Python API raises, and the CLI prints, the same
+    line. rasterio is only consulted if something already imported it.
+    """
+    import errno
+    import sys
+
+    if isinstance(exc, GeopixError):
+        return exc
+    if "rasterio" in sys.modules:
+        from rasterio._err import CPLE_BaseError
+        from rasterio.errors import RasterioError
+
+        if isinstance(exc, (RasterioError, CPLE_BaseError)):
+            return GDALError(f"GDAL: {one_line(str(exc))}")
+    if isinstance(exc, OSError) and exc.errno is not None:
+        where = f": {exc.filename}" if exc.filename else ""
+        if exc.errno == errno.ENOSPC:
+            return FileSystemError(f"no space left on the device{where}; free some space or write elsewhere")
+        return FileSystemError(f"{exc.strerror or exc}{where}")
+    return None

@@ -38,7 +38,7 @@ from .normalize import BandStats
 from .overviews import OverviewPyramid, overview_sizes
 from .raster import open_raster, reading
 
-__all__ = ["MosaicConfig", "MosaicResult", "mosaic_raster", "DEFAULT_COG_OPTIONS"]
+__all__ = ["MosaicConfig", "MosaicResult", "mosaic_raster", "blend_tile_row", "DEFAULT_COG_OPTIONS", "Predict"]
 
 log = logging.getLogger(__name__)
 
@@ -111,20 +111,29 @@ class _Reader:
     def __init__(self, path: str, plan: MosaicPlan, cfg: MosaicConfig) -> None:
         self.src = open_raster(path)
         self.plan, self.cfg = plan, cfg
-        self.cols = plan.source_cols()
 
     def row_tiles(self, k: int) -> np.ndarray:
         """``(n_cols, bands, tile, tile)`` raw (not yet normalised) tiles of tile row ``k``."""
-        p = self.plan
-        rows = p.source_rows(p.row_starts[k])
-        lo, hi = int(rows.min()), int(rows.max()) + 1
+        return self.plan.tile_row(k, self._read_rows)
+
+    def _read_rows(self, lo: int, hi: int) -> np.ndarray:
         with reading(self.src.name, "region"):
-            strip = self.src.read(self.cfg.bands, window=Window(0, lo, p.width, hi - lo))
-        frame = strip[:, (rows - lo)[:, None], self.cols[None, :]]  # reflect into the padded frame, one copy
-        return np.stack([frame[:, :, c:c + p.tile] for c in p.col_starts])
+            return self.src.read(self.cfg.bands, window=Window(0, lo, self.plan.width, hi - lo))
 
     def close(self) -> None:
         self.src.close()
+
+
+def blend_tile_row(tiles: np.ndarray, predict: Predict, in_stats: BandStats, batch_size: int,
+                   blender: RowBlender) -> None:
+    """Normalise one tile row's raw tiles, predict them batch by batch and blend each batch in.
+
+    The one place a tile meets the network: translate and in-memory prediction both run it, so a
+    raster and the same values as an array give the same pixels.
+    """
+    for i in range(0, len(tiles), batch_size):  # blended batch by batch: no row of predictions
+        blender.add_tiles(predict(in_stats.normalize(tiles[i:i + batch_size])))
+    blender.end_row()
 
 
 class _Writer:
@@ -288,9 +297,7 @@ def _run_pipeline(src_path: str, dst: Any, plan: MosaicPlan, cfg: MosaicConfig, 
                 tiles = pending.result()
                 if k + 1 < n_rows:
                     pending = rpool.submit(reader.row_tiles, k + 1)  # read ahead during compute
-                for i in range(0, len(tiles), cfg.batch_size):  # blended batch by batch: no row of predictions
-                    blender.add_tiles(predict(cfg.in_stats.normalize(tiles[i:i + cfg.batch_size])))
-                blender.end_row()
+                blend_tile_row(tiles, predict, cfg.in_stats, cfg.batch_size, blender)
                 for row, values in blender.finished():
                     writes.append(wpool.submit(writer.write, row, values))
                 while writes and (writes[0].done() or len(writes) > MAX_PENDING_WRITES):

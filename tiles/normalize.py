@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import NoValidDataError
 
-__all__ = ["BandStats", "compute_stats", "SAMPLE_PIXELS"]
+__all__ = ["BandStats", "compute_stats", "content_shift", "valid_values", "SAMPLE_PIXELS"]
 
 #: Pixels read (after decimation) to estimate percentiles: enough for stable 2/98 percentiles.
 SAMPLE_PIXELS = 1024 * 1024
@@ -32,12 +32,17 @@ class BandStats:
         low: per-band value mapped to -1.
         high: per-band value mapped to +1.
         method: ``"fixed"`` (uint8: 0..255) or ``"percentile"`` (2nd-98th percentile).
+        mean / std: per-band mean and standard deviation of the valid values (empty in model files
+            written before they were recorded): what the training data looked like, so that
+            translate can warn about a region that does not look like it (:func:`content_shift`).
     """
 
     dtype: str
     low: tuple[float, ...]
     high: tuple[float, ...]
     method: str = "fixed"
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
 
     @property
     def bands(self) -> int:
@@ -72,6 +77,7 @@ class BandStats:
             "low": list(self.low),
             "high": list(self.high),
             "method": self.method,
+            **({"mean": list(self.mean), "std": list(self.std)} if self.mean else {}),
         }
 
     @classmethod
@@ -81,6 +87,8 @@ class BandStats:
             low=tuple(float(v) for v in d["low"]),
             high=tuple(float(v) for v in d["high"]),
             method=str(d.get("method", "fixed")),
+            mean=tuple(float(v) for v in d.get("mean", ())),
+            std=tuple(float(v) for v in d.get("std", ())),
         )
 
 
@@ -98,13 +106,13 @@ def compute_stats(
         NoValidDataError: if no sample pixel is valid.
     """
     bands = sample.shape[0]
-    if dtype == "uint8":
-        return BandStats(dtype, (0.0,) * bands, (255.0,) * bands, "fixed")
-    values = sample[:, valid]
-    if np.issubdtype(values.dtype, np.floating):
-        values = values[:, np.isfinite(values).all(axis=0)]
+    values = valid_values(sample, valid)
     if values.shape[1] == 0:
         raise NoValidDataError(f"{what} has no valid pixels (all nodata, masked or NaN)")
+    mean = tuple(float(v) for v in values.mean(axis=1, dtype=np.float64))
+    std = tuple(float(v) for v in values.std(axis=1, dtype=np.float64))
+    if dtype == "uint8":
+        return BandStats(dtype, (0.0,) * bands, (255.0,) * bands, "fixed", mean, std)
     low = np.percentile(values, 2, axis=1)
     high = np.percentile(values, 98, axis=1)
     # A constant band would divide by zero: widen its range by one unit around the value.
@@ -116,4 +124,32 @@ def compute_stats(
         tuple(float(v) for v in low),
         tuple(float(v) for v in high),
         "percentile",
+        mean,
+        std,
     )
+
+
+def valid_values(sample: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``(bands, n)`` values of the valid (and, for floats, finite) pixels of a ``(bands, h, w)`` sample."""
+    values = sample[:, valid]
+    if np.issubdtype(values.dtype, np.floating):
+        values = values[:, np.isfinite(values).all(axis=0)]
+    return values
+
+
+def content_shift(stats: BandStats, sample: np.ndarray, valid: np.ndarray) -> float | None:
+    """How far a region's band means lie from the training data's, in training standard deviations.
+
+    The largest ``|mean_region - mean_training| / std_training`` over the bands (a band's std is
+    floored at 1% of its value range, so a near-constant training band does not make every region
+    look foreign). ``None`` when the model file holds no training means or the sample has no valid
+    pixel. A satellite image given to a map -> satellite model lies several deviations away; two
+    cities' imagery of the same sensor a fraction of one (figures in ``bench/README.md``).
+    """
+    values = valid_values(sample, valid)
+    if not stats.mean or values.shape[1] == 0:
+        return None
+    mean = values.mean(axis=1, dtype=np.float64)
+    floor = 0.01 * (np.asarray(stats.high) - np.asarray(stats.low))
+    std = np.maximum(np.asarray(stats.std), floor)
+    return float(np.max(np.abs(mean - np.asarray(stats.mean)) / std))

@@ -180,3 +180,12 @@ def test_tta_translates_on_the_same_grid_and_says_so(tmp_path, geopix, models) -
         assert diff.max() > 0  # the average differs from the plain prediction
         assert np.mean(diff) < 64  # ...but it is the same model's map, not something else
     assert cog_validate(str(tta))[0]
+
+
+def test_unknown_creation_options_are_refused_with_the_valid_ones(tmp_path, geopix, tiny_model) -> None:
+    region = write_raster(tmp_path / "r.tif", smooth_image(64, 64, 3))
+    r = geopix("translate", region, tmp_path / "o.tif", "--model", tiny_model, "--co", "COMPRES=ZSTD")
+    assert r.code == 1 and "no creation option COMPRES; valid ones:" in r.err and "BLOCKSIZE" in r.err
+    assert len(r.err.strip().splitlines()) == 1 and not (tmp_path / "o.tif").exists()
+    r = geopix("translate", region, tmp_path / "o.tif", "--model", tiny_model, "--co", "BLOCKSIZE=big")
+    assert r.code == 1 and "BLOCKSIZE takes an integer" in r.err

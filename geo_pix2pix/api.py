@@ -1,0 +1,213 @@
+"""The geopix Python API: what the ``geopix`` command does, for notebooks and pipelines.
+
+    import geo_pix2pix as geopix
+
+    model = geopix.load_model("runs/demo")                  # a run directory or a model file, once
+    model.translate("region.tif", "region_map.tif")         # a raster -> a COG on the same grid
+    with rasterio.open("region.tif") as src:
+        out = model.predict(src.read(model.input_bands), mask=src.dataset_mask() > 0)
+    result = geopix.fit(config, on_step=lambda step, losses: ...)
+
+The command line is a thin layer over these functions, so both behave alike: the same checks,
+the same pixels (an array through :meth:`Model.predict` equals translate of the same raster), and
+the same errors. Every error a user can cause, from geopix's own checks or from the environment
+(GDAL, the file system), reaches the caller as a :class:`GeopixError` whose message is the line
+the CLI prints; anything else is a bug in geopix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from geo_pix2pix.config import TrainConfig
+from geo_pix2pix.modelfile import ModelMeta
+from geo_pix2pix.tiles.errors import BandError, GeopixError, environment_error
+from geo_pix2pix.tiles.mosaic import MosaicResult
+
+__all__ = ["Model", "load_model", "fit", "TrainConfig", "GeopixError", "MosaicResult"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextlib.contextmanager
+def geopix_errors() -> Iterator[None]:
+    """Re-raise environment errors (GDAL, the file system) as :class:`GeopixError` with the CLI's line."""
+    try:
+        yield
+    except GeopixError:
+        raise
+    except Exception as exc:
+        known = environment_error(exc)
+        if known is None:
+            raise
+        raise known from exc
+
+
+def _api(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with geopix_errors():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Model:
+    """A trained geopix model, loaded once, that translates rasters and predicts arrays.
+
+    Use :func:`load_model` to make one. Attributes of the model file are in :attr:`meta`
+    (:class:`~geo_pix2pix.modelfile.ModelMeta`): family, direction, bands, normalisation, tile.
+    """
+
+    def __init__(self, predictor: Any) -> None:
+        self._pred = predictor
+
+    @property
+    def path(self) -> Path:
+        """The model file."""
+        return Path(self._pred.path)
+
+    @property
+    def meta(self) -> ModelMeta:
+        return self._pred.meta  # type: ignore[no-any-return]
+
+    @property
+    def input_bands(self) -> list[int]:
+        """1-based bands the model reads from an input raster, in order (``src.read(model.input_bands)``)."""
+        return list(self.meta.input_bands)
+
+    @property
+    def output_bands(self) -> int:
+        """Number of bands the model writes."""
+        return self.meta.output_stats.bands
+
+    def __repr__(self) -> str:
+        m = self.meta
+        return (f"<geopix Model {self.path} ({m.family} {m.generator.name}, {m.direction}, step {m.step}, "
+                f"reads bands {','.join(map(str, m.input_bands))} of {m.input_stats.dtype})>")
+
+    @_api
+    def translate(self, region: str | os.PathLike[str], out: str | os.PathLike[str], *, tile: int | None = None,
+                  overlap: int | None = None, batch_size: int = 8,
+                  creation_options: dict[str, str] | None = None, overwrite: bool = False,
+                  progress: Callable[[int, int], None] | None = None) -> MosaicResult:
+        """Translate the raster ``region`` into the Cloud Optimized GeoTIFF ``out``, on its grid.
+
+        What ``geopix translate`` does: the region is checked against the model (bands, dtype;
+        warnings for a different pixel size or content unlike the training input go to the
+        ``geo_pix2pix`` logger), tiled with overlap and blended seam-free; ``out`` is written to a
+        temporary file and renamed, and an existing ``out`` is only replaced with ``overwrite``.
+
+        Args:
+            tile / overlap: tile side and overlap in pixels (default: see
+                :func:`~geo_pix2pix.translate.default_tile`; a quarter of the tile).
+            batch_size: tiles per forward pass.
+            creation_options: GDAL COG creation options (``{"COMPRESS": "ZSTD"}``), checked
+                against the COG driver's list.
+            progress: called as ``progress(tiles_done, tiles_total)`` after each row of tiles.
+        """
+        from geo_pix2pix.tiles.blend import plan_mosaic
+        from geo_pix2pix.tiles.cog_options import check_creation_options
+        from geo_pix2pix.tiles.raster import check_input_file, open_raster
+        from geo_pix2pix.translate import TranslateConfig, choose_tiling, translate
+
+        check_input_file(region, "region")
+        options = check_creation_options(creation_options or {})
+        with open_raster(region, "region") as src:
+            height, width = src.height, src.width
+        tile, overlap = choose_tiling(self._pred, height, width, tile, overlap)
+        counter = None
+        if progress is not None:
+            total, done = plan_mosaic(height, width, tile, overlap).n_tiles, 0
+
+            def counter(n: int) -> None:
+                nonlocal done
+                done += n
+                progress(done, total)
+
+        cfg = TranslateConfig(model=str(self.path), tile=tile, overlap=overlap, batch_size=batch_size,
+                              creation_options=tuple(options.items()), overwrite=overwrite)
+        result, _ = translate(region, out, cfg, progress=counter, predictor=self._pred)
+        return result
+
+    @_api
+    def predict(self, array: np.ndarray, mask: np.ndarray | None = None, *, tile: int | None = None,
+                overlap: int | None = None, batch_size: int = 8) -> np.ma.MaskedArray:
+        """Translate an array of any size, in memory, exactly as translate does a raster.
+
+        Args:
+            array: ``(bands, height, width)`` values in the model's input units, holding the
+                model's input bands in its order (:attr:`input_bands`; ``src.read(model.input_bands)``),
+                in the training input's dtype or any floating-point dtype. A one-band model also
+                takes ``(height, width)``.
+            mask: ``(height, width)`` validity, True where the input is valid (e.g.
+                ``src.dataset_mask() > 0``); NaN in floating-point input is invalid too.
+            tile / overlap / batch_size: as for :meth:`translate`.
+
+        Returns:
+            ``(output bands, height, width)`` in the target's units and dtype, a numpy masked array
+            masked where the input is invalid (like rasterio's ``read(masked=True)``).
+        """
+        from geo_pix2pix.tiles.arrays import mosaic_array
+        from geo_pix2pix.translate import choose_tiling
+
+        data = self._checked_array(array)
+        tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], tile, overlap)
+        m = self.meta
+        return mosaic_array(data, self._pred, m.input_stats, m.output_stats, tile, overlap, batch_size, mask)
+
+    def _checked_array(self, array: Any) -> np.ndarray:
+        m = self.meta
+        data = np.asarray(array)
+        if data.ndim == 2 and len(m.input_bands) == 1:
+            data = data[None]
+        bands = ",".join(map(str, m.input_bands))
+        if data.ndim != 3 or data.shape[0] != len(m.input_bands):
+            raise BandError(f"the array is {'x'.join(map(str, data.shape))} but the model reads "
+                            f"{len(m.input_bands)} band(s) ({bands}): give (bands, height, width), e.g. "
+                            f"src.read([{bands}])")
+        if data.shape[1] == 0 or data.shape[2] == 0:
+            raise BandError(f"the array is {'x'.join(map(str, data.shape))}: it has no pixels")
+        trained = np.dtype(m.input_stats.dtype)
+        if data.dtype != trained and not np.issubdtype(data.dtype, np.floating):
+            raise GeopixError(f"the array is {data.dtype} but the model was trained on {trained} input; "
+                              f"give values in the training units as {trained} or a float array")
+        return data
+
+
+@_api
+def load_model(model: str | os.PathLike[str] = "runs/latest", *, device: str = "auto", amp: bool = True,
+               tta: bool = False) -> Model:
+    """Load a model (a run directory or a ``model.safetensors`` file) once, for many calls.
+
+    Args:
+        device: ``auto`` (a GPU if there is one), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        amp: mixed precision where the device computes it natively.
+        tta: average each tile over its 8 rotations/mirrors (8x the compute).
+    """
+    from geo_pix2pix.predict import Predictor
+
+    return Model(Predictor(model, device, amp, tta))
+
+
+@_api
+def fit(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, Any], None] | None = None,
+          progress_bar: bool = False) -> Any:
+    """Train (or, with ``resume``, continue) the run ``config.out`` as ``geopix train`` does.
+
+    ``config`` holds every training option (:class:`~geo_pix2pix.config.TrainConfig`; start from
+    a family's recipe with :func:`~geo_pix2pix.config.apply_recipe`). ``on_step(step, losses)`` is
+    called after every step with the step's named losses (``losses.as_row()``). Returns a
+    :class:`~geo_pix2pix.train.FitResult`: the run directory, the last step and the validation
+    metrics. The model file is ``result.run_dir / "model.safetensors"``, for :func:`load_model`.
+    """
+    from geo_pix2pix.train import fit as run
+
+    return run(config, resume=resume, progress=progress_bar, on_step=on_step)
