@@ -76,6 +76,10 @@ def check_output(out: str | os.PathLike[str], inputs: list[str | os.PathLike[str
         OutputExistsError: if ``out`` equals an input or exists without ``overwrite``.
         FileNotFoundError / PermissionError: if its directory is missing or not writable.
     """
+    if os.fspath(out).startswith("/vsi"):
+        raise OutputNameError(f"output {os.fspath(out)}: geopix writes outputs to a local file system (a temporary "
+                              "file renamed when complete); write it locally, then copy it (e.g. gdal_translate "
+                              "or your storage's upload tool)")
     out = Path(out)
     if out.suffix.lower() not in GEOTIFF_SUFFIXES:
         raise OutputNameError(f"output {out}: geopix writes Cloud Optimized GeoTIFFs; name the output "

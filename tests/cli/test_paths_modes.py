@@ -92,3 +92,43 @@ def test_warnings_get_lines_of_their_own_and_quiet_leaves_only_errors(tmp_path, 
     r = geopix("-q", "translate", coarse, tmp_path / "b.tif", "--model", tiny_model)
     assert r.code == 0 and r.err == ""  # -q: errors only (the result line stays on stdout)
     assert "wrote" in r.out
+
+
+def test_a_vrt_region_translates_onto_its_own_grid(tmp_path, geopix, tiny_model) -> None:
+    src = EXAMPLES / "charlotte_sat.tif"
+    with rasterio.open(src) as s:
+        t, crs = s.transform, s.crs.to_wkt()
+    bands = "".join(
+        f'<VRTRasterBand dataType="Byte" band="{b}"><SimpleSource><SourceFilename relativeToVRT="0">{src}'
+        f'</SourceFilename><SourceBand>{b}</SourceBand><SrcRect xOff="100" yOff="50" xSize="300" ySize="200"/>'
+        f'<DstRect xOff="0" yOff="0" xSize="300" ySize="200"/></SimpleSource></VRTRasterBand>' for b in (1, 2, 3))
+    origin = (t.c + 100 * t.a, t.f + 50 * t.e)
+    vrt = tmp_path / "crop.vrt"
+    vrt.write_text(f'<VRTDataset rasterXSize="300" rasterYSize="200"><SRS>{crs.replace("<", "&lt;")}</SRS>'
+                   f"<GeoTransform>{origin[0]}, {t.a}, 0, {origin[1]}, 0, {t.e}</GeoTransform>{bands}</VRTDataset>")
+    out = tmp_path / "out.tif"
+    r = geopix("-q", "translate", vrt, out, "--model", tiny_model)
+    assert r.code == 0, r.err
+    with rasterio.open(out) as o, rasterio.open(vrt) as v:
+        assert (o.crs, o.transform, o.shape) == (v.crs, v.transform, (200, 300))
+
+
+def test_an_in_memory_vsimem_region_translates_through_the_api(tmp_path, tiny_model) -> None:
+    from rasterio.io import MemoryFile
+
+    import geo_pix2pix as geopix
+
+    model = geopix.load_model(tiny_model, device="cpu")
+    with MemoryFile() as mem:
+        with mem.open(driver="GTiff", width=90, height=70, count=3, dtype="uint8", crs="EPSG:32618",
+                      transform=rasterio.transform.from_origin(500_000, 4_200_000, 10, 10)) as dst:
+            dst.write(smooth_image(70, 90, 3, seed=6))
+        assert mem.name.startswith("/vsimem/")
+        result = model.translate(mem.name, tmp_path / "out.tif")
+    with rasterio.open(result.path) as o:
+        assert o.shape == (70, 90) and o.transform.c == 500_000
+
+
+def test_a_gdal_virtual_output_path_is_refused_clearly(tmp_path, geopix, tiny_model) -> None:
+    r = geopix("translate", EXAMPLES / "charlotte_sat.tif", "/vsimem/out.tif", "--model", tiny_model)
+    assert r.code == 1 and "output /vsimem/out.tif: geopix writes outputs to a local file system" in r.err
