@@ -288,8 +288,10 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             metrics.write(row)
             if step % cfg.checkpoint_every == 0 and not last:
                 checkpoint(step)
+            # the postfix first, without its own redraw: update() redraws at the bar's interval (at most
+            # every 30 s into a log file), while set_postfix's default refresh would redraw every step
+            bar.set_postfix(D=f"{losses.D:.3f}", G_GAN=f"{losses.G_GAN:.3f}", L1=f"{losses.G_L1:.3f}", refresh=False)
             bar.update(1)
-            bar.set_postfix(D=f"{losses.D:.3f}", G_GAN=f"{losses.G_GAN:.3f}", L1=f"{losses.G_L1:.3f}")
             if on_step is not None:
                 on_step(step, losses)
             if last:
