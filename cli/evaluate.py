@@ -66,7 +66,26 @@ def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str
     m = ev.metrics
     sizes = "/".join(map(str, ev.tiles))
     how = " (8-transform average)" if ev.tta else ""
+    if ev.categorical:
+        click.echo(f"{ev.count} {ev.windows} windows of {sizes} px{how}: overall accuracy {m.pixel_accuracy:.2%}  "
+                   f"mIoU {ev.miou:.3f}")
+        click.echo("IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in (ev.class_iou or {}).items()))
+        names = list(ev.class_iou or ())
+        click.echo("confusion (rows: reference, columns: predicted): " + names.__repr__())
+        for name, row in zip(names, ev.confusion or ()):
+            click.echo(f"  {name:>16}: " + " ".join(f"{v:>9d}" for v in row))
+        return
     click.echo(f"{ev.count} {ev.windows} windows of {sizes} px{how}: L1 {m.L1:.4f}  PSNR {m.PSNR:.2f} dB  SSIM {m.SSIM:.4f}  "
                f"pixel accuracy {m.pixel_accuracy:.2%}")
+    if ev.values is not None:
+        from geo_pix2pix.modelfile import read_meta
+
+        units = read_meta(model).output_stats.units or "map units"
+        v = ev.values
+        click.echo(f"values ({units}): MAE {v['MAE']:.4g}  RMSE {v['RMSE']:.4g}  bias {v['bias']:+.4g}  "
+                   f"over {v['pixels']} pixels")
+        for band in v["bands"]:  # type: ignore[union-attr]
+            click.echo(f"  reference {band['from']:>10.4g} .. {band['to']:<10.4g}: MAE {band['MAE']:.4g}  "
+                       f"RMSE {band['RMSE']:.4g}  bias {band['bias']:+.4g}  ({band['pixels']} px)")
     if ev.class_iou is not None:
         click.echo("IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in ev.class_iou.items()) + f"  mIoU {ev.miou:.3f}")

@@ -82,6 +82,26 @@ def _model_lines(meta: dict) -> list[str]:
     if len(pairs) > 3:
         held = sum(1 for p in pairs if p.get("held_out"))
         lines.append(f"             ... {len(pairs) - 3} more pair(s); {held} held out for validation")
-    lines.append(f"input stats: {meta['input_stats']['method']} {meta['input_stats']['dtype']}")
-    lines.append(f"output:      {meta['output_stats']['dtype']}")
+    ins, out = meta["input_stats"], meta["output_stats"]
+    lines.append(f"input:       {_side(ins)}")
+    lines.append(f"output:      {_side(out)}")
+    lines.append(f"map kind:    {meta.get('map_kind', '?')}")
+    for c in out.get("classes", [])[:20]:
+        lines.append(f"  class {c['code']:>5}: {c['name']} (rgb {','.join(map(str, c['color'][:3]))})")
+    if len(out.get("classes", [])) > 20:
+        lines.append(f"  ... {len(out['classes']) - 20} more classes")
     return lines
+
+
+def _side(stats: dict) -> str:
+    """One side's encoding: class codes, or values (how they are scaled, dtype, nodata, units)."""
+    if stats.get("kind") == "categorical":
+        return f"{len(stats['classes'])} classes as {stats['dtype']} codes, nodata {stats['nodata']}"
+    text = f"{stats['method']} {stats['dtype']}"
+    if stats["method"] != "fixed":
+        text += " [" + ", ".join(f"{lo:.6g}..{hi:.6g}" for lo, hi in zip(stats["low"], stats["high"])) + "]"
+    if stats.get("units"):
+        text += f" {stats['units']}"
+    if stats.get("nodata") is not None:
+        text += f", nodata {stats['nodata']}"
+    return text

@@ -66,12 +66,14 @@ class _ProgressAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _configure_logging(verbose: int, quiet: int) -> None:
-    """Levels: default = warnings and notices; ``-q`` = errors only; ``-v`` = what geopix is doing
+    """Levels: default = warnings and notices (what geopix inferred for you); ``-q`` = errors only; ``-v`` = what geopix is doing
     (device, resume, class weights); ``-vv`` = debug, and tracebacks of unexpected errors."""
-    level = logging.WARNING - 10 * verbose + 10 * quiet
+    from geo_pix2pix.progress import NOTICE
+
+    level = logging.ERROR if quiet else {0: NOTICE, 1: logging.INFO}.get(verbose, logging.DEBUG)
     handler = _ProgressAwareHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("geopix: %(message)s"))
-    logging.basicConfig(level=max(logging.DEBUG, level), handlers=[handler], force=True)
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

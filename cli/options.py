@@ -96,8 +96,8 @@ def resampling_opt(f: F) -> F:
     return click.option(
         "--resampling", type=click.Choice(["nearest", "bilinear", "cubic", "average", "mode"]),
         default=None,
-        help="Resampling of the map onto the imagery grid (default: nearest for integer or "
-        "palette maps, bilinear for float maps).",
+        help="Resampling of the map onto the imagery grid (default: by the map's kind: nearest for "
+        "categorical maps, bilinear for continuous and rendered maps).",
     )(f)
 
 

@@ -83,7 +83,10 @@ def train(ctx: click.Context, **kw: Any) -> None:
     msg = f"trained to step {result.step}; model: {result.run_dir / 'model.safetensors'}"
     if result.val is not None:
         v = result.val
-        msg += f" (validation L1 {v.L1:.4f}, PSNR {v.PSNR:.2f} dB, SSIM {v.SSIM:.3f})"
+        if v.L1 == v.L1:
+            msg += f" (validation L1 {v.L1:.4f}, PSNR {v.PSNR:.2f} dB, SSIM {v.SSIM:.3f})"
+        else:  # a categorical map: classes, scored by accuracy
+            msg += f" (validation accuracy {v.pixel_accuracy:.1%})"
     click.echo(msg)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import no_amp_opt, overwrite_opt, parse_creation_options, quiet, tta_opt
+from .options import no_amp_opt, overwrite_opt, parse_bands, parse_creation_options, quiet, tta_opt
 
 
 @click.command()
@@ -23,11 +23,22 @@ from .options import no_amp_opt, overwrite_opt, parse_creation_options, quiet, t
 @tta_opt
 @click.option("--co", "creation_options", multiple=True, callback=parse_creation_options, metavar="KEY=VAL",
               help="GDAL creation option of the COG driver, e.g. --co COMPRESS=ZSTD (repeatable).")
+@click.option("--bands", callback=parse_bands, metavar="1,2,3",
+              help="Bands of REGION to read, in the model's order [default: the model's input bands]; required "
+                   "when REGION has more bands than the training input (extra bands are never used silently).")
+@click.option("--output-dtype", type=click.Choice(["float32", "float64", "uint8", "uint16", "int16", "int32",
+                                                   "uint32"]), default=None,
+              help="Dtype of a measured-value (continuous) output [default: float32], e.g. uint16 for a DEM "
+                   "(rounded, with an integer nodata value).")
+@click.option("--palette", type=click.Path(dir_okay=False), default=None,
+              help="Palette JSON (see README): write an RGB model's map as classes, each pixel the code of its "
+                   "nearest palette colour, with the palette as colour table.")
 @overwrite_opt
 @click.pass_context
 def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: int | None,
               overlap: int | None, batch_size: int, device: str, no_amp: bool, tta: bool,
-              creation_options: dict[str, str], overwrite: bool) -> None:
+              creation_options: dict[str, str], bands: tuple[int, ...] | None, output_dtype: str | None,
+              palette: str | None, overwrite: bool) -> None:
     """Translate REGION (a raster) into OUT, a Cloud Optimized GeoTIFF on the same grid.
 
     \b
@@ -54,6 +65,7 @@ def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: 
             bar.update(done - bar.n)
 
         result = model.translate(region, out, tile=tile_size, overlap=overlap, batch_size=batch_size,
-                                 creation_options=creation_options, overwrite=overwrite, progress=progress)
+                                 creation_options=creation_options, bands=bands, output_dtype=output_dtype,
+                                 palette=palette, overwrite=overwrite, progress=progress)
     click.echo(f"wrote {result.path} ({result.width} x {result.height} px, {result.tiles} tiles"
                f"{', input mask carried over' if result.masked else ''})")

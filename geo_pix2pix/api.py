@@ -85,8 +85,8 @@ class Model:
 
     @property
     def output_bands(self) -> int:
-        """Number of bands the model writes."""
-        return self.meta.output_stats.bands
+        """Number of bands the model writes (1 for class codes)."""
+        return self.meta.output_stats.out_bands
 
     def __repr__(self) -> str:
         m = self.meta
@@ -96,7 +96,8 @@ class Model:
     @_api
     def translate(self, region: str | os.PathLike[str], out: str | os.PathLike[str], *, tile: int | None = None,
                   overlap: int | None = None, batch_size: int = 8,
-                  creation_options: dict[str, str] | None = None, overwrite: bool = False,
+                  creation_options: dict[str, str] | None = None, bands: tuple[int, ...] | None = None,
+                  output_dtype: str | None = None, palette: str | None = None, overwrite: bool = False,
                   progress: Callable[[int, int], None] | None = None) -> MosaicResult:
         """Translate the raster ``region`` into the Cloud Optimized GeoTIFF ``out``, on its grid.
 
@@ -111,6 +112,10 @@ class Model:
             batch_size: tiles per forward pass.
             creation_options: GDAL COG creation options (``{"COMPRESS": "ZSTD"}``), checked
                 against the COG driver's list.
+            bands: bands of ``region`` to read, in the model's order (needed when the region has
+                more bands than the training input had).
+            output_dtype: dtype of a measured-value output (default float32).
+            palette: palette JSON: write an RGB map as classes (nearest palette colour, codes 1..K).
             progress: called as ``progress(tiles_done, tiles_total)`` after each row of tiles.
         """
         from geo_pix2pix.tiles.blend import plan_mosaic
@@ -133,7 +138,8 @@ class Model:
                 progress(done, total)
 
         cfg = TranslateConfig(model=str(self.path), tile=tile, overlap=overlap, batch_size=batch_size,
-                              creation_options=tuple(options.items()), overwrite=overwrite)
+                              creation_options=tuple(options.items()), overwrite=overwrite,
+                              bands=tuple(bands) if bands else None, output_dtype=output_dtype, palette=palette)
         result, _ = translate(region, out, cfg, progress=counter, predictor=self._pred)
         return result
 

@@ -22,10 +22,12 @@ from geo_pix2pix.data import TrainingData, pair_meta
 from geo_pix2pix.device import DevicePlan
 from geo_pix2pix.families import Family, get_family
 from geo_pix2pix.modelfile import ModelMeta
+from geo_pix2pix.models.class_head import ClassHead, with_output_head
 from geo_pix2pix.models.palette_head import PaletteHead
 from geo_pix2pix.palette import Palette, load_palette
 from geo_pix2pix.step import LossWeights, Networks, Optimisers, make_optimisers, place
 from geo_pix2pix.tiles.errors import GeopixError
+from geo_pix2pix.tiles.classes import ClassTable
 from geo_pix2pix.tiles.normalize import BandStats
 
 __all__ = ["Sides", "ModelSetup", "check_config", "build_model"]
@@ -42,8 +44,8 @@ class Sides:
     b: str
     in_bands: tuple[int, ...]
     out_bands: tuple[int, ...]
-    in_stats: BandStats
-    out_stats: BandStats
+    in_stats: BandStats | ClassTable
+    out_stats: BandStats | ClassTable
 
     @classmethod
     def of(cls, cfg: TrainConfig, data: TrainingData) -> Sides:
@@ -78,6 +80,7 @@ class ModelSetup:
                       "min_valid": cfg.min_valid, "val_pairs": cfg.val_pairs}}
         if cfg.family_options:
             extra["family_options"] = dict(cfg.family_options)
+        extra["map_kind"] = data.map_kind
         if self.head_palette is not None:
             extra["palette"] = {"name": self.head_palette.name, "classes": list(self.head_palette.classes)}
         return ModelMeta(generator=self.gcfg, family=self.family.name, direction=cfg.direction,
@@ -97,6 +100,9 @@ def check_config(cfg: TrainConfig) -> tuple[Family, Any]:
         raise GeopixError(f"bad {family.name} options: {exc}") from None
     if cfg.palette_head and cfg.direction != "sat2map":
         raise GeopixError("--palette-head paints maps: it needs --direction sat2map")
+    if cfg.map_kind == "categorical" and (cfg.palette_head or cfg.balance_palette):
+        raise GeopixError("--palette-head and --balance-palette are for rendered (RGB) maps; a categorical map "
+                          "is learnt as classes already")
     family.check(cfg, opts)
     return family, opts
 
@@ -119,6 +125,10 @@ def check_discriminator_fits(tile: int, dcfg: Any) -> None:
 def build_model(cfg: TrainConfig, family: Family, opts: Any, sides: Sides, plan: DevicePlan) -> ModelSetup:
     """The family's G and D (seeded by ``cfg.seed``), placed for ``plan``, with Adam and the loss
     weights; a palette head and a perceptual network where the config asks for them."""
+    categorical_out = isinstance(sides.out_stats, ClassTable)
+    if categorical_out and (cfg.palette_head or cfg.balance_palette):
+        raise GeopixError("--palette-head and --balance-palette are for rendered (RGB) maps; this map is "
+                          "categorical and is learnt as classes already")
     if cfg.balance_palette:
         require_rgb(sides.out_stats.bands)
     head_palette = load_palette(cfg.palette_head) if cfg.palette_head else None
@@ -127,14 +137,19 @@ def build_model(cfg: TrainConfig, family: Family, opts: Any, sides: Sides, plan:
         head = {"palette": tuple(map(tuple, palette_centers(head_palette, sides.out_stats).tolist())),
                 "palette_classes": tuple(int(c) for c in head_palette.color_class)}
     torch.manual_seed(cfg.seed)
-    gcfg, dcfg = family.configure(cfg, opts, len(sides.in_bands), len(sides.out_bands), head)
+    # channels: a band of class codes is read and predicted as one channel per class
+    gcfg, dcfg = family.configure(cfg, opts, sides.in_stats.bands, sides.out_stats.bands, head)
     check_discriminator_fits(cfg.tile, dcfg)
-    G = place(family.build_generator(gcfg), plan)
+    G = place(with_output_head(family.build_generator(gcfg), sides.out_stats), plan)
     D = place(family.build_discriminator(dcfg), plan)
     family.initialise(G, cfg, opts)
     opts_ = make_optimisers(G, D, plan, cfg.lr, (cfg.beta1, cfg.beta2))
     vgg = family.perceptual(cfg, opts, plan)
-    nets = Networks(G, D, G if isinstance(G, PaletteHead) else None, vgg)
+    nets = Networks(G, D, G if isinstance(G, (PaletteHead, ClassHead)) else None, vgg)
     if cfg.compile:
         nets = dataclasses.replace(nets, G=torch.compile(G), D=torch.compile(D))
-    return ModelSetup(family, opts, gcfg, dcfg, G, D, nets, opts_, family.loss_weights(cfg, opts), head_palette)
+    weights = dataclasses.replace(family.loss_weights(cfg, opts), gan=cfg.lambda_gan)
+    if categorical_out:  # classes are learnt by cross-entropy; an L1 between probability maps adds nothing
+        weights = dataclasses.replace(weights, l1=0.0, edge=0.0, vgg=0.0, classes=cfg.class_weight)
+        nets.vgg = None  # a perceptual loss needs RGB pictures
+    return ModelSetup(family, opts, gcfg, dcfg, G, D, nets, opts_, weights, head_palette)

@@ -52,6 +52,17 @@ class TrainConfig:
                          "generator, multi-scale discriminators, feature matching).", choices=tuple(FAMILIES))
     direction: str = option("sat2map", "sat2map: imagery -> map; map2sat: map -> synthetic imagery.",
                             choices=("sat2map", "map2sat"))
+    map_kind: str = option("auto", "What the map holds: categorical (class codes: one logit per class, "
+                           "cross-entropy, codes + colour table out), continuous (measured values) or rendered (an "
+                           "RGB picture); auto: a colour table or a one-band integer map with at most 32 values is "
+                           "categorical, 3/4-band uint8 rendered, anything else continuous.",
+                           choices=("auto", "categorical", "continuous", "rendered"))
+    classes_from_palette: str | None = option(
+        None, "Palette JSON (e.g. examples/palettes/google_maps_pix2pix.json): learn a rendered RGB map as classes, "
+        "each pixel taking its nearest palette colour's class (anti-aliased edges included); writes class codes "
+        "1..K with the palette as colour table.", kind="path")
+    class_table: str | None = option(None, "Class table of a categorical map (JSON or CSV of code,name[,r,g,b]): "
+                                     "names and colours, and classes the training area may lack.", kind="path")
     generator: str = option("unet", "pix2pix generator: unet (the paper's U-Net) or smp:<encoder>, "
                             "e.g. smp:resnet34.")
     encoder_weights: str | None = option(None, "Local encoder weights (.safetensors or .pth state dict) for smp "
@@ -64,7 +75,10 @@ class TrainConfig:
     d_norm: str = option("batch", "Discriminator normalisation.", choices=("batch", "instance", "spectral"))
     gan_loss: str = option("vanilla", "Adversarial loss (averaged over the discriminator's scales).",
                            choices=("vanilla", "lsgan", "hinge"))
-    lambda_l1: float = option(100.0, "Weight of the L1 term.", min=0)
+    lambda_gan: float = option(1.0, "Weight of the adversarial term in the generator's loss (0: no "
+                               "discriminator is trained).", min=0)
+    lambda_l1: float = option(100.0, "Weight of the L1 term (not used for categorical maps, which learn by "
+                              "cross-entropy).", min=0)
     edge_weight: float = option(0.0, "Extra L1 weight of pixels at the map's colour edges (thin strokes such as "
                                 "roads); 0: the paper's L1.", min=0)
     balance_palette: str | None = option(
@@ -76,7 +90,8 @@ class TrainConfig:
     palette_head: str | None = option(
         None, "Palette JSON of the map's classes: the generator predicts which palette colour each pixel is and "
         "paints it, trained with a class cross-entropy next to the L1 (sat2map, RGB maps).", kind="path")
-    class_weight: float = option(1.0, "Weight of --palette-head's class cross-entropy.", min=0)
+    class_weight: float = option(1.0, "Weight of the class cross-entropy (categorical maps, --palette-head).",
+                                 min=0, min_open=True)
     lr: float = option(2e-4, "Adam learning rate of both networks.", min=0, min_open=True)
     beta1: float = option(0.5, "Adam beta1.", min=0, max=1)
     beta2: float = option(0.999, "Adam beta2.", min=0, max=1)
@@ -130,7 +145,7 @@ class TrainConfig:
             PairSpec(p["imagery"], p["maps"],
                      tuple(p["imagery_bands"]) if p.get("imagery_bands") else None,
                      tuple(p["map_bands"]) if p.get("map_bands") else None,
-                     p.get("resampling"), p.get("aligned"))
+                     p.get("resampling"), p.get("aligned"), p.get("map_kind"))
             for p in d.get("pairs", ())
         )
         return cls(**d)

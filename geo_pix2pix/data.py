@@ -21,7 +21,10 @@ import numpy as np
 from geo_pix2pix.config import TrainConfig
 from geo_pix2pix.tiles.errors import BandError, GeopixError, NoValidDataError
 from geo_pix2pix.tiles.grid import PixelWindow
+from geo_pix2pix.tiles.classes import ClassTable, infer_map_kind, load_class_table
 from geo_pix2pix.tiles.normalize import BandStats
+from geo_pix2pix.tiles.pair import open_pair
+from geo_pix2pix.tiles.raster import has_color_table
 from geo_pix2pix.tiles.pair import PairSpec
 from geo_pix2pix.tiles.prepare import PreparedPair, TilerConfig, prepare_pair
 from geo_pix2pix.tiles.sampling import WindowIndex
@@ -40,7 +43,8 @@ class TrainingData:
     index: WindowIndex
     val: tuple[tuple[int, PixelWindow], ...]
     imagery_stats: BandStats
-    map_stats: BandStats
+    map_stats: BandStats | ClassTable
+    map_kind: str = "rendered"
 
     @property
     def specs(self) -> list[PairSpec]:
@@ -112,14 +116,16 @@ def prepare_training(cfg: TrainConfig) -> TrainingData:
     aligned = any(s.aligned for s in cfg.pairs)
     if aligned and not all(s.aligned for s in cfg.pairs):
         raise GeopixError("an aligned directory cannot be mixed with georeferenced pairs in one run")
+    kind = resolve_map_kind(cfg)
+    specs = tuple(dataclasses.replace(s, map_kind=kind) for s in cfg.pairs)
     no_blocks = bool(cfg.val_pairs) or aligned  # side-by-side images validate on whole held-out images
     tiler = TilerConfig(tile=cfg.tile, min_valid=cfg.min_valid,
                         split=SplitConfig(val_fraction=0.0 if no_blocks else cfg.val_fraction, seed=cfg.seed),
                         val_aoi=None if no_blocks else cfg.val_aoi)
     prepared = tuple(prepare_pair(spec, tiler, i, holdout=i >= n - cfg.val_pairs)
-                     for i, spec in enumerate(cfg.pairs))
+                     for i, spec in enumerate(specs))
     for p in prepared:
-        if warning := paletted_map_warning(p):
+        if kind != "categorical" and (warning := paletted_map_warning(p)):
             log.warning(warning)
     train_parts = [p.train for p in prepared if len(p.train)]
     if not train_parts:
@@ -134,8 +140,104 @@ def prepare_training(cfg: TrainConfig) -> TrainingData:
         index=WindowIndex.concat(train_parts),
         val=tuple((i, w) for i, p in enumerate(prepared) for w in p.val),
         imagery_stats=merge_stats([p.imagery_stats for p in prepared], "imagery"),
-        map_stats=merge_stats([p.map_stats for p in prepared], "map"),
+        map_stats=map_codec(cfg, kind, prepared),
+        map_kind=kind,
     )
+
+
+def map_codec(cfg: TrainConfig, kind: str, prepared: tuple[PreparedPair, ...]) -> BandStats | ClassTable:
+    """How map values are encoded for the networks: a class table for a categorical map; for a
+    continuous one the widened range (:meth:`~geo_pix2pix.tiles.normalize.BandStats.widened`), written
+    as float32 in the map's units with its nodata when the map is the target; the plain statistics
+    for a rendered map."""
+    if cfg.classes_from_palette:
+        from geo_pix2pix.palette import load_palette
+
+        if prepared[0].map_stats.bands != 3:
+            raise BandError(f"--classes-from-palette reads RGB maps; the map has {prepared[0].map_stats.bands} band(s)")
+        return load_palette(cfg.classes_from_palette).class_table()
+    if kind == "categorical":
+        return class_table(cfg, prepared)
+    stats = merge_stats([p.map_stats for p in prepared], "map")
+    if kind != "continuous":
+        return stats
+    with open_pair(prepared[0].spec) as pair:
+        band = pair.map_bands[0]
+        units = pair._raw_map.units[band - 1] or None
+        nodata = pair._raw_map.nodata
+    if cfg.direction == "sat2map":  # the output: float32, the map's nodata (NaN if none)
+        return stats.widened("float32", nodata, units)
+    return stats.widened(stats.dtype, None, units)  # an input: read in its own dtype, never clipped early
+
+
+def resolve_map_kind(cfg: TrainConfig) -> str:
+    """``cfg.map_kind``, or the kind inferred from the first pair's map (announced, since it decides
+    the loss, the output and the resampling; ``--map-kind`` overrides it)."""
+    from geo_pix2pix.progress import NOTICE
+
+    spec = cfg.pairs[0]
+    if cfg.classes_from_palette:
+        if cfg.map_kind not in ("auto", "categorical") or cfg.class_table:
+            raise GeopixError("--classes-from-palette reads the map as classes: it cannot be combined with "
+                              f"--map-kind {cfg.map_kind} or --class-table")
+        if cfg.direction != "sat2map":
+            raise GeopixError("--classes-from-palette learns maps as classes: it needs --direction sat2map")
+        return "categorical"
+    if cfg.map_kind != "auto":
+        kind = cfg.map_kind
+    elif spec.aligned:
+        kind = "rendered"  # side-by-side pictures
+    else:
+        with open_pair(spec) as pair:
+            raw = pair._raw_map
+            bands = pair.map_bands
+            colors = has_color_table(raw, bands[0])
+            dtype = raw.dtypes[bands[0] - 1]
+            distinct = len(pair.map_codes()) if len(bands) == 1 and np.issubdtype(np.dtype(dtype), np.integer) else None
+        kind = infer_map_kind(dtype, len(bands), colors, distinct)
+        why = ("it has a colour table" if colors else f"one {dtype} band with {distinct} distinct values"
+               if kind == "categorical" else f"{len(bands)} {dtype} band(s)")
+        log.log(NOTICE, "map kind: %s (%s; --map-kind to override)", kind, why)
+    if kind == "categorical" and not cfg.classes_from_palette and (spec.aligned or len(spec.map_bands or (1,)) != 1):
+        raise GeopixError("a categorical map is one band of class codes; choose it with --map-bands N, or use "
+                          "--map-kind rendered for a picture of a map")
+    if cfg.class_table and kind != "categorical":
+        raise GeopixError(f"--class-table describes class codes, but the map is {kind} (--map-kind categorical?)")
+    return kind
+
+
+def class_table(cfg: TrainConfig, prepared: tuple[PreparedPair, ...]) -> ClassTable:
+    """The classes of a categorical map: the codes found in every pair's valid pixels (and those a
+    class table file lists), named and coloured by the file or the first map's colour table."""
+    found: set[int] = set()
+    colors: dict[int, tuple[int, ...]] = {}
+    nodata = None
+    for i, p in enumerate(prepared):
+        with open_pair(p.spec) as pair:
+            codes = pair.map_codes()
+            fractional = codes[codes != np.round(codes)]
+            if fractional.size:  # float rasters often hold integer codes; anything else is no class
+                raise GeopixError(f"map {p.spec.maps} holds values such as {fractional[0]:g} that are not integer "
+                                  "class codes (--map-kind continuous?)")
+            found.update(int(c) for c in codes)
+            if i == 0:
+                nodata = pair._raw_map.nodata
+                if has_color_table(pair._raw_map, pair.map_bands[0]):
+                    colors = {k: tuple(v) for k, v in pair._raw_map.colormap(pair.map_bands[0]).items()}
+    names: dict[int, str] = {}
+    codes = sorted(found)
+    if cfg.class_table:
+        listed, names, file_colors = load_class_table(cfg.class_table)
+        unknown = sorted(found - set(listed))
+        if unknown:
+            raise GeopixError(f"the map holds codes {', '.join(map(str, unknown))} that class table "
+                              f"{cfg.class_table} does not list; add them (or mark them nodata in the map)")
+        codes, colors = listed, {**colors, **file_colors}
+    if not codes:
+        raise NoValidDataError("the categorical map has no valid pixels")
+    table = ClassTable.build(codes, names, colors, nodata)
+    log.info("classes: %s", ", ".join(f"{c} {n}" for c, n in zip(table.codes, table.names)))
+    return table
 
 
 def pair_meta(p: PreparedPair) -> dict[str, Any]:
@@ -146,7 +248,14 @@ def pair_meta(p: PreparedPair) -> dict[str, Any]:
 
         c = CRS.from_wkt(p.crs)
         crs_name = c.to_string() if c.to_epsg() else (c.to_dict().get("proj") or "custom")
-    return {"imagery": os.path.abspath(p.spec.imagery), "maps": os.path.abspath(p.spec.maps), "crs": p.crs,
+    from geo_pix2pix.tiles.raster import default_bands, open_raster
+
+    counts = {}
+    if not p.spec.aligned:  # bands a region may have without naming them (translate --bands)
+        for side, path in (("imagery_count", p.spec.imagery), ("map_count", p.spec.maps)):
+            with open_raster(path) as src:
+                counts[side] = len(default_bands(src))
+    return {"imagery": os.path.abspath(p.spec.imagery), "maps": os.path.abspath(p.spec.maps), "crs": p.crs, **counts,
             "crs_name": crs_name, "pixel_size": list(p.pixel_size),
             "imagery_bands": list(p.spec.imagery_bands or ()), "map_bands": list(p.spec.map_bands or ()),
             "held_out": p.split.method == "holdout", "aligned": p.spec.aligned}

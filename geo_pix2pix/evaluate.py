@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
+from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator, ValueAccumulator
 from geo_pix2pix.palette import ClassAccumulator, Palette
 from geo_pix2pix.predict import Predictor
+from geo_pix2pix.tiles.classes import ClassTable
+from geo_pix2pix.tiles.normalize import BandStats
 from geo_pix2pix.tiles.errors import GeopixError, NoValidDataError
 from geo_pix2pix.tiles.grid import PixelWindow, grid_windows
 from geo_pix2pix.tiles.pair import PairSpec, open_pair
@@ -42,12 +44,23 @@ class Evaluation:
     class_iou: dict[str, float] | None = None
     miou: float | None = None
     tta: bool = False
+    categorical: bool = False
+    confusion: tuple[tuple[int, ...], ...] | None = None
+    values: dict[str, object] | None = None
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {**self.metrics.to_dict(), "windows": self.windows, "count": self.count,
                                 "tile_sizes": list(self.tiles), "tta": self.tta}
+        if self.categorical:
+            d = {"accuracy": self.metrics.pixel_accuracy, "windows": self.windows, "count": self.count,
+                 "tile_sizes": list(self.tiles), "tta": self.tta}
         if self.class_iou is not None:
             d.update(class_iou=self.class_iou, mIoU=self.miou)
+        if self.values is not None:
+            d["values"] = self.values
+        if self.confusion is not None:
+            d["confusion"] = {"rows": "reference class", "columns": "predicted class",
+                              "classes": list(self.class_iou or ()), "counts": [list(r) for r in self.confusion]}
         return d
 
 
@@ -119,31 +132,44 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
     if tile is not None:
         check_tile(pred, tile)
     sat2map = meta.direction == "sat2map"
-    if palette is not None and (meta.output_stats.bands != 3 or meta.output_stats.dtype != "uint8"):
-        raise GeopixError("--palette needs a model whose output is a 3-band uint8 (RGB) map")
+    table = meta.output_stats if isinstance(meta.output_stats, ClassTable) else None
+    if palette is not None and (table is not None or meta.output_stats.bands != 3 or meta.output_stats.dtype != "uint8"):
+        raise GeopixError("--palette needs a model whose output is a 3-band uint8 (RGB) map"
+                          + ("; this model writes class codes, scored per class without one" if table else ""))
     acc = MetricAccumulator()
-    classes = ClassAccumulator(palette) if palette is not None else None
+    out = meta.output_stats
+    values = (ValueAccumulator(min(out.low), max(out.high))
+              if isinstance(out, BandStats) and out.method == "robust" and out.bands == 1 else None)
+    classes = ClassAccumulator(palette if palette is not None else table.names) if (palette or table) else None
     count = 0
     specs = [PairSpec(s.imagery, s.maps, meta.input_bands if sat2map else meta.output_bands,
-                      meta.output_bands if sat2map else meta.input_bands, s.resampling, s.aligned) for s in specs]
+                      meta.output_bands if sat2map else meta.input_bands, s.resampling, s.aligned, meta.map_kind)
+             for s in specs]
     mode, selected = _select(specs, pred, windows, min_valid, tile)
     sizes = sorted({w.height for _, wins in selected for w in wins})
     for spec, wins in selected:
         with open_pair(spec) as pair:
             for i in range(0, len(wins), batch_size):
-                xs, ys, vs = [], [], []
+                xs, ys, vs, raws = [], [], [], []
                 for w in wins[i:i + batch_size]:
                     s = pair.read(w)
                     if s.valid.mean() < min_valid:
                         continue
                     a, b = (s.imagery, s.maps) if sat2map else (s.maps, s.imagery)
                     xs.append(meta.input_stats.normalize(a))
-                    ys.append(meta.output_stats.normalize(b))
+                    ys.append(table.class_indices(b) if table is not None else meta.output_stats.normalize(b))
                     vs.append(s.valid[None])
+                    raws.append(b[0].astype(np.float64))
                 if not xs:
                     continue
                 fake, real, valid = pred(np.stack(xs)), np.stack(ys), np.stack(vs)
+                if table is not None and classes is not None:  # codes: the arg-max class against the reference's
+                    classes.add_indices(fake.argmax(1), real, valid)
+                    count += len(xs)
+                    continue
                 acc.add(fake, real, valid)
+                if values is not None:  # measured values: errors in the map's units
+                    values.add(out.denormalize(fake[:, 0]), np.stack(raws), valid[:, 0])
                 if classes is not None:
                     to_rgb = meta.output_stats.denormalize
                     classes.add(np.stack([to_rgb(f) for f in fake]), np.stack([to_rgb(r) for r in real]), valid)
@@ -151,8 +177,14 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
     if count == 0:
         size = "/".join(map(str, sizes)) or str(meta.tile_size)
         raise NoValidDataError(f"no {size}-pixel window with {min_valid:.0%} valid pixels to evaluate")
+    if table is not None and classes is not None:
+        nan = float("nan")
+        return Evaluation(ImageMetrics(nan, nan, nan, classes.accuracy(), count), mode, count, tuple(sizes),
+                          classes.iou(), classes.miou(), tta, True,
+                          tuple(tuple(int(v) for v in row) for row in classes.confusion))
     return Evaluation(acc.result(), mode, count, tuple(sizes),
-                      classes.iou() if classes else None, classes.miou() if classes else None, tta)
+                      classes.iou() if classes else None, classes.miou() if classes else None, tta,
+                      values=values.result() if values is not None else None)
 
 
 def evaluate(model: str | os.PathLike[str], imagery: str, maps: str, windows: str = "auto",

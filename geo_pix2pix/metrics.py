@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ImageMetrics", "MetricAccumulator", "ACCURACY_THRESHOLD"]
+__all__ = ["ImageMetrics", "MetricAccumulator", "ValueAccumulator", "ACCURACY_THRESHOLD", "VALUE_BANDS"]
 
 #: A pixel is correct when its largest channel difference is below 5/255.
 ACCURACY_THRESHOLD = 5.0 / 255.0
@@ -72,6 +72,53 @@ class MetricAccumulator:
             pixel_accuracy=self._correct / self._pixels if self._pixels else nan,
             images=len(self._psnr),
         )
+
+
+#: Number of equal-width bands of reference values that measured-value errors are also given for.
+VALUE_BANDS = 5
+
+
+class ValueAccumulator:
+    """Errors of measured values (elevation, NDVI), in the map's own units, over valid pixels.
+
+    MAE, RMSE and bias (mean of prediction - reference), overall and per band of reference
+    values: :data:`VALUE_BANDS` equal-width bands over ``[low, high]`` (the model's training range),
+    plus a band below and one above it where references fall outside.
+    """
+
+    def __init__(self, low: float, high: float) -> None:
+        self.edges = np.linspace(low, high, VALUE_BANDS + 1)
+        n = VALUE_BANDS + 2
+        self._n = np.zeros(n, np.int64)
+        self._abs = np.zeros(n)
+        self._sq = np.zeros(n)
+        self._err = np.zeros(n)
+
+    def add(self, pred: np.ndarray, ref: np.ndarray, valid: np.ndarray) -> None:
+        """``pred``, ``ref``: values in units, any shape; ``valid``: broadcastable bool."""
+        v = np.broadcast_to(valid, ref.shape) & np.isfinite(ref) & np.isfinite(pred)
+        e = pred[v].astype(np.float64) - ref[v].astype(np.float64)
+        band = np.searchsorted(self.edges, ref[v], side="right")  # 0: below, 1..5, 6: above
+        band[(band == VALUE_BANDS + 1) & (ref[v] == self.edges[-1])] = VALUE_BANDS  # the top edge is in
+        self._n += np.bincount(band, minlength=VALUE_BANDS + 2)
+        self._abs += np.bincount(band, np.abs(e), minlength=VALUE_BANDS + 2)
+        self._sq += np.bincount(band, e * e, minlength=VALUE_BANDS + 2)
+        self._err += np.bincount(band, e, minlength=VALUE_BANDS + 2)
+
+    @staticmethod
+    def _stats(n: float, a: float, q: float, e: float) -> dict[str, float]:
+        nan = float("nan")
+        return {"pixels": int(n), "MAE": a / n if n else nan, "RMSE": float(np.sqrt(q / n)) if n else nan,
+                "bias": e / n if n else nan}
+
+    def result(self) -> dict[str, object]:
+        """``{"pixels", "MAE", "RMSE", "bias", "bands": [{"from", "to", ...}, ...]}`` (empty bands left out)."""
+        out: dict[str, object] = self._stats(self._n.sum(), self._abs.sum(), self._sq.sum(), self._err.sum())
+        lows = [-np.inf, *self.edges]
+        highs = [*self.edges, np.inf]
+        out["bands"] = [{"from": float(lo), "to": float(hi), **self._stats(n, a, q, e)}
+                        for lo, hi, n, a, q, e in zip(lows, highs, self._n, self._abs, self._sq, self._err) if n]
+        return out
 
 
 def seam_ratio(image: np.ndarray, tile: int, overlap: int) -> tuple[float, float]:

@@ -20,6 +20,7 @@ from typing import Any
 from geo_pix2pix._version import __version__
 from geo_pix2pix.tiles.atomic import atomic_path
 from geo_pix2pix.tiles.errors import ModelFileError, first_line
+from geo_pix2pix.tiles.classes import ClassTable, codec_from_dict
 from geo_pix2pix.tiles.normalize import BandStats
 
 __all__ = ["ModelMeta", "save_model", "load_model", "read_meta", "resolve_model_path",
@@ -40,7 +41,8 @@ class ModelMeta:
         generator: architecture of the generator (the family's generator config).
         direction: ``sat2map`` (imagery -> map) or ``map2sat``.
         input_bands / output_bands: 1-based bands of the input and output rasters.
-        input_stats / output_stats: normalisation of input and output values.
+        input_stats / output_stats: normalisation of input and output values (a
+            :class:`~geo_pix2pix.tiles.classes.ClassTable` for a categorical side).
         tile_size: tile side the model was trained on.
         step: training steps done.
         pairs: training pairs: imagery and map paths, CRS (WKT and short name), pixel size.
@@ -52,8 +54,8 @@ class ModelMeta:
     direction: str
     input_bands: tuple[int, ...]
     output_bands: tuple[int, ...]
-    input_stats: BandStats
-    output_stats: BandStats
+    input_stats: BandStats | ClassTable
+    output_stats: BandStats | ClassTable
     tile_size: int
     step: int
     pairs: tuple[dict[str, Any], ...] = ()
@@ -61,9 +63,24 @@ class ModelMeta:
     extra: dict[str, Any] = field(default_factory=dict)
     family: str = "pix2pix"
 
+    @property
+    def map_kind(self) -> str:
+        """``categorical``, ``continuous`` or ``rendered``: the kind of the map side (recorded by
+        training; files written before map kinds are rendered for 3/4-band uint8, else continuous)."""
+        stats = self.output_stats if self.direction == "sat2map" else self.input_stats
+        if isinstance(stats, ClassTable):
+            return "categorical"
+        recorded = self.extra.get("map_kind")
+        if recorded:
+            return str(recorded)
+        return "rendered" if stats.dtype == "uint8" and stats.bands in (3, 4) else "continuous"
+
+    def _has_classes(self) -> bool:
+        return isinstance(self.input_stats, ClassTable) or isinstance(self.output_stats, ClassTable)
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format_version": 1 if self.family == "pix2pix" else FORMAT_VERSION,
+            "format_version": 1 if self.family == "pix2pix" and not self._has_classes() else FORMAT_VERSION,
             "geopix_version": self.geopix_version,
             "family": self.family,
             "generator": self.generator.to_dict(),
@@ -89,8 +106,8 @@ class ModelMeta:
             direction=str(d["direction"]),
             input_bands=tuple(int(b) for b in d["input_bands"]),
             output_bands=tuple(int(b) for b in d["output_bands"]),
-            input_stats=BandStats.from_dict(d["input_stats"]),
-            output_stats=BandStats.from_dict(d["output_stats"]),
+            input_stats=codec_from_dict(d["input_stats"]),
+            output_stats=codec_from_dict(d["output_stats"]),
             tile_size=int(d["tile_size"]),
             step=int(d["step"]),
             pairs=tuple(d.get("pairs", ())),
@@ -162,7 +179,9 @@ def load_model(path: str | os.PathLike[str], device: Any = "cpu") -> tuple[Any, 
         state = load_file(str(p), device=str(device))
     except Exception as exc:
         raise ModelFileError(f"{p} is corrupt or truncated ({exc})") from None
-    G = get_family(meta.family).build_generator(meta.generator, init=False)
+    from geo_pix2pix.models.class_head import with_output_head
+
+    G = with_output_head(get_family(meta.family).build_generator(meta.generator, init=False), meta.output_stats)
     try:
         G.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -185,4 +204,5 @@ def describe_model(path: str | os.PathLike[str]) -> dict[str, Any]:
     d.update(path=str(p), parameters=n)
     d["in_channels"] = meta.generator.in_channels
     d["out_channels"] = meta.generator.out_channels
+    d["map_kind"] = meta.map_kind
     return d

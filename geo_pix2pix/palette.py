@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from geo_pix2pix.tiles.classes import ClassTable, nearest_colour_classes
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.raster import check_input_file
 
@@ -38,9 +40,12 @@ class Palette:
 
     def classify(self, rgb: np.ndarray) -> np.ndarray:
         """``(3, H, W)`` uint8-valued RGB -> ``(H, W)`` class indexes (nearest colour)."""
-        px = rgb.reshape(3, -1).T.astype(np.float32)  # (P, 3)
-        d = ((px[:, None, :] - self.colors[None]) ** 2).sum(-1)  # (P, K)
-        return self.color_class[d.argmin(1)].reshape(rgb.shape[1:])
+        return nearest_colour_classes(rgb, self.colors, self.color_class)
+
+    def class_table(self) -> ClassTable:
+        """The palette as a class table (codes 1..K, each class drawn in its first colour) that reads
+        RGB pixels as classes."""
+        return ClassTable.from_palette(self.classes, self.colors, self.color_class)
 
 
 def load_palette(path: str | os.PathLike[str]) -> Palette:
@@ -65,20 +70,31 @@ def load_palette(path: str | os.PathLike[str]) -> Palette:
 
 
 class ClassAccumulator:
-    """Confusion matrix over valid pixels; per-class IoU and mIoU."""
+    """Confusion matrix over valid pixels; per-class IoU, mIoU and overall accuracy.
 
-    def __init__(self, palette: Palette) -> None:
-        self.palette = palette
-        k = len(palette.classes)
+    ``classes`` is a :class:`Palette` (pixels of RGB maps classified by nearest colour, :meth:`add`)
+    or the class names of a categorical map (class indexes given directly, :meth:`add_indices`).
+    """
+
+    def __init__(self, classes: Palette | Sequence[str]) -> None:
+        self.palette = classes if isinstance(classes, Palette) else None
+        self.names: tuple[str, ...] = classes.classes if isinstance(classes, Palette) else tuple(classes)
+        k = len(self.names)
         self.confusion = np.zeros((k, k), np.int64)  # rows: reference class, columns: predicted
 
     def add(self, fake_rgb: np.ndarray, real_rgb: np.ndarray, valid: np.ndarray) -> None:
         """``(N, 3, H, W)`` RGB in 0..255 for prediction and reference; ``valid`` ``(N, 1, H, W)``."""
-        k = len(self.palette.classes)
+        if self.palette is None:
+            raise TypeError("RGB pixels need a palette; use add_indices for class indexes")
         for f, r, v in zip(fake_rgb, real_rgb, valid):
-            pf = self.palette.classify(f)[v[0]]
-            pr = self.palette.classify(r)[v[0]]
-            self.confusion += np.bincount(pr * k + pf, minlength=k * k).reshape(k, k)
+            self.add_indices(self.palette.classify(f)[None], self.palette.classify(r)[None], v[None])
+
+    def add_indices(self, pred: np.ndarray, ref: np.ndarray, valid: np.ndarray) -> None:
+        """Class indexes ``(N, H, W)`` of prediction and reference; ``valid`` ``(N, H, W)`` or ``(N, 1, H, W)``."""
+        k = len(self.names)
+        v = np.asarray(valid, bool).reshape(np.shape(pred))
+        v &= (ref >= 0) & (ref < k)
+        self.confusion += np.bincount(ref[v].astype(np.int64) * k + pred[v], minlength=k * k).reshape(k, k)
 
     def iou(self) -> dict[str, float]:
         """IoU per class (NaN for a class absent from both reference and prediction)."""
@@ -86,8 +102,13 @@ class ClassAccumulator:
         union = self.confusion.sum(0) + self.confusion.sum(1) - tp
         with np.errstate(invalid="ignore", divide="ignore"):
             values = np.where(union > 0, tp / union, np.nan)
-        return {name: float(v) for name, v in zip(self.palette.classes, values)}
+        return {name: float(v) for name, v in zip(self.names, values)}
 
     def miou(self) -> float:
         vals = [v for v in self.iou().values() if not np.isnan(v)]
         return float(np.mean(vals)) if vals else float("nan")
+
+    def accuracy(self) -> float:
+        """Share of valid pixels whose predicted class is the reference's."""
+        total = self.confusion.sum()
+        return float(np.trace(self.confusion) / total) if total else float("nan")

@@ -6,10 +6,16 @@ On a terminal the bar refreshes ten times a second; when stderr is a file or a p
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
-__all__ = ["progress_bar"]
+__all__ = ["progress_bar", "NOTICE"]
+
+#: Log level of notices: what geopix decided for the user (a map kind it inferred, a recipe it
+#: applied). Shown by default, hidden by ``-q`` (errors only); between INFO and WARNING.
+NOTICE = 25
+logging.addLevelName(NOTICE, "NOTICE")
 
 
 def progress_bar(disable: bool = False, **kw: Any) -> Any:

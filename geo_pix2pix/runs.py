@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +83,18 @@ def to_rgb8(x: np.ndarray) -> np.ndarray:
     return np.transpose(x, (1, 2, 0))
 
 
-def save_sample_grid(path: Path, inputs: np.ndarray, fakes: np.ndarray, targets: np.ndarray) -> None:
-    """One row per window: input | generated | target (``(N, C, H, W)`` arrays in [-1, 1])."""
+def save_sample_grid(path: Path, inputs: np.ndarray, fakes: np.ndarray, targets: np.ndarray,
+                     paint: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+    """One row per window: input | generated | target (``(N, C, H, W)`` arrays in [-1, 1]).
+
+    ``paint``: ``(C, H, W)`` -> ``(3, H, W)`` uint8 for outputs that are not pictures (class scores
+    drawn in their classes' colours)."""
     from PIL import Image
 
-    rows = [np.concatenate([to_rgb8(a), to_rgb8(f), to_rgb8(t)], axis=1)
+    def out_rgb(x: np.ndarray) -> np.ndarray:
+        return np.transpose(paint(x), (1, 2, 0)) if paint is not None else to_rgb8(x)
+
+    rows = [np.concatenate([to_rgb8(a), out_rgb(f), out_rgb(t)], axis=1)
             for a, f, t in zip(inputs, fakes, targets)]
     grid = np.concatenate(rows, axis=0)
     with atomic_path(path) as tmp:

@@ -52,16 +52,19 @@ class LossWeights:
 
     Attributes:
         gan_loss: ``vanilla`` | ``lsgan`` | ``hinge``.
+        gan: weight of the adversarial term in G's loss; 0: D is neither trained nor consulted
+            (unless feature matching needs its features), ``D_*`` and ``G_GAN`` are logged as 0.
         l1: weight of the masked L1 to the target.
         edge: extra L1 weight of pixels at the target's colour edges (see
             :func:`~geo_pix2pix.losses.masked_l1`); the logged ``G_L1`` stays the plain L1.
         pixel_weight: target ``(N, C, T, T)`` -> ``(N, 1, T, T)`` L1 weights (class balance).
         feat: weight of the discriminator feature-matching loss (Pix2PixHD).
         vgg: weight of the VGG perceptual loss (needs ``Networks.vgg``).
-        classes: weight of the palette head's class cross-entropy (needs ``Networks.head``).
+        classes: weight of the class cross-entropy of a palette or class head (needs ``Networks.head``).
     """
 
     gan_loss: str = "vanilla"
+    gan: float = 1.0
     l1: float = 100.0
     edge: float = 0.0
     pixel_weight: Callable[[torch.Tensor], torch.Tensor] | None = None
@@ -171,28 +174,33 @@ def gan_step(nets: Networks, opts: Optimisers, batch: Batch, w: LossWeights,
             fake_B = nets.G(real_A)
 
     # -- D: fake pairs should score "fake", real pairs "real" --------------------------
-    _set_requires_grad(nets.D, True)
-    opts.D.zero_grad(set_to_none=True)
-    with ctx():
-        pred_fake = nets.D(torch.cat([real_A, fake_B.detach()], 1))
-        pred_real = nets.D(torch.cat([real_A, real_B], 1))
-    loss_D_fake = adversarial_loss(pred_fake, False, w.gan_loss, valid)
-    loss_D_real = adversarial_loss(pred_real, True, w.gan_loss, valid)
-    _backward_step((loss_D_fake + loss_D_real) * 0.5, opts.D, opts.scaler)
+    zero = real_B.new_zeros(())
+    loss_D_fake = loss_D_real = loss_G_GAN = zero
+    if w.gan > 0:
+        _set_requires_grad(nets.D, True)
+        opts.D.zero_grad(set_to_none=True)
+        with ctx():
+            pred_fake = nets.D(torch.cat([real_A, fake_B.detach()], 1))
+            pred_real = nets.D(torch.cat([real_A, real_B], 1))
+        loss_D_fake = adversarial_loss(pred_fake, False, w.gan_loss, valid)
+        loss_D_real = adversarial_loss(pred_real, True, w.gan_loss, valid)
+        _backward_step((loss_D_fake + loss_D_real) * 0.5, opts.D, opts.scaler)
 
     # -- G: fool D, stay close to the target (L1), and the family's terms -----------------
     _set_requires_grad(nets.D, False)
     opts.G.zero_grad(set_to_none=True)
-    with ctx():
-        pred_fake = nets.D(torch.cat([real_A, fake_B], 1))
-    loss_G_GAN = adversarial_loss(pred_fake, True, w.gan_loss, valid, for_discriminator=False)
+    if w.gan > 0 or w.feat > 0:
+        with ctx():
+            pred_fake = nets.D(torch.cat([real_A, fake_B], 1))
+    if w.gan > 0:
+        loss_G_GAN = adversarial_loss(pred_fake, True, w.gan_loss, valid, for_discriminator=False)
     loss_G_L1 = masked_l1(fake_B, real_B, valid)
     if w.edge > 0 or w.pixel_weight is not None:
         l1_term = masked_l1(fake_B, real_B, valid, w.edge,
                             w.pixel_weight(real_B) if w.pixel_weight is not None else None)
     else:
         l1_term = loss_G_L1
-    loss_G = loss_G_GAN + w.l1 * l1_term
+    loss_G = w.gan * loss_G_GAN + w.l1 * l1_term
     loss_feat = loss_vgg = loss_ce = None
     if w.feat > 0:
         with torch.no_grad(), ctx():  # real features with D as just updated, as constants

@@ -43,6 +43,7 @@ from geo_pix2pix.step import Batch, StepLosses, gan_step
 from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset, WindowListDataset
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.grid import PixelWindow
+from geo_pix2pix.tiles.classes import ClassTable
 from geo_pix2pix.tiles.normalize import BandStats
 
 __all__ = ["fit", "FitResult", "StepBatchSampler", "TrainingInterrupted", "ProgressCallback"]
@@ -131,9 +132,14 @@ def _to_device(batch: dict[str, torch.Tensor], plan: DevicePlan) -> dict[str, to
 
 
 def _validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], a: str, b: str,
-              plan: DevicePlan) -> tuple[ImageMetrics, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Metrics over the fixed validation batches (G in eval mode), and the first batch's images."""
+              plan: DevicePlan, classes: ClassTable | None = None
+              ) -> tuple[ImageMetrics, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Metrics over the fixed validation batches (G in eval mode), and the first batch's images.
+
+    A categorical map is scored by the share of valid pixels whose arg-max class is right (the
+    image metrics of one-hot maps would mean nothing; ``geopix evaluate`` gives per-class IoU)."""
     acc = MetricAccumulator()
+    right = total = 0
     first: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     was_training = G.training
     G.eval()
@@ -147,12 +153,20 @@ def _validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], a: str
                 with amp():
                     fake = G(d[a])
             f, r = fake.float().cpu().numpy(), batch[b].numpy()
-            acc.add(f, r, batch["valid"].numpy())
+            if classes is not None:
+                v = batch["valid"].numpy()[:, 0]
+                right += int(((f.argmax(1) == r.argmax(1)) & v).sum())
+                total += int(v.sum())
+            else:
+                acc.add(f, r, batch["valid"].numpy())
             if first is None:
                 first = (batch[a].numpy(), f, r)
     G.train(was_training)
     if first is None:
         raise GeopixError("no windows to validate on")
+    if classes is not None:
+        nan = float("nan")
+        return ImageMetrics(nan, nan, nan, right / total if total else nan, len(batches)), first
     return acc.result(), first
 
 
@@ -225,6 +239,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     if balance is not None:
         weights = dataclasses.replace(weights, pixel_weight=balance.pixel_weights)
     val_batches = _validation_batches(cfg, data)
+    table = sides.out_stats if isinstance(sides.out_stats, ClassTable) else None
 
     # -- the run directory; resume ------------------------------------------------------------
     out.mkdir(parents=True, exist_ok=True)
@@ -280,11 +295,12 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             last = step == end or (budget is not None and elapsed() >= budget)
             row: dict[str, Any] = {"step": step, "lr": lr, **losses.as_row()}
             if step % cfg.val_every == 0 or last:
-                last_val, (ins, fakes, reals) = _validate(G, val_batches, a, b, plan)
+                last_val, (ins, fakes, reals) = _validate(G, val_batches, a, b, plan, table)
                 row.update(val_L1=last_val.L1, val_PSNR=last_val.PSNR, val_SSIM=last_val.SSIM,
                            val_pixel_accuracy=last_val.pixel_accuracy)
                 (out / "samples").mkdir(exist_ok=True)
-                save_sample_grid(out / "samples" / f"step_{step:06d}.png", ins[:4], fakes[:4], reals[:4])
+                save_sample_grid(out / "samples" / f"step_{step:06d}.png", ins[:4], fakes[:4], reals[:4],
+                                 table.to_rgb if table is not None else None)
             metrics.write(row)
             if step % cfg.checkpoint_every == 0 and not last:
                 checkpoint(step)

@@ -45,6 +45,12 @@ class TranslateConfig:
         overwrite: replace an existing output.
         tta: average each tile's output over its 8 rotations/mirrors (8x the compute; see
             :class:`~geo_pix2pix.predict.Predictor`).
+        bands: 1-based bands of the region to read, in the model's order (default: the model's
+            input bands; required when the region has more bands than the training input had).
+        output_dtype: dtype of a measured-value (continuous) output (default float32), e.g.
+            ``uint16`` for a DEM; values are rounded and kept in the dtype's range.
+        palette: palette JSON: write an RGB model's map as classes (each pixel the code of its
+            nearest palette colour, the palette as colour table).
     """
 
     model: str = "runs/latest"
@@ -56,6 +62,9 @@ class TranslateConfig:
     creation_options: tuple[tuple[str, str], ...] = ()
     overwrite: bool = False
     tta: bool = False
+    bands: tuple[int, ...] | None = None
+    output_dtype: str | None = None
+    palette: str | None = None
 
 
 #: Smallest tile translate picks by default. Models trained on small windows (the CPU recipe
@@ -104,17 +113,42 @@ def check_tile(pred: Predictor, tile: int) -> None:
                             f"pixels (trained on {pred.meta.tile_size}); --tile-size {tile} is not one")
 
 
-def check_region(region: str, meta: ModelMeta) -> list[str]:
-    """Refuse a region the model cannot read; return warnings for doubtful ones."""
+def check_region(region: str, meta: ModelMeta, bands: tuple[int, ...] | None = None
+                 ) -> tuple[tuple[int, ...], list[str]]:
+    """Refuse a region the model cannot read; return the bands to read and warnings for doubts.
+
+    Extra bands are never used silently: a region with more bands (alpha aside) than the
+    training input had must name the ones to read (``bands``, ``--bands``), in the model's order.
+    """
+    from geo_pix2pix.tiles.raster import default_bands
+
     warnings = []
+    want = ",".join(map(str, meta.input_bands))
     with open_raster(region, "region") as src:
-        need = max(meta.input_bands)
-        if src.count < need:
-            raise BandError(
-                f"region {region} has {src.count} band(s) but the model reads bands "
-                f"{','.join(map(str, meta.input_bands))} (trained on {len(meta.input_bands)}-band input)"
-            )
-        dtype = src.dtypes[meta.input_bands[0] - 1]
+        if bands is not None:
+            if len(bands) != len(meta.input_bands):
+                raise BandError(f"--bands names {len(bands)} band(s) but the model reads {len(meta.input_bands)} "
+                                f"(bands {want} of its training input)")
+            if max(bands) > src.count or min(bands) < 1:
+                raise BandError(f"--bands {','.join(map(str, bands))}: region {region} has bands 1..{src.count}")
+        else:
+            need = max(meta.input_bands)
+            if src.count < need:
+                raise BandError(
+                    f"region {region} has {src.count} band(s) but the model reads bands "
+                    f"{want} (trained on {len(meta.input_bands)}-band input)"
+                )
+            side = "imagery_count" if meta.direction == "sat2map" else "map_count"
+            trained = int(meta.pairs[0].get(side) or len(meta.input_bands)) if meta.pairs else len(meta.input_bands)
+            have = len(default_bands(src))
+            if have > trained:
+                raise BandError(
+                    f"region {region} has {have} bands but the model was trained on {trained}-band input and "
+                    f"reads bands {want}; name the region's bands to read, in that order, with --bands "
+                    f"(e.g. --bands {want})"
+                )
+            bands = tuple(meta.input_bands)
+        dtype = src.dtypes[bands[0] - 1]
         if dtype != meta.input_stats.dtype:
             raise GeopixError(
                 f"region {region} is {dtype} but the model was trained on {meta.input_stats.dtype} input; "
@@ -132,7 +166,7 @@ def check_region(region: str, meta: ModelMeta) -> list[str]:
                         f"the region's pixel size ({abs(src.res[0]):.4g}) differs from the training imagery's "
                         f"({train_px:.4g}) by {max(ratio, 1 / ratio):.1f}x; results may be poor"
                     )
-        shift = _content_shift(src, meta)
+        shift = _content_shift(src, meta, bands)
         if shift is not None and shift > CONTENT_SHIFT_WARN:
             side = "imagery" if meta.direction == "sat2map" else "maps"
             warnings.append(
@@ -140,7 +174,7 @@ def check_region(region: str, meta: ModelMeta) -> list[str]:
                 f"(bands {','.join(map(str, meta.input_bands))}); is it the kind of raster the model "
                 f"translates ({meta.direction})? Results may be poor"
             )
-    return warnings
+    return bands, warnings
 
 
 #: Warn when a region's band means lie further than this many training standard deviations from
@@ -152,16 +186,54 @@ CONTENT_SHIFT_WARN = 2.0
 _CONTENT_SAMPLE = 256
 
 
-def _content_shift(src: Any, meta: ModelMeta) -> float | None:
-    from geo_pix2pix.tiles.normalize import content_shift
+def _content_shift(src: Any, meta: ModelMeta, bands: tuple[int, ...]) -> float | None:
+    from geo_pix2pix.tiles.normalize import BandStats, content_shift
     from geo_pix2pix.tiles.raster import reading, valid_mask
+
+    if not isinstance(meta.input_stats, BandStats):
+        return None  # class codes have no means to compare
 
     factor = max(1, -(-max(src.height, src.width) // _CONTENT_SAMPLE))
     shape = (max(1, src.height // factor), max(1, src.width // factor))
     with reading(src.name, "region"):
-        sample = src.read(meta.input_bands, out_shape=(len(meta.input_bands), *shape))
+        sample = src.read(bands, out_shape=(len(bands), *shape))
         valid = valid_mask(sample, src.dataset_mask(out_shape=shape))
     return content_shift(meta.input_stats, sample, valid)
+
+
+def output_codec(meta: ModelMeta, dtype: str | None, palette: str | None = None) -> Any:
+    """The model's output encoding, written as ``dtype`` if given (measured values only), or as
+    the classes of ``palette`` (rendered RGB maps)."""
+    import dataclasses
+
+    import numpy as np
+
+    from geo_pix2pix.tiles.classes import PalettedOutput
+    from geo_pix2pix.tiles.normalize import BandStats
+
+    out = meta.output_stats
+    if palette is not None:
+        from geo_pix2pix.palette import load_palette
+
+        if dtype is not None or not isinstance(out, BandStats) or out.bands != 3 or out.dtype != "uint8":
+            raise GeopixError("--palette turns a model's RGB map into classes; this model writes "
+                              f"{meta.map_kind} output" + (" (and --output-dtype does not apply)" if dtype else ""))
+        return PalettedOutput(out, load_palette(palette).class_table())
+    if dtype is None or (isinstance(out, BandStats) and dtype == out.dtype):
+        return out
+    if not isinstance(out, BandStats) or out.method != "robust":
+        raise GeopixError(f"--output-dtype applies to measured-value (continuous) outputs; this model writes "
+                          f"{meta.map_kind if meta.direction == 'sat2map' else 'imagery'} as {out.dtype}")
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise GeopixError(f"--output-dtype {dtype}: not a numeric dtype (uint8, uint16, int16, int32, float32...)") from None
+    nodata = out.nodata
+    if np.issubdtype(dt, np.integer):
+        info = np.iinfo(dt)
+        if nodata is None or nodata != nodata or not (info.min <= nodata <= info.max) or not float(nodata).is_integer():
+            nodata = float(info.max if info.min == 0 else info.min)  # outside the usual values
+    return dataclasses.replace(out, dtype=dt.name, nodata=nodata)
 
 
 def _linear_units(wkt: str) -> str | None:
@@ -182,16 +254,19 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
     """
     pred = predictor or Predictor(cfg.model, cfg.device, cfg.amp, cfg.tta)
     meta = pred.meta
-    for w in check_region(str(region), meta):
+    bands, warnings = check_region(str(region), meta, cfg.bands)
+    for w in warnings:
         log.warning(w)
+    out_stats = output_codec(meta, cfg.output_dtype, cfg.palette)
     with open_raster(str(region), "region") as src:
         tile, overlap = choose_tiling(pred, src.height, src.width, cfg.tile, cfg.overlap)
     mcfg = MosaicConfig(
-        bands=meta.input_bands, in_stats=meta.input_stats, out_stats=meta.output_stats, tile=tile,
+        bands=bands, in_stats=meta.input_stats, out_stats=out_stats, tile=tile,
         overlap=overlap, batch_size=cfg.batch_size, creation_options=dict(cfg.creation_options),
         tags={"GEOPIX_MODEL": str(pred.path.resolve()), "GEOPIX_STEP": str(meta.step),
               "GEOPIX_DIRECTION": meta.direction, "GEOPIX_VERSION": __version__,
               "GEOPIX_GENERATOR": meta.generator.name, "GEOPIX_FAMILY": meta.family,
+              "GEOPIX_MAP_KIND": meta.map_kind,
               **({"GEOPIX_TTA": f"mean of {TTA_TRANSFORMS} rotations/mirrors"} if pred.tta else {})},
     )
 

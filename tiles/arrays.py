@@ -9,9 +9,9 @@ an array of any size works (a 250x250 or a 1x300 array is reflected up to a whol
 
 Validity follows the raster rules too: a pixel is valid where the given mask says so and, for
 floating-point input, where every band is finite. The result is a numpy masked array (rasterio's
-``read(masked=True)`` convention): invalid input pixels are masked in every output band, and
-their values are what the network made of the reflected, zero-normalised neighbourhood, as in the
-raster translate writes under its mask.
+``read(masked=True)`` convention): invalid input pixels are masked in every output band. Their
+values are the output's nodata value where it has one (class codes, measured values), else what
+the network made of the reflected, zero-normalised neighbourhood, as translate writes them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 from .blend import RowBlender, plan_mosaic
 from .errors import BandError
 from .mosaic import Predict, blend_tile_row
+from .classes import ClassTable
 from .normalize import BandStats
 
 __all__ = ["mosaic_array", "array_validity"]
@@ -38,7 +39,8 @@ def array_validity(data: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return valid
 
 
-def mosaic_array(data: np.ndarray, predict: Predict, in_stats: BandStats, out_stats: BandStats, tile: int,
+def mosaic_array(data: np.ndarray, predict: Predict, in_stats: BandStats | ClassTable,
+                 out_stats: BandStats | ClassTable, tile: int,
                  overlap: int, batch_size: int = 8, mask: np.ndarray | None = None) -> np.ma.MaskedArray:
     """Predict ``data`` (``(bands, height, width)`` raw input values) tile by tile.
 
@@ -54,11 +56,13 @@ def mosaic_array(data: np.ndarray, predict: Predict, in_stats: BandStats, out_st
     _, height, width = data.shape
     plan = plan_mosaic(height, width, tile, overlap)
     blender = RowBlender(plan, out_stats.bands)
-    out = np.empty((out_stats.bands, height, width), np.dtype(out_stats.dtype))
+    out = np.empty((out_stats.out_bands, height, width), np.dtype(out_stats.dtype))
     for k in range(len(plan.row_starts)):
         tiles = plan.tile_row(k, lambda lo, hi: data[:, lo:hi])
         blend_tile_row(tiles, predict, in_stats, batch_size, blender)
         for row, values in blender.finished():
             out[:, row:row + values.shape[1]] = out_stats.denormalize(values)
     invalid = ~array_validity(data, mask)
+    if out_stats.nodata is not None:  # as translate writes it: the nodata value where invalid
+        out[:, invalid] = out_stats.nodata
     return np.ma.MaskedArray(out, mask=np.broadcast_to(invalid, out.shape).copy())

@@ -34,6 +34,7 @@ from rasterio.windows import Window
 from .atomic import PARTIAL_SUFFIX, atomic_path, check_output, remove_stale_partials
 from .blend import MosaicPlan, RowBlender, plan_mosaic
 from .errors import OutputWriteError, first_line
+from .classes import ClassTable
 from .normalize import BandStats
 from .overviews import OverviewPyramid, overview_sizes
 from .raster import open_raster, reading
@@ -72,7 +73,8 @@ class MosaicConfig:
 
     Attributes:
         bands: 1-based input bands fed to ``predict``.
-        in_stats / out_stats: normalisation of input values and of predictions.
+        in_stats / out_stats: normalisation of input values and of predictions (a
+            :class:`~.classes.ClassTable` for class rasters: probabilities are blended, codes written).
         tile / overlap: tiling of the padded frame.
         batch_size: tiles per ``predict`` call.
         creation_options: GDAL COG creation options (override :data:`DEFAULT_COG_OPTIONS`).
@@ -80,8 +82,8 @@ class MosaicConfig:
     """
 
     bands: tuple[int, ...]
-    in_stats: BandStats
-    out_stats: BandStats
+    in_stats: BandStats | ClassTable
+    out_stats: BandStats | ClassTable
     tile: int
     overlap: int
     batch_size: int = 8
@@ -101,6 +103,7 @@ class MosaicResult:
 
 
 def _has_mask(src: Any) -> bool:
+    """Whether the input has pixels to mask: a mask or nodata, or float values (NaN)."""
     return any(MaskFlags.all_valid not in f for f in src.mask_flag_enums) or np.issubdtype(
         np.dtype(src.dtypes[0]), np.floating)
 
@@ -169,14 +172,19 @@ class _Writer:
 
     def _flush(self, data: np.ndarray) -> None:
         window = Window(0, self._row, data.shape[2], data.shape[1])
-        self.dst.write(data, window=window)
-        if self.pyramid is not None:
-            self.pyramid.add(data)
+        nodata = self.cfg.out_stats.nodata
+        mask = None
         if self.masked:
             mask = self.src.dataset_mask(window=window) > 0
             if np.issubdtype(np.dtype(self.src.dtypes[0]), np.floating):
                 data_in = self.src.read(self.cfg.bands, window=window)
                 mask &= np.isfinite(data_in).all(axis=0)
+            if nodata is not None:  # codes and measured values: the nodata value marks what the input lacks
+                data = np.where(mask[None], data, np.asarray(nodata, data.dtype))
+        self.dst.write(data, window=window)
+        if self.pyramid is not None:
+            self.pyramid.add(data)
+        if mask is not None and nodata is None:
             self.dst.write_mask(mask.astype(np.uint8) * 255, window=window)
         self._row += data.shape[1]
 
@@ -209,8 +217,11 @@ def mosaic_raster(
         height, width = src.height, src.width
         masked = _has_mask(src)
     plan = plan_mosaic(height, width, cfg.tile, cfg.overlap)
-    out_count = cfg.out_stats.bands
-    options = {**DEFAULT_COG_OPTIONS, **{k.upper(): str(v) for k, v in cfg.creation_options.items()}}
+    out_count = cfg.out_stats.out_bands
+    classes: ClassTable | None = getattr(cfg.out_stats, "class_table", None)
+    # class codes: overviews take the most frequent code (an average of codes is no class)
+    defaults = {**DEFAULT_COG_OPTIONS, **({"RESAMPLING": "MODE"} if classes is not None else {})}
+    options = {**defaults, **{k.upper(): str(v) for k, v in cfg.creation_options.items()}}
     temp = out.parent / f".{out.name}.stream-{os.getpid()}"
     stream = temp.with_name(temp.name + PARTIAL_SUFFIX)
     raw_bytes = width * height * out_count * np.dtype(cfg.out_stats.dtype).itemsize
@@ -219,6 +230,7 @@ def mosaic_raster(
         "dtype": cfg.out_stats.dtype, "crs": profile.get("crs"), "transform": profile["transform"],
         "tiled": False, "blockysize": STREAM_ROWS, "bigtiff": "if_safer",
         **({} if raw_bytes <= STREAM_RAW_MAX_BYTES else {"compress": "deflate", "zlevel": 1}),
+        **({"nodata": cfg.out_stats.nodata} if cfg.out_stats.nodata is not None else {}),
     }
     sizes = _streamed_overviews(options, masked, height, width)
     levels = [temp.with_name(f"{temp.name}.ovr{k}{PARTIAL_SUFFIX}") for k in range(1, len(sizes) + 1)]
@@ -230,6 +242,10 @@ def mosaic_raster(
                 with rasterio.open(stream, "w", **stream_profile) as dst:
                     if out_count == 3 and cfg.out_stats.dtype == "uint8":
                         dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
+                    if classes is not None:
+                        _describe_classes(dst, classes)
+                    elif cfg.out_stats.units:
+                        dst.units = (cfg.out_stats.units,) * out_count
                     dst.update_tags(**cfg.tags)
                     _run_pipeline(src_path, dst, plan, cfg, masked, predict, progress, pyramid)
             finally:
@@ -247,6 +263,18 @@ def mosaic_raster(
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
     return MosaicResult(out, plan.n_tiles, width, height, masked)
+
+
+def _describe_classes(dst: Any, classes: ClassTable) -> None:
+    """Colour table (QGIS draws the band paletted), band description and class names in the tags
+    (``CLASS_<code>=name``, and ``GEOPIX_CLASSES`` as JSON) of a class raster."""
+    import json
+
+    dst.colorinterp = [ColorInterp.palette]
+    dst.write_colormap(1, classes.colormap())
+    dst.set_band_description(1, "class code")
+    dst.update_tags(1, **{f"CLASS_{c}": n for c, n in zip(classes.codes, classes.names)})
+    dst.update_tags(GEOPIX_CLASSES=json.dumps(classes.to_dict()["classes"]))
 
 
 def _streamed_overviews(options: dict[str, str], masked: bool, height: int, width: int) -> list[tuple[int, int]]:
@@ -287,7 +315,7 @@ def _run_pipeline(src_path: str, dst: Any, plan: MosaicPlan, cfg: MosaicConfig, 
                   pyramid: OverviewPyramid | None) -> None:
     reader = _Reader(src_path, plan, cfg)
     writer = _Writer(src_path, dst, cfg, masked, pyramid)
-    blender = RowBlender(plan, cfg.out_stats.bands)
+    blender = RowBlender(plan, cfg.out_stats.bands)  # a class table: one channel per class
     n_rows = len(plan.row_starts)
     try:
         with ThreadPoolExecutor(1, "geopix-read") as rpool, ThreadPoolExecutor(1, "geopix-write") as wpool:

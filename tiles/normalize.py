@@ -6,11 +6,20 @@ once over a decimated read of the *whole* raster (never per tile: per-tile stret
 neighbouring tiles disagree and leave seams). Values are clipped to the range. The statistics
 are a small frozen object that serialises to JSON; the model file stores it and translate reuses
 it, so a region is normalised exactly as the training imagery was.
+
+**Measured values** (a continuous map: elevation, NDVI) must not be cut at the training
+percentiles: a model of a DEM whose 2nd-98th percentiles are 2435-3808 m could otherwise never
+draw a summit at 4261 m. :meth:`BandStats.widened` maps the percentile range *widened by half its
+width on each side* onto [-1, 1] (method ``robust``): the generator's Tanh output then reaches
+values down to ``p2 - w/2`` and up to ``p98 + w/2`` (``w = p98 - p2``; 1749-4495 m for that DEM),
+and targets inside that range are learnt as they are, not clipped. Such an output is written as
+float32 in the map's units (``dtype``), with the map's nodata value (NaN if it has none).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +44,9 @@ class BandStats:
         mean / std: per-band mean and standard deviation of the valid values (empty in model files
             written before they were recorded): what the training data looked like, so that
             translate can warn about a region that does not look like it (:func:`content_shift`).
+        nodata: value written where the input is invalid, set on the output band (continuous
+            maps); ``None``: an internal mask marks invalid pixels instead (pictures).
+        units: unit of the values (e.g. ``metre``), written on the output band.
     """
 
     dtype: str
@@ -43,9 +55,17 @@ class BandStats:
     method: str = "fixed"
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
+    nodata: float | None = None
+    units: str | None = None
 
     @property
     def bands(self) -> int:
+        """Bands of values, and the channels a network reads or predicts for them."""
+        return len(self.low)
+
+    @property
+    def out_bands(self) -> int:
+        """Bands written (as many as the values have; a class table writes one band of codes)."""
         return len(self.low)
 
     def normalize(self, data: np.ndarray) -> np.ndarray:
@@ -78,6 +98,8 @@ class BandStats:
             "high": list(self.high),
             "method": self.method,
             **({"mean": list(self.mean), "std": list(self.std)} if self.mean else {}),
+            **({"nodata": _json_float(self.nodata)} if self.nodata is not None else {}),
+            **({"units": self.units} if self.units else {}),
         }
 
     @classmethod
@@ -89,7 +111,24 @@ class BandStats:
             method=str(d.get("method", "fixed")),
             mean=tuple(float(v) for v in d.get("mean", ())),
             std=tuple(float(v) for v in d.get("std", ())),
+            nodata=float(d["nodata"]) if d.get("nodata") is not None else None,
+            units=d.get("units"),
         )
+
+    def widened(self, dtype: str = "float32", nodata: float | None = None, units: str | None = None) -> BandStats:
+        """These statistics for a measured-value output: the range widened by half its width on each
+        side (method ``robust``, see the module docstring), written as ``dtype`` with ``nodata``
+        (NaN for a float dtype if ``None``) and ``units``."""
+        low, high = np.asarray(self.low), np.asarray(self.high)
+        if self.method == "fixed":  # uint8 values: 0..255 is the whole range already
+            wide_low, wide_high = low, high
+        else:
+            half = 0.5 * (high - low)
+            wide_low, wide_high = low - half, high + half
+        if nodata is None and np.issubdtype(np.dtype(dtype), np.floating):
+            nodata = float("nan")
+        return replace(self, dtype=dtype, low=tuple(float(v) for v in wide_low),
+                       high=tuple(float(v) for v in wide_high), method="robust", nodata=nodata, units=units)
 
 
 def compute_stats(
@@ -127,6 +166,11 @@ def compute_stats(
         mean,
         std,
     )
+
+
+def _json_float(v: float) -> float | str:
+    """JSON has no NaN: a NaN nodata is stored as the string ``"nan"`` (``float("nan")`` reads it back)."""
+    return "nan" if math.isnan(v) else v
 
 
 def valid_values(sample: np.ndarray, valid: np.ndarray) -> np.ndarray:

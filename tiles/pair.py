@@ -49,8 +49,9 @@ class PairSpec:
         maps: path of the map raster (warped onto the imagery grid).
         imagery_bands: 1-based bands of the imagery; ``None`` = all but alpha.
         map_bands: 1-based bands of the map; ``None`` = all but alpha.
-        resampling: resampling of the map; ``None`` = nearest for integer/palette maps,
-            bilinear for float maps.
+        resampling: resampling of the map; ``None`` = by the map's kind: nearest for a
+            categorical map (codes must stay codes), bilinear for continuous and rendered maps;
+            without a kind, nearest for integer/palette maps and bilinear for float maps.
         aligned: ``"AB"``/``"BA"`` when ``imagery`` is a pix2pix side-by-side image (then
             ``maps`` is the same file); ``None`` for two rasters.
     """
@@ -61,6 +62,7 @@ class PairSpec:
     map_bands: tuple[int, ...] | None = None
     resampling: str | None = None
     aligned: str | None = None
+    map_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class RasterPair:
 
     # -- set-up ---------------------------------------------------------------------------
     def _auto_resampling(self) -> str:
+        if self.spec.map_kind is not None:
+            return "nearest" if self.spec.map_kind == "categorical" else "bilinear"
         m = self._raw_map
         if has_color_table(m) or np.issubdtype(np.dtype(m.dtypes[0]), np.integer):
             return "nearest"
@@ -268,6 +272,19 @@ class RasterPair:
             compute_stats(img, valid, self.imagery.dtypes[self.imagery_bands[0] - 1], "imagery"),
             compute_stats(mp, valid, self._raw_map.dtypes[self.map_bands[0] - 1], "map"),
         )
+
+    def map_codes(self) -> np.ndarray:
+        """Distinct values of the first map band over the valid pixels of the region, from a
+        decimated read (nearest: codes stay codes; a class covering fewer than a few thousand
+        pixels of a very large raster may be missed, which a class table file makes up for)."""
+        h, w = self.region.height, self.region.width
+        factor = max(1, math.ceil(math.sqrt(h * w / SAMPLE_PIXELS)))
+        shape = (max(1, h // factor), max(1, w // factor))
+        whole = self._rio_window(PixelWindow(0, 0, h, w))
+        with reading(self.spec.maps, "map"):
+            mp = self.maps.read(self.map_bands[:1], window=whole, out_shape=(1, *shape))
+            valid = valid_mask(mp, self.maps.dataset_mask(window=whole, out_shape=shape))
+        return np.unique(mp[0][valid])
 
     # -- life cycle -----------------------------------------------------------------------
     def close(self) -> None:
