@@ -33,12 +33,15 @@ from .options import no_amp_opt, overwrite_opt, parse_bands, parse_creation_opti
 @click.option("--palette", type=click.Path(dir_okay=False), default=None,
               help="Palette JSON (see README): write an RGB model's map as classes, each pixel the code of its "
                    "nearest palette colour, with the palette as colour table.")
+@click.option("--probabilities", type=click.Path(dir_okay=False), default=None,
+              help="Also write a class model's per-class probabilities to this float32 COG (one band per class; "
+                   "a second pass over the region).")
 @overwrite_opt
 @click.pass_context
 def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: int | None,
               overlap: int | None, batch_size: int, device: str, no_amp: bool, tta: bool,
               creation_options: dict[str, str], bands: tuple[int, ...] | None, output_dtype: str | None,
-              palette: str | None, overwrite: bool) -> None:
+              palette: str | None, probabilities: str | None, overwrite: bool) -> None:
     """Translate REGION (a raster) into OUT, a Cloud Optimized GeoTIFF on the same grid.
 
     \b
@@ -66,6 +69,7 @@ def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: 
 
         result = model.translate(region, out, tile=tile_size, overlap=overlap, batch_size=batch_size,
                                  creation_options=creation_options, bands=bands, output_dtype=output_dtype,
-                                 palette=palette, overwrite=overwrite, progress=progress)
+                                 palette=palette, probabilities=probabilities, overwrite=overwrite,
+                                 progress=progress)
     click.echo(f"wrote {result.path} ({result.width} x {result.height} px, {result.tiles} tiles"
                f"{', input mask carried over' if result.masked else ''})")

@@ -97,7 +97,8 @@ class Model:
     def translate(self, region: str | os.PathLike[str], out: str | os.PathLike[str], *, tile: int | None = None,
                   overlap: int | None = None, batch_size: int = 8,
                   creation_options: dict[str, str] | None = None, bands: tuple[int, ...] | None = None,
-                  output_dtype: str | None = None, palette: str | None = None, overwrite: bool = False,
+                  output_dtype: str | None = None, palette: str | None = None,
+                  probabilities: str | os.PathLike[str] | None = None, overwrite: bool = False,
                   progress: Callable[[int, int], None] | None = None) -> MosaicResult:
         """Translate the raster ``region`` into the Cloud Optimized GeoTIFF ``out``, on its grid.
 
@@ -116,6 +117,8 @@ class Model:
                 more bands than the training input had).
             output_dtype: dtype of a measured-value output (default float32).
             palette: palette JSON: write an RGB map as classes (nearest palette colour, codes 1..K).
+            probabilities: a class model's per-class probabilities, also written to this float32
+                COG (a second pass over the region).
             progress: called as ``progress(tiles_done, tiles_total)`` after each row of tiles.
         """
         from geo_pix2pix.tiles.blend import plan_mosaic
@@ -130,7 +133,8 @@ class Model:
         tile, overlap = choose_tiling(self._pred, height, width, tile, overlap)
         counter = None
         if progress is not None:
-            total, done = plan_mosaic(height, width, tile, overlap).n_tiles, 0
+            passes = 2 if probabilities is not None else 1
+            total, done = plan_mosaic(height, width, tile, overlap).n_tiles * passes, 0
 
             def counter(n: int) -> None:
                 nonlocal done
@@ -139,7 +143,8 @@ class Model:
 
         cfg = TranslateConfig(model=str(self.path), tile=tile, overlap=overlap, batch_size=batch_size,
                               creation_options=tuple(options.items()), overwrite=overwrite,
-                              bands=tuple(bands) if bands else None, output_dtype=output_dtype, palette=palette)
+                              bands=tuple(bands) if bands else None, output_dtype=output_dtype, palette=palette,
+                              probabilities=os.fspath(probabilities) if probabilities is not None else None)
         result, _ = translate(region, out, cfg, progress=counter, predictor=self._pred)
         return result
 

@@ -7,6 +7,7 @@ the training imagery's is reported, since a model learns features at one ground 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -18,6 +19,8 @@ import numpy as np
 from geo_pix2pix._version import __version__
 from geo_pix2pix.modelfile import ModelMeta
 from geo_pix2pix.predict import TTA_TRANSFORMS, Predictor
+from geo_pix2pix.tiles.atomic import check_output
+from geo_pix2pix.tiles.classes import ClassTable, ProbabilityOutput
 from geo_pix2pix.tiles.errors import BandError, GeopixError, TileSizeError
 from geo_pix2pix.tiles.mosaic import MosaicConfig, MosaicResult, mosaic_raster
 from geo_pix2pix.tiles.raster import open_raster
@@ -51,6 +54,9 @@ class TranslateConfig:
             ``uint16`` for a DEM; values are rounded and kept in the dtype's range.
         palette: palette JSON: write an RGB model's map as classes (each pixel the code of its
             nearest palette colour, the palette as colour table).
+        probabilities: also write a class model's per-class probabilities to this float32 COG
+            (one band per class, named after it). It is a second pass over the region: twice the
+            compute, and exactly the scores whose arg-max the codes are.
     """
 
     model: str = "runs/latest"
@@ -65,6 +71,7 @@ class TranslateConfig:
     bands: tuple[int, ...] | None = None
     output_dtype: str | None = None
     palette: str | None = None
+    probabilities: str | None = None
 
 
 #: Smallest tile translate picks by default. Models trained on small windows (the CPU recipe
@@ -149,7 +156,8 @@ def check_region(region: str, meta: ModelMeta, bands: tuple[int, ...] | None = N
                 )
             bands = tuple(meta.input_bands)
         dtype = src.dtypes[bands[0] - 1]
-        if dtype != meta.input_stats.dtype:
+        codes_in = getattr(meta.input_stats, "kind", None) == "categorical"  # class codes come in any dtype
+        if dtype != meta.input_stats.dtype and not codes_in:
             raise GeopixError(
                 f"region {region} is {dtype} but the model was trained on {meta.input_stats.dtype} input; "
                 f"rescale it to the training range (e.g. gdal_translate -ot {meta.input_stats.dtype} -scale SRC_MIN "
@@ -204,9 +212,6 @@ def _content_shift(src: Any, meta: ModelMeta, bands: tuple[int, ...]) -> float |
 def output_codec(meta: ModelMeta, dtype: str | None, palette: str | None = None) -> Any:
     """The model's output encoding, written as ``dtype`` if given (measured values only), or as
     the classes of ``palette`` (rendered RGB maps)."""
-    import dataclasses
-
-    import numpy as np
 
     from geo_pix2pix.tiles.classes import PalettedOutput
     from geo_pix2pix.tiles.normalize import BandStats
@@ -258,6 +263,10 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
     for w in warnings:
         log.warning(w)
     out_stats = output_codec(meta, cfg.output_dtype, cfg.palette)
+    if cfg.probabilities is not None:
+        if not isinstance(meta.output_stats, ClassTable) or cfg.palette:
+            raise GeopixError("--probabilities needs a model that writes classes (a categorical map)")
+        check_output(cfg.probabilities, [str(region), str(out)], cfg.overwrite)
     with open_raster(str(region), "region") as src:
         tile, overlap = choose_tiling(pred, src.height, src.width, cfg.tile, cfg.overlap)
     mcfg = MosaicConfig(
@@ -272,5 +281,10 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
 
     def run(batch: np.ndarray) -> np.ndarray:
         return pred(batch)
+
+    if cfg.probabilities is not None:
+        pcfg = dataclasses.replace(mcfg, out_stats=ProbabilityOutput(meta.output_stats),
+                                   tags={**mcfg.tags, "GEOPIX_OUTPUT": "class probabilities"})
+        mosaic_raster(region, cfg.probabilities, run, pcfg, overwrite=cfg.overwrite, progress=progress)
 
     return mosaic_raster(region, out, run, mcfg, overwrite=cfg.overwrite, progress=progress), pred

@@ -32,7 +32,7 @@ import numpy as np
 from .errors import GeopixError
 from .normalize import BandStats
 
-__all__ = ["MAP_KINDS", "ClassTable", "PalettedOutput", "infer_map_kind", "load_class_table", "codec_from_dict",
+__all__ = ["MAP_KINDS", "ClassTable", "PalettedOutput", "ProbabilityOutput", "infer_map_kind", "load_class_table", "codec_from_dict",
            "nearest_colour_classes", "MAX_AUTO_CLASSES"]
 
 MAP_KINDS = ("categorical", "continuous", "rendered")
@@ -222,6 +222,36 @@ class PalettedOutput:
         idx = nearest_colour_classes(colors, np.asarray(self.class_table.rgb_colors, np.float32),
                                      np.asarray(self.class_table.rgb_classes))
         return np.asarray(self.class_table.codes, np.dtype(self.dtype))[idx][None]
+
+
+class ProbabilityOutput:
+    """Per-class probabilities of a class model as a float32 raster (``translate --probabilities``):
+    band ``k`` is class ``k``'s probability, blended across tile overlaps like the codes' scores."""
+
+    kind = "probabilities"
+    dtype = "float32"
+    nodata = float("nan")
+    units = None
+    class_table = None
+
+    def __init__(self, table: ClassTable) -> None:
+        self.table = table
+
+    @property
+    def bands(self) -> int:
+        return self.table.bands
+
+    @property
+    def out_bands(self) -> int:
+        return self.table.bands
+
+    @property
+    def band_names(self) -> tuple[str, ...]:
+        return self.table.names
+
+    def denormalize(self, data: np.ndarray) -> np.ndarray:
+        """Scores in [-1, 1] (``2 p - 1``) -> probabilities in [0, 1]."""
+        return np.clip((np.asarray(data, np.float32) + 1.0) * 0.5, 0.0, 1.0)
 
 
 def nearest_colour_classes(rgb: np.ndarray, colors: np.ndarray, color_class: np.ndarray) -> np.ndarray:

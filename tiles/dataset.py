@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .grid import PixelWindow
+from .classes import ClassTable
 from .normalize import BandStats
 from .pair import PairSpec, RasterPair, open_pair
 from .sampling import WindowIndex
@@ -65,13 +66,18 @@ class _PairReaders:
 
 
 def _to_item(
-    pair: RasterPair, win: PixelWindow, code: int, img_stats: BandStats, map_stats: BandStats
+    pair: RasterPair, win: PixelWindow, code: int, img_stats: BandStats | ClassTable,
+    map_stats: BandStats | ClassTable,
 ) -> Item:
     s = pair.read(win)
+    maps = map_stats.normalize(s.maps)
+    valid = s.valid
+    if isinstance(map_stats, ClassTable):  # a code the table lacks is no class: never a target
+        valid = valid & (maps.max(axis=0) > 0)
     return {
         "imagery": dihedral(img_stats.normalize(s.imagery), code),
-        "maps": dihedral(map_stats.normalize(s.maps), code),
-        "valid": dihedral(s.valid[None], code),
+        "maps": dihedral(maps, code),
+        "valid": dihedral(valid[None], code),
     }
 
 

@@ -240,12 +240,7 @@ def mosaic_raster(
             pyramid = OverviewPyramid(levels, stream_profile, sizes) if sizes else None
             try:
                 with rasterio.open(stream, "w", **stream_profile) as dst:
-                    if out_count == 3 and cfg.out_stats.dtype == "uint8":
-                        dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
-                    if classes is not None:
-                        _describe_classes(dst, classes)
-                    elif cfg.out_stats.units:
-                        dst.units = (cfg.out_stats.units,) * out_count
+                    _describe_output(dst, cfg.out_stats, out_count)
                     dst.update_tags(**cfg.tags)
                     _run_pipeline(src_path, dst, plan, cfg, masked, predict, progress, pyramid)
             finally:
@@ -265,11 +260,21 @@ def mosaic_raster(
     return MosaicResult(out, plan.n_tiles, width, height, masked)
 
 
-def _describe_classes(dst: Any, classes: ClassTable) -> None:
-    """Colour table (QGIS draws the band paletted), band description and class names in the tags
-    (``CLASS_<code>=name``, and ``GEOPIX_CLASSES`` as JSON) of a class raster."""
+def _describe_output(dst: Any, out_stats: Any, count: int) -> None:
+    """What the output's values are: RGB colour interpretation for a picture; for class codes a
+    colour table (QGIS draws the band paletted), band description and class names in the tags
+    (``CLASS_<code>=name``, and ``GEOPIX_CLASSES`` as JSON); band names (probabilities) and units."""
     import json
 
+    classes: ClassTable | None = getattr(out_stats, "class_table", None)
+    if classes is None:
+        if count == 3 and out_stats.dtype == "uint8":
+            dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
+        for i, name in enumerate(getattr(out_stats, "band_names", ())):
+            dst.set_band_description(i + 1, name)
+        if out_stats.units:
+            dst.units = (out_stats.units,) * count
+        return
     dst.colorinterp = [ColorInterp.palette]
     dst.write_colormap(1, classes.colormap())
     dst.set_band_description(1, "class code")

@@ -126,3 +126,17 @@ def test_qgis_draws_the_class_raster_in_the_tables_colours(class_model, tmp_path
     drawn = {tuple(int(v) for v in c) for c in np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3)}
     table = {c[:3] for c in PALETTE.values()}
     assert drawn & table and len(drawn - table) <= 2  # every pixel drawn in a table colour (edges aside)
+
+
+def test_probabilities_are_written_and_their_argmax_is_the_code(class_model, tmp_path, geopix) -> None:
+    region = write_raster(tmp_path / "region.tif", smooth_image(100, 120, 3, seed=33))
+    codes, probs = tmp_path / "codes.tif", tmp_path / "probs.tif"
+    r = geopix("-q", "translate", region, codes, "--model", class_model, "--probabilities", probs)
+    assert r.code == 0, r.err
+    with rasterio.open(codes) as c, rasterio.open(probs) as p:
+        assert p.count == 3 and p.dtypes[0] == "float32" and p.descriptions == ("class 10", "class 20", "class 30")
+        pr = p.read()
+        np.testing.assert_allclose(pr.sum(0), 1.0, atol=1e-4)
+        np.testing.assert_array_equal(np.array([10, 20, 30])[pr.argmax(0)], c.read(1))
+    r = geopix("translate", region, tmp_path / "x.tif", "--model", class_model, "--probabilities", probs)
+    assert r.code == 1 and "--overwrite" in r.err and not (tmp_path / "x.tif").exists()
