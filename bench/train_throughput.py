@@ -8,10 +8,13 @@ Three measurements, interleaved round by round so machine noise hits all of them
             precision: bf16 autocast on a CPU with native bf16, float32 otherwise; fused Adam),
             with batches from the tiler's dataset reading a real GeoTIFF through a DataLoader;
   premade   geopix's gan_step on pre-made batches (how much the loader costs the step).
+  compiled  (``--compile``) geopix's gan_step with G and D under ``torch.compile``, as ``geopix
+            train --compile`` runs it, on pre-made batches; compilation happens in the first
+            round's warm-up step and is timed separately (what a run must repay).
 Prints samples/s of each and the ratios geopix/baseline and premade/geopix step time.
 
     .venv/bin/python bench/train_throughput.py [--tile 256] [--batch 1] [--steps 8] [--ngf 64]
-                                               [--workers 0] [--no-amp]
+                                               [--workers 0] [--no-amp] [--compile]
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0,
                     help="loader worker processes (0, geopix's CPU default: load in the training process)")
     ap.add_argument("--no-amp", action="store_true", help="geopix in float32 too")
+    ap.add_argument("--compile", action="store_true", help="also time geopix's step under torch.compile")
     ap.add_argument("--channels-last", action="store_true",
                     help="geopix trains in channels_last (the default plan trains in the default layout on a CPU)")
     a = ap.parse_args()
@@ -111,6 +115,17 @@ def main() -> None:
     (base, bopt), (geo, gopt) = make_models(a.tile, a.ngf), geopix_models(a.tile, a.ngf, plan)
     amp, w = plan.autocast(), LossWeights()
     times: dict[str, list[float]] = {"baseline": [], "geopix": [], "premade": []}
+    compiled = None
+    if a.compile:
+        import dataclasses
+
+        comp, copt = geopix_models(a.tile, a.ngf, plan)
+        compiled = (dataclasses.replace(comp, G=torch.compile(comp.G), D=torch.compile(comp.D)), copt)
+        times["compiled"] = []
+        t = time.perf_counter()
+        gan_step(*compiled, Batch(A, B, V), w, amp)
+        gan_step(*compiled, Batch(A, B, V), w, amp)  # a second call: any recompilation
+        print(f"torch.compile: first two steps took {time.perf_counter() - t:.1f} s", flush=True)
     for _ in range(a.rounds):
         plain_step(base.G, base.D, bopt.G, bopt.D, A, B)  # warm-up
         t = time.perf_counter()
@@ -130,6 +145,13 @@ def main() -> None:
             gan_step(geo, gopt, Batch(A, B, V), w, amp)
         times["premade"].append(time.perf_counter() - t)
 
+        if compiled is not None:
+            gan_step(*compiled, Batch(A, B, V), w, amp)
+            t = time.perf_counter()
+            for _ in range(a.steps):
+                gan_step(*compiled, Batch(A, B, V), w, amp)
+            times["compiled"].append(time.perf_counter() - t)
+
     sps = {k: a.steps * a.batch / float(np.median(v)) for k, v in times.items()}
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpu, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; python {sys.version.split()[0]}")
@@ -140,6 +162,9 @@ def main() -> None:
         print(f"  {k:9s} {v:8.3f} samples/s")
     print(f"ratio geopix / plain eager baseline (samples/s): {sps['geopix'] / sps['baseline']:.3f}")
     print(f"ratio step time real loader / pre-made batches:  {sps['premade'] / sps['geopix']:.3f}")
+    if "compiled" in sps:
+        print(f"ratio compiled / eager geopix step (pre-made batches): {sps['compiled'] / sps['premade']:.3f}")
+        print(f"ratio compiled geopix / plain eager baseline: {sps['compiled'] / sps['baseline']:.3f}")
 
 
 if __name__ == "__main__":

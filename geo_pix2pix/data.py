@@ -92,20 +92,14 @@ def _pooled(means: list[tuple[float, ...]], stds: list[tuple[float, ...]]) -> tu
 
 
 def paletted_map_warning(p: PreparedPair) -> str | None:
-    """A warning if a map band the model will learn carries a colour table.
-
-    A paletted band holds class codes (categorical land cover, rasterised roads): the codes are
-    labels, but pix2pix learns map values as numbers (L1 to the target value), so where two
-    classes meet the generator draws codes in between, and the output gets no colour table. Its
-    colours, expanded to RGB, are what the model can learn and QGIS shows as-is.
-    """
+    """A warning if a map band learnt as values (``--map-kind`` continuous or rendered) carries a
+    colour table: its values are probably class codes, which such a model would draw as numbers
+    (codes between two classes' codes at class borders)."""
     if not p.paletted_map_bands:
         return None
-    maps = p.spec.maps
-    return (f"{maps}: map band {p.paletted_map_bands[0]} has a colour table, so its values are probably class "
-            "codes; geopix learns them as numbers (codes between two classes' codes appear at class borders) and "
-            f"writes no colour table. To learn the colours instead: gdal_translate -expand rgb {maps} "
-            "map_rgb.tif, then train on map_rgb.tif")
+    return (f"{p.spec.maps}: map band {p.paletted_map_bands[0]} has a colour table, so its values are probably class "
+            "codes, but they are learnt as numbers here (codes between two classes' codes appear at class "
+            "borders); leave out --map-kind (or give --map-kind categorical) to learn them as classes")
 
 
 def prepare_training(cfg: TrainConfig) -> TrainingData:

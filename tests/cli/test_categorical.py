@@ -140,3 +140,15 @@ def test_probabilities_are_written_and_their_argmax_is_the_code(class_model, tmp
         np.testing.assert_array_equal(np.array([10, 20, 30])[pr.argmax(0)], c.read(1))
     r = geopix("translate", region, tmp_path / "x.tif", "--model", class_model, "--probabilities", probs)
     assert r.code == 1 and "--overwrite" in r.err and not (tmp_path / "x.tif").exists()
+
+
+def test_a_paletted_map_forced_to_values_is_warned_about(class_pair, tmp_path, geopix, pair_paths) -> None:
+    d, sat, mp, _ = class_pair
+    small = ["--steps", "1", "--tile-size", "64", "--ngf", "8", "--ndf", "8", "--val-fraction", "0", "--device", "cpu"]
+    r = geopix("train", "--imagery", sat, "--maps", mp, "--out", tmp_path / "p", "--map-kind", "continuous", *small)
+    assert r.code == 0, r.err
+    assert "has a colour table" in r.err and "--map-kind categorical" in r.err
+    rgb_sat, rgb = pair_paths
+    r = geopix("train", "--imagery", rgb_sat, "--maps", rgb, "--out", tmp_path / "q", *small)
+    assert r.code == 0, r.err
+    assert "colour table" not in r.err and "map kind: rendered" in r.err

@@ -409,22 +409,3 @@ def test_palette_head_trains_paints_palette_colours_and_refuses_map2sat(tmp_path
                "--direction", "map2sat", "--palette-head", pal)
     assert r.code != 0 and "sat2map" in r.err and "Traceback" not in r.err
     assert not (tmp_path / "rev").exists()
-
-
-def test_paletted_map_is_warned_about_with_the_way_out(tmp_path, geopix, tiny_pair) -> None:
-    """A one-band map with a colour table holds class codes; training warns that it learns them as
-    numbers and says how to learn the colours instead. An RGB map gets no such warning."""
-    import rasterio
-
-    sat, rgb = tiny_pair
-    codes = np.where(smooth_image(192, 192, 1, seed=11) > 128, 3, 1).astype(np.uint8)
-    paletted = write_raster(tmp_path / "classes.tif", codes)
-    with rasterio.open(paletted, "r+") as dst:
-        dst.write_colormap(1, {1: (230, 230, 230, 255), 3: (40, 120, 40, 255)})
-    small = ["--steps", "1", "--tile-size", "64", "--ngf", "8", "--ndf", "8", "--workers", "0", "--device", "cpu"]
-    r = geopix("train", "--imagery", sat, "--maps", paletted, "--out", tmp_path / "p", *small)
-    assert r.code == 0, r.err
-    assert "has a colour table" in r.err and "gdal_translate -expand rgb" in r.err
-    r = geopix("train", "--imagery", sat, "--maps", rgb, "--out", tmp_path / "q", *small)
-    assert r.code == 0, r.err
-    assert "colour table" not in r.err
