@@ -15,16 +15,22 @@ training pixels is 1 (the loss keeps its scale, so ``lambda_l1`` keeps its meani
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from geo_pix2pix.palette import Palette
+from geo_pix2pix.tiles.classes import ClassTable
+from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.normalize import BandStats
 
-__all__ = ["ClassBalance", "class_balance", "palette_centers", "require_rgb"]
+__all__ = ["ClassBalance", "class_balance", "categorical_class_weights", "frequency_weights", "palette_centers",
+           "require_rgb", "palette_balance", "categorical_balance"]
+
+log = logging.getLogger(__name__)
 
 
 def require_rgb(bands: int) -> None:
@@ -111,10 +117,57 @@ def class_balance(palette: Palette, stats: BandStats, targets: np.ndarray, valid
     cls = bal.classify(torch.from_numpy(targets)).numpy()
     mask = np.ones(cls.shape, bool) if valid is None else valid[:, 0].astype(bool)
     counts = np.bincount(cls[mask], minlength=len(palette.classes)).astype(np.float64)
+    freq, weights = frequency_weights(counts, power, cap)
+    return ClassBalance(palette.classes, freq, weights, bal.centers, palette.color_class)
+
+
+def frequency_weights(counts: np.ndarray, power: float = 0.5, cap: float = 10.0
+                      ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Class shares and weights ``f_c ** -power``, scaled to an expected weight of 1 over the
+    counted pixels and capped at ``cap`` (a class absent from the sample gets ``cap``)."""
+    counts = np.asarray(counts, np.float64)
     freq = counts / max(counts.sum(), 1.0)
     raw = np.where(freq > 0, np.maximum(freq, 1e-12) ** -power, 0.0)
     scale = (freq * raw).sum()
     weights = np.minimum(raw / scale, cap) if scale > 0 else np.ones_like(raw)
     weights = np.where(freq > 0, weights, cap)  # a class absent from the sample: as rare as allowed
-    return ClassBalance(palette.classes, tuple(map(float, freq)), tuple(map(float, weights)),
-                        bal.centers, palette.color_class)
+    return tuple(map(float, freq)), tuple(map(float, weights))
+
+
+def categorical_class_weights(targets: np.ndarray, valid: np.ndarray, power: float = 0.5,
+                              cap: float = 10.0) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Class shares and cross-entropy weights of a categorical map from a sample of one-hot
+    training targets ``(N, K, H, W)`` and their validity ``(N, 1, H, W)``."""
+    k = targets.shape[1]
+    cls = targets.argmax(1)[valid[:, 0].astype(bool)]
+    return frequency_weights(np.bincount(cls, minlength=k), power, cap)
+
+
+def _sample_targets(ds: PairWindowDataset, b: str) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and validity of up to 128 training windows spread over the candidates (no
+    augmentation needed: flips do not change class frequencies)."""
+    n = len(ds.index)
+    keys = [i * N_AUGMENT for i in range(0, n, max(1, n // 128))][:128]
+    items = [ds[k] for k in keys]
+    return np.stack([it[b] for it in items]), np.stack([it["valid"] for it in items])
+
+
+def palette_balance(palette: Palette, ds: PairWindowDataset, b: str, stats: BandStats,
+                    power: float) -> ClassBalance:
+    """Class weights of a rendered map's L1, by the palette's classes, from training windows."""
+    targets, valid = _sample_targets(ds, b)
+    bal = class_balance(palette, stats, targets, valid, power)
+    log.info("class-balanced L1: %s", ", ".join(f"{n} {v['frequency']:.1%} x{v['weight']:.2f}"
+                                                for n, v in bal.to_dict().items()))
+    return bal
+
+
+def categorical_balance(table: ClassTable, ds: PairWindowDataset, b: str, power: float
+                        ) -> tuple[tuple[float, ...], dict[str, dict[str, float]]]:
+    """Cross-entropy weights of a categorical map's classes from training windows, and their record."""
+    targets, valid = _sample_targets(ds, b)
+    freq, weights = categorical_class_weights(targets, valid, power)
+    record = {n: {"frequency": round(f, 6), "weight": round(w, 4)} for n, f, w in zip(table.names, freq, weights)}
+    log.info("class-balanced cross-entropy: %s", ", ".join(f"{n} {v['frequency']:.1%} x{v['weight']:.2f}"
+                                                          for n, v in record.items()))
+    return weights, record

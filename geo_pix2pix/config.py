@@ -85,8 +85,10 @@ class TrainConfig:
         None, "Palette JSON of the map's classes (e.g. examples/palettes/google_maps_pix2pix.json): weigh the L1 "
         "of each class by its training frequency ** -POWER, so rare classes (highways, water) are learnt.",
         kind="path")
-    balance_power: float = option(0.5, "Exponent of --balance-palette's class weights (0.5: inverse square root "
-                                  "of frequency).", min=0)
+    balance_classes: bool = option(False, "Categorical maps: weigh each class's cross-entropy by its training "
+                                   "frequency ** -POWER (--balance-power), so rare classes are learnt.")
+    balance_power: float = option(0.5, "Exponent of --balance-palette's and --balance-classes' class weights (0.5: "
+                                  "inverse square root of frequency).", min=0)
     palette_head: str | None = option(
         None, "Palette JSON of the map's classes: the generator predicts which palette colour each pixel is and "
         "paints it, trained with a class cross-entropy next to the L1 (sat2map, RGB maps).", kind="path")

@@ -125,7 +125,10 @@ def masked_l1(fake: torch.Tensor, real: torch.Tensor, valid: torch.Tensor, edge_
     return diff.sum() / (w.sum() * fake.shape[1]).clamp_min(1)
 
 
-def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over valid pixels: ``(N, K, H, W)`` logits, ``(N, H, W)`` class indexes."""
-    values = F.cross_entropy(logits.float(), target, reduction="none")
+def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
+                         class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean cross-entropy over valid pixels: ``(N, K, H, W)`` logits, ``(N, H, W)`` class indexes;
+    ``class_weights`` ``(K,)`` weighs each pixel by its target class (mean over valid pixels of
+    weight x CE, so weights with an expected value of 1 keep the loss's scale)."""
+    values = F.cross_entropy(logits.float(), target, weight=class_weights, reduction="none")
     return _weighted_mean(values, valid[:, 0].to(values.dtype))

@@ -61,6 +61,7 @@ class LossWeights:
         feat: weight of the discriminator feature-matching loss (Pix2PixHD).
         vgg: weight of the VGG perceptual loss (needs ``Networks.vgg``).
         classes: weight of the class cross-entropy of a palette or class head (needs ``Networks.head``).
+        class_weights: per-class weights of that cross-entropy (``--balance-classes``).
     """
 
     gan_loss: str = "vanilla"
@@ -71,6 +72,7 @@ class LossWeights:
     feat: float = 0.0
     vgg: float = 0.0
     classes: float = 0.0
+    class_weights: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -212,7 +214,8 @@ def gan_step(nets: Networks, opts: Optimisers, batch: Batch, w: LossWeights,
         loss_vgg = nets.vgg(torch.where(valid, fake_B.float(), real_B.float()), real_B)
         loss_G = loss_G + w.vgg * loss_vgg
     if logits is not None and nets.head is not None:
-        loss_ce = masked_cross_entropy(nets.head.class_logits(logits), nets.head.target_classes(real_B), valid)
+        cw = None if w.class_weights is None else torch.tensor(w.class_weights, device=logits.device)
+        loss_ce = masked_cross_entropy(nets.head.class_logits(logits), nets.head.target_classes(real_B), valid, cw)
         loss_G = loss_G + w.classes * loss_ce
     _backward_step(loss_G, opts.G, opts.scaler)
     if opts.scaler is not None:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from geo_pix2pix.balance import ClassBalance, class_balance
+from geo_pix2pix.balance import categorical_balance, palette_balance
 from geo_pix2pix.build import ModelSetup, Sides, build_model, check_config
 from geo_pix2pix.checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
 from geo_pix2pix.config import TrainConfig
@@ -37,14 +37,13 @@ from geo_pix2pix.data import TrainingData, prepare_training
 from geo_pix2pix.device import DevicePlan, plan_device
 from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
 from geo_pix2pix.modelfile import save_model
-from geo_pix2pix.palette import Palette, load_palette
+from geo_pix2pix.palette import load_palette
 from geo_pix2pix.runs import MetricsLog, link_latest, plot_losses, save_sample_grid, write_json
 from geo_pix2pix.step import Batch, StepLosses, gan_step
 from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset, WindowListDataset
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.grid import PixelWindow
 from geo_pix2pix.tiles.classes import ClassTable
-from geo_pix2pix.tiles.normalize import BandStats
 
 __all__ = ["fit", "FitResult", "StepBatchSampler", "TrainingInterrupted", "ProgressCallback"]
 
@@ -170,21 +169,6 @@ def _validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], a: str
     return acc.result(), first
 
 
-def _class_balance(cfg: TrainConfig, palette: Palette, ds: PairWindowDataset, b: str,
-                   stats: BandStats) -> ClassBalance:
-    """Class weights from up to 128 training windows spread over the candidates (no augmentation
-    needed: flips do not change frequencies)."""
-    n = len(ds.index)
-    keys = [i * N_AUGMENT for i in range(0, n, max(1, n // 128))][:128]
-    items = [ds[k] for k in keys]
-    targets = np.stack([it[b] for it in items])
-    valid = np.stack([it["valid"] for it in items])
-    bal = class_balance(palette, stats, targets, valid, cfg.balance_power)
-    log.info("class-balanced L1: %s", ", ".join(f"{n} {v['frequency']:.1%} x{v['weight']:.2f}"
-                                                for n, v in bal.to_dict().items()))
-    return bal
-
-
 def _with_epoch_steps(cfg: TrainConfig, data: TrainingData) -> TrainConfig:
     """``--epochs E``: ``steps`` = E passes over the training area (non-overlapping tiles) in
     batches; the result is recorded in config.json, and a resume with ``--steps`` clears ``epochs``."""
@@ -234,12 +218,19 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     model: ModelSetup = build_model(cfg, family, options, sides, plan)
     G, D, opts = model.G, model.D, model.opts
     train_ds = PairWindowDataset(data.specs, data.index, data.imagery_stats, data.map_stats, augment=True)
-    balance = _class_balance(cfg, palette, train_ds, b, sides.out_stats) if palette is not None else None
+    balance = palette_balance(palette, train_ds, b, sides.out_stats, cfg.balance_power) if palette is not None else None
     weights = model.weights
+    table = sides.out_stats if isinstance(sides.out_stats, ClassTable) else None
+    balance_record = balance.to_dict() if balance is not None else None
     if balance is not None:
         weights = dataclasses.replace(weights, pixel_weight=balance.pixel_weights)
+    if cfg.balance_classes:
+        if table is None or b != "maps":
+            raise GeopixError("--balance-classes weighs the classes of a categorical map (sat2map); this map is "
+                              f"{data.map_kind} (--balance-palette weighs a rendered map's colours)")
+        class_weights, balance_record = categorical_balance(table, train_ds, b, cfg.balance_power)
+        weights = dataclasses.replace(weights, class_weights=class_weights)
     val_batches = _validation_batches(cfg, data)
-    table = sides.out_stats if isinstance(sides.out_stats, ClassTable) else None
 
     # -- the run directory; resume ------------------------------------------------------------
     out.mkdir(parents=True, exist_ok=True)
@@ -252,8 +243,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         metrics.truncate_after(start)
         log.info("resuming %s at step %d", out, start)
     write_json(out / "config.json", cfg.to_dict())
-    if balance is not None:
-        write_json(out / "class_balance.json", balance.to_dict())
+    if balance_record is not None:
+        write_json(out / "class_balance.json", balance_record)
     t_start = time.monotonic()
 
     def elapsed() -> float:

@@ -152,3 +152,38 @@ def test_a_paletted_map_forced_to_values_is_warned_about(class_pair, tmp_path, g
     r = geopix("train", "--imagery", rgb_sat, "--maps", rgb, "--out", tmp_path / "q", *small)
     assert r.code == 0, r.err
     assert "colour table" not in r.err and "map kind: rendered" in r.err
+
+
+def test_a_class_table_names_and_colours_the_classes_and_must_list_every_code(class_pair, tmp_path, geopix) -> None:
+    d, sat, mp, _ = class_pair
+    small = ["--steps", "1", "--tile-size", "64", "--ngf", "8", "--ndf", "8", "--val-fraction", "0", "--device", "cpu"]
+    table = tmp_path / "classes.csv"
+    table.write_text("code,name,r,g,b\n10,water,0,0,200\n20,forest,0,120,0\n30,fields,220,220,0\n40,snow,250,250,250\n")
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", tmp_path / "t", "--class-table", table, *small)
+    assert r.code == 0, r.err
+    from geo_pix2pix.modelfile import read_meta
+
+    classes = read_meta(tmp_path / "t").output_stats
+    assert classes.codes == (10, 20, 30, 40) and classes.names == ("water", "forest", "fields", "snow")
+    assert classes.colors[0] == (0, 0, 200, 255)  # the file's colour wins over the map's colour table
+    short = tmp_path / "short.json"
+    short.write_text(json.dumps({"classes": [{"code": 10, "name": "water"}, {"code": 20, "name": "forest"}]}))
+    r = geopix("train", "--imagery", sat, "--maps", mp, "--out", tmp_path / "u", "--class-table", short, *small)
+    assert r.code == 1 and "the map holds codes 30 that class table" in r.err
+    assert not (tmp_path / "u").exists()
+
+
+def test_balance_classes_weighs_rare_classes_up(class_pair, tmp_path, geopix, pair_paths) -> None:
+    d, sat, mp, codes = class_pair
+    small = ["--steps", "2", "--tile-size", "64", "--ngf", "8", "--ndf", "8", "--val-fraction", "0", "--device", "cpu"]
+    r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", tmp_path / "b", "--balance-classes", *small)
+    assert r.code == 0, r.err
+    record = json.loads((tmp_path / "b" / "class_balance.json").read_text())
+    assert set(record) == {"class 10", "class 20", "class 30"}
+    by_freq = sorted(record.values(), key=lambda v: v["frequency"])
+    assert by_freq[0]["weight"] > by_freq[-1]["weight"]  # the rarest class weighs most
+    total = sum(v["frequency"] * v["weight"] for v in record.values())
+    assert abs(total - 1) < 1e-3  # the expected weight is 1: the loss keeps its scale
+    rgb_sat, rgb = pair_paths
+    r = geopix("train", "--imagery", rgb_sat, "--maps", rgb, "--out", tmp_path / "c", "--balance-classes", *small)
+    assert r.code == 1 and "--balance-classes weighs the classes of a categorical map" in r.err
