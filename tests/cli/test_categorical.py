@@ -187,3 +187,10 @@ def test_balance_classes_weighs_rare_classes_up(class_pair, tmp_path, geopix, pa
     rgb_sat, rgb = pair_paths
     r = geopix("train", "--imagery", rgb_sat, "--maps", rgb, "--out", tmp_path / "c", "--balance-classes", *small)
     assert r.code == 1 and "--balance-classes weighs the classes of a categorical map" in r.err
+
+
+def test_info_shows_the_kind_and_the_classes(class_model, geopix) -> None:
+    r = geopix("info", class_model)
+    assert r.code == 0, r.err
+    assert "map kind:    categorical" in r.out and "3 classes as uint8 codes, nodata 0" in r.out
+    assert "class    10: class 10 (rgb 0,90,255)" in r.out
