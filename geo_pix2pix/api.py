@@ -121,31 +121,17 @@ class Model:
                 COG (a second pass over the region).
             progress: called as ``progress(tiles_done, tiles_total)`` after each row of tiles.
         """
-        from geo_pix2pix.tiles.blend import plan_mosaic
         from geo_pix2pix.tiles.cog_options import check_creation_options
-        from geo_pix2pix.tiles.raster import check_input_file, open_raster
-        from geo_pix2pix.translate import TranslateConfig, choose_tiling, translate
+        from geo_pix2pix.tiles.raster import check_input_file
+        from geo_pix2pix.translate import TranslateConfig, translate
 
         check_input_file(region, "region")
         options = check_creation_options(creation_options or {})
-        with open_raster(region, "region") as src:
-            height, width = src.height, src.width
-        tile, overlap = choose_tiling(self._pred, height, width, tile, overlap)
-        counter = None
-        if progress is not None:
-            passes = 2 if probabilities is not None else 1
-            total, done = plan_mosaic(height, width, tile, overlap).n_tiles * passes, 0
-
-            def counter(n: int) -> None:
-                nonlocal done
-                done += n
-                progress(done, total)
-
         cfg = TranslateConfig(model=str(self.path), tile=tile, overlap=overlap, batch_size=batch_size,
                               creation_options=tuple(options.items()), overwrite=overwrite,
                               bands=tuple(bands) if bands else None, output_dtype=output_dtype, palette=palette,
                               probabilities=os.fspath(probabilities) if probabilities is not None else None)
-        result, _ = translate(region, out, cfg, progress=counter, predictor=self._pred)
+        result, _ = translate(region, out, cfg, progress=progress, predictor=self._pred)
         return result
 
     @_api

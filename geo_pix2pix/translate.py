@@ -22,6 +22,7 @@ from geo_pix2pix.predict import TTA_TRANSFORMS, Predictor
 from geo_pix2pix.tiles.atomic import check_output
 from geo_pix2pix.tiles.classes import ClassTable, ProbabilityOutput
 from geo_pix2pix.tiles.errors import BandError, GeopixError, TileSizeError
+from geo_pix2pix.tiles.blend import plan_mosaic
 from geo_pix2pix.tiles.mosaic import MosaicConfig, MosaicResult, mosaic_raster
 from geo_pix2pix.tiles.raster import open_raster
 
@@ -251,10 +252,12 @@ def _linear_units(wkt: str) -> str | None:
 
 
 def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: TranslateConfig,
-              progress: Callable[[int], None] | None = None,
+              progress: Callable[[int, int], None] | None = None,
               predictor: Predictor | None = None) -> tuple[MosaicResult, Predictor]:
     """Translate ``region`` into the georeferenced raster ``out``.
 
+    ``progress(tiles_done, tiles_total)``: called after each row of tiles (the total counts both
+    passes when ``cfg.probabilities`` asks for a second one).
     ``predictor``: an already loaded model (its own ``tta`` setting applies) instead of ``cfg.model``.
     """
     pred = predictor or Predictor(cfg.model, cfg.device, cfg.amp, cfg.tta)
@@ -268,7 +271,8 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
             raise GeopixError("--probabilities needs a model that writes classes (a categorical map)")
         check_output(cfg.probabilities, [str(region), str(out)], cfg.overwrite)
     with open_raster(str(region), "region") as src:
-        tile, overlap = choose_tiling(pred, src.height, src.width, cfg.tile, cfg.overlap)
+        height, width = src.height, src.width
+    tile, overlap = choose_tiling(pred, height, width, cfg.tile, cfg.overlap)
     mcfg = MosaicConfig(
         bands=bands, in_stats=meta.input_stats, out_stats=out_stats, tile=tile,
         overlap=overlap, batch_size=cfg.batch_size, creation_options=dict(cfg.creation_options),
@@ -282,9 +286,19 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
     def run(batch: np.ndarray) -> np.ndarray:
         return pred(batch)
 
+    counter = None
+    if progress is not None:
+        passes = 2 if cfg.probabilities is not None else 1
+        total, done = plan_mosaic(height, width, tile, overlap).n_tiles * passes, 0
+
+        def counter(n: int) -> None:
+            nonlocal done
+            done += n
+            progress(done, total)
+
     if cfg.probabilities is not None:
         pcfg = dataclasses.replace(mcfg, out_stats=ProbabilityOutput(meta.output_stats),
                                    tags={**mcfg.tags, "GEOPIX_OUTPUT": "class probabilities"})
-        mosaic_raster(region, cfg.probabilities, run, pcfg, overwrite=cfg.overwrite, progress=progress)
+        mosaic_raster(region, cfg.probabilities, run, pcfg, overwrite=cfg.overwrite, progress=counter)
 
-    return mosaic_raster(region, out, run, mcfg, overwrite=cfg.overwrite, progress=progress), pred
+    return mosaic_raster(region, out, run, mcfg, overwrite=cfg.overwrite, progress=counter), pred
