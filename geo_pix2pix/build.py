@@ -100,9 +100,6 @@ def check_config(cfg: TrainConfig) -> tuple[Family, Any]:
         raise GeopixError(f"bad {family.name} options: {exc}") from None
     if cfg.palette_head and cfg.direction != "sat2map":
         raise GeopixError("--palette-head paints maps: it needs --direction sat2map")
-    if cfg.map_kind == "categorical" and (cfg.palette_head or cfg.balance_palette):
-        raise GeopixError("--palette-head and --balance-palette are for rendered (RGB) maps; a categorical map "
-                          "is learnt as classes already")
     family.check(cfg, opts)
     return family, opts
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from geo_pix2pix.families import FAMILIES
 from geo_pix2pix.options import internal, option
+from geo_pix2pix.tiles.classes import MAP_KINDS
 from geo_pix2pix.tiles.pair import PairSpec
 
 __all__ = ["CPU_RECIPE", "DIRECTIONS", "RECIPES", "TrainConfig", "apply_recipe"]
@@ -56,7 +57,7 @@ class TrainConfig:
                            "cross-entropy, codes + colour table out), continuous (measured values) or rendered (an "
                            "RGB picture); auto: a colour table or a one-band integer map with at most 32 values is "
                            "categorical, 3/4-band uint8 rendered, anything else continuous.",
-                           choices=("auto", "categorical", "continuous", "rendered"))
+                           choices=("auto", *MAP_KINDS))
     classes_from_palette: str | None = option(
         None, "Palette JSON (e.g. examples/palettes/google_maps_pix2pix.json): learn a rendered RGB map as classes, "
         "each pixel taking its nearest palette colour's class (anti-aliased edges included); writes class codes "

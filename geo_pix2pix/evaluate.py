@@ -159,7 +159,8 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
                     xs.append(meta.input_stats.normalize(a))
                     ys.append(table.class_indices(b) if table is not None else meta.output_stats.normalize(b))
                     vs.append(s.valid[None])
-                    raws.append(b[0].astype(np.float64))
+                    if values is not None:
+                        raws.append(b[0].astype(np.float64))
                 if not xs:
                     continue
                 fake, real, valid = pred(np.stack(xs)), np.stack(ys), np.stack(vs)

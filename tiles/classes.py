@@ -218,9 +218,7 @@ class PalettedOutput:
         return 1
 
     def denormalize(self, data: np.ndarray) -> np.ndarray:
-        colors = self.rgb.denormalize(data)
-        idx = nearest_colour_classes(colors, np.asarray(self.class_table.rgb_colors, np.float32),
-                                     np.asarray(self.class_table.rgb_classes))
+        idx = self.class_table.class_indices(self.rgb.denormalize(data))
         return np.asarray(self.class_table.codes, np.dtype(self.dtype))[idx][None]
 
 

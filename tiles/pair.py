@@ -251,12 +251,16 @@ class RasterPair:
                 valid &= np.isfinite(data).all(axis=0)
         return valid
 
-    def compute_stats(self) -> tuple[BandStats, BandStats]:
-        """Normalisation statistics of imagery and map over a decimated read of the region."""
+    def _sample_grid(self) -> tuple[Window, tuple[int, int]]:
+        """The whole region and the decimated shape (at most :data:`SAMPLE_PIXELS`) that statistics
+        and class codes are read at."""
         h, w = self.region.height, self.region.width
         factor = max(1, math.ceil(math.sqrt(h * w / SAMPLE_PIXELS)))
-        shape = (max(1, h // factor), max(1, w // factor))
-        whole = self._rio_window(PixelWindow(0, 0, h, w))
+        return self._rio_window(PixelWindow(0, 0, h, w)), (max(1, h // factor), max(1, w // factor))
+
+    def compute_stats(self) -> tuple[BandStats, BandStats]:
+        """Normalisation statistics of imagery and map over a decimated read of the region."""
+        whole, shape = self._sample_grid()
         with reading(self.spec.imagery, "imagery"):
             img = self.imagery.read(self.imagery_bands, window=whole, out_shape=(len(self.imagery_bands), *shape))
             valid = valid_mask(img, self.imagery.dataset_mask(window=whole, out_shape=shape))
@@ -277,10 +281,7 @@ class RasterPair:
         """Distinct values of the first map band over the valid pixels of the region, from a
         decimated read (nearest: codes stay codes; a class covering fewer than a few thousand
         pixels of a very large raster may be missed, which a class table file makes up for)."""
-        h, w = self.region.height, self.region.width
-        factor = max(1, math.ceil(math.sqrt(h * w / SAMPLE_PIXELS)))
-        shape = (max(1, h // factor), max(1, w // factor))
-        whole = self._rio_window(PixelWindow(0, 0, h, w))
+        whole, shape = self._sample_grid()
         with reading(self.spec.maps, "map"):
             mp = self.maps.read(self.map_bands[:1], window=whole, out_shape=(1, *shape))
             valid = valid_mask(mp, self.maps.dataset_mask(window=whole, out_shape=shape))
