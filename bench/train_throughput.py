@@ -25,6 +25,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -57,6 +58,21 @@ def geopix_models(tile: int, ngf: int, plan: DevicePlan) -> tuple[Networks, Opti
     G = place(build_generator(GeneratorConfig(tile=tile, ngf=ngf)), plan)
     D = place(build_discriminator(DiscriminatorConfig(in_channels=6, ndf=64)), plan)
     return Networks(G, D), make_optimisers(G, D, plan, 2e-4, (0.5, 0.999))
+
+
+def compiled_models(tile: int, ngf: int, plan: DevicePlan, batch: Batch, w: LossWeights,
+                    amp: Any) -> tuple[Networks, Optimisers]:
+    """geopix's networks under ``torch.compile`` (as ``geopix train --compile``), compiled by two
+    steps whose time is printed: what a run has to repay."""
+    import dataclasses
+
+    nets, opts = geopix_models(tile, ngf, plan)
+    nets = dataclasses.replace(nets, G=torch.compile(nets.G), D=torch.compile(nets.D))
+    t = time.perf_counter()
+    gan_step(nets, opts, batch, w, amp)
+    gan_step(nets, opts, batch, w, amp)  # a second call: any recompilation
+    print(f"torch.compile: first two steps took {time.perf_counter() - t:.1f} s", flush=True)
+    return nets, opts
 
 
 def plain_step(G: nn.Module, D: nn.Module, oG, oD, real_A, real_B) -> None:  # noqa: ANN001
@@ -115,17 +131,9 @@ def main() -> None:
     (base, bopt), (geo, gopt) = make_models(a.tile, a.ngf), geopix_models(a.tile, a.ngf, plan)
     amp, w = plan.autocast(), LossWeights()
     times: dict[str, list[float]] = {"baseline": [], "geopix": [], "premade": []}
-    compiled = None
-    if a.compile:
-        import dataclasses
-
-        comp, copt = geopix_models(a.tile, a.ngf, plan)
-        compiled = (dataclasses.replace(comp, G=torch.compile(comp.G), D=torch.compile(comp.D)), copt)
+    compiled = compiled_models(a.tile, a.ngf, plan, Batch(A, B, V), w, amp) if a.compile else None
+    if compiled is not None:
         times["compiled"] = []
-        t = time.perf_counter()
-        gan_step(*compiled, Batch(A, B, V), w, amp)
-        gan_step(*compiled, Batch(A, B, V), w, amp)  # a second call: any recompilation
-        print(f"torch.compile: first two steps took {time.perf_counter() - t:.1f} s", flush=True)
     for _ in range(a.rounds):
         plain_step(base.G, base.D, bopt.G, bopt.D, A, B)  # warm-up
         t = time.perf_counter()

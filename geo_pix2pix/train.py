@@ -39,7 +39,7 @@ from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
 from geo_pix2pix.modelfile import save_model
 from geo_pix2pix.palette import load_palette
 from geo_pix2pix.runs import MetricsLog, link_latest, plot_losses, save_sample_grid, write_json
-from geo_pix2pix.step import Batch, StepLosses, gan_step
+from geo_pix2pix.step import Batch, LossWeights, StepLosses, gan_step
 from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset, WindowListDataset
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.grid import PixelWindow
@@ -169,6 +169,25 @@ def _validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], a: str
     return acc.result(), first
 
 
+def _balanced(cfg: TrainConfig, weights: LossWeights, train_ds: PairWindowDataset, sides: Sides,
+              data: TrainingData) -> tuple[LossWeights, dict[str, dict[str, float]] | None]:
+    """The loss weights with class balance where asked for (``--balance-palette`` weighs a
+    rendered map's L1 by colour class, ``--balance-classes`` a categorical map's cross-entropy),
+    and the record written to ``class_balance.json``."""
+    b = sides.b
+    record = None
+    if cfg.balance_palette:
+        balance = palette_balance(load_palette(cfg.balance_palette), train_ds, b, sides.out_stats, cfg.balance_power)
+        weights, record = dataclasses.replace(weights, pixel_weight=balance.pixel_weights), balance.to_dict()
+    if cfg.balance_classes:
+        if not isinstance(sides.out_stats, ClassTable) or b != "maps":
+            raise GeopixError("--balance-classes weighs the classes of a categorical map (sat2map); this map is "
+                              f"{data.map_kind} (--balance-palette weighs a rendered map's colours)")
+        class_weights, record = categorical_balance(sides.out_stats, train_ds, b, cfg.balance_power)
+        weights = dataclasses.replace(weights, class_weights=class_weights)
+    return weights, record
+
+
 def _with_epoch_steps(cfg: TrainConfig, data: TrainingData) -> TrainConfig:
     """``--epochs E``: ``steps`` = E passes over the training area (non-overlapping tiles) in
     batches; the result is recorded in config.json, and a resume with ``--steps`` clears ``epochs``."""
@@ -212,24 +231,13 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     cfg = _with_epoch_steps(cfg, data)
     sides = Sides.of(cfg, data)
     a, b = sides.a, sides.b
-    palette = load_palette(cfg.balance_palette) if cfg.balance_palette else None
 
     # -- build: the family's networks, optimisers and loss weights ---------------------------
     model: ModelSetup = build_model(cfg, family, options, sides, plan)
     G, D, opts = model.G, model.D, model.opts
     train_ds = PairWindowDataset(data.specs, data.index, data.imagery_stats, data.map_stats, augment=True)
-    balance = palette_balance(palette, train_ds, b, sides.out_stats, cfg.balance_power) if palette is not None else None
-    weights = model.weights
+    weights, balance_record = _balanced(cfg, model.weights, train_ds, sides, data)
     table = sides.out_stats if isinstance(sides.out_stats, ClassTable) else None
-    balance_record = balance.to_dict() if balance is not None else None
-    if balance is not None:
-        weights = dataclasses.replace(weights, pixel_weight=balance.pixel_weights)
-    if cfg.balance_classes:
-        if table is None or b != "maps":
-            raise GeopixError("--balance-classes weighs the classes of a categorical map (sat2map); this map is "
-                              f"{data.map_kind} (--balance-palette weighs a rendered map's colours)")
-        class_weights, balance_record = categorical_balance(table, train_ds, b, cfg.balance_power)
-        weights = dataclasses.replace(weights, class_weights=class_weights)
     val_batches = _validation_batches(cfg, data)
 
     # -- the run directory; resume ------------------------------------------------------------
