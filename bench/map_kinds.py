@@ -20,6 +20,7 @@ MAE, RMSE and bias in metres, overall and per band of reference elevations, agai
 (the training mean), and the range the model can reach against the held-out references'.
 
     .venv/bin/python bench/map_kinds.py maps256 [--minutes 20] [--seeds 0 1] [--variants colours classes]
+        [--calibrate 120]   # fixed step counts from a quiet calibration: see step_budgets
     .venv/bin/python bench/map_kinds.py landcover [--minutes 10] [--seeds 0] [--variants classes classes-nogan]
     .venv/bin/python bench/map_kinds.py dem [--minutes 10] [--seeds 0]
 """
@@ -50,10 +51,26 @@ PALETTE = REPO / "examples" / "palettes" / "google_maps_pix2pix.json"
 N_EVAL = 8
 
 
-def cpu_config(specs: list[PairSpec], out: Path, seconds: float, seed: int, **changes: object) -> TrainConfig:
-    cfg = TrainConfig(pairs=tuple(specs), out=str(out), time_budget=seconds, seed=seed, device="cpu",
+def cpu_config(specs: list[PairSpec], out: Path, seconds: float | None, seed: int, steps: int = 1000,
+               **changes: object) -> TrainConfig:
+    """The CPU recipe, for ``seconds`` of wall clock or (``seconds=None``) exactly ``steps`` steps."""
+    cfg = TrainConfig(pairs=tuple(specs), out=str(out), time_budget=seconds, steps=steps, seed=seed, device="cpu",
                       val_every=10**9, checkpoint_every=10**9)
     return apply_recipe(cfg, "cpu")[0].with_(**changes)
+
+
+def step_budgets(specs: list[PairSpec], a: argparse.Namespace, d: Path) -> dict[str, int]:
+    """``--calibrate S``: each variant trains S seconds (seed 0) on this machine, quiet, and its
+    steps per second times the budget becomes its fixed step count. The long runs are then
+    equal-wall-clock by construction yet immune to anything else the machine does meanwhile (a
+    wall-clock budget shared with other work would silently hand some runs fewer steps)."""
+    budgets = {}
+    for v in a.variants:
+        res = fit(cpu_config(specs, d / f"calib-{v}", a.calibrate, 0, val_pairs=N_EVAL, **variant(v)), progress=False)
+        budgets[v] = max(1, round(res.step / a.calibrate * a.minutes * 60))
+        print(f"calibration {v:14s}: {res.step} steps in {a.calibrate:g} s -> {budgets[v]} steps for "
+              f"{a.minutes:g} min", flush=True)
+    return budgets
 
 
 def variant(name: str) -> dict[str, object]:
@@ -65,9 +82,12 @@ def maps256(a: argparse.Namespace, seconds: float, d: Path) -> None:
     specs = aligned_specs(SHARED / "maps256", "AB")
     palette = load_palette(PALETTE)
     means: dict[str, list[dict[str, float]]] = {}
+    budgets = step_budgets(specs, a, d) if a.calibrate else {}
     for seed in a.seeds:
         for v in a.variants:
-            res = fit(cpu_config(specs, d / f"{v}{seed}", seconds, seed, val_pairs=N_EVAL, **variant(v)), progress=False)
+            cfg = cpu_config(specs, d / f"{v}{seed}", None if budgets else seconds, seed, steps=budgets.get(v, 1000),
+                             val_pairs=N_EVAL, **variant(v))
+            res = fit(cfg, progress=False)
             ev = evaluate_pairs(res.run_dir, specs[-N_EVAL:], device="cpu",
                                 palette=palette if v == "colours" else None)
             iou = ev.class_iou or {}
@@ -154,6 +174,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--variants", nargs="+", default=None)
+    ap.add_argument("--calibrate", type=float, default=None, metavar="SECONDS",
+                    help="maps256: train each variant this long first and run the budget as fixed step counts")
     a = ap.parse_args()
     if a.variants is None:
         a.variants = ["colours", "classes"] if a.case == "maps256" else ["classes"]
