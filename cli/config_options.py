@@ -63,8 +63,13 @@ def config_options(classes: Sequence[type], skip: Sequence[str] = (),
     """Decorator adding the options of every declared field of ``classes`` (in order) except
     ``skip``; ``notes`` maps field names to a remark shown in their help (e.g. a recipe's value)."""
     notes = notes or {}
-    opts = [click_option(f, spec, notes.get(f.name)) for cls in classes for f, spec in option_specs(cls)
-            if f.name not in skip]
+    seen = set(skip)  # an option several classes share (by inheritance) is declared once
+    opts = []
+    for cls in classes:
+        for f, spec in option_specs(cls):
+            if f.name not in seen:
+                seen.add(f.name)
+                opts.append(click_option(f, spec, notes.get(f.name)))
 
     def deco(fn: F) -> F:
         for opt in reversed(opts):

@@ -115,3 +115,28 @@ def quiet(ctx: click.Context) -> bool:
     """True when ``-q`` was given to the group."""
     root = ctx.find_root()
     return bool(root.obj and root.obj.get("quiet"))
+
+
+def layout_opts(f: F) -> F:
+    """Vector layers as a class layout (SPADE): the same options for train and translate."""
+    f = click.option("--all-touched", is_flag=True, default=False,
+                     help="Burn every pixel a feature touches, not only those whose centre it covers (keeps thin "
+                          "lines such as road centre-lines connected).")(f)
+    f = click.option("--class-field", default=None, metavar="FIELD",
+                     help="Attribute holding each feature's class, for layers that have it (one class per value); "
+                          "other layers are one class each.")(f)
+    return click.option("--layout", "layout", multiple=True, metavar="[NAME=]PATH",
+                        help="Vector layer (any OGR format, any CRS) burnt into the class layout, repeatable; later "
+                             "layers are drawn over earlier ones; the class is NAME (default: the file's stem). "
+                             "Pixels no feature covers are class 'background'.")(f)
+
+
+def layout_spec(layout: tuple[str, ...], class_field: str | None, all_touched: bool) -> Any:
+    """The :class:`~geo_pix2pix.tiles.layout.LayoutSpec` of the layout options (None without --layout)."""
+    if not layout:
+        if class_field or all_touched:
+            raise click.UsageError("--class-field and --all-touched apply to --layout vector layers")
+        return None
+    from geo_pix2pix.tiles.layout import LayoutSpec
+
+    return LayoutSpec(tuple(layout), class_field, all_touched)

@@ -20,7 +20,7 @@ from geo_pix2pix.config import TrainConfig
 from geo_pix2pix.families import get_family, iter_families
 
 from .config_options import config_options
-from .options import bands_opts, overwrite_opt, quiet, resampling_opt
+from .options import bands_opts, layout_opts, layout_spec, overwrite_opt, quiet, resampling_opt
 
 #: Every family's own options class, in the order of the registry (a new family brings its own).
 FAMILY_OPTIONS: tuple[type, ...] = tuple(f.options for f in iter_families() if f.options is not None)
@@ -39,6 +39,7 @@ _RECIPE_NOTES = {k: f"pix2pix CPU recipe, the default without a GPU: {v:g}" if i
               help="Map raster of the same place; repeat, paired in order with --imagery.")
 @click.option("--pairs", "pairs_csv", type=click.Path(dir_okay=False), default=None,
               help="CSV of imagery,map rows (one pair a row; relative paths are resolved against the CSV).")
+@layout_opts
 @click.option("--aligned-dir", type=click.Path(file_okay=False), default=None,
               help="Directory of pix2pix side-by-side images (input|target), e.g. the maps dataset.")
 @click.option("--aligned-order", type=click.Choice(["AB", "BA"]), default="AB", show_default=True,
@@ -70,6 +71,7 @@ def train(ctx: click.Context, **kw: Any) -> None:
                    --tile-size 128 --steps 200 --out runs/houston
       geopix train --resume runs/houston --steps 400
       geopix train --family pix2pixhd --imagery sat.tif --maps map.tif --tile-size 512
+      geopix train --family spade --imagery sat.tif --layout buildings.gpkg --layout roads.gpkg
     """
     from geo_pix2pix.api import fit
 
@@ -79,6 +81,9 @@ def train(ctx: click.Context, **kw: Any) -> None:
         cfg, resume = _resumed(kw, given), True
     else:
         cfg, resume = _apply_recipe(ctx, _config(kw, given), kw["recipe"], given), False
+        spec = layout_spec(kw["layout"], kw["class_field"], kw["all_touched"])
+        if spec is not None:
+            cfg = _with_layout(cfg, spec, kw["imagery"])
     result = fit(cfg, resume=resume, progress_bar=not quiet(ctx))
     msg = f"trained to step {result.step}; model: {result.run_dir / 'model.safetensors'}"
     if result.val is not None:
@@ -92,13 +97,11 @@ def train(ctx: click.Context, **kw: Any) -> None:
 
 def _family_options(kw: dict[str, Any], given: set[str], family: str) -> dict[str, Any]:
     """The chosen family's option values; another family's option given is a usage error."""
-    chosen: dict[str, Any] = {}
+    own = get_family(family).options
+    chosen = {f.name: kw[f.name] for f in fields(own)} if own is not None else {}
     for cls in FAMILY_OPTIONS:
-        mine = cls is get_family(family).options
         for f in fields(cls):
-            if mine:
-                chosen[f.name] = kw[f.name]
-            elif f.name in given:
+            if f.name not in chosen and f.name in given:
                 flag = "--" + f.name.replace("_", "-")
                 raise click.UsageError(f"{flag} is an option of another model family than {family}; "
                                        f"choose that family with --family")
@@ -129,6 +132,23 @@ def _resumed(kw: dict[str, Any], given: set[str]) -> TrainConfig:
     return cfg.with_(**changes)
 
 
+def _with_layout(cfg: TrainConfig, spec: Any, imagery: tuple[str, ...]) -> TrainConfig:
+    """The config with each imagery raster paired with the layers burnt onto its grid (in the run
+    directory's ``layouts/``), after the config has been checked (nothing is written for a config
+    that cannot train)."""
+    from geo_pix2pix.build import check_config
+    from geo_pix2pix.layouts import layout_pairs
+    from geo_pix2pix.tiles.pair import PairSpec
+
+    if cfg.class_table or cfg.classes_from_palette:
+        raise click.UsageError("--layout defines the classes itself: drop --class-table / --classes-from-palette")
+    check_config(cfg)
+    pairs, table = layout_pairs(imagery, spec, Path(cfg.out) / "layouts")
+    p0 = cfg.pairs[0] if cfg.pairs else None
+    specs = tuple(PairSpec(i, m, p0.imagery_bands if p0 else None, None, "nearest") for i, m in pairs)
+    return cfg.with_(pairs=specs, class_table=table, map_kind="categorical")
+
+
 def _one_length(given: set[str]) -> None:
     lengths = [k for k in ("steps", "epochs", "time_budget") if k in given]
     if len(lengths) > 1:
@@ -150,6 +170,11 @@ def _config(kw: dict[str, Any], given: set[str]) -> TrainConfig:
         pairs = [(s.imagery, s.maps) for s in aligned]
         if kw["val_pairs"] is None:
             kw["val_pairs"] = max(1, round(0.2 * len(pairs))) if len(pairs) > 1 else 0
+    elif kw["layout"]:
+        if kw["maps"] or kw["pairs_csv"] or not kw["imagery"]:
+            raise click.UsageError("--layout pairs vector layers with each --imagery raster: give --imagery, "
+                                   "without --maps or --pairs")
+        pairs = [(i, i) for i in kw["imagery"]]  # the maps: the layers burnt on its grid, after the checks
     else:
         pairs = _pairs(kw["imagery"], kw["maps"], kw["pairs_csv"])
     out = Path(kw["out"] or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-{kw['direction']}")

@@ -1,15 +1,21 @@
-"""``geopix translate REGION OUT``: a whole region through a trained model, out as a COG."""
+"""``geopix translate REGION OUT``: a whole region through a trained model, out as a COG.
+
+For a model that paints from class layouts (SPADE), the region may instead be vector layers
+(``--layout``) over a grid named by ``--like ref.tif`` or ``--bounds/--res/--crs``; then only OUT
+is given."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from .options import no_amp_opt, overwrite_opt, parse_bands, parse_creation_options, quiet, tta_opt
+from .options import (layout_opts, layout_spec, no_amp_opt, overwrite_opt, parse_bands, parse_creation_options,
+                      quiet, tta_opt)
 
 
 @click.command()
-@click.argument("region", type=click.Path())
-@click.argument("out", type=click.Path(dir_okay=False))
+@click.argument("paths", nargs=-1, type=click.Path(), metavar="[REGION] OUT")
 @click.option("--model", default="runs/latest", show_default=True, help="Run directory or model.safetensors.")
 @click.option("--tile-size", type=click.IntRange(min=1), default=None,
               help="Tile side in pixels [default: the training tile, or its smallest multiple of at least 256 "
@@ -36,17 +42,34 @@ from .options import no_amp_opt, overwrite_opt, parse_bands, parse_creation_opti
 @click.option("--probabilities", type=click.Path(dir_okay=False), default=None,
               help="Also write a class model's per-class probabilities to this float32 COG (one band per class; "
                    "a second pass over the region).")
+@click.option("--style", type=click.Path(dir_okay=False), default=None,
+              help="SPADE with a style encoder: paint in the style of this reference image (the model's imagery "
+                   "bands and dtype). One style for the whole output.")
+@click.option("--seed", type=int, default=None,
+              help="SPADE with a style encoder: paint in a random style drawn with this seed (reproducible). "
+                   "Without --style or --seed the output is deterministic.")
+@layout_opts
+@click.option("--like", type=click.Path(dir_okay=False), default=None,
+              help="With --layout: burn the layers onto this raster's grid (CRS, transform, size).")
+@click.option("--bounds", type=float, nargs=4, default=None, metavar="LEFT BOTTOM RIGHT TOP",
+              help="With --layout: the grid's extent in --crs units (with --res and --crs).")
+@click.option("--res", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --bounds: pixel size in --crs units.")
+@click.option("--crs", default=None, help="With --bounds: the grid's CRS (e.g. EPSG:32616).")
 @overwrite_opt
 @click.pass_context
-def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: int | None,
+def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size: int | None,
               overlap: int | None, batch_size: int, device: str, no_amp: bool, tta: bool,
               creation_options: dict[str, str], bands: tuple[int, ...] | None, output_dtype: str | None,
-              palette: str | None, probabilities: str | None, overwrite: bool) -> None:
+              palette: str | None, probabilities: str | None, style: str | None, seed: int | None,
+              layout: tuple[str, ...], class_field: str | None, all_touched: bool, like: str | None,
+              bounds: tuple[float, ...] | None, res: float | None, crs: str | None, overwrite: bool) -> None:
     """Translate REGION (a raster) into OUT, a Cloud Optimized GeoTIFF on the same grid.
 
     \b
-    Example:
+    Examples:
       geopix translate examples/data/charlotte_sat.tif out/charlotte_map.tif --model runs/demo
+      geopix translate --layout buildings.gpkg --like pan.tif out/synthetic.tif --model runs/spade --seed 3
     """
     from geo_pix2pix.api import load_model
     from geo_pix2pix.progress import progress_bar
@@ -54,8 +77,12 @@ def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: 
     from geo_pix2pix.tiles.cog_options import check_creation_options
     from geo_pix2pix.tiles.raster import check_input_file
 
-    check_input_file(region, "region")
-    check_output(out, [region], overwrite)  # before loading the model: fail fast
+    region, out = _region(paths, layout_spec(layout, class_field, all_touched), like, bounds, res, crs)
+    if isinstance(region, str):
+        check_input_file(region, "region")
+    if style is not None:
+        check_input_file(style, "style reference")
+    check_output(out, [region] if isinstance(region, str) else [], overwrite)  # before loading the model
     check_creation_options(creation_options)
     model = load_model(model, device=device, amp=not no_amp, tta=tta)
     if not quiet(ctx):  # a notice: -q leaves only errors on stderr
@@ -70,6 +97,33 @@ def translate(ctx: click.Context, region: str, out: str, model: str, tile_size: 
         result = model.translate(region, out, tile=tile_size, overlap=overlap, batch_size=batch_size,
                                  creation_options=creation_options, bands=bands, output_dtype=output_dtype,
                                  palette=palette, probabilities=probabilities, overwrite=overwrite,
-                                 progress=progress)
+                                 progress=progress, style=style, seed=seed)
     click.echo(f"wrote {result.path} ({result.width} x {result.height} px, {result.tiles} tiles"
                f"{', input mask carried over' if result.masked else ''})")
+
+
+def _region(paths: tuple[str, ...], spec: Any, like: str | None, bounds: tuple[float, ...] | None,
+            res: float | None, crs: str | None) -> tuple[Any, str]:
+    """(REGION raster path or vector region, OUT) from the arguments."""
+    grid_given = like is not None or bounds is not None or res is not None or crs is not None
+    if spec is None:
+        if grid_given:
+            raise click.UsageError("--like and --bounds/--res/--crs place --layout vector layers; give --layout")
+        if len(paths) != 2:
+            raise click.UsageError("expected REGION OUT (or --layout with --like/--bounds and OUT)")
+        return paths[0], paths[1]
+    if len(paths) != 1:
+        raise click.UsageError("with --layout the region is the layers: give only OUT")
+    from geo_pix2pix.layouts import VectorRegion
+    from geo_pix2pix.tiles.layout import Grid
+
+    if like is not None:
+        if bounds is not None or res is not None or crs is not None:
+            raise click.UsageError("give --like or --bounds/--res/--crs, not both")
+        from geo_pix2pix.tiles.raster import check_input_file
+
+        return VectorRegion(spec, Grid.like(check_input_file(like, "--like raster"))), paths[0]
+    if bounds is None or res is None or crs is None:
+        raise click.UsageError("--layout needs a grid: --like RASTER, or --bounds LEFT BOTTOM RIGHT TOP with --res "
+                               "and --crs")
+    return VectorRegion(spec, Grid.from_bounds(bounds, res, crs)), paths[0]

@@ -21,7 +21,7 @@ from typing import Any
 from ._version import __version__
 
 __all__ = ["__version__", "Model", "load_model", "fit", "TrainConfig", "PairSpec", "apply_recipe",
-           "GeopixError"]
+           "GeopixError", "VectorRegion", "LayoutSpec", "Grid", "layout_pairs"]
 
 _LAZY = {
     "Model": "geo_pix2pix.api",
@@ -31,6 +31,10 @@ _LAZY = {
     "apply_recipe": "geo_pix2pix.config",
     "PairSpec": "geo_pix2pix.tiles.pair",
     "GeopixError": "geo_pix2pix.tiles.errors",
+    "VectorRegion": "geo_pix2pix.layouts",
+    "layout_pairs": "geo_pix2pix.layouts",
+    "LayoutSpec": "geo_pix2pix.tiles.layout",
+    "Grid": "geo_pix2pix.tiles.layout",
 }
 
 

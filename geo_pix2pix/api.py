@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from geo_pix2pix.config import TrainConfig
+from geo_pix2pix.layouts import VectorRegion
 from geo_pix2pix.modelfile import ModelMeta
 from geo_pix2pix.tiles.errors import BandError, GeopixError, environment_error
 from geo_pix2pix.tiles.mosaic import MosaicResult
@@ -94,18 +95,24 @@ class Model:
                 f"reads bands {','.join(map(str, m.input_bands))} of {m.input_stats.dtype})>")
 
     @_api
-    def translate(self, region: str | os.PathLike[str], out: str | os.PathLike[str], *, tile: int | None = None,
+    def translate(self, region: str | os.PathLike[str] | VectorRegion, out: str | os.PathLike[str], *,
+                  tile: int | None = None,
                   overlap: int | None = None, batch_size: int = 8,
                   creation_options: dict[str, str] | None = None, bands: tuple[int, ...] | None = None,
                   output_dtype: str | None = None, palette: str | None = None,
                   probabilities: str | os.PathLike[str] | None = None, overwrite: bool = False,
-                  progress: Callable[[int, int], None] | None = None) -> MosaicResult:
+                  progress: Callable[[int, int], None] | None = None, style: str | os.PathLike[str] | None = None,
+                  seed: int | None = None) -> MosaicResult:
         """Translate the raster ``region`` into the Cloud Optimized GeoTIFF ``out``, on its grid.
 
         What ``geopix translate`` does: the region is checked against the model (bands, dtype;
         warnings for a different pixel size or content unlike the training input go to the
         ``geo_pix2pix`` logger), tiled with overlap and blended seam-free; ``out`` is written to a
         temporary file and renamed, and an existing ``out`` is only replaced with ``overwrite``.
+
+        ``region`` may also be a :class:`~geo_pix2pix.layouts.VectorRegion` (vector layers over a
+        grid) for a model that paints from class layouts: the layers are burnt with the model's
+        classes onto that grid (a temporary raster beside ``out``), which is then ``out``'s grid.
 
         Args:
             tile / overlap: tile side and overlap in pixels (default: see
@@ -120,17 +127,29 @@ class Model:
             probabilities: a class model's per-class probabilities, also written to this float32
                 COG (a second pass over the region).
             progress: called as ``progress(tiles_done, tiles_total)`` after each row of tiles.
+            style / seed: a SPADE model with a style encoder paints in the style of the reference
+                raster ``style``, or of a random draw reproducible by ``seed``; neither: the
+                deterministic default. One style per raster.
         """
         from geo_pix2pix.tiles.cog_options import check_creation_options
         from geo_pix2pix.tiles.raster import check_input_file
         from geo_pix2pix.translate import TranslateConfig, translate
 
+        if isinstance(region, VectorRegion):  # burnt with the model's classes, then as a raster
+            from geo_pix2pix.layouts import burnt_region
+
+            with burnt_region(region, self.meta, out) as path:
+                return self.translate(path, out, tile=tile, overlap=overlap, batch_size=batch_size,  # type: ignore[no-any-return]
+                                      creation_options=creation_options, bands=bands, output_dtype=output_dtype,
+                                      palette=palette, probabilities=probabilities, overwrite=overwrite,
+                                      progress=progress, style=style, seed=seed)
         check_input_file(region, "region")
         options = check_creation_options(creation_options or {})
         cfg = TranslateConfig(model=str(self.path), tile=tile, overlap=overlap, batch_size=batch_size,
                               creation_options=tuple(options.items()), overwrite=overwrite,
                               bands=tuple(bands) if bands else None, output_dtype=output_dtype, palette=palette,
-                              probabilities=os.fspath(probabilities) if probabilities is not None else None)
+                              probabilities=os.fspath(probabilities) if probabilities is not None else None,
+                              style=os.fspath(style) if style is not None else None, seed=seed)
         result, _ = translate(region, out, cfg, progress=progress, predictor=self._pred)
         return result
 

@@ -133,6 +133,7 @@ def build_model(cfg: TrainConfig, family: Family, opts: Any, sides: Sides, plan:
     if head_palette is not None:
         head = {"palette": tuple(map(tuple, palette_centers(head_palette, sides.out_stats).tolist())),
                 "palette_classes": tuple(int(c) for c in head_palette.color_class)}
+    family.check_sides(sides.in_stats, sides.out_stats)
     torch.manual_seed(cfg.seed)
     # channels: a band of class codes is read and predicted as one channel per class
     gcfg, dcfg = family.configure(cfg, opts, sides.in_stats.bands, sides.out_stats.bands, head)
@@ -140,9 +141,9 @@ def build_model(cfg: TrainConfig, family: Family, opts: Any, sides: Sides, plan:
     G = place(with_output_head(family.build_generator(gcfg), sides.out_stats), plan)
     D = place(family.build_discriminator(dcfg), plan)
     family.initialise(G, cfg, opts)
-    opts_ = make_optimisers(G, D, plan, cfg.lr, (cfg.beta1, cfg.beta2))
+    opts_ = make_optimisers(G, D, plan, cfg.lr, (cfg.beta1, cfg.beta2), family.d_lr_factor(opts))
     vgg = family.perceptual(cfg, opts, plan)
-    nets = Networks(G, D, G if isinstance(G, (PaletteHead, ClassHead)) else None, vgg)
+    nets = Networks(G, D, G if isinstance(G, (PaletteHead, ClassHead)) else None, vgg, family.style_encoder(G))
     if cfg.compile:
         nets = dataclasses.replace(nets, G=torch.compile(G), D=torch.compile(D))
     weights = dataclasses.replace(family.loss_weights(cfg, opts), gan=cfg.lambda_gan)

@@ -174,8 +174,6 @@ def resolve_map_kind(cfg: TrainConfig) -> str:
         if cfg.map_kind not in ("auto", "categorical") or cfg.class_table:
             raise GeopixError("--classes-from-palette reads the map as classes: it cannot be combined with "
                               f"--map-kind {cfg.map_kind} or --class-table")
-        if cfg.direction != "sat2map":
-            raise GeopixError("--classes-from-palette learns maps as classes: it needs --direction sat2map")
         return "categorical"
     if cfg.map_kind != "auto":
         kind = cfg.map_kind

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["GAN_LOSSES", "DiscriminatorOutput", "adversarial_loss", "edge_band", "feature_matching_loss", "gan_loss",
-           "masked_cross_entropy", "masked_l1", "patch_weights"]
+           "kl_divergence", "masked_cross_entropy", "masked_l1", "patch_weights"]
 
 #: Per scale, the discriminator's layer outputs; the last of each list is the logit map.
 DiscriminatorOutput = list[list[torch.Tensor]]
@@ -132,3 +132,11 @@ def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, valid: torc
     weight x CE, so weights with an expected value of 1 keep the loss's scale)."""
     values = F.cross_entropy(logits.float(), target, weight=class_weights, reduction="none")
     return _weighted_mean(values, valid[:, 0].to(values.dtype))
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """The style encoder's KL term (SPADE, a VAE's):
+    ``KL(N(mu, exp(logvar)) || N(0, I))`` summed over the style dimensions, mean over the batch:
+    ``-0.5 * sum(1 + logvar - mu^2 - exp(logvar))``. 0 exactly when ``mu = 0, logvar = 0``."""
+    mu, logvar = mu.float(), logvar.float()
+    return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()

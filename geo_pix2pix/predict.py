@@ -70,12 +70,16 @@ class Predictor:
             G = G.to(memory_format=torch.channels_last)
         self.G: Any = G
         self.meta: ModelMeta = meta
+        self._style: torch.Tensor | None = None
 
     @property
     def tile(self) -> int:
         return self.meta.tile_size
 
-    def __call__(self, tiles: np.ndarray) -> np.ndarray:
+    def __call__(self, tiles: np.ndarray, style: torch.Tensor | None = None) -> np.ndarray:
+        """``style``: ``(1, style_dim)`` style vector of a SPADE model with a style encoder, the
+        same for every tile of a raster (:mod:`geo_pix2pix.style`); None: the model's default."""
+        self._style = None if style is None else style.to(self.plan.device)
         x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))
         if self.plan.device.type == "cuda":
             x = x.pin_memory()  # page-locked: the copy to the GPU runs without a staging copy
@@ -88,7 +92,8 @@ class Predictor:
         if self.plan.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         amp = self.plan.autocast()
+        args = () if self._style is None else (self._style.expand(x.shape[0], -1),)
         if amp is None:
-            return self.G(x)
+            return self.G(x, *args)
         with amp():
-            return self.G(x)
+            return self.G(x, *args)

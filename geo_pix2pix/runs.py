@@ -20,7 +20,7 @@ from geo_pix2pix.tiles.atomic import atomic_path
 __all__ = ["METRIC_FIELDS", "MetricsLog", "write_json", "save_sample_grid", "plot_losses", "link_latest",
            "to_rgb8"]
 
-METRIC_FIELDS = ["step", "lr", "D_real", "D_fake", "G_GAN", "G_L1", "G_feat", "G_VGG", "G_CE",
+METRIC_FIELDS = ["step", "lr", "D_real", "D_fake", "G_GAN", "G_L1", "G_feat", "G_VGG", "G_CE", "G_KL",
                  "val_L1", "val_PSNR", "val_SSIM", "val_pixel_accuracy"]
 
 

@@ -8,7 +8,10 @@ The Pix2Pix step of the paper, which every family of geopix runs with its own lo
    scales the GAN loss is their mean;
 3. update G (D frozen) with ``GAN(D(real_A, fake_B), real) + lambda_L1 * L1(fake_B, real_B)``,
    plus the terms a family turns on: Pix2PixHD's feature matching ``lambda_feat * FM`` and VGG
-   perceptual loss ``lambda_vgg * VGG``, the palette head's ``class_weight * CE``.
+   perceptual loss ``lambda_vgg * VGG``, the palette head's ``class_weight * CE``, and SPADE's
+   style-encoder KL term ``lambda_kl * KL``: with a style encoder, step 1 becomes
+   ``fake_B = G(real_A, z)`` with ``z`` drawn from the encoder's Gaussian for ``real_B``
+   (reparameterisation), so G learns to paint the real image's style and the encoder to describe it.
 
 Every tensor and module it touches is passed in; it returns the named losses as a small dataclass.
 A term whose weight is 0 is not computed, so a Pix2Pix step does exactly the paper's arithmetic.
@@ -24,7 +27,7 @@ import torch
 from torch import nn
 
 from .device import DevicePlan
-from .losses import adversarial_loss, feature_matching_loss, masked_cross_entropy, masked_l1
+from .losses import adversarial_loss, feature_matching_loss, kl_divergence, masked_cross_entropy, masked_l1
 from .models.palette_head import PaletteHead
 
 __all__ = ["Batch", "LossWeights", "Networks", "Optimisers", "StepLosses", "make_optimisers", "gan_step",
@@ -62,6 +65,7 @@ class LossWeights:
         vgg: weight of the VGG perceptual loss (needs ``Networks.vgg``).
         classes: weight of the class cross-entropy of a palette or class head (needs ``Networks.head``).
         class_weights: per-class weights of that cross-entropy (``--balance-classes``).
+        kl: weight of the style encoder's KL term (needs ``Networks.encoder``; SPADE).
     """
 
     gan_loss: str = "vanilla"
@@ -73,18 +77,21 @@ class LossWeights:
     vgg: float = 0.0
     classes: float = 0.0
     class_weights: tuple[float, ...] | None = None
+    kl: float = 0.0
 
 
 @dataclass
 class Networks:
     """The networks of a step. ``head`` is G itself when it is a palette head (unwrapped, for its
-    class maths); ``vgg`` the frozen perceptual-loss network. ``G`` and ``D`` may be compiled
-    wrappers of the modules that checkpoints and model files hold."""
+    class maths); ``vgg`` the frozen perceptual-loss network; ``encoder`` G's style encoder (a
+    submodule of G, trained with it). ``G`` and ``D`` may be compiled wrappers of the modules that
+    checkpoints and model files hold."""
 
     G: nn.Module
     D: nn.Module
     head: PaletteHead | None = None
     vgg: nn.Module | None = None
+    encoder: nn.Module | None = None
 
 
 @dataclass
@@ -107,6 +114,7 @@ class StepLosses:
     G_feat: float | None = None
     G_VGG: float | None = None
     G_CE: float | None = None
+    G_KL: float | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -116,8 +124,8 @@ class StepLosses:
     def as_row(self) -> dict[str, float]:
         """The named losses that were computed, for ``metrics.csv``."""
         row = {"D_real": self.D_real, "D_fake": self.D_fake, "G_GAN": self.G_GAN, "G_L1": self.G_L1}
-        row.update({k: v for k, v in (("G_feat", self.G_feat), ("G_VGG", self.G_VGG), ("G_CE", self.G_CE))
-                    if v is not None})
+        row.update({k: v for k, v in (("G_feat", self.G_feat), ("G_VGG", self.G_VGG), ("G_CE", self.G_CE),
+                                      ("G_KL", self.G_KL)) if v is not None})
         return row
 
 
@@ -128,17 +136,17 @@ def place(module: nn.Module, plan: DevicePlan) -> nn.Module:
 
 
 def make_optimisers(G: nn.Module, D: nn.Module, plan: DevicePlan, lr: float,
-                    betas: tuple[float, float]) -> Optimisers:
+                    betas: tuple[float, float], d_lr_factor: float = 1.0) -> Optimisers:
     """Adam for both networks (the paper's), one fused kernel over all parameters on CPU and CUDA.
 
     Fused is the same update rule; the default per-parameter loop spent a fifth of a CPU training
     step (54 M parameters, ~10 element-wise passes each). Parameters whose gradient is None (frozen
     ones, e.g. Pix2PixHD's global generator in its fixed phase) are skipped by Adam, so they stay
-    bit-identical.
+    bit-identical. ``d_lr_factor``: D's learning rate as a multiple of G's (TTUR, SPADE).
     """
     fused = True if plan.device.type in ("cpu", "cuda") else None
     return Optimisers(torch.optim.Adam(G.parameters(), lr, betas, fused=fused),
-                      torch.optim.Adam(D.parameters(), lr, betas, fused=fused),
+                      torch.optim.Adam(D.parameters(), lr * d_lr_factor, betas, fused=fused),
                       torch.amp.GradScaler("cuda") if plan.needs_scaler else None)
 
 
@@ -168,10 +176,15 @@ def gan_step(nets: Networks, opts: Optimisers, batch: Batch, w: LossWeights,
     """
     ctx = autocast if autocast is not None else nullcontext
     real_A, real_B, valid = batch.real_A, batch.real_B, batch.valid
-    logits = None
+    logits = loss_kl = None
     with ctx():
         if nets.head is not None and w.classes > 0:
             fake_B, logits = nets.G(real_A, with_logits=True)
+        elif nets.encoder is not None:
+            mu, logvar = nets.encoder(real_B)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            loss_kl = kl_divergence(mu, logvar)
+            fake_B = nets.G(real_A, z)
         else:
             fake_B = nets.G(real_A)
 
@@ -213,6 +226,8 @@ def gan_step(nets: Networks, opts: Optimisers, batch: Batch, w: LossWeights,
         # nodata: the target's own pixels stand in for the prediction, so they cost nothing
         loss_vgg = nets.vgg(torch.where(valid, fake_B.float(), real_B.float()), real_B)
         loss_G = loss_G + w.vgg * loss_vgg
+    if loss_kl is not None and w.kl > 0:
+        loss_G = loss_G + w.kl * loss_kl
     if logits is not None and nets.head is not None:
         cw = None if w.class_weights is None else torch.tensor(w.class_weights, device=logits.device)
         loss_ce = masked_cross_entropy(nets.head.class_logits(logits), nets.head.target_classes(real_B), valid, cw)
@@ -222,4 +237,4 @@ def gan_step(nets: Networks, opts: Optimisers, batch: Batch, w: LossWeights,
         opts.scaler.update()
     _set_requires_grad(nets.D, True)
     return StepLosses(float(loss_D_real.detach()), float(loss_D_fake.detach()), float(loss_G_GAN.detach()),
-                      float(loss_G_L1.detach()), _value(loss_feat), _value(loss_vgg), _value(loss_ce))
+                      float(loss_G_L1.detach()), _value(loss_feat), _value(loss_vgg), _value(loss_ce), _value(loss_kl))

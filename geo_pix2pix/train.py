@@ -279,14 +279,15 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     bar = progress_bar(disable=not progress, total=None if budget else end, initial=start, unit="step",
                        desc="train")
     step, last_val = start, None
+    d_lr_factor = model.family.d_lr_factor(model.options)
     G.train()
     D.train()
     try:
         for step_i, batch in zip(range(start, end), loader):
             lr = cfg.lr_at(step_i) if budget is None else cfg.lr_at_fraction(elapsed() / budget)
-            for opt in (opts.G, opts.D):
+            for opt, factor in ((opts.G, 1.0), (opts.D, d_lr_factor)):
                 for group in opt.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * factor
             _set_frozen(G, model.family.frozen_parameters(G, options, step_i))
             d = _to_device(batch, plan)
             losses = gan_step(model.nets, opts, Batch(d[a], d[b], d["valid"]), weights, plan.autocast())

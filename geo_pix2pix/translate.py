@@ -19,6 +19,7 @@ import numpy as np
 from geo_pix2pix._version import __version__
 from geo_pix2pix.modelfile import ModelMeta
 from geo_pix2pix.predict import TTA_TRANSFORMS, Predictor
+from geo_pix2pix.style import choose_style
 from geo_pix2pix.tiles.atomic import check_output
 from geo_pix2pix.tiles.classes import ClassTable, ProbabilityOutput
 from geo_pix2pix.tiles.errors import BandError, GeopixError, TileSizeError
@@ -58,6 +59,10 @@ class TranslateConfig:
         probabilities: also write a class model's per-class probabilities to this float32 COG
             (one band per class, named after it). It is a second pass over the region: twice the
             compute, and exactly the scores whose arg-max the codes are.
+        style: reference image whose style a SPADE model with a style encoder paints in.
+        seed: draw the style of such a model at random with this seed (reproducible).
+        Without ``style`` or ``seed`` the output is deterministic; either way one style is used for
+        the whole raster (:mod:`geo_pix2pix.style`).
     """
 
     model: str = "runs/latest"
@@ -73,6 +78,8 @@ class TranslateConfig:
     output_dtype: str | None = None
     palette: str | None = None
     probabilities: str | None = None
+    style: str | None = None
+    seed: int | None = None
 
 
 #: Smallest tile translate picks by default. Models trained on small windows (the CPU recipe
@@ -164,6 +171,8 @@ def check_region(region: str, meta: ModelMeta, bands: tuple[int, ...] | None = N
                 f"rescale it to the training range (e.g. gdal_translate -ot {meta.input_stats.dtype} -scale SRC_MIN "
                 "SRC_MAX DST_MIN DST_MAX, with the source and training value ranges) or train on data of this type"
             )
+        if codes_in and not meta.input_stats.rgb_colors:
+            _check_codes(src, bands[0], meta.input_stats, region)
         if src.crs is not None and meta.pairs:
             p0 = meta.pairs[0]
             train_px = float(p0["pixel_size"][0])
@@ -184,6 +193,25 @@ def check_region(region: str, meta: ModelMeta, bands: tuple[int, ...] | None = N
                 f"translates ({meta.direction})? Results may be poor"
             )
     return bands, warnings
+
+
+def _check_codes(src: Any, band: int, table: ClassTable, region: str) -> None:
+    """Refuse a class layout holding codes that are not among the model's classes, naming them
+    (read decimated, nearest, at most :data:`~geo_pix2pix.tiles.normalize.SAMPLE_PIXELS` pixels: a code
+    on a handful of pixels of a huge raster may go unnoticed and is then read as nodata)."""
+    import math
+
+    from geo_pix2pix.tiles.normalize import SAMPLE_PIXELS
+
+    factor = max(1, math.ceil(math.sqrt(src.height * src.width / SAMPLE_PIXELS)))
+    shape = (max(1, src.height // factor), max(1, src.width // factor))
+    codes = src.read(band, out_shape=shape)
+    valid = src.dataset_mask(out_shape=shape) > 0
+    unknown = table.unknown_codes(codes[valid & np.isfinite(codes)])
+    if unknown:
+        known = ", ".join(f"{c} {n}" for c, n in zip(table.codes, table.names))
+        raise GeopixError(f"region {region} holds class code(s) {', '.join(map(str, unknown))} that the model does not "
+                          f"know (its classes: {known}); recode them or mark them nodata")
 
 
 #: Warn when a region's band means lie further than this many training standard deviations from
@@ -283,8 +311,13 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
               **({"GEOPIX_TTA": f"mean of {TTA_TRANSFORMS} rotations/mirrors"} if pred.tta else {})},
     )
 
+    style = choose_style(pred.G, meta, pred.plan.device, cfg.style, cfg.seed)
+    if style is not None:
+        mcfg = dataclasses.replace(mcfg, tags={**mcfg.tags, "GEOPIX_STYLE": f"reference {cfg.style}" if cfg.style
+                                               else f"random, seed {cfg.seed}"})
+
     def run(batch: np.ndarray) -> np.ndarray:
-        return pred(batch)
+        return pred(batch, style)
 
     counter = None
     if progress is not None:

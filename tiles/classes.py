@@ -156,7 +156,9 @@ class ClassTable:
 
     def normalize(self, data: np.ndarray) -> np.ndarray:
         """``(1, h, w)`` codes (or ``(3, h, w)`` RGB with a palette) -> ``(K, h, w)`` float32 one-hot in
-        {-1, +1} (unknown codes: all -1)."""
+        {-1, +1} (unknown codes: all -1); a batch ``(N, 1, h, w)`` -> ``(N, K, h, w)``."""
+        if data.ndim == 4:
+            return np.stack([self.normalize(d) for d in data])
         idx = self.class_indices(data)
         out = np.full((self.bands, *idx.shape), -1.0, np.float32)
         rows, cols = np.nonzero(idx >= 0)

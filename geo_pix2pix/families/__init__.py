@@ -34,6 +34,7 @@ __all__ = ["FAMILIES", "Family", "get_family", "family_names", "iter_families"]
 FAMILIES: Mapping[str, str] = {
     "pix2pix": "geo_pix2pix.families.pix2pix:FAMILY",
     "pix2pixhd": "geo_pix2pix.families.pix2pixhd:FAMILY",
+    "spade": "geo_pix2pix.families.spade:FAMILY",
 }
 
 
@@ -107,6 +108,17 @@ class Family:
     def frozen_parameters(self, G: nn.Module, opts: Any, step: int) -> list[Any]:
         """Generator parameters that must not train at ``step`` (e.g. a fixed-global phase)."""
         return []
+
+    def check_sides(self, in_stats: Any, out_stats: Any) -> None:
+        """Refuse input/output encodings the family cannot use (e.g. a layout that is not classes)."""
+
+    def style_encoder(self, G: nn.Module) -> nn.Module | None:
+        """The generator's style encoder (trained through a KL term), if it has one."""
+        return None
+
+    def d_lr_factor(self, opts: Any) -> float:
+        """The discriminator's learning rate as a multiple of the generator's (TTUR)."""
+        return 1.0
 
 
 def get_family(name: str) -> Family:

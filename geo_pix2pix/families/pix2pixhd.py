@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from geo_pix2pix.families import Family
+from geo_pix2pix.families.shared import MultiScaleOptions
 from geo_pix2pix.options import option
 from geo_pix2pix.tiles.errors import GeopixError, TileSizeError
 
@@ -42,19 +43,14 @@ __all__ = ["Pix2PixHDOptions", "HDGeneratorConfig", "Pix2PixHD", "FAMILY"]
 
 
 @dataclass(frozen=True)
-class Pix2PixHDOptions:
-    """Pix2PixHD's own training options (``geopix train --family pix2pixhd``)."""
+class Pix2PixHDOptions(MultiScaleOptions):
+    """Pix2PixHD's own training options (``geopix train --family pix2pixhd``), after the shared
+    multi-scale ones (``--num-d``, ``--lambda-feat``, ``--vgg-weights``, ``--lambda-vgg``)."""
 
     n_downsample: int = option(4, "pix2pixhd: stride-2 downsamplings of the global generator.", min=1, max=6)
     n_blocks: int = option(9, "pix2pixhd: residual blocks of the global generator.", min=0)
     n_local_enhancers: int = option(1, "pix2pixhd: local enhancers (0: the global generator alone).", min=0, max=3)
     n_blocks_local: int = option(3, "pix2pixhd: residual blocks of each local enhancer.", min=0)
-    num_d: int = option(2, "pix2pixhd: discriminators at successive 2x downsamplings.", min=1, max=4)
-    lambda_feat: float = option(10.0, "pix2pixhd: weight of the discriminator feature-matching loss.", min=0)
-    vgg_weights: str | None = option(None, "pix2pixhd: local VGG19 weights (torchvision's layout, .pth or "
-                                     ".safetensors) for the perceptual loss; nothing is downloaded; without it "
-                                     "there is no perceptual loss.", kind="path")
-    lambda_vgg: float = option(10.0, "pix2pixhd: weight of the VGG perceptual loss (with --vgg-weights).", min=0)
     fix_global_steps: int = option(0, "pix2pixhd: train only the local enhancers for the first N steps "
                                    "(the paper's fixed-global phase).", min=0)
     from_run: str | None = option(None, "pix2pixhd: start the global generator from this global-only run "

@@ -1,0 +1,27 @@
+"""Options that several families share, declared once: a family's options class inherits them.
+
+Pix2PixHD and SPADE both train against multi-scale PatchGANs with the discriminator
+feature-matching loss and, given local VGG19 weights, a perceptual loss; both papers use the same
+defaults (two scales, weights 10 and 10). ``geopix train`` shows each shared option once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geo_pix2pix.options import option
+
+__all__ = ["MultiScaleOptions"]
+
+
+@dataclass(frozen=True)
+class MultiScaleOptions:
+    """Multi-scale discriminators, feature matching and the VGG perceptual loss."""
+
+    num_d: int = option(2, "pix2pixhd, spade: discriminators at successive 2x downsamplings.", min=1, max=4)
+    lambda_feat: float = option(10.0, "pix2pixhd, spade: weight of the discriminator feature-matching loss.", min=0)
+    vgg_weights: str | None = option(None, "pix2pixhd, spade: local VGG19 weights (torchvision's layout, .pth or "
+                                     ".safetensors) for the perceptual loss; nothing is downloaded; without it "
+                                     "there is no perceptual loss.", kind="path")
+    lambda_vgg: float = option(10.0, "pix2pixhd, spade: weight of the VGG perceptual loss (with --vgg-weights).",
+                               min=0)
