@@ -85,7 +85,7 @@ class Grid:
                               "bottom < top and a positive resolution")
         try:
             wkt = CRS.from_user_input(crs).to_wkt()
-        except CRSError as exc:
+        except (CRSError, ValueError) as exc:
             raise GeopixError(f"--crs {crs!r} is not a CRS ({exc})") from None
         width, height = int(np.ceil((right - left) / res)), int(np.ceil((top - bottom) / res))
         return cls(wkt, from_origin(left, top, res, res), width, height)
@@ -113,7 +113,14 @@ def _read(layer: str) -> tuple[str, Any]:
     if gdf.crs is None:
         raise GeopixError(f"vector layer {path} has no CRS (a .prj, or a crs member in GeoJSON); set one first, "
                           "e.g. ogr2ogr -a_srs EPSG:XXXX")
-    return name, gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    if gdf.crs.is_geographic and len(gdf):
+        west, south, east, north = gdf.total_bounds
+        if min(west, east) < -180 or max(west, east) > 360 or min(south, north) < -90 or max(south, north) > 90:
+            raise GeopixError(f"vector layer {path} is in {gdf.crs.to_string()} (GeoJSON without a crs member "
+                              f"means WGS 84) but its coordinates (x {west:.6g}..{east:.6g}, y {south:.6g}..{north:.6g}) "
+                              "are not degrees; set its real CRS, e.g. ogr2ogr -a_srs EPSG:XXXX")
+    return name, gdf
 
 
 def _values(gdf: Any, field: str) -> list[str]:
@@ -149,8 +156,11 @@ def _shapes(loaded: list[tuple[str, Any]], field: str | None, grid: Grid,
     shapes: list[tuple[Any, int]] = []
     unknown: list[str] = []
     for name, gdf in loaded:
+        total = len(gdf)
         gdf = gdf.to_crs(grid.crs)
         gdf = gdf[gdf.intersects(extent)]
+        if total and not len(gdf):
+            log.warning("vector layer %s: none of its %d feature(s) falls on the grid", name, total)
         if field and field in gdf.columns:
             gdf = gdf[gdf[field].notna()]
             classes = [str(v) for v in gdf[field].tolist()]

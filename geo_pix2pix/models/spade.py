@@ -42,6 +42,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+#: Padding of every 3x3 convolution of the generator. Reflection, not zeros: a tile's border pixels
+#: then see a continuation of the layout rather than a black frame, which a fully convolutional
+#: generator with a receptive field wider than translate's overlap would otherwise draw into
+#: every tile's margin (measured: zero padding left visible tile lines in mosaics; see bench/README.md).
+PAD = "reflect"
+
 __all__ = ["SPADE", "SPADEResBlock", "SPADEGenerator", "StyleEncoder", "layout_channels"]
 
 
@@ -61,10 +67,10 @@ class SPADE(nn.Module):
     def __init__(self, channels: int, label_nc: int, hidden: int = 128, style_dim: int = 0) -> None:
         super().__init__()
         self.norm = nn.BatchNorm2d(channels, affine=False)
-        self.shared = nn.Conv2d(label_nc, hidden, 3, padding=1)
+        self.shared = nn.Conv2d(label_nc, hidden, 3, padding=1, padding_mode=PAD)
         self.style = nn.Linear(style_dim, hidden) if style_dim else None
-        self.gamma = nn.Conv2d(hidden, channels, 3, padding=1)
-        self.beta = nn.Conv2d(hidden, channels, 3, padding=1)
+        self.gamma = nn.Conv2d(hidden, channels, 3, padding=1, padding_mode=PAD)
+        self.beta = nn.Conv2d(hidden, channels, 3, padding=1, padding_mode=PAD)
 
     def forward(self, h: torch.Tensor, layout: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         m = F.interpolate(layout, size=h.shape[-2:], mode="nearest")
@@ -82,9 +88,9 @@ class SPADEResBlock(nn.Module):
         super().__init__()
         mid = min(cin, cout)
         self.norm_0 = SPADE(cin, label_nc, hidden, style_dim)
-        self.conv_0 = spectral_norm(nn.Conv2d(cin, mid, 3, padding=1))
+        self.conv_0 = spectral_norm(nn.Conv2d(cin, mid, 3, padding=1, padding_mode=PAD))
         self.norm_1 = SPADE(mid, label_nc, hidden, style_dim)
-        self.conv_1 = spectral_norm(nn.Conv2d(mid, cout, 3, padding=1))
+        self.conv_1 = spectral_norm(nn.Conv2d(mid, cout, 3, padding=1, padding_mode=PAD))
         self.learned_shortcut = cin != cout
         if self.learned_shortcut:
             self.norm_s = SPADE(cin, label_nc, hidden, style_dim)
@@ -117,13 +123,15 @@ class SPADEGenerator(nn.Module):
         self.n_up = n_up
         self.style_dim = style_dim
         top = _width(ngf, n_up)
-        self.fc = nn.Conv2d(label_nc, top, 3, padding=1)
+        self.fc = nn.Conv2d(label_nc, top, 3, padding=1, padding_mode=PAD)
         self.head = SPADEResBlock(top, top, label_nc, hidden, style_dim)
         self.middle = SPADEResBlock(top, top, label_nc, hidden, style_dim)
         self.ups = nn.ModuleList(SPADEResBlock(_width(ngf, lv + 1), _width(ngf, lv), label_nc, hidden, style_dim)
                                  for lv in reversed(range(n_up)))
-        self.conv_img = nn.Conv2d(ngf, out_channels, 3, padding=1)
-        self.encoder = StyleEncoder(out_channels, ngf, style_dim) if style_dim else None
+        self.conv_img = nn.Conv2d(ngf, out_channels, 3, padding=1, padding_mode=PAD)
+        # as many halvings as the generator has: a training tile (at least two coarsest cells wide)
+        # leaves the encoder at least 2 x 2 cells for its instance norm
+        self.encoder = StyleEncoder(out_channels, ngf, style_dim, layers=n_up) if style_dim else None
 
     @property
     def multiple(self) -> int:
@@ -146,9 +154,9 @@ class SPADEGenerator(nn.Module):
 class StyleEncoder(nn.Module):
     """``(N, C, T, T)`` image in [-1, 1] -> ``(mu, logvar)``, each ``(N, style_dim)``.
 
-    Stride-2 3x3 convolutions (spectral norm, instance norm, LeakyReLU 0.2) of widths ngf, 2ngf,
-    4ngf, 8ngf, 8ngf, then a global average: any tile size gives one style vector (the paper
-    resizes to 256 and flattens a 4x4 grid). The mean over a reference raster's tiles of ``mu`` is
+    Stride-2 3x3 convolutions (spectral norm, instance norm, LeakyReLU 0.2), as many as the
+    generator has upsamplings, of widths ngf, 2ngf, 4ngf, 8ngf, 8ngf..., then a global average: any
+    tile size gives one style vector (the paper resizes to 256 and flattens a 4x4 grid). The mean over a reference raster's tiles of ``mu`` is
     its style at translate time.
     """
 
