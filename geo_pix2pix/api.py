@@ -155,7 +155,8 @@ class Model:
 
     @_api
     def predict(self, array: np.ndarray, mask: np.ndarray | None = None, *, tile: int | None = None,
-                overlap: int | None = None, batch_size: int = 8) -> np.ma.MaskedArray:
+                overlap: int | None = None, batch_size: int = 8, style: str | os.PathLike[str] | None = None,
+                seed: int | None = None) -> np.ma.MaskedArray:
         """Translate an array of any size, in memory, exactly as translate does a raster.
 
         Args:
@@ -165,19 +166,22 @@ class Model:
                 takes ``(height, width)``.
             mask: ``(height, width)`` validity, True where the input is valid (e.g.
                 ``src.dataset_mask() > 0``); NaN in floating-point input is invalid too.
-            tile / overlap / batch_size: as for :meth:`translate`.
+            tile / overlap / batch_size / style / seed: as for :meth:`translate`.
 
         Returns:
             ``(output bands, height, width)`` in the target's units and dtype, a numpy masked array
             masked where the input is invalid (like rasterio's ``read(masked=True)``).
         """
+        from geo_pix2pix.style import choose_style
         from geo_pix2pix.tiles.arrays import mosaic_array
         from geo_pix2pix.translate import choose_tiling
 
         data = self._checked_array(array)
         tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], tile, overlap)
         m = self.meta
-        return mosaic_array(data, self._pred, m.input_stats, m.output_stats, tile, overlap, batch_size, mask)
+        z = choose_style(self._pred.G, m, self._pred.plan.device, os.fspath(style) if style else None, seed)
+        run = self._pred if z is None else functools.partial(self._pred, style=z)
+        return mosaic_array(data, run, m.input_stats, m.output_stats, tile, overlap, batch_size, mask)
 
     def _checked_array(self, array: Any) -> np.ndarray:
         m = self.meta
