@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -40,6 +42,27 @@ def test_class_table_encodes_codes_one_hot_and_back() -> None:
     assert codec_from_dict(t.to_dict()) == t
     assert isinstance(codec_from_dict(BandStats("uint8", (0.0,), (255.0,)).to_dict()), BandStats)
     assert t.colormap()[0] == (0, 0, 0, 0) and t.colormap()[10] == (0, 0, 255, 255)
+
+
+def test_layouts_are_one_hot_for_batches_and_through_a_palette() -> None:
+    # a batch of tiles, as translate feeds a class layout to a SPADE model
+    t = ClassTable.build([0, 1, 2])
+    batch = np.array([[[[0, 1], [2, 7]]], [[[2, 2], [1, 0]]]], np.uint8)  # (2, 1, 2, 2)
+    x = t.normalize(batch)
+    assert x.shape == (2, 3, 2, 2)
+    np.testing.assert_array_equal(x[0, :, 0, 1], [-1, 1, -1])
+    np.testing.assert_array_equal(x[1, :, 0, 0], [-1, -1, 1])
+    assert (x[0, :, 1, 1] == -1).all()  # code 7: no class, all -1 (read as nodata)
+    np.testing.assert_array_equal(x[1], t.normalize(batch[1]))
+    # a rendered map through a palette: each pixel one-hot at its nearest colour's class
+    from geo_pix2pix.palette import load_palette
+
+    pal = load_palette(Path(__file__).resolve().parents[2] / "examples" / "palettes" / "google_maps_pix2pix.json")
+    table = pal.class_table()
+    rgb = np.asarray(table.rgb_colors, np.float32).T[:, None, :].round().astype(np.uint8)  # (3, 1, colours)
+    onehot = table.normalize(rgb)
+    np.testing.assert_array_equal(np.argmax(onehot[:, 0], axis=0), table.rgb_classes)
+    assert (onehot == 1).sum(axis=0).max() == 1
 
 
 def test_class_table_nodata_and_wide_codes() -> None:
