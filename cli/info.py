@@ -54,7 +54,11 @@ def _is_run_dir(path: str) -> bool:
 
 
 def _generator_line(g: dict) -> str:
-    """The generator's name and, for Pix2PixHD, its shape (what decides tile multiples)."""
+    """The generator's name and, for Pix2PixHD and SPADE, its shape (what decides tile multiples)."""
+    if g.get("name") == "spade":
+        style = f"style encoder ({g['style_dim']}-d styles)" if g.get("style_dim") else "no style encoder"
+        return (f"spade: ngf {g['ngf']}, {g['n_up']} upsamplings, {g['hidden']} hidden per SPADE, {style}; "
+                f"tiles in multiples of {2 ** g['n_up']}")
     if g.get("name") != "pix2pixhd":
         return str(g.get("name"))
     mult = 2 ** (g["n_downsample"] + g["n_local_enhancers"])
@@ -86,6 +90,8 @@ def _model_lines(meta: dict) -> list[str]:
     lines.append(f"input:       {_side(ins)}")
     lines.append(f"output:      {_side(out)}")
     lines.append(f"map kind:    {meta.get('map_kind', '?')}")
+    for c in ([] if out.get("classes") else ins.get("classes", []))[:20]:  # a layout's classes (SPADE)
+        lines.append(f"  layout class {c['code']:>5}: {c['name']} (rgb {','.join(map(str, c['color'][:3]))})")
     for c in out.get("classes", [])[:20]:
         lines.append(f"  class {c['code']:>5}: {c['name']} (rgb {','.join(map(str, c['color'][:3]))})")
     if len(out.get("classes", [])) > 20:

@@ -54,6 +54,8 @@ def test_train_from_vector_layers_and_translate_them_on_a_grid(tmp_path, geopix,
     meta = read_meta(run)
     assert meta.family == "spade" and meta.direction == "map2sat"
     assert meta.input_stats.names == ("background", "buildings", "roads")
+    info = geopix("info", run)
+    assert "spade: ngf 8, 2 upsamplings" in info.out and "layout class     1: buildings" in info.out
     burnt = next((run / "layouts").glob("*.tif"))
     with rasterio.open(burnt) as src, rasterio.open(scene["sat"]) as ref:
         assert src.transform == ref.transform and src.crs == ref.crs and src.colormap(1)
