@@ -153,14 +153,15 @@ def spacenet(a: argparse.Namespace, d: Path) -> None:
     err = {n: float(np.abs(fake[(codes == c) & valid].mean() - real[(codes == c) & valid].mean()))
            for c, n in zip(model.meta.input_stats.codes, model.meta.input_stats.names)}
     print(f"spacenet: steps {res.step}; output {dtype} on the image's grid: {same_grid}; L1 "
-          f"{np.abs(fake - real)[valid].mean():.1f} DN (image 2-98% range {lo:.0f}-{hi:.0f} DN); |mean painted - "
+          f"{np.abs(fake - real)[valid].mean():.1f} DN against {np.abs(real - real[valid].mean())[valid].mean():.1f} "
+          f"for a constant (the image mean; image 2-98% range {lo:.0f}-{hi:.0f} DN); |mean painted - "
           f"mean real| per class: " + ", ".join(f"{k} {v:.1f} DN" for k, v in err.items()), flush=True)
     if a.preview:
         def grey(x: np.ndarray) -> np.ndarray:
             return (np.clip((x - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
 
-        Image.fromarray(np.concatenate([(codes * 255).astype(np.uint8), grey(real), grey(fake)], axis=1)).save(
-            a.preview)
+        strip = Image.fromarray(np.concatenate([(codes * 255).astype(np.uint8), grey(real), grey(fake)], axis=1))
+        strip.resize((strip.width // 2, strip.height // 2), Image.LANCZOS).save(a.preview)  # half size
         print(f"preview: {a.preview} (layout | real | painted)")
 
 
