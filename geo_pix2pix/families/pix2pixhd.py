@@ -22,12 +22,12 @@ to 512-pixel tiles; the CPU recipe is a much smaller network (see ``recipes`` an
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from geo_pix2pix.families import Family
-from geo_pix2pix.families.shared import MultiScaleOptions
+from geo_pix2pix.families.shared import MultiScaleOptions, RecordedConfig
 from geo_pix2pix.options import option
 from geo_pix2pix.tiles.errors import GeopixError, TileSizeError
 
@@ -58,7 +58,7 @@ class Pix2PixHDOptions(MultiScaleOptions):
 
 
 @dataclass(frozen=True)
-class HDGeneratorConfig:
+class HDGeneratorConfig(RecordedConfig):
     """Architecture of a Pix2PixHD generator, as the model file records it."""
 
     name: str = "pix2pixhd"
@@ -75,14 +75,6 @@ class HDGeneratorConfig:
     def multiple(self) -> int:
         """Tile sides must be multiples of this (the generator's total downsampling)."""
         return int(2 ** (self.n_downsample + self.n_local_enhancers))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> HDGeneratorConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 #: The paper's configuration (its 1024-pixel setting: ngf 32 in the local enhancer, 64 in the

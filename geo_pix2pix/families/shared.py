@@ -7,11 +7,28 @@ defaults (two scales, weights 10 and 10). ``geopix train`` shows each shared opt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any, TypeVar
 
 from geo_pix2pix.options import option
 
-__all__ = ["MultiScaleOptions"]
+__all__ = ["MultiScaleOptions", "RecordedConfig"]
+
+C = TypeVar("C", bound="RecordedConfig")
+
+
+class RecordedConfig:
+    """JSON round trip of a family's frozen generator config, as the model file records it; keys
+    a newer geopix wrote that this one does not know are ignored."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload, no-any-return]
+
+    @classmethod
+    def from_dict(cls: type[C], d: Mapping[str, Any]) -> C:
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclass(frozen=True)

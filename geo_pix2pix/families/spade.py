@@ -25,12 +25,12 @@ Defaults and why:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from geo_pix2pix.families import Family
-from geo_pix2pix.families.shared import MultiScaleOptions
+from geo_pix2pix.families.shared import MultiScaleOptions, RecordedConfig
 from geo_pix2pix.options import option
 from geo_pix2pix.tiles.errors import GeopixError, TileSizeError
 
@@ -62,7 +62,7 @@ class SPADEOptions(MultiScaleOptions):
 
 
 @dataclass(frozen=True)
-class SPADEGeneratorConfig:
+class SPADEGeneratorConfig(RecordedConfig):
     """Architecture of a SPADE generator, as the model file records it."""
 
     name: str = "spade"
@@ -77,14 +77,6 @@ class SPADEGeneratorConfig:
     def multiple(self) -> int:
         """Tile sides must be multiples of this (the generator's upsampling product)."""
         return int(2 ** self.n_up)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> SPADEGeneratorConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 PAPER: Mapping[str, Any] = MappingProxyType({
