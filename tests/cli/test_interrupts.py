@@ -55,8 +55,11 @@ class Proc:
     def __init__(self, args: list, log: Path) -> None:
         self.log = log
         with open(log, "w") as f:
+            # SIGINT as a terminal leaves it: a test run started as a background job inherits
+            # SIGINT ignored, and Ctrl-C would then never reach the child
             self.p = subprocess.Popen([*GEOPIX, *map(str, args)], stdout=f, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+                                      start_new_session=True,
+                                      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def output(self) -> str:
         return self.log.read_text()
