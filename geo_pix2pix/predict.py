@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -70,7 +71,6 @@ class Predictor:
             G = G.to(memory_format=torch.channels_last)
         self.G: Any = G
         self.meta: ModelMeta = meta
-        self._style: torch.Tensor | None = None
 
     @property
     def tile(self) -> int:
@@ -79,20 +79,20 @@ class Predictor:
     def __call__(self, tiles: np.ndarray, style: torch.Tensor | None = None) -> np.ndarray:
         """``style``: ``(1, style_dim)`` style vector of a SPADE model with a style encoder, the
         same for every tile of a raster (:mod:`geo_pix2pix.style`); None: the model's default."""
-        self._style = None if style is None else style.to(self.plan.device)
+        forward = self._forward if style is None else partial(self._forward, style=style.to(self.plan.device))
         x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))
         if self.plan.device.type == "cuda":
             x = x.pin_memory()  # page-locked: the copy to the GPU runs without a staging copy
         x = x.to(self.plan.device, non_blocking=True)
         with torch.inference_mode():
-            y = dihedral_mean(self._forward, x) if self.tta else self._forward(x)
+            y = dihedral_mean(forward, x) if self.tta else forward(x)
         return y.float().cpu().numpy()
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         if self.plan.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         amp = self.plan.autocast()
-        args = () if self._style is None else (self._style.expand(x.shape[0], -1),)
+        args = () if style is None else (style.expand(x.shape[0], -1),)
         if amp is None:
             return self.G(x, *args)
         with amp():

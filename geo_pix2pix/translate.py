@@ -197,14 +197,11 @@ def check_region(region: str, meta: ModelMeta, bands: tuple[int, ...] | None = N
 
 def _check_codes(src: Any, band: int, table: ClassTable, region: str) -> None:
     """Refuse a class layout holding codes that are not among the model's classes, naming them
-    (read decimated, nearest, at most :data:`~geo_pix2pix.tiles.normalize.SAMPLE_PIXELS` pixels: a code
-    on a handful of pixels of a huge raster may go unnoticed and is then read as nodata)."""
-    import math
+    (read decimated, nearest, as training reads a map's codes: a code on a handful of pixels of a
+    huge raster may go unnoticed and is then read as nodata)."""
+    from geo_pix2pix.tiles.normalize import sample_shape
 
-    from geo_pix2pix.tiles.normalize import SAMPLE_PIXELS
-
-    factor = max(1, math.ceil(math.sqrt(src.height * src.width / SAMPLE_PIXELS)))
-    shape = (max(1, src.height // factor), max(1, src.width // factor))
+    shape = sample_shape(src.height, src.width)
     codes = src.read(band, out_shape=shape)
     valid = src.dataset_mask(out_shape=shape) > 0
     unknown = table.unknown_codes(codes[valid & np.isfinite(codes)])

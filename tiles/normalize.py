@@ -26,10 +26,17 @@ import numpy as np
 
 from .errors import NoValidDataError
 
-__all__ = ["BandStats", "compute_stats", "content_shift", "valid_values", "SAMPLE_PIXELS"]
+__all__ = ["BandStats", "compute_stats", "content_shift", "sample_shape", "valid_values", "SAMPLE_PIXELS"]
 
 #: Pixels read (after decimation) to estimate percentiles: enough for stable 2/98 percentiles.
 SAMPLE_PIXELS = 1024 * 1024
+
+
+def sample_shape(height: int, width: int) -> tuple[int, int]:
+    """The shape a ``height x width`` region is read at for statistics and class codes: decimated
+    by one integer factor on both axes to at most :data:`SAMPLE_PIXELS` pixels."""
+    factor = max(1, math.ceil(math.sqrt(height * width / SAMPLE_PIXELS)))
+    return max(1, height // factor), max(1, width // factor)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from rasterio.windows import Window, from_bounds
 
 from .errors import GeoreferencingError, NoOverlapError, NoValidDataError
 from .grid import PixelWindow
-from .normalize import SAMPLE_PIXELS, BandStats, compute_stats
+from .normalize import BandStats, compute_stats, sample_shape
 from .raster import default_bands, has_color_table, open_raster, reading, resolve_bands, valid_mask
 
 __all__ = ["PairSpec", "RasterPair", "Sample", "open_pair"]
@@ -252,11 +252,10 @@ class RasterPair:
         return valid
 
     def _sample_grid(self) -> tuple[Window, tuple[int, int]]:
-        """The whole region and the decimated shape (at most :data:`SAMPLE_PIXELS`) that statistics
+        """The whole region and the decimated shape (:func:`~.normalize.sample_shape`) that statistics
         and class codes are read at."""
         h, w = self.region.height, self.region.width
-        factor = max(1, math.ceil(math.sqrt(h * w / SAMPLE_PIXELS)))
-        return self._rio_window(PixelWindow(0, 0, h, w)), (max(1, h // factor), max(1, w // factor))
+        return self._rio_window(PixelWindow(0, 0, h, w)), sample_shape(h, w)
 
     def compute_stats(self) -> tuple[BandStats, BandStats]:
         """Normalisation statistics of imagery and map over a decimated read of the region."""
