@@ -82,7 +82,9 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size:
         check_input_file(region, "region")
     if style is not None:
         check_input_file(style, "style reference")
-    check_output(out, [region] if isinstance(region, str) else [], overwrite)  # before loading the model
+    # before loading the model; a vector region's inputs are its layers and --like raster
+    inputs = [region] if isinstance(region, str) else [*region.layout.paths, *([like] if like else [])]
+    check_output(out, inputs, overwrite)
     check_creation_options(creation_options)
     model = load_model(model, device=device, amp=not no_amp, tta=tta)
     if not quiet(ctx):  # a notice: -q leaves only errors on stderr

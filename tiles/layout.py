@@ -51,6 +51,11 @@ class LayoutSpec:
     class_field: str | None = None
     all_touched: bool = False
 
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The layers' file paths (``NAME=`` prefixes removed)."""
+        return tuple(_split(layer)[1] for layer in self.layers)
+
 
 @dataclass(frozen=True)
 class Grid:

@@ -97,6 +97,10 @@ def test_layouts_with_classes_the_model_lacks_are_refused_by_name(tmp_path, geop
     assert r.code == 1 and "code(s) 7" in r.err and "0 background" in r.err
     r = geopix("-q", "translate", "--model", run, "--layout", water, tmp_path / "o.tif")
     assert r.code == 2 and "--like" in r.err
+    before = scene["sat"].read_bytes()  # the --like raster is an input: never the output
+    r = geopix("-q", "translate", "--model", run, "--layout", scene["buildings"], "--like", scene["sat"],
+               scene["sat"], "--overwrite")
+    assert r.code != 0 and scene["sat"].read_bytes() == before
 
 
 def test_styles_are_reproducible_one_per_raster_and_resume_is_exact(tmp_path, geopix, scene, monkeypatch) -> None:
