@@ -129,15 +129,17 @@ class RowBlender:
     row was emitted after row ``k - 1``, and the tile covers no later one.
     """
 
-    def __init__(self, plan: MosaicPlan, channels: int) -> None:
+    def __init__(self, plan: MosaicPlan, channels: int, first_row: int = 0) -> None:
+        """``first_row``: the tile row to start at (a shard's first, :mod:`.shard`); the rows it
+        emits before the tile rows above have been added lack their contributions."""
         self.plan = plan
         self.channels = channels
         w = blend_window(plan.tile, plan.overlap)
         self.weight2d = np.outer(w, w)
-        self._lo = plan.row_starts[0]  # frame row held in buffer row 0
+        self._lo = plan.row_starts[first_row]  # frame row held in buffer row 0
         self._acc = np.zeros((channels, plan.tile, plan.frame_width), np.float32)
         self._wsum = np.zeros((plan.tile, plan.frame_width), np.float32)
-        self._k = 0
+        self._k = first_row
         self._col = 0  # next tile column of row k
 
     def add_tiles(self, preds: np.ndarray) -> None:

@@ -8,63 +8,47 @@ reflects them into the padded frame and cuts tiles, in the source's own dtype (a
 memory of float32 for bytes: a tile row of an 8192-pixel-wide raster is 9 MB, not 35), while the
 *main* thread normalises and runs ``predict`` batch by batch on tile row ``k`` and blends each
 batch (:class:`~.blend.RowBlender`); a *writer* turns finished rows into output values, applies
-the input's mask, writes them into a temporary GeoTIFF and halves them into the overview levels
-(:mod:`.overviews`; unmasked outputs). At the end GDAL's COG driver copies the stream and its
-levels into a second temporary file, which is renamed over the output. The output has exactly
-the input's CRS, transform and size.
+the input's mask and hands them to the output sink (:mod:`.cog`: a streamed COG with its
+overviews, or one shard's part). The output has exactly the input's CRS, transform and size.
+
+With a shard (:mod:`.shard`) only that shard's tile rows run, and only its rows are written, into
+a part that :func:`~.merge.merge_parts` puts together with the others.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
-import rasterio.shutil
 from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.windows import Window
 
-from .atomic import PARTIAL_SUFFIX, atomic_path, check_output, remove_stale_partials
+from .atomic import check_output, remove_stale_partials
 from .blend import MosaicPlan, RowBlender, plan_mosaic
-from .errors import OutputWriteError, first_line
 from .classes import ClassTable
+from .cog import STREAM_ROWS, RowSink, StreamSpec, cog_options, cog_stream, part_file
 from .normalize import BandStats
-from .overviews import OverviewPyramid, overview_sizes
 from .raster import open_raster, reading
+from .shard import Shard, ShardRows, shard_rows
 
-__all__ = ["MosaicConfig", "MosaicResult", "mosaic_raster", "blend_tile_row", "DEFAULT_COG_OPTIONS", "Predict"]
+__all__ = ["MosaicConfig", "MosaicResult", "mosaic_raster", "blend_tile_row", "Predict", "SHARD_TAG"]
 
 log = logging.getLogger(__name__)
 
 Predict = Callable[[np.ndarray], np.ndarray]
 
-#: PREDICTOR=YES picks the horizontal predictor for integers and the floating-point one for floats.
-#: Rows per strip of the temporary stream file (writes are buffered to whole strips).
-STREAM_ROWS = 64
 #: Finished row blocks waiting for the writer thread; past this the main thread waits, so a slow
 #: disk cannot pile float32 rows up in memory.
 MAX_PENDING_WRITES = 2
-#: The stream file is written uncompressed up to this size (compressing it cost the writer 1.5
-#: CPU-seconds per 8192x8192 RGB raster, and the COG copy as much again to decompress); above it,
-#: DEFLATE level 1, so translating a country does not need its raw size in temporary space.
-STREAM_RAW_MAX_BYTES = 4 << 30
-#: GDAL block cache while mosaicking; GDAL's default (5% of RAM) grows with the raster.
-GDAL_CACHE_MB = 128
-
-#: DEFLATE (readable by every GIS) at level 1: 2.6x less CPU than the default level 6 for 8% more
-#: bytes on a translated 2048x2048 map; overviews averaged (the COG driver's default, cubic,
-#: costs more and rings on map edges). Measured in bench/README.md; ``--co`` overrides any key.
-#: NUM_THREADS: the copy runs after the last tile, when the model no longer needs the cores.
-DEFAULT_COG_OPTIONS = {"BLOCKSIZE": "512", "COMPRESS": "DEFLATE", "LEVEL": "1", "PREDICTOR": "YES",
-                       "NUM_THREADS": "ALL_CPUS", "OVERVIEWS": "AUTO", "RESAMPLING": "AVERAGE",
-                       "BIGTIFF": "IF_SAFER"}
+#: Tag of a shard's part: JSON of what :func:`~.merge.merge_parts` checks before it merges.
+SHARD_TAG = "GEOPIX_SHARD"
 
 
 @dataclass(frozen=True)
@@ -77,7 +61,7 @@ class MosaicConfig:
             :class:`~.classes.ClassTable` for class rasters: probabilities are blended, codes written).
         tile / overlap: tiling of the padded frame.
         batch_size: tiles per ``predict`` call.
-        creation_options: GDAL COG creation options (override :data:`DEFAULT_COG_OPTIONS`).
+        creation_options: GDAL COG creation options (override :data:`~.cog.DEFAULT_COG_OPTIONS`).
         tags: metadata written into the output.
     """
 
@@ -140,17 +124,16 @@ def blend_tile_row(tiles: np.ndarray, predict: Predict, in_stats: BandStats, bat
 
 
 class _Writer:
-    """Writes finished rows (denormalised, masked like the input) into the stream file.
+    """Writes finished rows (denormalised, masked like the input) into the output sink.
 
     Rows arrive in blocks of the tile stride; they are buffered and written in whole strips of
-    :data:`STREAM_ROWS` rows, so GDAL never has to re-read and re-compress a half-written strip.
+    :data:`~.cog.STREAM_ROWS` rows, so GDAL never has to re-read and re-compress a half-written strip.
     """
 
-    def __init__(self, src_path: str, dst: Any, cfg: MosaicConfig, masked: bool,
-                 pyramid: OverviewPyramid | None) -> None:
+    def __init__(self, src_path: str, sink: RowSink, cfg: MosaicConfig, masked: bool) -> None:
         self.src = open_raster(src_path)
-        self.dst, self.cfg, self.masked, self.pyramid = dst, cfg, masked, pyramid
-        self._row = 0  # first buffered row
+        self.sink, self.cfg, self.masked = sink, cfg, masked
+        self._row = sink.row0  # first buffered row
         self._buf: list[np.ndarray] = []
 
     def write(self, row: int, values: np.ndarray) -> None:
@@ -165,7 +148,7 @@ class _Writer:
             self._buf = [data[:, aligned:]] if aligned < n else []
 
     def close_rows(self) -> None:
-        """Write what is left (the raster's last, partial strip)."""
+        """Write what is left (the last, partial strip)."""
         if self._buf:
             self._flush(np.concatenate(self._buf, axis=1))
             self._buf = []
@@ -181,11 +164,7 @@ class _Writer:
                 mask &= np.isfinite(data_in).all(axis=0)
             if nodata is not None:  # codes and measured values: the nodata value marks what the input lacks
                 data = np.where(mask[None], data, np.asarray(nodata, data.dtype))
-        self.dst.write(data, window=window)
-        if self.pyramid is not None:
-            self.pyramid.add(data)
-        if mask is not None and nodata is None:
-            self.dst.write_mask(mask.astype(np.uint8) * 255, window=window)
+        self.sink.write(data, self._row, mask if nodata is None else None)
         self._row += data.shape[1]
 
     def close(self) -> None:
@@ -199,11 +178,16 @@ def mosaic_raster(
     cfg: MosaicConfig,
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
+    shard: Shard | None = None,
+    job: str = "",
 ) -> MosaicResult:
     """Translate ``src_path`` tile by tile through ``predict`` into the COG ``out_path``.
 
     Args:
         progress: called with the number of tiles finished since the last call.
+        shard: write only this shard's rows, into the GeoTIFF part ``out_path``
+            (:mod:`.shard`); ``job`` identifies the translation its parts belong to (the merge
+            refuses parts of different jobs).
 
     Raises:
         OutputExistsError: if ``out_path`` exists without ``overwrite`` or equals the input.
@@ -217,47 +201,34 @@ def mosaic_raster(
         height, width = src.height, src.width
         masked = _has_mask(src)
     plan = plan_mosaic(height, width, cfg.tile, cfg.overlap)
-    out_count = cfg.out_stats.out_bands
     classes: ClassTable | None = getattr(cfg.out_stats, "class_table", None)
-    # class codes: overviews take the most frequent code (an average of codes is no class)
-    defaults = {**DEFAULT_COG_OPTIONS, **({"RESAMPLING": "MODE"} if classes is not None else {})}
-    options = {**defaults, **{k.upper(): str(v) for k, v in cfg.creation_options.items()}}
-    temp = out.parent / f".{out.name}.stream-{os.getpid()}"
-    stream = temp.with_name(temp.name + PARTIAL_SUFFIX)
-    raw_bytes = width * height * out_count * np.dtype(cfg.out_stats.dtype).itemsize
-    stream_profile = {
-        "driver": "GTiff", "width": width, "height": height, "count": out_count,
-        "dtype": cfg.out_stats.dtype, "crs": profile.get("crs"), "transform": profile["transform"],
-        "tiled": False, "blockysize": STREAM_ROWS, "bigtiff": "if_safer",
-        **({} if raw_bytes <= STREAM_RAW_MAX_BYTES else {"compress": "deflate", "zlevel": 1}),
-        **({"nodata": cfg.out_stats.nodata} if cfg.out_stats.nodata is not None else {}),
-    }
-    sizes = _streamed_overviews(options, masked, height, width)
-    levels = [temp.with_name(f"{temp.name}.ovr{k}{PARTIAL_SUFFIX}") for k in range(1, len(sizes) + 1)]
-    vrt = temp.with_name(f"{temp.name}.vrt{PARTIAL_SUFFIX}")
-    try:
-        with _writing(out), rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB):
-            pyramid = OverviewPyramid(levels, stream_profile, sizes) if sizes else None
-            try:
-                with rasterio.open(stream, "w", **stream_profile) as dst:
-                    _describe_output(dst, cfg.out_stats, out_count)
-                    dst.update_tags(**cfg.tags)
-                    _run_pipeline(src_path, dst, plan, cfg, masked, predict, progress, pyramid)
-            finally:
-                if pyramid is not None:
-                    pyramid.close()
-            source = stream
-            if pyramid is not None:  # the COG driver copies the levels instead of computing them
-                pyramid.finish()
-                source = pyramid.vrt(stream, vrt)
-                options["OVERVIEWS"] = "FORCE_USE_EXISTING"
-            with atomic_path(out) as tmp:
-                rasterio.shutil.copy(str(source), str(tmp), driver="COG", **options)
-    finally:
-        for path in (stream, vrt, *levels):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-    return MosaicResult(out, plan.n_tiles, width, height, masked)
+    options = cog_options(classes is not None, cfg.creation_options)
+    spec = StreamSpec(width, height, cfg.out_stats.out_bands, cfg.out_stats.dtype, profile.get("crs"),
+                      profile["transform"], cfg.out_stats.nodata)
+
+    def describe(dst: Any) -> None:
+        _describe_output(dst, cfg.out_stats, spec.count)
+        dst.update_tags(**cfg.tags)
+
+    if shard is None:
+        with cog_stream(out, spec, options, masked, describe) as sink:
+            _run_pipeline(src_path, sink, plan, cfg, masked, predict, progress)
+        return MosaicResult(out, plan.n_tiles, width, height, masked)
+    rows = shard_rows(plan, shard)
+    record = {"index": shard.index, "count": shard.count, "rows": list(rows.rows), "job": job,
+              "width": width, "height": height, "transform": list(spec.transform)[:6],
+              "crs": spec.crs.to_wkt() if spec.crs else None, "tile": cfg.tile, "overlap": cfg.overlap,
+              "masked": masked, "options": options}
+
+    def describe_part(dst: Any) -> None:
+        describe(dst)
+        dst.update_tags(**{SHARD_TAG: json.dumps(record)})
+
+    r0, r1 = rows.rows
+    with part_file(out, spec, r0, r1 - r0, describe_part) as sink:
+        _run_pipeline(src_path, sink, plan, cfg, masked, predict, progress, rows)
+    k0, k1 = rows.tile_rows
+    return MosaicResult(out, (k1 - rows.first_tile_row) * len(plan.col_starts), width, r1 - r0, masked)
 
 
 def _describe_output(dst: Any, out_stats: Any, count: int) -> None:
@@ -282,56 +253,30 @@ def _describe_output(dst: Any, out_stats: Any, count: int) -> None:
     dst.update_tags(GEOPIX_CLASSES=json.dumps(classes.to_dict()["classes"]))
 
 
-def _streamed_overviews(options: dict[str, str], masked: bool, height: int, width: int) -> list[tuple[int, int]]:
-    """Sizes of the overview levels the writer builds itself, or none where GDAL must build them:
-    a masked output (averages must skip masked pixels), overviews other than averaged ones,
-    overviews not asked for (``--co OVERVIEWS=NONE``) or counted (``OVERVIEW_COUNT``), or an
-    odd-sized raster (its first level is not made of whole 2x2 blocks: see
-    :class:`~.overviews.OverviewPyramid`)."""
-    resampling = options.get("OVERVIEW_RESAMPLING", options.get("RESAMPLING", "AVERAGE")).upper()
-    if masked or options.get("OVERVIEWS", "AUTO").upper() != "AUTO" or resampling != "AVERAGE" \
-            or "OVERVIEW_COUNT" in options or not OverviewPyramid.streamable(height, width):
-        return []
-    try:
-        block = int(options.get("BLOCKSIZE", "512"))
-    except ValueError:
-        return []  # GDAL reports the bad value
-    return overview_sizes(height, width, block)
-
-
-@contextlib.contextmanager
-def _writing(out: Path) -> Iterator[None]:
-    """Turn GDAL/OS write failures (a full disk...) into one-line errors naming the output."""
-    from rasterio._err import CPLE_BaseError
-    from rasterio.errors import RasterioError
-
-    try:
-        yield
-    except (RasterioError, CPLE_BaseError, OSError) as exc:
-        if isinstance(exc, OSError) and not isinstance(exc, RasterioError) and exc.errno is None:
-            raise
-        raise OutputWriteError(
-            f"could not write {out} ({first_line(exc)}); is the disk full? Any previous {out.name} is unchanged"
-        ) from None
-
-
-def _run_pipeline(src_path: str, dst: Any, plan: MosaicPlan, cfg: MosaicConfig, masked: bool,
+def _run_pipeline(src_path: str, sink: RowSink, plan: MosaicPlan, cfg: MosaicConfig, masked: bool,
                   predict: Predict, progress: Callable[[int], None] | None,
-                  pyramid: OverviewPyramid | None) -> None:
+                  shard: ShardRows | None = None) -> None:
+    """Tile rows through ``predict`` into ``sink``: all of them, or a shard's (its halo rows
+    blended, their own rows not written)."""
     reader = _Reader(src_path, plan, cfg)
-    writer = _Writer(src_path, dst, cfg, masked, pyramid)
-    blender = RowBlender(plan, cfg.out_stats.bands)  # a class table: one channel per class
-    n_rows = len(plan.row_starts)
+    writer = _Writer(src_path, sink, cfg, masked)
+    first, end = (shard.first_tile_row, shard.tile_rows[1]) if shard else (0, len(plan.row_starts))
+    r0 = shard.rows[0] if shard else 0
+    blender = RowBlender(plan, cfg.out_stats.bands, first)  # a class table: one channel per class
     try:
         with ThreadPoolExecutor(1, "geopix-read") as rpool, ThreadPoolExecutor(1, "geopix-write") as wpool:
-            pending: Future[np.ndarray] = rpool.submit(reader.row_tiles, 0)
+            pending: Future[np.ndarray] = rpool.submit(reader.row_tiles, first)
             writes: list[Future[None]] = []
-            for k in range(n_rows):
+            for k in range(first, end):
                 tiles = pending.result()
-                if k + 1 < n_rows:
+                if k + 1 < end:
                     pending = rpool.submit(reader.row_tiles, k + 1)  # read ahead during compute
                 blend_tile_row(tiles, predict, cfg.in_stats, cfg.batch_size, blender)
                 for row, values in blender.finished():
+                    if row + values.shape[1] <= r0:
+                        continue  # the halo: rows of the shard above
+                    if row < r0:
+                        values, row = values[:, r0 - row:], r0
                     writes.append(wpool.submit(writer.write, row, values))
                 while writes and (writes[0].done() or len(writes) > MAX_PENDING_WRITES):
                     writes.pop(0).result()  # surface write errors (disk full...) early; bound the queue
