@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("geo_pix2pix.cli.train", "train", "Train a Pix2Pix model on an imagery/map pair."),
     "evaluate": ("geo_pix2pix.cli.evaluate", "evaluate", "Score a model on an imagery/map pair."),
     "translate": ("geo_pix2pix.cli.translate", "translate", "Translate a region into a georeferenced raster."),
+    "merge": ("geo_pix2pix.cli.merge", "merge", "Merge the parts of a sharded translate into one COG."),
 }
 
 

@@ -74,17 +74,25 @@ def train(ctx: click.Context, **kw: Any) -> None:
       geopix train --family spade --imagery sat.tif --layout buildings.gpkg --layout roads.gpkg
     """
     from geo_pix2pix.api import fit
+    from geo_pix2pix.distributed import agree, init_world, on_main
 
     given = {p.name for p in ctx.command.params
              if p.name and ctx.get_parameter_source(p.name) not in (click.core.ParameterSource.DEFAULT, None)}
+    world = init_world(kw["device"])
+    if world.distributed:
+        _as_rank(ctx, world, kw)
     if kw["resume"]:
-        cfg, resume = _resumed(kw, given), True
+        cfg, resume = agree(lambda: _resumed(kw, given)), True
     else:
-        cfg, resume = _apply_recipe(ctx, _config(kw, given), kw["recipe"], given), False
-        spec = layout_spec(kw["layout"], kw["class_field"], kw["all_touched"])
-        if spec is not None:
-            cfg = _with_layout(cfg, spec, kw["imagery"])
-    result = fit(cfg, resume=resume, progress_bar=not quiet(ctx))
+        def new_run() -> TrainConfig:  # once (rank 0): the run directory is checked, named and made once
+            cfg = _apply_recipe(ctx, _config(kw, given), kw["recipe"], given)
+            spec = layout_spec(kw["layout"], kw["class_field"], kw["all_touched"])
+            return _with_layout(cfg, spec, kw["imagery"]) if spec is not None else cfg
+
+        cfg, resume = on_main(new_run), False
+    result = fit(cfg, resume=resume, progress_bar=not quiet(ctx) and world.is_main)
+    if not world.is_main:
+        return
     msg = f"trained to step {result.step}; model: {result.run_dir / 'model.safetensors'}"
     if result.val is not None:
         v = result.val
@@ -93,6 +101,29 @@ def train(ctx: click.Context, **kw: Any) -> None:
         else:  # a categorical map: classes, scored by accuracy
             msg += f" (validation accuracy {v.pixel_accuracy:.1%})"
     click.echo(msg)
+
+
+def _as_rank(ctx: click.Context, world: Any, kw: dict[str, Any]) -> None:
+    """Under torchrun: the run directory must be named (every rank and every elastic restart
+    must find the same one); after an elastic restart the run resumes from its last checkpoint;
+    ranks other than 0 print errors only."""
+    import logging
+
+    from geo_pix2pix.progress import NOTICE
+
+    if not world.is_main:
+        ctx.obj["quiet"] = 1
+        logging.getLogger().setLevel(logging.ERROR)
+    if not kw["resume"] and not kw["out"]:
+        raise click.UsageError("under torchrun give --out RUN: every rank, and every restart, must name the same "
+                               "run directory (on a file system all nodes see)")
+    if world.restarts and not kw["resume"]:
+        if (Path(kw["out"]) / "checkpoint.pt").is_file():
+            kw["resume"] = kw["out"]
+            logging.getLogger(__name__).log(NOTICE, "elastic restart %d: resuming %s from its last checkpoint",
+                                            world.restarts, kw["out"])
+        else:
+            kw["overwrite"] = True  # restarted before the first checkpoint: start the run again
 
 
 def _family_options(kw: dict[str, Any], given: set[str], family: str) -> dict[str, Any]:

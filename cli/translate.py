@@ -6,6 +6,7 @@ is given."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import click
@@ -56,6 +57,10 @@ from .options import (layout_opts, layout_spec, no_amp_opt, overwrite_opt, parse
 @click.option("--res", type=click.FloatRange(min=0, min_open=True), default=None,
               help="With --bounds: pixel size in --crs units.")
 @click.option("--crs", default=None, help="With --bounds: the grid's CRS (e.g. EPSG:32616).")
+@click.option("--shard", default=None, metavar="I/N",
+              help="Write only shard I (counted from 0) of N, a band of tile rows, as a GeoTIFF part at OUT; "
+                   "'geopix merge' joins the N parts into the COG a single translate writes, pixel for pixel. "
+                   "Under torchrun each rank takes its shard by itself and rank 0 merges.")
 @overwrite_opt
 @click.pass_context
 def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size: int | None,
@@ -63,13 +68,16 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size:
               creation_options: dict[str, str], bands: tuple[int, ...] | None, output_dtype: str | None,
               palette: str | None, probabilities: str | None, style: str | None, seed: int | None,
               layout: tuple[str, ...], class_field: str | None, all_touched: bool, like: str | None,
-              bounds: tuple[float, ...] | None, res: float | None, crs: str | None, overwrite: bool) -> None:
+              bounds: tuple[float, ...] | None, res: float | None, crs: str | None, shard: str | None,
+              overwrite: bool) -> None:
     """Translate REGION (a raster) into OUT, a Cloud Optimized GeoTIFF on the same grid.
 
     \b
     Examples:
       geopix translate examples/data/charlotte_sat.tif out/charlotte_map.tif --model runs/demo
       geopix translate --layout buildings.gpkg --like pan.tif out/synthetic.tif --model runs/spade --seed 3
+      geopix translate big.tif parts/part-0.tif --shard 0/4   # ... 3/4, then: geopix merge big_map.tif parts/
+      torchrun --nproc-per-node 4 $(which geopix) translate big.tif big_map.tif
     """
     from geo_pix2pix.api import load_model
     from geo_pix2pix.progress import progress_bar
@@ -77,7 +85,17 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size:
     from geo_pix2pix.tiles.cog_options import check_creation_options
     from geo_pix2pix.tiles.raster import check_input_file
 
+    from geo_pix2pix.distributed import init_world
+
+    world = init_world(device, timeout=SHARD_WAIT)
     region, out = _region(paths, layout_spec(layout, class_field, all_touched), like, bounds, res, crs)
+    if world.distributed:
+        if shard is not None:
+            raise click.UsageError("under torchrun every rank takes its own shard: leave out --shard")
+        return _translate_ranks(ctx, world, region, out, overwrite, dict(
+            tile=tile_size, overlap=overlap, batch_size=batch_size, creation_options=creation_options, bands=bands,
+            output_dtype=output_dtype, palette=palette, probabilities=probabilities, style=style, seed=seed),
+            model, device, no_amp, tta)
     if isinstance(region, str):
         check_input_file(region, "region")
     if style is not None:
@@ -99,9 +117,47 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size:
         result = model.translate(region, out, tile=tile_size, overlap=overlap, batch_size=batch_size,
                                  creation_options=creation_options, bands=bands, output_dtype=output_dtype,
                                  palette=palette, probabilities=probabilities, overwrite=overwrite,
-                                 progress=progress, style=style, seed=seed)
-    click.echo(f"wrote {result.path} ({result.width} x {result.height} px, {result.tiles} tiles"
+                                 progress=progress, style=style, seed=seed, shard=shard)
+    what = f"shard {shard} part: {result.height} rows" if shard else f"{result.width} x {result.height} px"
+    click.echo(f"wrote {result.path} ({what}, {result.tiles} tiles"
                f"{', input mask carried over' if result.masked else ''})")
+
+
+#: How long rank 0 waits at the end of a torchrun translate for the slowest shard. A rank that
+#: fails is torchrun's to notice (it stops the others); this bounds a wait on a lost node.
+SHARD_WAIT = datetime.timedelta(hours=24)
+
+
+def _translate_ranks(ctx: click.Context, world: Any, region: Any, out: str, overwrite: bool,
+                     options: dict[str, Any], model: str, device: str, no_amp: bool, tta: bool) -> None:
+    """Under torchrun: rank r translates shard r/N into a part in a temporary folder beside OUT,
+    on its own device; when all are written rank 0 merges them into OUT and removes the folder.
+    Checks come first and are agreed, so a bad input is one line on every rank, before any work."""
+    import shutil
+    from pathlib import Path
+
+    from geo_pix2pix.api import load_model, merge
+    from geo_pix2pix.distributed import agree, barrier, device_for, on_main
+    from geo_pix2pix.tiles.atomic import check_output, mkdtemp_beside
+
+    inputs = [region] if isinstance(region, str) else list(region.layout.paths)
+    target = Path(out)
+    parts = Path(on_main(lambda: str(mkdtemp_beside(check_output(target, inputs, overwrite)))))
+    try:
+        m = agree(lambda: load_model(model, device=device_for(device), amp=not no_amp, tta=tta))
+        part = parts / f"part-{world.rank:05d}.tif"
+        result = agree(lambda: m.translate(region, part, shard=f"{world.rank}/{world.size}", **options))
+        if not quiet(ctx):
+            click.echo(f"rank {world.rank}: wrote shard {world.rank}/{world.size} ({result.height} rows, "
+                       f"{result.tiles} tiles)", err=True)
+        barrier()
+        if world.is_main:
+            merged = merge(target, parts, overwrite=overwrite)
+            click.echo(f"wrote {merged.path} ({merged.width} x {merged.height} px, merged from {merged.parts} shards)")
+        barrier()
+    finally:
+        if world.is_main:
+            shutil.rmtree(parts, ignore_errors=True)
 
 
 def _region(paths: tuple[str, ...], spec: Any, like: str | None, bounds: tuple[float, ...] | None,

@@ -20,13 +20,14 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["__version__", "Model", "load_model", "fit", "TrainConfig", "PairSpec", "apply_recipe",
+__all__ = ["__version__", "Model", "load_model", "fit", "merge", "TrainConfig", "PairSpec", "apply_recipe",
            "GeopixError", "VectorRegion", "LayoutSpec", "Grid", "layout_pairs"]
 
 _LAZY = {
     "Model": "geo_pix2pix.api",
     "load_model": "geo_pix2pix.api",
     "fit": "geo_pix2pix.api",
+    "merge": "geo_pix2pix.api",
     "TrainConfig": "geo_pix2pix.config",
     "apply_recipe": "geo_pix2pix.config",
     "PairSpec": "geo_pix2pix.tiles.pair",

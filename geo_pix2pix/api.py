@@ -32,7 +32,7 @@ from geo_pix2pix.modelfile import ModelMeta
 from geo_pix2pix.tiles.errors import BandError, GeopixError, environment_error
 from geo_pix2pix.tiles.mosaic import MosaicResult
 
-__all__ = ["Model", "load_model", "fit", "TrainConfig", "GeopixError", "MosaicResult"]
+__all__ = ["Model", "load_model", "fit", "merge", "TrainConfig", "GeopixError", "MosaicResult"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,7 +102,7 @@ class Model:
                   output_dtype: str | None = None, palette: str | None = None,
                   probabilities: str | os.PathLike[str] | None = None, overwrite: bool = False,
                   progress: Callable[[int, int], None] | None = None, style: str | os.PathLike[str] | None = None,
-                  seed: int | None = None) -> MosaicResult:
+                  seed: int | None = None, shard: str | tuple[int, int] | None = None) -> MosaicResult:
         """Translate the raster ``region`` into the Cloud Optimized GeoTIFF ``out``, on its grid.
 
         What ``geopix translate`` does: the region is checked against the model (bands, dtype;
@@ -130,6 +130,9 @@ class Model:
             style / seed: a SPADE model with a style encoder paints in the style of the reference
                 raster ``style``, or of a random draw reproducible by ``seed``; neither: the
                 deterministic default. One style per raster.
+            shard: ``"I/N"`` or ``(I, N)``: write only shard I (from 0) of N, a band of tile rows,
+                into the GeoTIFF part ``out``; :func:`merge` puts the N parts together into the
+                COG an unsharded translate writes, pixel for pixel.
         """
         from geo_pix2pix.tiles.cog_options import check_creation_options
         from geo_pix2pix.tiles.raster import check_input_file
@@ -142,14 +145,15 @@ class Model:
                 return self.translate(path, out, tile=tile, overlap=overlap, batch_size=batch_size,  # type: ignore[no-any-return]
                                       creation_options=creation_options, bands=bands, output_dtype=output_dtype,
                                       palette=palette, probabilities=probabilities, overwrite=overwrite,
-                                      progress=progress, style=style, seed=seed)
+                                      progress=progress, style=style, seed=seed, shard=shard)
         check_input_file(region, "region")
         options = check_creation_options(creation_options or {})
         cfg = TranslateConfig(model=str(self.path), tile=tile, overlap=overlap, batch_size=batch_size,
                               creation_options=tuple(options.items()), overwrite=overwrite,
                               bands=tuple(bands) if bands else None, output_dtype=output_dtype, palette=palette,
                               probabilities=os.fspath(probabilities) if probabilities is not None else None,
-                              style=os.fspath(style) if style is not None else None, seed=seed)
+                              style=os.fspath(style) if style is not None else None, seed=seed,
+                              shard=_shard(shard))
         result, _ = translate(region, out, cfg, progress=progress, predictor=self._pred)
         return result
 
@@ -200,6 +204,32 @@ class Model:
             raise GeopixError(f"the array is {data.dtype} but the model was trained on {trained} input; "
                               f"give values in the training units as {trained} or a float array")
         return data
+
+
+def _shard(shard: Any) -> Any:
+    from geo_pix2pix.tiles.shard import Shard, parse_shard
+
+    if shard is None or isinstance(shard, Shard):
+        return shard
+    if isinstance(shard, str):
+        return parse_shard(shard)
+    i, n = shard
+    return parse_shard(f"{int(i)}/{int(n)}")
+
+
+@_api
+def merge(out: str | os.PathLike[str], parts: list[str | os.PathLike[str]] | str | os.PathLike[str], *,
+          overwrite: bool = False, progress: Callable[[int], None] | None = None) -> Any:
+    """Merge the parts of a sharded translation (files, or a folder of them) into the COG ``out``.
+
+    The parts are checked to belong together (one model and options, one source grid, every
+    shard once); the merged raster's pixels equal an unsharded translate's. Returns a
+    :class:`~geo_pix2pix.tiles.merge.MergeResult`.
+    """
+    from geo_pix2pix.tiles.merge import merge_parts
+
+    given = [parts] if isinstance(parts, (str, os.PathLike)) else list(parts)
+    return merge_parts(out, given, overwrite=overwrite, progress=progress)
 
 
 @_api

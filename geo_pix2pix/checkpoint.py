@@ -53,24 +53,35 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def training_state(G: torch.nn.Module, D: torch.nn.Module, opt_G: torch.optim.Optimizer,
                    opt_D: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None, step: int,
-                   elapsed: float, cuda: bool) -> dict[str, Any]:
-    """Everything a resume needs: weights, optimiser moments, scaler, step, RNG states, time spent."""
+                   elapsed: float, cuda: bool, rng_ranks: list[torch.Tensor] | None = None) -> dict[str, Any]:
+    """Everything a resume needs: weights, optimiser moments, scaler, step, RNG states, time spent.
+
+    ``rng_ranks``: under torchrun, every rank's CPU RNG state (rank 0's is also ``rng_cpu``), so
+    each rank continues its own dropout/noise stream."""
     from geo_pix2pix._version import __version__
 
-    return {
+    state = {
         "step": step, "G": G.state_dict(), "D": D.state_dict(),
         "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
         "scaler": scaler.state_dict() if scaler is not None else {},
         "rng_cpu": torch.get_rng_state(), "elapsed": elapsed,
-        "rng_cuda": torch.cuda.get_rng_state_all() if cuda else [],
+        "rng_cuda": [torch.cuda.get_rng_state()] if cuda else [],
         "geopix_version": __version__,
     }
+    if rng_ranks is not None and len(rng_ranks) > 1:
+        state["rng_ranks"] = list(rng_ranks)
+    return state
 
 
 def restore_training_state(state: dict[str, Any], G: torch.nn.Module, D: torch.nn.Module,
                            opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                           scaler: torch.amp.GradScaler | None, cuda: bool) -> tuple[int, float]:
-    """Load :func:`training_state` back; returns ``(step, seconds spent before)``."""
+                           scaler: torch.amp.GradScaler | None, cuda: bool, rank: int = 0,
+                           world: int = 1) -> tuple[int, float]:
+    """Load :func:`training_state` back; returns ``(step, seconds spent before)``.
+
+    Rank ``rank`` of ``world`` takes its own RNG state when the checkpoint was written by as many
+    ranks; with another rank count each rank's stream is re-seeded from (step, rank): the run
+    continues, not bit for bit."""
     from geo_pix2pix.models.registry import upgrade_discriminator_state
 
     try:
@@ -82,7 +93,11 @@ def restore_training_state(state: dict[str, Any], G: torch.nn.Module, D: torch.n
         raise CheckpointError(f"the checkpoint does not fit this run's networks ({first_line(exc)[:200]})") from None
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
-    torch.set_rng_state(state["rng_cpu"])
-    if cuda and state.get("rng_cuda"):
-        torch.cuda.set_rng_state_all(state["rng_cuda"])
+    ranks = state.get("rng_ranks") or [state["rng_cpu"]]
+    if len(ranks) == world:
+        torch.set_rng_state(ranks[rank])
+    else:
+        torch.manual_seed(int(state["step"]) * 1000 + rank)
+    if cuda and state.get("rng_cuda") and world == 1:
+        torch.cuda.set_rng_state(state["rng_cuda"][0])
     return int(state["step"]), float(state.get("elapsed", 0.0))

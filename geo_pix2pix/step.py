@@ -84,14 +84,17 @@ class LossWeights:
 class Networks:
     """The networks of a step. ``head`` is G itself when it is a palette head (unwrapped, for its
     class maths); ``vgg`` the frozen perceptual-loss network; ``encoder`` G's style encoder (a
-    submodule of G, trained with it). ``G`` and ``D`` may be compiled wrappers of the modules that
-    checkpoints and model files hold."""
+    submodule of G, trained with it). ``G`` and ``D`` may be compiled or DistributedDataParallel
+    wrappers of the modules that checkpoints and model files hold. ``D_for_G``: D as G's loss
+    consults it (frozen), where that must bypass the wrapper: under DDP a wrapped forward whose
+    parameters then get no gradient would leave its gradient synchronisation waiting."""
 
     G: nn.Module
     D: nn.Module
     head: PaletteHead | None = None
     vgg: nn.Module | None = None
     encoder: nn.Module | None = None
+    D_for_G: nn.Module | None = None
 
 
 @dataclass
@@ -204,9 +207,10 @@ def gan_step(nets: Networks, opts: Optimisers, batch: Batch, w: LossWeights,
     # -- G: fool D, stay close to the target (L1), and the family's terms -----------------
     _set_requires_grad(nets.D, False)
     opts.G.zero_grad(set_to_none=True)
+    D_frozen = nets.D_for_G if nets.D_for_G is not None else nets.D
     if w.gan > 0 or w.feat > 0:
         with ctx():
-            pred_fake = nets.D(torch.cat([real_A, fake_B], 1))
+            pred_fake = D_frozen(torch.cat([real_A, fake_B], 1))
     if w.gan > 0:
         loss_G_GAN = adversarial_loss(pred_fake, True, w.gan_loss, valid, for_discriminator=False)
     loss_G_L1 = masked_l1(fake_B, real_B, valid)
@@ -219,7 +223,7 @@ def gan_step(nets: Networks, opts: Optimisers, batch: Batch, w: LossWeights,
     loss_feat = loss_vgg = loss_ce = None
     if w.feat > 0:
         with torch.no_grad(), ctx():  # real features with D as just updated, as constants
-            pred_real = nets.D(torch.cat([real_A, real_B], 1))
+            pred_real = D_frozen(torch.cat([real_A, real_B], 1))
         loss_feat = feature_matching_loss(pred_fake, pred_real, valid)
         loss_G = loss_G + w.feat * loss_feat
     if w.vgg > 0 and nets.vgg is not None:

@@ -15,10 +15,12 @@ not consume the global RNG), and the learning rate is a pure function of the ste
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,11 +37,13 @@ from geo_pix2pix.checkpoint import load_checkpoint, restore_training_state, save
 from geo_pix2pix.config import TrainConfig
 from geo_pix2pix.data import TrainingData, prepare_training
 from geo_pix2pix.device import DevicePlan, plan_device
+from geo_pix2pix.distributed import (StopSignals, World, agree, agree_stop, barrier, data_parallel, device_for,
+                                     gather_rng, init_world, lost_peer)
 from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
 from geo_pix2pix.modelfile import save_model
 from geo_pix2pix.palette import load_palette
 from geo_pix2pix.runs import MetricsLog, link_latest, plot_losses, save_sample_grid, write_json
-from geo_pix2pix.step import Batch, LossWeights, StepLosses, gan_step
+from geo_pix2pix.step import Batch, LossWeights, Networks, StepLosses, gan_step
 from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset, WindowListDataset
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.grid import PixelWindow
@@ -78,19 +82,25 @@ class StepBatchSampler(Sampler[list[int]]):
     """
 
     def __init__(self, counts: list[int], weights: list[float], batch_size: int, seed: int,
-                 start: int, end: int) -> None:
+                 start: int, end: int, rank: int = 0, world: int = 1) -> None:
         self.counts = np.asarray(counts, dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
         w = np.asarray(weights, dtype=np.float64) * (self.counts > 0)
         self.p = w / w.sum()
         self.batch_size, self.seed, self.start, self.end = batch_size, seed, start, end
+        self.rank, self.world = rank, world
 
     def batch_for(self, step: int) -> list[int]:
+        """Step ``step``'s batch for this rank: slice ``rank`` of the ``world * batch_size``
+        samples drawn for the step, so ranks get disjoint shares of one reproducible draw (two
+        ranks of batch B train on exactly the windows one process of batch 2B would)."""
         rng = np.random.default_rng([self.seed, step])
-        pair = rng.choice(len(self.p), size=self.batch_size, p=self.p)
-        cand = self.offsets[pair] + (rng.random(self.batch_size) * self.counts[pair]).astype(np.int64)
-        aug = rng.integers(0, N_AUGMENT, size=self.batch_size)
-        return (cand * N_AUGMENT + aug).tolist()
+        n = self.batch_size * self.world
+        pair = rng.choice(len(self.p), size=n, p=self.p)
+        cand = self.offsets[pair] + (rng.random(n) * self.counts[pair]).astype(np.int64)
+        aug = rng.integers(0, N_AUGMENT, size=n)
+        keys = cand * N_AUGMENT + aug
+        return keys[self.rank * self.batch_size:(self.rank + 1) * self.batch_size].tolist()
 
     def __iter__(self) -> Iterator[list[int]]:
         for step in range(self.start, self.end):
@@ -215,53 +225,111 @@ def _set_frozen(G: torch.nn.Module, frozen: list[torch.nn.Parameter]) -> None:
         p.requires_grad_(id(p) not in ids)
 
 
+@dataclass
+class _Run:
+    """What the loop needs, prepared on every rank (data, networks, weights, validation batches)."""
+
+    cfg: TrainConfig
+    data: TrainingData
+    sides: Sides
+    model: ModelSetup
+    train_ds: PairWindowDataset
+    weights: LossWeights
+    balance_record: dict[str, dict[str, float]] | None
+    val_batches: list[dict[str, torch.Tensor]]
+
+
+def _prepare(cfg: TrainConfig, family: Any, options: Any, plan: DevicePlan) -> _Run:
+    """Data (align, split, index, statistics) and build (the family's networks, optimisers and
+    loss weights), before anything is created on disk."""
+    data = prepare_training(cfg)
+    cfg = _with_epoch_steps(cfg, data)
+    sides = Sides.of(cfg, data)
+    model = build_model(cfg, family, options, sides, plan)
+    train_ds = PairWindowDataset(data.specs, data.index, data.imagery_stats, data.map_stats, augment=True)
+    weights, record = _balanced(cfg, model.weights, train_ds, sides, data)
+    return _Run(cfg, data, sides, model, train_ds, weights, record, _validation_batches(cfg, data))
+
+
+def _distribute(run: _Run, plan: DevicePlan, world: World) -> Networks:
+    """The step's networks: under torchrun G and D in DistributedDataParallel (D as G's loss sees
+    it unwrapped), and each rank's own dropout/noise stream; alone, as built."""
+    model, cfg = run.model, run.cfg
+    if not world.distributed:
+        return model.nets
+    frozen = any(model.family.frozen_parameters(model.G, model.options, s) for s in (0, cfg.steps - 1))
+    G, D = data_parallel(model.G, model.D, plan.device.type == "cuda", find_unused=frozen)
+    nets = dataclasses.replace(model.nets, G=G, D=D, D_for_G=model.D)
+    if cfg.compile:
+        nets = dataclasses.replace(nets, G=torch.compile(G), D=torch.compile(D), D_for_G=torch.compile(model.D))
+    torch.manual_seed(int(np.random.SeedSequence([cfg.seed, world.rank]).generate_state(1)[0]))
+    return nets
+
+
+@contextlib.contextmanager
+def _peers(world: World) -> Iterator[None]:
+    """Under torchrun, a collective broken by a rank that died becomes one line (torchrun reports
+    the dead rank and, with --max-restarts, restarts them all)."""
+    try:
+        yield
+    except RuntimeError as exc:
+        err = lost_peer(exc)
+        if err is None:
+            raise
+        raise err from None
+
+
 def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         on_step: ProgressCallback | None = None) -> FitResult:
     """Train (or continue) a model of ``cfg.family`` as configured; returns where the run ended.
 
     ``on_step(step, losses)`` is called after every step (progress bars, notebooks, pipelines).
+    Under torchrun every rank calls it; rank 0 alone writes the run directory
+    (:mod:`geo_pix2pix.distributed`).
     """
+    world = init_world(cfg.device)
     family, options = check_config(cfg)
     out = Path(cfg.out)
-    plan = plan_device(cfg.device, cfg.amp)
-    log.info("training %s on %s", family.name, plan.describe())
+    plan = plan_device(device_for(cfg.device), cfg.amp)
+    main = world.is_main
+    log.info("training %s on %s%s", family.name, plan.describe(),
+             f", rank {world.rank} of {world.size}" if world.distributed else "")
 
-    # -- data: align, split, index, statistics (before creating anything on disk) -----------
-    data = prepare_training(cfg)
-    cfg = _with_epoch_steps(cfg, data)
-    sides = Sides.of(cfg, data)
+    run = agree(lambda: _prepare(cfg, family, options, plan))
+    cfg, model, sides, data = run.cfg, run.model, run.sides, run.data
     a, b = sides.a, sides.b
-
-    # -- build: the family's networks, optimisers and loss weights ---------------------------
-    model: ModelSetup = build_model(cfg, family, options, sides, plan)
     G, D, opts = model.G, model.D, model.opts
-    train_ds = PairWindowDataset(data.specs, data.index, data.imagery_stats, data.map_stats, augment=True)
-    weights, balance_record = _balanced(cfg, model.weights, train_ds, sides, data)
     table = sides.out_stats if isinstance(sides.out_stats, ClassTable) else None
-    val_batches = _validation_batches(cfg, data)
+    nets = _distribute(run, plan, world)
 
-    # -- the run directory; resume ------------------------------------------------------------
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = MetricsLog(out / "metrics.csv")
+    # -- the run directory (rank 0); resume (every rank) -----------------------------------------
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    metrics = MetricsLog(out / "metrics.csv") if main else None
     cuda = plan.device.type == "cuda"
     start, spent_before = 0, 0.0  # seconds of training before this process count for --time-budget
     if resume:
-        start, spent_before = restore_training_state(load_checkpoint(out / "checkpoint.pt"), G, D, opts.G, opts.D,
-                                                     opts.scaler, cuda)
-        metrics.truncate_after(start)
+        start, spent_before = agree(lambda: restore_training_state(
+            load_checkpoint(out / "checkpoint.pt"), G, D, opts.G, opts.D, opts.scaler, cuda, world.rank, world.size))
+        if metrics is not None:
+            metrics.truncate_after(start)
         log.info("resuming %s at step %d", out, start)
-    write_json(out / "config.json", cfg.to_dict())
-    if balance_record is not None:
-        write_json(out / "class_balance.json", balance_record)
+    if main:
+        write_json(out / "config.json", cfg.to_dict())
+        if run.balance_record is not None:
+            write_json(out / "class_balance.json", run.balance_record)
     t_start = time.monotonic()
 
     def elapsed() -> float:
         return spent_before + time.monotonic() - t_start
 
-    def checkpoint(step: int) -> None:
-        save_checkpoint(out / "checkpoint.pt", training_state(G, D, opts.G, opts.D, opts.scaler, step, elapsed(), cuda))
-        save_model(out / "model.safetensors", G.state_dict(), model.meta(cfg, data, sides, step))
-        metrics.flush()
+    def checkpoint(step: int, spent: float) -> None:
+        rng = gather_rng()  # collective: every rank checkpoints at the same steps
+        if main:
+            save_checkpoint(out / "checkpoint.pt",
+                            training_state(G, D, opts.G, opts.D, opts.scaler, step, spent, cuda, rng))
+            save_model(out / "model.safetensors", G.state_dict(), model.meta(cfg, data, sides, step))
+            metrics.flush()  # type: ignore[union-attr]
 
     # -- the loop -------------------------------------------------------------------------
     budget = cfg.time_budget
@@ -269,41 +337,47 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     end = min(steps_total, cfg.stop_at) if cfg.stop_at else steps_total
     workers = _workers(cfg, plan)
     loader = DataLoader(
-        train_ds, batch_sampler=StepBatchSampler(data.train_counts, data.train_weights, cfg.batch_size,
-                                                 cfg.seed, start, end),
+        run.train_ds, batch_sampler=StepBatchSampler(data.train_counts, data.train_weights, cfg.batch_size,
+                                                     cfg.seed, start, end, world.rank, world.size),
         num_workers=workers, pin_memory=cuda, prefetch_factor=4 if workers else None,
         generator=torch.Generator().manual_seed(cfg.seed),
     )
     from geo_pix2pix.progress import progress_bar
 
-    bar = progress_bar(disable=not progress, total=None if budget else end, initial=start, unit="step",
+    bar = progress_bar(disable=not (progress and main), total=None if budget else end, initial=start, unit="step",
                        desc="train")
-    step, last_val = start, None
+    step, last_val, now = start, None, spent_before  # now: rank 0's elapsed seconds, agreed after each step
     d_lr_factor = model.family.d_lr_factor(model.options)
+    signals = StopSignals()
     G.train()
     D.train()
-    try:
+    with signals.installed(), _peers(world):
         for step_i, batch in zip(range(start, end), loader):
-            lr = cfg.lr_at(step_i) if budget is None else cfg.lr_at_fraction(elapsed() / budget)
+            # under a budget the rate follows the time spent: this process's clock alone, rank 0's as
+            # agreed after the last step under torchrun (every rank must step with the same rate)
+            spent = now if world.distributed else elapsed()
+            lr = cfg.lr_at(step_i) if budget is None else cfg.lr_at_fraction(spent / budget)
             for opt, factor in ((opts.G, 1.0), (opts.D, d_lr_factor)):
                 for group in opt.param_groups:
                     group["lr"] = lr * factor
             _set_frozen(G, model.family.frozen_parameters(G, options, step_i))
             d = _to_device(batch, plan)
-            losses = gan_step(model.nets, opts, Batch(d[a], d[b], d["valid"]), weights, plan.autocast())
+            losses = gan_step(nets, opts, Batch(d[a], d[b], d["valid"]), run.weights, plan.autocast())
             step = step_i + 1
-            last = step == end or (budget is not None and elapsed() >= budget)
+            now, stop = agree_stop(elapsed(), signals.requested is not None)
+            last = step == end or (budget is not None and now >= budget) or stop
             row: dict[str, Any] = {"step": step, "lr": lr, **losses.as_row()}
-            if step % cfg.val_every == 0 or last:
-                last_val, (ins, fakes, reals) = _validate(G, val_batches, a, b, plan, table)
+            if main and (step % cfg.val_every == 0 or last):
+                last_val, (ins, fakes, reals) = _validate(G, run.val_batches, a, b, plan, table)
                 row.update(val_L1=last_val.L1, val_PSNR=last_val.PSNR, val_SSIM=last_val.SSIM,
                            val_pixel_accuracy=last_val.pixel_accuracy)
                 (out / "samples").mkdir(exist_ok=True)
                 save_sample_grid(out / "samples" / f"step_{step:06d}.png", ins[:4], fakes[:4], reals[:4],
                                  table.to_rgb if table is not None else None)
-            metrics.write(row)
+            if metrics is not None:
+                metrics.write(row)
             if step % cfg.checkpoint_every == 0 and not last:
-                checkpoint(step)
+                checkpoint(step, now)
             # the postfix first, without its own redraw: update() redraws at the bar's interval (at most
             # every 30 s into a log file), while set_postfix's default refresh would redraw every step
             bar.set_postfix(D=f"{losses.D:.3f}", G_GAN=f"{losses.G_GAN:.3f}", L1=f"{losses.G_L1:.3f}", refresh=False)
@@ -312,19 +386,17 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                 on_step(step, losses)
             if last:
                 break
-    except KeyboardInterrupt:
-        _finish(bar, checkpoint, step, metrics, out)
-        raise TrainingInterrupted(
-            f"interrupted at step {step}; checkpoint saved in {out}; continue with: geopix train --resume {out}"
-        ) from None
-    _finish(bar, checkpoint, step, metrics, out)
+        bar.close()
+        checkpoint(step, now)  # checkpoint, model file, curves and the latest link: the run directory is complete
+    if main:
+        plot_losses(metrics.rows(), out / "loss.png")  # type: ignore[union-attr]
+        metrics.close()  # type: ignore[union-attr]
+        link_latest(out)
+    barrier()  # rank 0 has written everything before any rank reports the run finished
+    if signals.requested is not None:
+        name = "Ctrl-C" if signals.requested == signal.SIGINT else signal.Signals(signals.requested).name
+        err = TrainingInterrupted(f"{name}: interrupted at step {step} (after the step); checkpoint saved in {out}; "
+                                  f"continue with: geopix train --resume {out}")
+        err.exit_code = 128 + signals.requested
+        raise err
     return FitResult(out, step, last_val)
-
-
-def _finish(bar: Any, checkpoint: Callable[[int], None], step: int, metrics: MetricsLog, out: Path) -> None:
-    """Checkpoint, model file, curves and the latest link: the run directory is complete."""
-    bar.close()
-    checkpoint(step)
-    plot_losses(metrics.rows(), out / "loss.png")
-    metrics.close()
-    link_latest(out)

@@ -26,6 +26,7 @@ from geo_pix2pix.tiles.errors import BandError, GeopixError, TileSizeError
 from geo_pix2pix.tiles.blend import plan_mosaic
 from geo_pix2pix.tiles.mosaic import MosaicConfig, MosaicResult, mosaic_raster
 from geo_pix2pix.tiles.raster import open_raster
+from geo_pix2pix.tiles.shard import Shard
 
 __all__ = ["TranslateConfig", "translate", "check_region", "check_tile", "choose_tiling", "default_tile",
            "CONTENT_SHIFT_WARN"]
@@ -63,6 +64,8 @@ class TranslateConfig:
         seed: draw the style of such a model at random with this seed (reproducible).
         Without ``style`` or ``seed`` the output is deterministic; either way one style is used for
         the whole raster (:mod:`geo_pix2pix.style`).
+        shard: write only this shard of the output, as a part for
+            :func:`~geo_pix2pix.tiles.merge.merge_parts` (:mod:`geo_pix2pix.tiles.shard`).
     """
 
     model: str = "runs/latest"
@@ -80,6 +83,7 @@ class TranslateConfig:
     probabilities: str | None = None
     style: str | None = None
     seed: int | None = None
+    shard: Shard | None = None
 
 
 #: Smallest tile translate picks by default. Models trained on small windows (the CPU recipe
@@ -292,6 +296,9 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
         log.warning(w)
     out_stats = output_codec(meta, cfg.output_dtype, cfg.palette)
     if cfg.probabilities is not None:
+        if cfg.shard is not None:
+            raise GeopixError("--probabilities is written by an unsharded translate; translate the shards "
+                              "without it (or run the probabilities as a job of their own)")
         if not isinstance(meta.output_stats, ClassTable) or cfg.palette:
             raise GeopixError("--probabilities needs a model that writes classes (a categorical map)")
         check_output(cfg.probabilities, [str(region), str(out)], cfg.overwrite)
@@ -319,7 +326,13 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
     counter = None
     if progress is not None:
         passes = 2 if cfg.probabilities is not None else 1
-        total, done = plan_mosaic(height, width, tile, overlap).n_tiles * passes, 0
+        plan = plan_mosaic(height, width, tile, overlap)
+        total, done = plan.n_tiles * passes, 0
+        if cfg.shard is not None:
+            from geo_pix2pix.tiles.shard import shard_rows
+
+            rows = shard_rows(plan, cfg.shard)
+            total = (rows.tile_rows[1] - rows.first_tile_row) * len(plan.col_starts)
 
         def counter(n: int) -> None:
             nonlocal done
@@ -331,4 +344,34 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
                                    tags={**mcfg.tags, "GEOPIX_OUTPUT": "class probabilities"})
         mosaic_raster(region, cfg.probabilities, run, pcfg, overwrite=cfg.overwrite, progress=counter)
 
-    return mosaic_raster(region, out, run, mcfg, overwrite=cfg.overwrite, progress=counter), pred
+    job = job_id(pred, cfg, mcfg) if cfg.shard is not None else ""
+    return mosaic_raster(region, out, run, mcfg, overwrite=cfg.overwrite, progress=counter, shard=cfg.shard,
+                         job=job), pred
+
+
+def _file_sha256(path: str | os.PathLike[str]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def job_id(pred: Predictor, cfg: TranslateConfig, mcfg: MosaicConfig) -> str:
+    """What identifies one sharded translation's parts: a hash of the model file's bytes and of every
+    setting that changes a pixel (bands, tiling, batch, precision, output coding, style, COG options).
+    Paths do not enter it (the nodes of a cluster may mount the model elsewhere); file contents do."""
+    import hashlib
+    import json
+
+    what = {
+        "model": _file_sha256(pred.path), "bands": list(mcfg.bands), "tile": mcfg.tile, "overlap": mcfg.overlap,
+        "batch": mcfg.batch_size, "amp": str(pred.plan.amp_dtype), "tta": pred.tta, "dtype": cfg.output_dtype,
+        "palette": _file_sha256(cfg.palette) if cfg.palette else None,
+        "style": _file_sha256(cfg.style) if cfg.style else None, "seed": cfg.seed,
+        "options": sorted(mcfg.creation_options.items()),
+        "tags": sorted((k, v) for k, v in mcfg.tags.items() if k != "GEOPIX_MODEL"),
+    }
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:32]
