@@ -202,7 +202,8 @@ def data_parallel(G: torch.nn.Module, D: torch.nn.Module, cuda: bool, find_unuse
     if cuda:
         G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(G)
         D = torch.nn.SyncBatchNorm.convert_sync_batchnorm(D)
-    elif w.is_main and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for net in (G, D) for m in net.modules()):
+    elif w.is_main and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                           for net in (G, D) for m in net.modules()):
         import logging
 
         logging.getLogger(__name__).warning(

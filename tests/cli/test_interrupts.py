@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import torch
 
 from geo_pix2pix.checkpoint import load_checkpoint
 
@@ -116,9 +117,17 @@ def test_ctrl_c_during_training_saves_a_checkpoint_and_resume_continues(tmp_path
     assert "interrupted at step" in err and f"geopix train --resume {run}" in err and "Traceback" not in err
     step = load_checkpoint(run / "checkpoint.pt")["step"]
     assert step >= seen and _steps(run) == list(range(1, step + 1))  # every step it trained, saved
-    r = _geopix(["-q", "train", "--resume", run, "--steps", step + 2], "the resumed training")
+    r = _geopix(["-q", "train", "--resume", run, "--stop-at", step + 2], "the resumed training")
     assert r.returncode == 0, r.stderr
     assert _steps(run) == list(range(1, step + 3))  # no duplicated or missing step
+    # Ctrl-C lets the step under way finish: the resumed run is the uninterrupted one, bit for bit
+    straight = tmp_path / "straight"
+    r = _geopix(["-q", "train", "--imagery", sat, "--maps", mp, "--out", straight, "--steps", 100000,
+                 "--stop-at", step + 2,
+                 "--checkpoint-every", "100000", "--workers", "1", "--batch-size", "1", *SMALL], "the straight run")
+    assert r.returncode == 0, r.stderr
+    a, b = (load_checkpoint(d / "checkpoint.pt")["G"] for d in (run, straight))
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_kill_9_during_training_loses_at_most_one_checkpoint_interval(tmp_path) -> None:
