@@ -7,7 +7,9 @@ thread and batch 8 per process (the same 16 samples per step), bf16 autocast and
 (``--no-amp``), alternated ``--repeats`` times. Seconds are the training loop's own (the
 checkpoint's ``elapsed``: no start-up, no validation). Then the all-reduce a step costs: the
 gradients of G and D (their parameter count, from the run), all-reduced by gloo between the 2
-processes in DDP's 25 MB buckets, median of 20.
+processes in DDP's 25 MB buckets, median of 20. With ``--device cuda --nproc N`` on a GPU machine
+the same case measures weak scaling over NCCL: batch 16 per GPU, 1 process on 1 GPU against N
+processes on N GPUs, efficiency = samples/s of N / (N x samples/s of 1), and NCCL's all-reduce.
 
 ``translate``: an ``--size`` square raster (real imagery mirrored, as bench/translate_throughput.py
 makes it) through ``--model``: one ``geopix translate`` with 2 threads, against 2 shards
@@ -15,7 +17,7 @@ makes it) through ``--model``: one ``geopix translate`` with 2 threads, against 
 merged pixels are checked against the single translate's, and the merge's share of the total is
 printed.
 
-    .venv/bin/python bench/scale_out.py train [--steps 100] [--repeats 2]
+    .venv/bin/python bench/scale_out.py train [--steps 100] [--repeats 2] [--device cuda --nproc 8]
     .venv/bin/python bench/scale_out.py translate [--model runs/demo] [--size 8192]
 """
 
@@ -50,32 +52,43 @@ def _check(cmd: list, threads: int) -> float:
 
 
 def train(a: argparse.Namespace, d: Path) -> None:
+    """On CPUs: the same 16 samples a step, 1 process x 2 threads vs 2 x 1 (this machine's cores).
+    On GPUs (``--device cuda``): weak scaling, batch 16 per GPU, 1 process vs ``--nproc`` (NCCL);
+    efficiency = samples/s of N / (N x samples/s of 1)."""
     import torch
 
-    base = ["train", "--aligned-dir", MAPS, "--steps", a.steps, "--device", "cpu", "--val-every", 10**6,
+    gpu = a.device.startswith("cuda")
+    n = a.nproc
+    base = ["train", "--aligned-dir", MAPS, "--steps", a.steps, "--device", a.device, "--val-every", 10**6,
             "--checkpoint-every", 10**6, "--val-pairs", 1]
+    torchrun = [*TORCHRUN[:-1], str(n), "-m", "geo_pix2pix.cli.main", "-q"]
     rates: dict[str, list[float]] = {}
+    per_step = {"one": 16, "ranks": 16 * n if gpu else 16}
     for rep in range(a.repeats):
         for amp in ("bf16", "fp32"):
             flags = [] if amp == "bf16" else ["--no-amp"]
             for name, cmd, threads in (
-                    ("1 process x 2 threads, batch 16", [*GEOPIX, *base, "--batch-size", 16], 2),
-                    ("torchrun 2 processes x 1 thread, batch 8 each", [*TORCHRUN, "-m", "geo_pix2pix.cli.main", "-q",
-                                                                        *base, "--batch-size", 8], 1)):
+                    ("one", [*GEOPIX, *base, "--batch-size", 16], 1 if gpu else n),
+                    ("ranks", [*torchrun, *base, "--batch-size", 16 if gpu else 16 // n], 1)):
                 run = d / f"{amp}-{len(rates)}-{rep}"
                 _check([*cmd, *flags, "--out", run], threads)
                 elapsed = float(torch.load(run / "checkpoint.pt", weights_only=True)["elapsed"])
-                rates.setdefault(f"{amp} {name}", []).append(a.steps * 16 / elapsed)
+                rates.setdefault(f"{amp} {name}", []).append(a.steps * per_step[name] / elapsed)
+    label = ({"one": "1 process, 1 GPU, batch 16", "ranks": f"torchrun {n} processes, 1 GPU each, batch 16 each"}
+             if gpu else {"one": f"1 process x {n} threads, batch 16",
+                          "ranks": f"torchrun {n} processes x 1 thread, batch {16 // n} each"})
     for k, v in rates.items():
-        print(f"{k:55s}: {statistics.median(v):7.1f} samples/s  (runs: {', '.join(f'{x:.1f}' for x in v)})")
+        amp, name = k.split()
+        print(f"{amp} {label[name]:50s}: {statistics.median(v):7.1f} samples/s  (runs: "
+              f"{', '.join(f'{x:.1f}' for x in v)})")
     for amp in ("bf16", "fp32"):
-        one = statistics.median(rates[f"{amp} 1 process x 2 threads, batch 16"])
-        two = statistics.median(rates[f"{amp} torchrun 2 processes x 1 thread, batch 8 each"])
-        print(f"{amp}: torchrun / one process = {two / one:.2f}")
+        one, ranks = (statistics.median(rates[f"{amp} {k}"]) for k in ("one", "ranks"))
+        print(f"{amp}: torchrun / one process = {ranks / one:.2f}"
+              + (f"; scaling efficiency {ranks / (n * one):.0%}" if gpu else ""))
     state = torch.load(next(d.glob("bf16-0-0")) / "checkpoint.pt", weights_only=True)
     params = sum(v.numel() for n in ("G", "D") for v in state[n].values() if v.is_floating_point())
-    out = subprocess.run([*TORCHRUN, __file__, "allreduce", "--params", str(params)], env=_env(1), cwd=REPO,
-                         capture_output=True, text=True)
+    out = subprocess.run([*TORCHRUN[:-1], str(n), __file__, "allreduce", "--params", str(params),
+                          "--device", a.device], env=_env(1), cwd=REPO, capture_output=True, text=True)
     print(out.stdout.strip() or out.stderr[-1500:])
 
 
@@ -84,21 +97,27 @@ def allreduce(a: argparse.Namespace) -> None:
     import torch
     import torch.distributed as dist
 
-    dist.init_process_group("gloo")
+    gpu = a.device.startswith("cuda")
+    if gpu:
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    dist.init_process_group("nccl" if gpu else "gloo")
     bucket = 25 * 2**20 // 4
     sizes = [min(bucket, a.params - i) for i in range(0, a.params, bucket)]
-    bufs = [torch.randn(n) for n in sizes]
+    bufs = [torch.randn(n, device="cuda" if gpu else "cpu") for n in sizes]
     times = []
     for _ in range(22):
         dist.barrier()
         t = time.perf_counter()
         for b in bufs:
             dist.all_reduce(b)
+        if gpu:
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     if dist.get_rank() == 0:
         ms = statistics.median(times[2:]) * 1000
         print(f"all-reduce of G + D gradients ({a.params / 1e6:.2f} M float32 = {a.params * 4 / 2**20:.1f} MB, "
-              f"{len(sizes)} bucket(s)) between 2 gloo processes: {ms:.1f} ms per step (median of 20)")
+              f"{len(sizes)} bucket(s)) between {dist.get_world_size()} {dist.get_backend()} processes: {ms:.1f} ms "
+              "per step (median of 20)")
     dist.destroy_process_group()
 
 
@@ -140,6 +159,8 @@ def main() -> None:
     ap.add_argument("--model", default=str(REPO / "runs" / "demo"))
     ap.add_argument("--size", type=int, default=8192)
     ap.add_argument("--params", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU (NCCL) form of train")
+    ap.add_argument("--nproc", type=int, default=2, help="processes (CPU: the machine's cores; GPU: GPUs)")
     a = ap.parse_args()
     if a.case == "allreduce":
         return allreduce(a)

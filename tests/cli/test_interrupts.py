@@ -130,6 +130,22 @@ def test_ctrl_c_during_training_saves_a_checkpoint_and_resume_continues(tmp_path
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_sigterm_during_training_stops_after_the_step_with_a_checkpoint(tmp_path) -> None:
+    """A batch scheduler (SLURM, Kubernetes) sends SIGTERM before it kills: the run ends cleanly."""
+    sat, mp = _pair(tmp_path)
+    run = tmp_path / "run"
+    p = Proc(["-q", "train", "--imagery", sat, "--maps", mp, "--out", run, "--steps", "100000",
+              "--checkpoint-every", "100000", "--workers", "0", *SMALL], tmp_path / "train.log")
+    p.wait_while_running(lambda: len(_steps(run)) >= 2, "2 rows in metrics.csv (training under way)")
+    p.p.send_signal(signal.SIGTERM)
+    code = p.finish("training to stop after SIGTERM")
+    err = p.output()
+    assert code == 128 + signal.SIGTERM, err
+    assert "SIGTERM: interrupted at step" in err and "Traceback" not in err
+    step = load_checkpoint(run / "checkpoint.pt")["step"]
+    assert step >= 2 and _steps(run) == list(range(1, step + 1))
+
+
 def test_kill_9_during_training_loses_at_most_one_checkpoint_interval(tmp_path) -> None:
     sat, mp = _pair(tmp_path)
     run = tmp_path / "run"
