@@ -70,7 +70,7 @@ def train(a: argparse.Namespace, d: Path) -> None:
             for name, cmd, threads in (
                     ("one", [*GEOPIX, *base, "--batch-size", 16], 1 if gpu else n),
                     ("ranks", [*torchrun, *base, "--batch-size", 16 if gpu else 16 // n], 1)):
-                run = d / f"{amp}-{len(rates)}-{rep}"
+                run = d / f"{amp}-{name}-{rep}"
                 _check([*cmd, *flags, "--out", run], threads)
                 elapsed = float(torch.load(run / "checkpoint.pt", weights_only=True)["elapsed"])
                 rates.setdefault(f"{amp} {name}", []).append(a.steps * per_step[name] / elapsed)
@@ -85,7 +85,7 @@ def train(a: argparse.Namespace, d: Path) -> None:
         one, ranks = (statistics.median(rates[f"{amp} {k}"]) for k in ("one", "ranks"))
         print(f"{amp}: torchrun / one process = {ranks / one:.2f}"
               + (f"; scaling efficiency {ranks / (n * one):.0%}" if gpu else ""))
-    state = torch.load(next(d.glob("bf16-0-0")) / "checkpoint.pt", weights_only=True)
+    state = torch.load(d / "bf16-one-0" / "checkpoint.pt", weights_only=True)
     params = sum(v.numel() for n in ("G", "D") for v in state[n].values() if v.is_floating_point())
     out = subprocess.run([*TORCHRUN[:-1], str(n), __file__, "allreduce", "--params", str(params),
                           "--device", a.device], env=_env(1), cwd=REPO, capture_output=True, text=True)
