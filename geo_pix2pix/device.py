@@ -23,7 +23,7 @@ import torch
 
 from geo_pix2pix.tiles.errors import GeopixError
 
-__all__ = ["DevicePlan", "cpu_has_native_bf16", "plan_device"]
+__all__ = ["DevicePlan", "cpu_has_native_bf16", "plan_device", "to_device"]
 
 
 @dataclass(frozen=True)
@@ -90,3 +90,13 @@ def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX tiles)."""
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(torch.cpu, p, lambda: False)()) for p in probes)
+
+
+def to_device(batch: dict[str, torch.Tensor], plan: DevicePlan) -> dict[str, torch.Tensor]:
+    """A loader batch on the plan's device, floating-point tensors in its memory layout."""
+    fmt = torch.channels_last if plan.channels_last else torch.contiguous_format
+    out = {}
+    for k, v in batch.items():
+        v = v.to(plan.device, non_blocking=True)
+        out[k] = v.contiguous(memory_format=fmt) if v.dtype.is_floating_point else v
+    return out

@@ -36,17 +36,17 @@ from geo_pix2pix.build import ModelSetup, Sides, build_model, check_config
 from geo_pix2pix.checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
 from geo_pix2pix.config import TrainConfig
 from geo_pix2pix.data import TrainingData, prepare_training
-from geo_pix2pix.device import DevicePlan, plan_device
+from geo_pix2pix.device import DevicePlan, plan_device, to_device
 from geo_pix2pix.distributed import (StopSignals, World, agree, agree_stop, barrier, data_parallel, device_for,
                                      gather_rng, init_world, lost_peer)
-from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
+from geo_pix2pix.metrics import ImageMetrics
 from geo_pix2pix.modelfile import save_model
 from geo_pix2pix.palette import load_palette
 from geo_pix2pix.runs import MetricsLog, link_latest, plot_losses, save_sample_grid, write_json
+from geo_pix2pix.validation import validate, validation_batches
 from geo_pix2pix.step import Batch, LossWeights, Networks, StepLosses, gan_step
-from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset, WindowListDataset
+from geo_pix2pix.tiles.dataset import N_AUGMENT, PairWindowDataset
 from geo_pix2pix.tiles.errors import GeopixError
-from geo_pix2pix.tiles.grid import PixelWindow
 from geo_pix2pix.tiles.classes import ClassTable
 
 __all__ = ["fit", "FitResult", "StepBatchSampler", "TrainingInterrupted", "ProgressCallback"]
@@ -124,61 +124,6 @@ def _workers(cfg: TrainConfig, plan: DevicePlan) -> int:
     return min(8, max(1, cpus - 1)) if plan.device.type == "cuda" else 0
 
 
-def _spread(items: list[tuple[int, PixelWindow]], n: int) -> list[tuple[int, PixelWindow]]:
-    """At most ``n`` items spread evenly over the list (every pair contributes validation)."""
-    if len(items) <= n:
-        return items
-    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)] if n > 1 else items[:1]
-
-
-def _to_device(batch: dict[str, torch.Tensor], plan: DevicePlan) -> dict[str, torch.Tensor]:
-    fmt = torch.channels_last if plan.channels_last else torch.contiguous_format
-    out = {}
-    for k, v in batch.items():
-        v = v.to(plan.device, non_blocking=True)
-        out[k] = v.contiguous(memory_format=fmt) if v.dtype.is_floating_point else v
-    return out
-
-
-def _validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], a: str, b: str,
-              plan: DevicePlan, classes: ClassTable | None = None
-              ) -> tuple[ImageMetrics, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Metrics over the fixed validation batches (G in eval mode), and the first batch's images.
-
-    A categorical map is scored by the share of valid pixels whose arg-max class is right (the
-    image metrics of one-hot maps would mean nothing; ``geopix evaluate`` gives per-class IoU)."""
-    acc = MetricAccumulator()
-    right = total = 0
-    first: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-    was_training = G.training
-    G.eval()
-    amp = plan.autocast()
-    with torch.inference_mode():
-        for batch in batches:
-            d = _to_device(batch, plan)
-            if amp is None:
-                fake = G(d[a])
-            else:
-                with amp():
-                    fake = G(d[a])
-            f, r = fake.float().cpu().numpy(), batch[b].numpy()
-            if classes is not None:
-                v = batch["valid"].numpy()[:, 0]
-                right += int(((f.argmax(1) == r.argmax(1)) & v).sum())
-                total += int(v.sum())
-            else:
-                acc.add(f, r, batch["valid"].numpy())
-            if first is None:
-                first = (batch[a].numpy(), f, r)
-    G.train(was_training)
-    if first is None:
-        raise GeopixError("no windows to validate on")
-    if classes is not None:
-        nan = float("nan")
-        return ImageMetrics(nan, nan, nan, right / total if total else nan, len(batches)), first
-    return acc.result(), first
-
-
 def _balanced(cfg: TrainConfig, weights: LossWeights, train_ds: PairWindowDataset, sides: Sides,
               data: TrainingData) -> tuple[LossWeights, dict[str, dict[str, float]] | None]:
     """The loss weights with class balance where asked for (``--balance-palette`` weighs a
@@ -204,18 +149,6 @@ def _with_epoch_steps(cfg: TrainConfig, data: TrainingData) -> TrainConfig:
     if not cfg.epochs:
         return cfg
     return cfg.with_(steps=max(1, math.ceil(cfg.epochs * data.epoch_windows / cfg.batch_size)))
-
-
-def _validation_batches(cfg: TrainConfig, data: TrainingData) -> list[dict[str, torch.Tensor]]:
-    """Fixed validation windows (held-out blocks; a few training windows if there are none)."""
-    val_list = _spread(list(data.val), cfg.val_windows)
-    if not val_list:
-        val_list = [data.index.window(i) for i in range(0, len(data.index), max(1, len(data.index) // 4))][:4]
-    val_ds = WindowListDataset(data.specs, val_list, data.imagery_stats, data.map_stats)
-    # Every DataLoader gets its own generator: starting one would otherwise draw from the global
-    # RNG (which drives dropout) and break exact resume.
-    return list(DataLoader(val_ds, batch_size=min(8, len(val_ds)), num_workers=0,
-                           generator=torch.Generator().manual_seed(cfg.seed)))
 
 
 def _set_frozen(G: torch.nn.Module, frozen: list[torch.nn.Parameter]) -> None:
@@ -248,7 +181,7 @@ def _prepare(cfg: TrainConfig, family: Any, options: Any, plan: DevicePlan) -> _
     model = build_model(cfg, family, options, sides, plan)
     train_ds = PairWindowDataset(data.specs, data.index, data.imagery_stats, data.map_stats, augment=True)
     weights, record = _balanced(cfg, model.weights, train_ds, sides, data)
-    return _Run(cfg, data, sides, model, train_ds, weights, record, _validation_batches(cfg, data))
+    return _Run(cfg, data, sides, model, train_ds, weights, record, validation_batches(cfg, data))
 
 
 def _distribute(run: _Run, plan: DevicePlan, world: World) -> Networks:
@@ -361,14 +294,14 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                 for group in opt.param_groups:
                     group["lr"] = lr * factor
             _set_frozen(G, model.family.frozen_parameters(G, options, step_i))
-            d = _to_device(batch, plan)
+            d = to_device(batch, plan)
             losses = gan_step(nets, opts, Batch(d[a], d[b], d["valid"]), run.weights, plan.autocast())
             step = step_i + 1
             now, stop = agree_stop(elapsed(), signals.requested is not None)
             last = step == end or (budget is not None and now >= budget) or stop
             row: dict[str, Any] = {"step": step, "lr": lr, **losses.as_row()}
             if main and (step % cfg.val_every == 0 or last):
-                last_val, (ins, fakes, reals) = _validate(G, run.val_batches, a, b, plan, table)
+                last_val, (ins, fakes, reals) = validate(G, run.val_batches, a, b, plan, table)
                 row.update(val_L1=last_val.L1, val_PSNR=last_val.PSNR, val_SSIM=last_val.SSIM,
                            val_pixel_accuracy=last_val.pixel_accuracy)
                 (out / "samples").mkdir(exist_ok=True)

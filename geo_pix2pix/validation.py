@@ -1,0 +1,81 @@
+"""Validation during training: fixed held-out batches, scored with G in eval mode.
+
+The windows come from the held-out blocks (or pairs) of the split, spread over every pair, and
+are fixed for the whole run, so the curve in ``metrics.csv`` compares like with like. Under
+torchrun rank 0 alone validates, on the unwrapped generator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from geo_pix2pix.config import TrainConfig
+from geo_pix2pix.data import TrainingData
+from geo_pix2pix.device import DevicePlan, to_device
+from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
+from geo_pix2pix.tiles.classes import ClassTable
+from geo_pix2pix.tiles.dataset import WindowListDataset
+from geo_pix2pix.tiles.errors import GeopixError
+from geo_pix2pix.tiles.grid import PixelWindow
+
+__all__ = ["validate", "validation_batches"]
+
+
+def _spread(items: list[tuple[int, PixelWindow]], n: int) -> list[tuple[int, PixelWindow]]:
+    """At most ``n`` items spread evenly over the list (every pair contributes validation)."""
+    if len(items) <= n:
+        return items
+    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)] if n > 1 else items[:1]
+
+
+def validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], a: str, b: str,
+              plan: DevicePlan, classes: ClassTable | None = None
+              ) -> tuple[ImageMetrics, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Metrics over the fixed validation batches (G in eval mode), and the first batch's images.
+
+    A categorical map is scored by the share of valid pixels whose arg-max class is right (the
+    image metrics of one-hot maps would mean nothing; ``geopix evaluate`` gives per-class IoU)."""
+    acc = MetricAccumulator()
+    right = total = 0
+    first: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    was_training = G.training
+    G.eval()
+    amp = plan.autocast()
+    with torch.inference_mode():
+        for batch in batches:
+            d = to_device(batch, plan)
+            if amp is None:
+                fake = G(d[a])
+            else:
+                with amp():
+                    fake = G(d[a])
+            f, r = fake.float().cpu().numpy(), batch[b].numpy()
+            if classes is not None:
+                v = batch["valid"].numpy()[:, 0]
+                right += int(((f.argmax(1) == r.argmax(1)) & v).sum())
+                total += int(v.sum())
+            else:
+                acc.add(f, r, batch["valid"].numpy())
+            if first is None:
+                first = (batch[a].numpy(), f, r)
+    G.train(was_training)
+    if first is None:
+        raise GeopixError("no windows to validate on")
+    if classes is not None:
+        nan = float("nan")
+        return ImageMetrics(nan, nan, nan, right / total if total else nan, len(batches)), first
+    return acc.result(), first
+
+
+def validation_batches(cfg: TrainConfig, data: TrainingData) -> list[dict[str, torch.Tensor]]:
+    """Fixed validation windows (held-out blocks; a few training windows if there are none)."""
+    val_list = _spread(list(data.val), cfg.val_windows)
+    if not val_list:
+        val_list = [data.index.window(i) for i in range(0, len(data.index), max(1, len(data.index) // 4))][:4]
+    val_ds = WindowListDataset(data.specs, val_list, data.imagery_stats, data.map_stats)
+    # Every DataLoader gets its own generator: starting one would otherwise draw from the global
+    # RNG (which drives dropout) and break exact resume.
+    return list(DataLoader(val_ds, batch_size=min(8, len(val_ds)), num_workers=0,
+                           generator=torch.Generator().manual_seed(cfg.seed)))
