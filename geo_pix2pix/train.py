@@ -232,25 +232,10 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     cfg, model, sides, data = run.cfg, run.model, run.sides, run.data
     a, b = sides.a, sides.b
     G, D, opts = model.G, model.D, model.opts
-    table = sides.out_stats if isinstance(sides.out_stats, ClassTable) else None
     nets = _distribute(run, plan, world)
 
-    # -- the run directory (rank 0); resume (every rank) -----------------------------------------
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-    metrics = MetricsLog(out / "metrics.csv") if main else None
     cuda = plan.device.type == "cuda"
-    start, spent_before = 0, 0.0  # seconds of training before this process count for --time-budget
-    if resume:
-        start, spent_before = agree(lambda: restore_training_state(
-            load_checkpoint(out / "checkpoint.pt"), G, D, opts.G, opts.D, opts.scaler, cuda, world.rank, world.size))
-        if metrics is not None:
-            metrics.truncate_after(start)
-        log.info("resuming %s at step %d", out, start)
-    if main:
-        write_json(out / "config.json", cfg.to_dict())
-        if run.balance_record is not None:
-            write_json(out / "class_balance.json", run.balance_record)
+    start, spent_before, metrics = _open_run(run, out, world, resume, cuda)
     t_start = time.monotonic()
 
     def elapsed() -> float:
@@ -268,13 +253,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     budget = cfg.time_budget
     steps_total = cfg.steps if budget is None else 10**9  # a budget ends training by time
     end = min(steps_total, cfg.stop_at) if cfg.stop_at else steps_total
-    workers = _workers(cfg, plan)
-    loader = DataLoader(
-        run.train_ds, batch_sampler=StepBatchSampler(data.train_counts, data.train_weights, cfg.batch_size,
-                                                     cfg.seed, start, end, world.rank, world.size),
-        num_workers=workers, pin_memory=cuda, prefetch_factor=4 if workers else None,
-        generator=torch.Generator().manual_seed(cfg.seed),
-    )
+    loader = _loader(run, plan, start, end, world)
     from geo_pix2pix.progress import progress_bar
 
     bar = progress_bar(disable=not (progress and main), total=None if budget else end, initial=start, unit="step",
@@ -301,12 +280,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             last = step == end or (budget is not None and now >= budget) or stop
             row: dict[str, Any] = {"step": step, "lr": lr, **losses.as_row()}
             if main and (step % cfg.val_every == 0 or last):
-                last_val, (ins, fakes, reals) = validate(G, run.val_batches, a, b, plan, table)
-                row.update(val_L1=last_val.L1, val_PSNR=last_val.PSNR, val_SSIM=last_val.SSIM,
-                           val_pixel_accuracy=last_val.pixel_accuracy)
-                (out / "samples").mkdir(exist_ok=True)
-                save_sample_grid(out / "samples" / f"step_{step:06d}.png", ins[:4], fakes[:4], reals[:4],
-                                 table.to_rgb if table is not None else None)
+                last_val = _validate_and_sample(run, plan, out, step, row)
             if metrics is not None:
                 metrics.write(row)
             if step % cfg.checkpoint_every == 0 and not last:
@@ -327,9 +301,59 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         link_latest(out)
     barrier()  # rank 0 has written everything before any rank reports the run finished
     if signals.requested is not None:
-        name = "Ctrl-C" if signals.requested == signal.SIGINT else signal.Signals(signals.requested).name
-        err = TrainingInterrupted(f"{name}: interrupted at step {step} (after the step); checkpoint saved in {out}; "
-                                  f"continue with: geopix train --resume {out}")
-        err.exit_code = 128 + signals.requested
-        raise err
+        raise _interrupted(signals.requested, step, out)
     return FitResult(out, step, last_val)
+
+
+def _open_run(run: _Run, out: Path, world: World, resume: bool, cuda: bool) -> tuple[int, float, MetricsLog | None]:
+    """The run directory (made and written by rank 0) and, with ``resume``, the checkpoint (loaded by
+    every rank); returns the first step, the seconds trained before and rank 0's metrics log."""
+    main = world.is_main
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    metrics = MetricsLog(out / "metrics.csv") if main else None
+    start, spent_before = 0, 0.0  # seconds of training before this process count for --time-budget
+    if resume:
+        m = run.model
+        start, spent_before = agree(lambda: restore_training_state(
+            load_checkpoint(out / "checkpoint.pt"), m.G, m.D, m.opts.G, m.opts.D, m.opts.scaler, cuda, world.rank,
+            world.size))
+        if metrics is not None:
+            metrics.truncate_after(start)
+        log.info("resuming %s at step %d", out, start)
+    if main:
+        write_json(out / "config.json", run.cfg.to_dict())
+        if run.balance_record is not None:
+            write_json(out / "class_balance.json", run.balance_record)
+    return start, spent_before, metrics
+
+
+def _loader(run: _Run, plan: DevicePlan, start: int, end: int, world: World) -> DataLoader:
+    """Batches of steps ``start..end-1``, this rank's share of each (:class:`StepBatchSampler`)."""
+    cfg, data = run.cfg, run.data
+    workers = _workers(cfg, plan)
+    return DataLoader(
+        run.train_ds, batch_sampler=StepBatchSampler(data.train_counts, data.train_weights, cfg.batch_size,
+                                                     cfg.seed, start, end, world.rank, world.size),
+        num_workers=workers, pin_memory=plan.device.type == "cuda", prefetch_factor=4 if workers else None,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+
+
+def _validate_and_sample(run: _Run, plan: DevicePlan, out: Path, step: int, row: dict[str, Any]) -> ImageMetrics:
+    """Validation metrics into ``row``, and the sample grid of ``step`` (rank 0, unwrapped G)."""
+    table = run.sides.out_stats if isinstance(run.sides.out_stats, ClassTable) else None
+    val, (ins, fakes, reals) = validate(run.model.G, run.val_batches, run.sides.a, run.sides.b, plan, table)
+    row.update(val_L1=val.L1, val_PSNR=val.PSNR, val_SSIM=val.SSIM, val_pixel_accuracy=val.pixel_accuracy)
+    (out / "samples").mkdir(exist_ok=True)
+    save_sample_grid(out / "samples" / f"step_{step:06d}.png", ins[:4], fakes[:4], reals[:4],
+                     table.to_rgb if table is not None else None)
+    return val
+
+
+def _interrupted(signum: int, step: int, out: Path) -> TrainingInterrupted:
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    err = TrainingInterrupted(f"{name}: interrupted at step {step} (after the step); checkpoint saved in {out}; "
+                              f"continue with: geopix train --resume {out}")
+    err.exit_code = 128 + signum
+    return err
