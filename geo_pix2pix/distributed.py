@@ -120,48 +120,45 @@ def _gather(value: Any) -> list[Any]:
     return out
 
 
-def _as_geopix(exc: BaseException) -> GeopixError | None:
+def _error_line(exc: Exception) -> tuple[str, int]:
+    """The one line and exit code every rank reports for ``exc``: a user's error (geopix's own,
+    click's, GDAL's or the file system's) as the CLI prints it, anything else as an internal error."""
+    err: GeopixError | None
     if isinstance(exc, GeopixError):
-        return exc
-    import click
+        err = exc
+    else:
+        import click
 
-    if isinstance(exc, click.ClickException):
-        err = GeopixError(exc.format_message())
-        err.exit_code = exc.exit_code
-        return err
-    return environment_error(exc) if isinstance(exc, Exception) else None
+        if isinstance(exc, click.ClickException):
+            return one_line(exc.format_message()), exc.exit_code
+        err = environment_error(exc)
+    if err is None:
+        return f"internal error: {type(exc).__name__}: {one_line(str(exc))}", 1
+    return one_line(str(err)), getattr(err, "exit_code", 1)
 
 
-def _raise_first(w: World, errors: list[Any], own: BaseException | None) -> None:
+def _raise_first(errors: list[tuple[str, int] | None]) -> None:
+    """Raise the lowest failing rank's error, naming the rank, on this rank (the same line everywhere)."""
     failed = [(r, e) for r, e in enumerate(errors) if e is not None]
-    if not failed:
-        return
-    rank, (message, code) = failed[0]
-    if own is not None and rank == w.rank and not w.distributed:
-        raise own
-    err = GeopixError(f"rank {rank}: {message}" if w.distributed else message)
-    err.exit_code = code
-    raise err from None
+    if failed:
+        rank, (message, code) = failed[0]
+        err = GeopixError(f"rank {rank}: {message}")
+        err.exit_code = code
+        raise err from None
 
 
 def agree(fn: Callable[[], T]) -> T:
-    """Run ``fn`` on every rank; if it fails with a user's error on any rank, every rank raises
-    that error (the lowest failing rank's), as one line naming the rank. One process: ``fn()``."""
-    w = world()
-    if not w.distributed:
+    """Run ``fn`` on every rank; if it fails on any rank, every rank raises that error (the lowest
+    failing rank's), as one line naming the rank. One process: ``fn()``."""
+    if not world().distributed:
         return fn()
     result: T | None = None
     mine: tuple[str, int] | None = None
-    own: BaseException | None = None
     try:
         result = fn()
-    except Exception as exc:  # noqa: BLE001 (a bug still reaches the caller below, on this rank)
-        err = _as_geopix(exc)
-        if err is None:
-            mine, own = (f"internal error: {type(exc).__name__}: {one_line(str(exc))}", 1), exc
-        else:
-            mine, own = (one_line(str(err)), getattr(err, "exit_code", 1)), exc
-    _raise_first(w, _gather(mine), own)
+    except Exception as exc:  # noqa: BLE001 (reported by every rank as one line, below)
+        mine = _error_line(exc)
+    _raise_first(_gather(mine))
     return result  # type: ignore[return-value]
 
 
@@ -176,14 +173,13 @@ def on_main(fn: Callable[[], T]) -> T:
         try:
             box[0] = ("ok", fn())
         except Exception as exc:  # noqa: BLE001
-            err = _as_geopix(exc)
-            box[0] = ("error", (one_line(str(err if err is not None else exc)), getattr(err, "exit_code", 1)))
+            box[0] = ("error", _error_line(exc))
             dist.broadcast_object_list(box, src=0)
-            raise
+            raise  # rank 0 reports its own error as it is
     dist.broadcast_object_list(box, src=0)
     kind, value = box[0]
     if kind == "error":
-        _raise_first(w, [value], None)
+        _raise_first([value])
     return value  # type: ignore[no-any-return]
 
 
