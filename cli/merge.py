@@ -25,11 +25,9 @@ def merge(ctx: click.Context, out: str, parts: tuple[str, ...], overwrite: bool)
       geopix merge big_map.tif parts/part-0.tif parts/part-1.tif parts/part-2.tif
     """
     from geo_pix2pix.api import merge as run
-    from geo_pix2pix.progress import progress_bar
-    from geo_pix2pix.tiles.merge import read_parts
+    from geo_pix2pix.progress import follow, progress_bar
 
-    total = sum(p.rows[1] - p.rows[0] for p in read_parts(list(parts)))
-    with progress_bar(disable=quiet(ctx), total=total, unit="row", desc="merge") as bar:
-        result = run(out, list(parts), overwrite=overwrite, progress=bar.update)
+    with progress_bar(disable=quiet(ctx), unit="row", desc="merge") as bar:
+        result = run(out, list(parts), overwrite=overwrite, progress=follow(bar))
     click.echo(f"wrote {result.path} ({result.width} x {result.height} px, merged from {result.parts} parts"
                f"{', mask carried over' if result.masked else ''})")

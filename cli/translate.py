@@ -80,7 +80,7 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size:
       torchrun --nproc-per-node 4 $(which geopix) translate big.tif big_map.tif
     """
     from geo_pix2pix.api import load_model
-    from geo_pix2pix.progress import progress_bar
+    from geo_pix2pix.progress import follow, progress_bar
     from geo_pix2pix.tiles.atomic import check_output
     from geo_pix2pix.tiles.cog_options import check_creation_options
     from geo_pix2pix.tiles.raster import check_input_file
@@ -89,10 +89,12 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size:
 
     world = init_world(device, timeout=SHARD_WAIT)
     region, out = _region(paths, layout_spec(layout, class_field, all_touched), like, bounds, res, crs)
+    # checked before loading the model; a vector region's inputs are its layers and --like raster
+    inputs = [region] if isinstance(region, str) else [*region.layout.paths, *([like] if like else [])]
     if world.distributed:
         if shard is not None:
             raise click.UsageError("under torchrun every rank takes its own shard: leave out --shard")
-        return _translate_ranks(ctx, world, region, out, overwrite, dict(
+        return _translate_ranks(ctx, world, region, out, inputs, overwrite, dict(
             tile=tile_size, overlap=overlap, batch_size=batch_size, creation_options=creation_options, bands=bands,
             output_dtype=output_dtype, palette=palette, probabilities=probabilities, style=style, seed=seed),
             model, device, no_amp, tta)
@@ -100,8 +102,6 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size:
         check_input_file(region, "region")
     if style is not None:
         check_input_file(style, "style reference")
-    # before loading the model; a vector region's inputs are its layers and --like raster
-    inputs = [region] if isinstance(region, str) else [*region.layout.paths, *([like] if like else [])]
     check_output(out, inputs, overwrite)
     check_creation_options(creation_options)
     model = load_model(model, device=device, amp=not no_amp, tta=tta)
@@ -110,14 +110,10 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size:
         click.echo(f"model: {model.path.resolve()} ({m.family} {m.generator.name}, {m.direction}, step {m.step})",
                    err=True)
     with progress_bar(disable=quiet(ctx), unit="tile", desc="translate") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
         result = model.translate(region, out, tile=tile_size, overlap=overlap, batch_size=batch_size,
                                  creation_options=creation_options, bands=bands, output_dtype=output_dtype,
                                  palette=palette, probabilities=probabilities, overwrite=overwrite,
-                                 progress=progress, style=style, seed=seed, shard=shard)
+                                 progress=follow(bar), style=style, seed=seed, shard=shard)
     what = f"shard {shard} part: {result.height} rows" if shard else f"{result.width} x {result.height} px"
     click.echo(f"wrote {result.path} ({what}, {result.tiles} tiles"
                f"{', input mask carried over' if result.masked else ''})")
@@ -128,7 +124,7 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size:
 SHARD_WAIT = datetime.timedelta(hours=24)
 
 
-def _translate_ranks(ctx: click.Context, world: Any, region: Any, out: str, overwrite: bool,
+def _translate_ranks(ctx: click.Context, world: Any, region: Any, out: str, inputs: list[str], overwrite: bool,
                      options: dict[str, Any], model: str, device: str, no_amp: bool, tta: bool) -> None:
     """Under torchrun: rank r translates shard r/N into a part in a temporary folder beside OUT,
     on its own device; when all are written rank 0 merges them into OUT and removes the folder.
@@ -140,7 +136,6 @@ def _translate_ranks(ctx: click.Context, world: Any, region: Any, out: str, over
     from geo_pix2pix.distributed import agree, barrier, device_for, on_main
     from geo_pix2pix.tiles.atomic import check_output, mkdtemp_beside
 
-    inputs = [region] if isinstance(region, str) else list(region.layout.paths)
     target = Path(out)
     parts = Path(on_main(lambda: str(mkdtemp_beside(check_output(target, inputs, overwrite)))))
     try:

@@ -219,11 +219,12 @@ def _shard(shard: Any) -> Any:
 
 @_api
 def merge(out: str | os.PathLike[str], parts: list[str | os.PathLike[str]] | str | os.PathLike[str], *,
-          overwrite: bool = False, progress: Callable[[int], None] | None = None) -> Any:
+          overwrite: bool = False, progress: Callable[[int, int], None] | None = None) -> Any:
     """Merge the parts of a sharded translation (files, or a folder of them) into the COG ``out``.
 
     The parts are checked to belong together (one model and options, one source grid, every
-    shard once); the merged raster's pixels equal an unsharded translate's. Returns a
+    shard once); the merged raster's pixels equal an unsharded translate's.
+    ``progress(rows_done, rows_total)`` is called as rows are written. Returns a
     :class:`~geo_pix2pix.tiles.merge.MergeResult`.
     """
     from geo_pix2pix.tiles.merge import merge_parts

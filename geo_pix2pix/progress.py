@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["progress_bar", "NOTICE"]
+__all__ = ["progress_bar", "follow", "NOTICE"]
 
 #: Log level of notices: what geopix decided for the user (a map kind it inferred, a recipe it
 #: applied). Shown by default, hidden by ``-q`` (errors only); between INFO and WARNING.
@@ -25,3 +26,12 @@ def progress_bar(disable: bool = False, **kw: Any) -> Any:
     tty = sys.stderr.isatty()
     return tqdm(disable=disable, file=sys.stderr, dynamic_ncols=tty, mininterval=0.1 if tty else 30.0,
                 **kw)
+
+
+def follow(bar: Any) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback (translate's, merge's) that moves ``bar`` to ``done`` of ``total``."""
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return progress

@@ -13,6 +13,7 @@ pixels are those of a one-process run, byte for byte.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from .raster import open_raster
 from .shard import Shard, shard_rows
 
 __all__ = ["MergeResult", "Part", "merge_parts", "read_parts"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -159,10 +162,10 @@ def _describe_like(part: Any) -> Callable[[Any], None]:
 
 
 def merge_parts(out: str | os.PathLike[str], paths: list[str | os.PathLike[str]], overwrite: bool = False,
-                progress: Callable[[int], None] | None = None) -> MergeResult:
+                progress: Callable[[int, int], None] | None = None) -> MergeResult:
     """Merge the parts of one sharded translation (files, or folders of them) into the COG ``out``.
 
-    ``progress``: called with the number of rows written since the last call.
+    ``progress(rows_done, rows_total)``: called after each strip of rows.
 
     Raises:
         GeopixError: if the parts do not belong together (:func:`read_parts`), or ``out`` exists
@@ -171,9 +174,7 @@ def merge_parts(out: str | os.PathLike[str], paths: list[str | os.PathLike[str]]
     parts = read_parts(paths)
     out = check_output(out, [p.path for p in parts], overwrite)
     for stale in remove_stale_partials(out):
-        import logging
-
-        logging.getLogger(__name__).warning("removed a stale temporary file from an interrupted run: %s", stale)
+        log.warning("removed a stale temporary file from an interrupted run: %s", stale)
     rec = parts[0].record
     with open_raster(parts[0].path, "part") as src:
         spec = StreamSpec(int(rec["width"]), int(rec["height"]), src.count, src.dtypes[0], src.crs,
@@ -201,7 +202,7 @@ def merge_parts(out: str | os.PathLike[str], paths: list[str | os.PathLike[str]]
                         handles.pop(p.index).close()
                 sink.write(np.concatenate(data, axis=1), a, np.concatenate(mask, axis=0) if with_mask else None)
                 if progress is not None:
-                    progress(b - a)
+                    progress(b, spec.height)
         finally:
             for h in handles.values():
                 h.close()
