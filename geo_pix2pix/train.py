@@ -229,9 +229,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
              f", rank {world.rank} of {world.size}" if world.distributed else "")
 
     run = agree(lambda: _prepare(cfg, family, options, plan))
-    cfg, model, sides, data = run.cfg, run.model, run.sides, run.data
+    cfg, model, sides = run.cfg, run.model, run.sides
     a, b = sides.a, sides.b
-    G, D, opts = model.G, model.D, model.opts
+    G, opts = model.G, model.opts
     nets = _distribute(run, plan, world)
 
     cuda = plan.device.type == "cuda"
@@ -240,14 +240,6 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
 
     def elapsed() -> float:
         return spent_before + time.monotonic() - t_start
-
-    def checkpoint(step: int, spent: float) -> None:
-        rng = gather_rng()  # collective: every rank checkpoints at the same steps
-        if main:
-            save_checkpoint(out / "checkpoint.pt",
-                            training_state(G, D, opts.G, opts.D, opts.scaler, step, spent, cuda, rng))
-            save_model(out / "model.safetensors", G.state_dict(), model.meta(cfg, data, sides, step))
-            metrics.flush()  # type: ignore[union-attr]
 
     # -- the loop -------------------------------------------------------------------------
     budget = cfg.time_budget
@@ -262,16 +254,14 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     d_lr_factor = model.family.d_lr_factor(model.options)
     signals = StopSignals()
     G.train()
-    D.train()
+    model.D.train()
     with signals.installed(), _peers(world):
         for step_i, batch in zip(range(start, end), loader):
             # under a budget the rate follows the time spent: this process's clock alone, rank 0's as
             # agreed after the last step under torchrun (every rank must step with the same rate)
             spent = now if world.distributed else elapsed()
             lr = cfg.lr_at(step_i) if budget is None else cfg.lr_at_fraction(spent / budget)
-            for opt, factor in ((opts.G, 1.0), (opts.D, d_lr_factor)):
-                for group in opt.param_groups:
-                    group["lr"] = lr * factor
+            _set_lr(opts, lr, d_lr_factor)
             _set_frozen(G, model.family.frozen_parameters(G, options, step_i))
             d = to_device(batch, plan)
             losses = gan_step(nets, opts, Batch(d[a], d[b], d["valid"]), run.weights, plan.autocast())
@@ -284,7 +274,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             if metrics is not None:
                 metrics.write(row)
             if step % cfg.checkpoint_every == 0 and not last:
-                checkpoint(step, now)
+                _checkpoint(run, out, metrics, step, now, cuda)
             # the postfix first, without its own redraw: update() redraws at the bar's interval (at most
             # every 30 s into a log file), while set_postfix's default refresh would redraw every step
             bar.set_postfix(D=f"{losses.D:.3f}", G_GAN=f"{losses.G_GAN:.3f}", L1=f"{losses.G_L1:.3f}", refresh=False)
@@ -294,15 +284,40 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             if last:
                 break
         bar.close()
-        checkpoint(step, now)  # checkpoint, model file, curves and the latest link: the run directory is complete
-    if main:
-        plot_losses(metrics.rows(), out / "loss.png")  # type: ignore[union-attr]
-        metrics.close()  # type: ignore[union-attr]
-        link_latest(out)
-    barrier()  # rank 0 has written everything before any rank reports the run finished
+        _checkpoint(run, out, metrics, step, now, cuda)  # the last step's, whatever ended the run
+    _close_run(out, metrics)
     if signals.requested is not None:
         raise _interrupted(signals.requested, step, out)
     return FitResult(out, step, last_val)
+
+
+def _set_lr(opts: Any, lr: float, d_lr_factor: float) -> None:
+    """G's learning rate ``lr``, D's ``lr * d_lr_factor`` (TTUR)."""
+    for opt, factor in ((opts.G, 1.0), (opts.D, d_lr_factor)):
+        for group in opt.param_groups:
+            group["lr"] = lr * factor
+
+
+def _checkpoint(run: _Run, out: Path, metrics: MetricsLog | None, step: int, spent: float, cuda: bool) -> None:
+    """Checkpoint and model file at ``step`` (rank 0 writes; collective: every rank calls it at the
+    same steps, since it gathers every rank's RNG state)."""
+    m = run.model
+    rng = gather_rng()
+    if metrics is not None:  # rank 0
+        save_checkpoint(out / "checkpoint.pt", training_state(m.G, m.D, m.opts.G, m.opts.D, m.opts.scaler, step,
+                                                              spent, cuda, rng))
+        save_model(out / "model.safetensors", m.G.state_dict(), m.meta(run.cfg, run.data, run.sides, step))
+        metrics.flush()
+
+
+def _close_run(out: Path, metrics: MetricsLog | None) -> None:
+    """After the last checkpoint: curves and the latest link (rank 0), so the run directory is
+    complete before any rank reports the run finished."""
+    if metrics is not None:
+        plot_losses(metrics.rows(), out / "loss.png")
+        metrics.close()
+        link_latest(out)
+    barrier()
 
 
 def _open_run(run: _Run, out: Path, world: World, resume: bool, cuda: bool) -> tuple[int, float, MetricsLog | None]:
