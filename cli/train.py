@@ -72,6 +72,7 @@ def train(ctx: click.Context, **kw: Any) -> None:
       geopix train --resume runs/houston --steps 400
       geopix train --family pix2pixhd --imagery sat.tif --maps map.tif --tile-size 512
       geopix train --family spade --imagery sat.tif --layout buildings.gpkg --layout roads.gpkg
+      geopix train --task inpaint --imagery scene1.tif --imagery scene2.tif --time-budget 20m
     """
     from geo_pix2pix.api import fit
     from geo_pix2pix.distributed import agree, init_world, on_main
@@ -192,7 +193,14 @@ def _config(kw: dict[str, Any], given: set[str]) -> TrainConfig:
     from geo_pix2pix.tiles.pair import PairSpec
 
     _one_length(given)
-    if kw["aligned_dir"]:
+    if kw["task"] == "inpaint":
+        if kw["maps"] or kw["pairs_csv"] or kw["layout"] or kw["aligned_dir"] or not kw["imagery"]:
+            raise click.UsageError("--task inpaint learns from imagery alone: give --imagery (repeat for several "
+                                   "rasters), without --maps, --pairs, --layout or --aligned-dir")
+        if "family" not in given:
+            kw["family"] = "inpaint"
+        pairs = [(i, i) for i in kw["imagery"]]  # each raster is its own target
+    elif kw["aligned_dir"]:
         if kw["imagery"] or kw["maps"] or kw["pairs_csv"]:
             raise click.UsageError("--aligned-dir cannot be combined with --imagery/--maps/--pairs")
         from geo_pix2pix.tiles.aligned import aligned_specs
@@ -208,7 +216,8 @@ def _config(kw: dict[str, Any], given: set[str]) -> TrainConfig:
         pairs = [(i, i) for i in kw["imagery"]]  # the maps: the layers burnt on its grid, after the checks
     else:
         pairs = _pairs(kw["imagery"], kw["maps"], kw["pairs_csv"])
-    out = Path(kw["out"] or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-{kw['direction']}")
+    what = "inpaint" if kw["task"] == "inpaint" else kw["direction"]
+    out = Path(kw["out"] or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-{what}")
     if out.exists() and any(out.iterdir()):
         if not kw["overwrite"]:
             raise OutputExistsError(f"run directory {out} exists; use --resume {out} to continue it or --overwrite")

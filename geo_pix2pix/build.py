@@ -51,6 +51,8 @@ class Sides:
     def of(cls, cfg: TrainConfig, data: TrainingData) -> Sides:
         spec = data.pairs[0].spec
         img_bands, map_bands = tuple(spec.imagery_bands or ()), tuple(spec.map_bands or ())
+        if cfg.task == "inpaint":  # the imagery is its own target
+            return cls("imagery", "imagery", img_bands, img_bands, data.imagery_stats, data.imagery_stats)
         if cfg.direction == "sat2map":
             return cls("imagery", "maps", img_bands, map_bands, data.imagery_stats, data.map_stats)
         return cls("maps", "imagery", map_bands, img_bands, data.map_stats, data.imagery_stats)
@@ -80,7 +82,9 @@ class ModelSetup:
                       "min_valid": cfg.min_valid, "val_pairs": cfg.val_pairs}}
         if cfg.family_options:
             extra["family_options"] = dict(cfg.family_options)
-        extra["map_kind"] = data.map_kind
+        extra["map_kind"] = data.map_kind if cfg.task == "translate" else "imagery"
+        if cfg.task != "translate":
+            extra["task"] = cfg.task
         if self.head_palette is not None:
             extra["palette"] = {"name": self.head_palette.name, "classes": list(self.head_palette.classes)}
         return ModelMeta(generator=self.gcfg, family=self.family.name, direction=cfg.direction,
@@ -94,6 +98,8 @@ def check_config(cfg: TrainConfig) -> tuple[Family, Any]:
     if cfg.direction not in DIRECTIONS:
         raise GeopixError(f"unknown direction {cfg.direction!r}; use sat2map or map2sat")
     family = get_family(cfg.family)
+    if cfg.task == "inpaint" and family.name != "inpaint":
+        raise GeopixError(f"--task inpaint trains the inpaint family, not {family.name}: drop --family")
     try:
         opts = family.parse_options(cfg.family_options)
     except TypeError as exc:

@@ -49,9 +49,13 @@ class TrainConfig:
     pairs: tuple[PairSpec, ...] = internal(help="imagery/map pairs to learn from (--imagery/--maps, --pairs, "
                                                 "--aligned-dir)")
     out: str = option("run", "Run directory (default: runs/<date>-<time>-<direction>).", kind="path")
+    task: str = option("translate", "translate: learn imagery <-> maps from pairs; inpaint: learn to fill holes "
+                       "(clouds, stripes, nodata) in imagery, from --imagery alone (family inpaint; then "
+                       "geopix inpaint).", choices=("translate", "inpaint"))
     family: str = option("pix2pix", "Model family: pix2pix (U-Net + PatchGAN), pix2pixhd (coarse-to-fine "
-                         "generator, multi-scale discriminators, feature matching) or spade (GauGAN: imagery painted "
-                         "from a class layout, with styles; --direction map2sat).", choices=tuple(FAMILIES))
+                         "generator, multi-scale discriminators, feature matching), spade (GauGAN: imagery painted "
+                         "from a class layout, with styles; --direction map2sat) or inpaint (PatchGAN inpainting, "
+                         "the default of --task inpaint).", choices=tuple(FAMILIES))
     direction: str = option("sat2map", "sat2map: imagery -> map; map2sat: map -> synthetic imagery.",
                             choices=("sat2map", "map2sat"))
     map_kind: str = option("auto", "What the map holds: categorical (class codes: one logit per class, "

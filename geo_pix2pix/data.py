@@ -170,6 +170,8 @@ def resolve_map_kind(cfg: TrainConfig) -> str:
     from geo_pix2pix.progress import NOTICE
 
     spec = cfg.pairs[0]
+    if cfg.task == "inpaint":  # the "map" is the imagery itself, read as a picture, never as classes
+        return "rendered"
     if cfg.classes_from_palette:
         if cfg.map_kind not in ("auto", "categorical") or cfg.class_table:
             raise GeopixError("--classes-from-palette reads the map as classes: it cannot be combined with "

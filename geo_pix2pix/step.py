@@ -12,6 +12,8 @@ The Pix2Pix step of the paper, which every family of geopix runs with its own lo
    style-encoder KL term ``lambda_kl * KL``: with a style encoder, step 1 becomes
    ``fake_B = G(real_A, z)`` with ``z`` drawn from the encoder's Gaussian for ``real_B``
    (reparameterisation), so G learns to paint the real image's style and the encoder to describe it.
+   Inpainting (``Batch.hole``): ``fake_B`` is the image with G's pixels in its holes only, and the
+   L1 is taken over the holes.
 
 Every tensor and module it touches is passed in; it returns the named losses as a small dataclass.
 A term whose weight is 0 is not computed, so a Pix2Pix step does exactly the paper's arithmetic.
@@ -42,11 +44,14 @@ class Batch:
         real_A: input ``(N, Ca, T, T)`` in [-1, 1].
         real_B: target ``(N, Cb, T, T)`` in [-1, 1].
         valid: ``(N, 1, T, T)`` bool, pixels valid in both rasters.
+        hole: ``(N, 1, T, T)`` bool, inpainting's unknown pixels: G paints only these (the rest of
+            its output is replaced by ``real_B``) and the L1 is taken over them alone.
     """
 
     real_A: torch.Tensor
     real_B: torch.Tensor
     valid: torch.Tensor
+    hole: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,10 @@ def gan_step(nets: Networks, opts: Optimisers, batch: Batch, w: LossWeights,
             fake_B = nets.G(real_A, z)
         else:
             fake_B = nets.G(real_A)
+    l1_valid = valid
+    if batch.hole is not None:  # inpainting: the image with G's pixels in its holes
+        fake_B = torch.where(batch.hole, fake_B, real_B.to(fake_B.dtype))
+        l1_valid = batch.hole & valid
 
     # -- D: fake pairs should score "fake", real pairs "real" --------------------------
     zero = real_B.new_zeros(())
@@ -213,9 +222,9 @@ def gan_step(nets: Networks, opts: Optimisers, batch: Batch, w: LossWeights,
             pred_fake = D_frozen(torch.cat([real_A, fake_B], 1))
     if w.gan > 0:
         loss_G_GAN = adversarial_loss(pred_fake, True, w.gan_loss, valid, for_discriminator=False)
-    loss_G_L1 = masked_l1(fake_B, real_B, valid)
+    loss_G_L1 = masked_l1(fake_B, real_B, l1_valid)
     if w.edge > 0 or w.pixel_weight is not None:
-        l1_term = masked_l1(fake_B, real_B, valid, w.edge,
+        l1_term = masked_l1(fake_B, real_B, l1_valid, w.edge,
                             w.pixel_weight(real_B) if w.pixel_weight is not None else None)
     else:
         l1_term = loss_G_L1

@@ -170,6 +170,7 @@ class _Run:
     weights: LossWeights
     balance_record: dict[str, dict[str, float]] | None
     val_batches: list[dict[str, torch.Tensor]]
+    make: Callable[..., Batch]
 
 
 def _prepare(cfg: TrainConfig, family: Any, options: Any, plan: DevicePlan) -> _Run:
@@ -181,7 +182,8 @@ def _prepare(cfg: TrainConfig, family: Any, options: Any, plan: DevicePlan) -> _
     model = build_model(cfg, family, options, sides, plan)
     train_ds = PairWindowDataset(data.specs, data.index, data.imagery_stats, data.map_stats, augment=True)
     weights, record = _balanced(cfg, model.weights, train_ds, sides, data)
-    return _Run(cfg, data, sides, model, train_ds, weights, record, validation_batches(cfg, data))
+    make = family.batches(cfg, options, data, sides.a, sides.b)
+    return _Run(cfg, data, sides, model, train_ds, weights, record, validation_batches(cfg, data), make)
 
 
 def _distribute(run: _Run, plan: DevicePlan, world: World) -> Networks:
@@ -230,7 +232,6 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
 
     run = agree(lambda: _prepare(cfg, family, options, plan))
     cfg, model, sides = run.cfg, run.model, run.sides
-    a, b = sides.a, sides.b
     G, opts = model.G, model.opts
     nets = _distribute(run, plan, world)
 
@@ -264,7 +265,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             _set_lr(opts, lr, d_lr_factor)
             _set_frozen(G, model.family.frozen_parameters(G, options, step_i))
             d = to_device(batch, plan)
-            losses = gan_step(nets, opts, Batch(d[a], d[b], d["valid"]), run.weights, plan.autocast())
+            losses = gan_step(nets, opts, run.make(d, step_i, world.rank, world.size), run.weights, plan.autocast())
             step = step_i + 1
             now, stop = agree_stop(elapsed(), signals.requested is not None)
             last = step == end or (budget is not None and now >= budget) or stop
@@ -358,7 +359,7 @@ def _loader(run: _Run, plan: DevicePlan, start: int, end: int, world: World) -> 
 def _validate_and_sample(run: _Run, plan: DevicePlan, out: Path, step: int, row: dict[str, Any]) -> ImageMetrics:
     """Validation metrics into ``row``, and the sample grid of ``step`` (rank 0, unwrapped G)."""
     table = run.sides.out_stats if isinstance(run.sides.out_stats, ClassTable) else None
-    val, (ins, fakes, reals) = validate(run.model.G, run.val_batches, run.sides.a, run.sides.b, plan, table)
+    val, (ins, fakes, reals) = validate(run.model.G, run.val_batches, run.make, plan, table)
     row.update(val_L1=val.L1, val_PSNR=val.PSNR, val_SSIM=val.SSIM, val_pixel_accuracy=val.pixel_accuracy)
     (out / "samples").mkdir(exist_ok=True)
     save_sample_grid(out / "samples" / f"step_{step:06d}.png", ins[:4], fakes[:4], reals[:4],

@@ -7,6 +7,8 @@ torchrun rank 0 alone validates, on the unwrapped generator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
@@ -14,13 +16,17 @@ from torch.utils.data import DataLoader
 from geo_pix2pix.config import TrainConfig
 from geo_pix2pix.data import TrainingData
 from geo_pix2pix.device import DevicePlan, to_device
-from geo_pix2pix.metrics import ImageMetrics, MetricAccumulator
+from geo_pix2pix.metrics import HoleAccumulator, ImageMetrics, MetricAccumulator
+from geo_pix2pix.step import Batch
 from geo_pix2pix.tiles.classes import ClassTable
 from geo_pix2pix.tiles.dataset import WindowListDataset
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.grid import PixelWindow
 
-__all__ = ["validate", "validation_batches"]
+__all__ = ["validate", "validation_batches", "VALIDATION_STEP"]
+
+#: Validation batch ``i`` is made as this step + ``i`` (holes fixed for the run, never a training step's).
+VALIDATION_STEP = 2 ** 40
 
 
 def _spread(items: list[tuple[int, PixelWindow]], n: int) -> list[tuple[int, PixelWindow]]:
@@ -30,36 +36,44 @@ def _spread(items: list[tuple[int, PixelWindow]], n: int) -> list[tuple[int, Pix
     return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)] if n > 1 else items[:1]
 
 
-def validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], a: str, b: str,
-              plan: DevicePlan, classes: ClassTable | None = None
-              ) -> tuple[ImageMetrics, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], make: Callable[..., Batch],
+             plan: DevicePlan, classes: ClassTable | None = None
+             ) -> tuple[ImageMetrics, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Metrics over the fixed validation batches (G in eval mode), and the first batch's images.
 
+    ``make(windows, step)`` turns a loader batch into the step's :class:`~geo_pix2pix.step.Batch`
+    (the family's, :meth:`~geo_pix2pix.families.Family.batches`); validation batch ``i`` is made as
+    step :data:`VALIDATION_STEP` + ``i``, so inpainting's holes are the same at every validation.
+    An inpainting batch is scored inside its holes only (:class:`~geo_pix2pix.metrics.HoleAccumulator`).
     A categorical map is scored by the share of valid pixels whose arg-max class is right (the
     image metrics of one-hot maps would mean nothing; ``geopix evaluate`` gives per-class IoU)."""
-    acc = MetricAccumulator()
+    acc: MetricAccumulator | HoleAccumulator = MetricAccumulator()
     right = total = 0
     first: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     was_training = G.training
     G.eval()
     amp = plan.autocast()
     with torch.inference_mode():
-        for batch in batches:
-            d = to_device(batch, plan)
+        for i, loaded in enumerate(batches):
+            batch = make(to_device(loaded, plan), VALIDATION_STEP + i)
             if amp is None:
-                fake = G(d[a])
+                fake = G(batch.real_A)
             else:
                 with amp():
-                    fake = G(d[a])
-            f, r = fake.float().cpu().numpy(), batch[b].numpy()
+                    fake = G(batch.real_A)
+            valid = batch.valid
+            if batch.hole is not None:
+                fake, valid = torch.where(batch.hole, fake.float(), batch.real_B.float()), batch.hole & valid
+                acc = acc if isinstance(acc, HoleAccumulator) else HoleAccumulator()
+            f, r, v = fake.float().cpu().numpy(), batch.real_B.float().cpu().numpy(), valid.cpu().numpy()
             if classes is not None:
-                v = batch["valid"].numpy()[:, 0]
-                right += int(((f.argmax(1) == r.argmax(1)) & v).sum())
+                right += int(((f.argmax(1) == r.argmax(1)) & v[:, 0]).sum())
                 total += int(v.sum())
             else:
-                acc.add(f, r, batch["valid"].numpy())
+                acc.add(f, r, v)
             if first is None:
-                first = (batch[a].numpy(), f, r)
+                shown = batch.real_A.float().cpu().numpy()[:, :r.shape[1]] if batch.hole is not None else None
+                first = (shown if shown is not None else batch.real_A.float().cpu().numpy(), f, r)
     G.train(was_training)
     if first is None:
         raise GeopixError("no windows to validate on")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from geo_pix2pix.tiles.errors import GeopixError
@@ -24,9 +24,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
     from geo_pix2pix.config import TrainConfig
+    from geo_pix2pix.data import TrainingData
     from geo_pix2pix.device import DevicePlan
     from geo_pix2pix.models.registry import DiscriminatorConfig
-    from geo_pix2pix.step import LossWeights
+    from geo_pix2pix.step import Batch, LossWeights
 
 __all__ = ["FAMILIES", "Family", "get_family", "family_names", "iter_families"]
 
@@ -35,6 +36,7 @@ FAMILIES: Mapping[str, str] = {
     "pix2pix": "geo_pix2pix.families.pix2pix:FAMILY",
     "pix2pixhd": "geo_pix2pix.families.pix2pixhd:FAMILY",
     "spade": "geo_pix2pix.families.spade:FAMILY",
+    "inpaint": "geo_pix2pix.families.inpaint:FAMILY",
 }
 
 
@@ -94,7 +96,7 @@ class Family:
 
     def loss_weights(self, cfg: TrainConfig, opts: Any) -> LossWeights:
         """The loss weights of the GAN step (class balance is added by the training loop)."""
-        from geo_pix2pix.step import LossWeights
+        from geo_pix2pix.step import Batch, LossWeights
 
         return LossWeights(gan_loss=cfg.gan_loss, l1=cfg.lambda_l1, edge=cfg.edge_weight, classes=cfg.class_weight)
 
@@ -115,6 +117,17 @@ class Family:
     def style_encoder(self, G: nn.Module) -> nn.Module | None:
         """The generator's style encoder (trained through a KL term), if it has one."""
         return None
+
+    def batches(self, cfg: TrainConfig, opts: Any, data: TrainingData, a: str, b: str) -> Callable[..., Batch]:
+        """What makes a step's batch from the loader's windows: ``make(windows, step, rank, world)``
+        (a pure function of its arguments and the seed, so a resume is exact); ``a``/``b``: which of
+        the windows' rasters G reads and draws. The translation families' is the pair itself."""
+        from geo_pix2pix.step import Batch
+
+        def make(d: Mapping[str, Any], step: int, rank: int = 0, world: int = 1) -> Batch:
+            return Batch(d[a], d[b], d["valid"])
+
+        return make
 
     def d_lr_factor(self, opts: Any) -> float:
         """The discriminator's learning rate as a multiple of the generator's (TTUR)."""

@@ -77,6 +77,8 @@ class DiscriminatorConfig:
         n_layers: stride-2 layers (3: 70x70 receptive field).
         norm: ``batch``, ``instance`` or ``spectral``.
         num_d: PatchGANs at successive 2x downsamplings (1: Pix2Pix; Pix2PixHD uses 2-3).
+        global_tile: with a window side > 0, also a global discriminator of windows that size
+            (one logit per window; inpainting, :mod:`.global_d`).
     """
 
     name: str = "patchgan"
@@ -85,6 +87,7 @@ class DiscriminatorConfig:
     n_layers: int = 3
     norm: str = "batch"
     num_d: int = 1
+    global_tile: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,6 +178,10 @@ def _smp(cfg: GeneratorConfig) -> nn.Module:
 def _patchgan(cfg: DiscriminatorConfig) -> nn.Module:
     from .patchgan import MultiScaleDiscriminator
 
+    if cfg.global_tile > 0:
+        from .global_d import LocalGlobalDiscriminator
+
+        return LocalGlobalDiscriminator(cfg.in_channels, cfg.ndf, cfg.n_layers, cfg.norm, cfg.num_d, cfg.global_tile)
     return MultiScaleDiscriminator(cfg.in_channels, cfg.ndf, cfg.n_layers, cfg.norm, cfg.num_d)
 
 

@@ -1,0 +1,198 @@
+"""PatchGAN inpainting (``geopix train --task inpaint``): filling clouds, stripes and gaps in imagery.
+
+After Demir and Unal 2018 ("Patch-Based Image Inpainting with Generative Adversarial Networks",
+arXiv 1803.07422): a generator fills the holes, a PatchGAN judges local texture and a global
+discriminator the whole window. Self-supervised: the imagery is its own target. Every training
+window gets holes (:mod:`geo_pix2pix.tiles.holes`: free-form strokes, rectangles, Landsat 7
+SLC-off stripes, the raster's own nodata shapes moved onto valid pixels), drawn from
+``(seed, step)`` so a resume is exact.
+
+* The generator is the Pix2Pix U-Net (``--generator unet`` or ``smp:<encoder>``) with one more
+  input channel: it reads the window with every unknown pixel (the drawn holes and the raster's
+  own nodata) set to 0, plus the mask of those pixels, and paints the whole window.
+* Only the holes are painted: the window that the losses and the discriminators see is the image
+  with G's pixels in its holes (what ``geopix inpaint`` writes), so valid pixels pass through
+  untouched and G spends nothing on copying them.
+* L1 (``--lambda-l1``) over the drawn holes' pixels that are really valid; the raster's own
+  nodata is never a target (it is masked in every loss, as in translation training).
+* Adversarial: a PatchGAN (70x70 patches, ``--num-d`` scales) and a global discriminator of the
+  whole window (``--no-global-d`` to leave it out), both conditioned on the holed window and its
+  mask; optional feature matching (``--lambda-feat``) and VGG perceptual loss (``--vgg-weights``,
+  RGB imagery).
+
+Recipes: ``paper`` is the Pix2Pix paper's optimisation on 256-pixel windows with both critics;
+``cpu`` halves the networks and trains 8 windows of 128 pixels a step at lr 5e-4 (the Pix2Pix CPU
+recipe's findings: smaller networks and more, cheaper steps), so holes up to ~60 pixels across
+fit the window several times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from geo_pix2pix.families import Family
+from geo_pix2pix.families.shared import MultiScaleOptions
+from geo_pix2pix.options import option
+from geo_pix2pix.tiles.errors import GeopixError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
+
+    from geo_pix2pix.config import TrainConfig
+    from geo_pix2pix.data import TrainingData
+    from geo_pix2pix.device import DevicePlan
+    from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
+    from geo_pix2pix.step import Batch, LossWeights
+
+__all__ = ["InpaintOptions", "Inpaint", "HoleBatches", "FAMILY", "holed_input"]
+
+
+@dataclass(frozen=True)
+class InpaintOptions(MultiScaleOptions):
+    """Inpainting's own options (``geopix train --task inpaint``), after the shared multi-scale ones."""
+
+    global_d: bool = option(True, "inpaint: no global discriminator (only the PatchGAN judges the fill).",
+                            flag="--no-global-d", kind="negated")
+    hole_kinds: str = option("strokes,boxes,stripes,nodata", "inpaint: kinds of holes drawn into training windows "
+                        "(comma-separated): strokes (free-form, cloud-like), boxes, stripes (Landsat 7 SLC-off), "
+                        "nodata (the rasters' own nodata shapes, moved).")
+    max_hole_fraction: float = option(0.5, "inpaint: largest share of a training window in holes.", min=0.02, max=0.9)
+
+
+PAPER: Mapping[str, Any] = MappingProxyType({
+    "tile": 256, "batch_size": 1, "ngf": 64, "ndf": 64, "lambda_l1": 100.0, "lr": 2e-4, "num_d": 1,
+    "lambda_feat": 0.0})
+CPU: Mapping[str, Any] = MappingProxyType({
+    "tile": 128, "batch_size": 8, "ngf": 32, "ndf": 32, "lambda_l1": 100.0, "lr": 5e-4, "num_d": 1,
+    "lambda_feat": 0.0})
+
+
+class HoleBatches:
+    """Makes the step's batch from the loader's windows: holes drawn for ``(seed, step)``, the
+    holed window and its mask as G's input, the window itself as the target.
+
+    The holes of a step are drawn for all ``world x batch`` windows of the step and each rank takes
+    its slice, so N ranks train on exactly the holes one process of N times the batch would."""
+
+    def __init__(self, spec: Any, bank: list[np.ndarray], seed: int) -> None:
+        self.spec, self.bank, self.seed = spec, bank, seed
+
+    def __call__(self, d: Mapping[str, torch.Tensor], step: int, rank: int = 0, world: int = 1) -> Batch:
+        import torch
+
+        from geo_pix2pix.step import Batch
+        from geo_pix2pix.tiles.holes import draw_holes
+
+        image, valid = d["imagery"], d["valid"]
+        n, size = image.shape[0], image.shape[-1]
+        drawn = draw_holes(np.random.default_rng([self.seed, step, 1]), n * world, size, self.spec, self.bank)
+        hole = torch.from_numpy(drawn[rank * n:(rank + 1) * n, None]).to(image.device) | ~valid
+        return Batch(holed_input(image, hole), image, valid, hole)
+
+
+def holed_input(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """G's input: the image with its unknown pixels set to 0 (the mean of the normalised range),
+    and the mask of those pixels (1) as one more channel. ``(N, C, T, T)``, ``(N, 1, T, T)`` bool."""
+    import torch
+
+    return torch.cat([image.masked_fill(hole, 0.0), hole.to(image.dtype)], 1)
+
+
+def _nodata_bank(data: TrainingData, size: int, max_fraction: float) -> list[np.ndarray]:
+    """Real hole shapes: the invalid masks of the training rasters' windows of ``size`` (a grid of
+    them, at most 4096 per raster), those partly invalid (:func:`~geo_pix2pix.tiles.holes.nodata_shapes`)."""
+    from rasterio.windows import Window
+
+    from geo_pix2pix.tiles.holes import nodata_shapes
+    from geo_pix2pix.tiles.raster import open_raster, reading, valid_mask
+
+    masks: list[np.ndarray] = []
+    for p in data.pairs:
+        bands = list(p.spec.imagery_bands or [1])
+        with open_raster(p.spec.imagery, "imagery") as src, reading(src.name, "imagery"):
+            rows, cols = range(0, src.height - size + 1, size), range(0, src.width - size + 1, size)
+            step = max(1, len(rows) * len(cols) // 4096)
+            for i, (r, c) in enumerate((r, c) for r in rows for c in cols):
+                if i % step == 0:
+                    w = Window(c, r, size, size)
+                    masks.append(~valid_mask(src.read(bands, window=w), src.dataset_mask(window=w)))
+    return nodata_shapes(masks, max_fraction)
+
+
+class Inpaint(Family):
+    name: ClassVar[str] = "inpaint"
+    summary: ClassVar[str] = "PatchGAN inpainting: fill holes in imagery (--task inpaint)"
+    options: ClassVar[type | None] = InpaintOptions
+    recipes: ClassVar[Mapping[str, Mapping[str, Any]]] = MappingProxyType({"paper": PAPER, "cpu": CPU})
+    loss_terms: ClassVar[tuple[str, ...]] = ("G_GAN", "G_L1", "G_feat", "G_VGG")
+
+    def check(self, cfg: TrainConfig, opts: InpaintOptions) -> None:
+        from geo_pix2pix.tiles.holes import parse_kinds
+
+        if cfg.task != "inpaint":
+            raise GeopixError("the inpaint family fills holes in imagery: train it with --task inpaint")
+        if cfg.direction != "sat2map" or cfg.palette_head or cfg.balance_palette or cfg.balance_classes:
+            raise GeopixError("--direction, --palette-head and the class balance options are for translation; "
+                              "inpainting learns the imagery itself")
+        try:
+            parse_kinds(opts.hole_kinds)
+        except ValueError as exc:
+            raise GeopixError(f"--hole-kinds: {exc}") from None
+        if opts.vgg_weights:
+            from geo_pix2pix.models.vgg import check_vgg_weights
+
+            check_vgg_weights(opts.vgg_weights)
+
+    def configure(self, cfg: TrainConfig, opts: InpaintOptions, in_channels: int, out_channels: int,
+                  head: Mapping[str, Any]) -> tuple[GeneratorConfig, DiscriminatorConfig]:
+        from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
+
+        if opts.vgg_weights and opts.lambda_vgg > 0 and out_channels != 3:
+            raise GeopixError(f"the VGG perceptual loss needs 3-band (RGB) imagery; this imagery has {out_channels} "
+                              "band(s): drop --vgg-weights")
+        gcfg = GeneratorConfig(name=cfg.generator, in_channels=in_channels + 1, out_channels=out_channels,
+                               tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=False,
+                               encoder_weights=cfg.encoder_weights)
+        dcfg = DiscriminatorConfig(in_channels=2 * in_channels + 1, ndf=cfg.ndf, n_layers=cfg.d_layers,
+                                   norm=cfg.d_norm, num_d=opts.num_d, global_tile=cfg.tile if opts.global_d else 0)
+        return gcfg, dcfg
+
+    def generator_config(self, d: Mapping[str, Any]) -> GeneratorConfig:
+        from geo_pix2pix.models.registry import GeneratorConfig
+
+        return GeneratorConfig.from_dict(dict(d))
+
+    def build_generator(self, gcfg: Any, init: bool = True) -> nn.Module:
+        from geo_pix2pix.models.registry import build_generator
+
+        return build_generator(gcfg, init=init)
+
+    def loss_weights(self, cfg: TrainConfig, opts: InpaintOptions) -> LossWeights:
+        from geo_pix2pix.step import LossWeights
+
+        return LossWeights(gan_loss=cfg.gan_loss, l1=cfg.lambda_l1, edge=cfg.edge_weight, feat=opts.lambda_feat,
+                           vgg=opts.lambda_vgg if opts.vgg_weights else 0.0)
+
+    def perceptual(self, cfg: TrainConfig, opts: InpaintOptions, plan: DevicePlan) -> nn.Module | None:
+        if not opts.vgg_weights or opts.lambda_vgg <= 0:
+            return None
+        from geo_pix2pix.models.vgg import VGGLoss, load_vgg19_features
+
+        return VGGLoss(load_vgg19_features(opts.vgg_weights)).to(plan.device)
+
+    def batches(self, cfg: TrainConfig, opts: InpaintOptions, data: TrainingData, a: str, b: str
+                ) -> Callable[..., Batch]:
+        from geo_pix2pix.tiles.holes import HoleSpec, parse_kinds
+
+        spec = HoleSpec(parse_kinds(opts.hole_kinds), opts.max_hole_fraction)
+        bank = _nodata_bank(data, cfg.tile, opts.max_hole_fraction) if "nodata" in spec.kinds else []
+        return HoleBatches(spec, bank, cfg.seed)
+
+
+FAMILY = Inpaint()
