@@ -92,6 +92,31 @@ def no_amp_opt(f: F) -> F:
              "run the networks in mixed precision.")(f)
 
 
+def tiling_opts(f: F) -> F:
+    """How a model runs over a region (translate, inpaint): tiles, batch, device, precision, TTA, the
+    COG's creation options and the region's bands."""
+    for deco in reversed([
+        click.option("--tile-size", type=click.IntRange(min=1), default=None,
+                     help="Tile side in pixels [default: the training tile, or its smallest multiple of at least "
+                          "256 pixels if it is smaller]; any multiple of the generator's stride product (the "
+                          "training tile always is one). Larger tiles: more context, fewer tiles."),
+        click.option("--overlap", type=click.IntRange(min=0), default=None,
+                     help="Overlap of neighbouring tiles in pixels [default: a quarter of the tile]."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
+        no_amp_opt,
+        tta_opt,
+        click.option("--co", "creation_options", multiple=True, callback=parse_creation_options, metavar="KEY=VAL",
+                     help="GDAL creation option of the COG driver, e.g. --co COMPRESS=ZSTD (repeatable)."),
+        click.option("--bands", callback=parse_bands, metavar="1,2,3",
+                     help="Bands of REGION to read, in the model's order [default: the model's input bands]; "
+                          "required when REGION has more bands than the training input (extra bands are never "
+                          "used silently)."),
+    ]):
+        f = deco(f)
+    return f
+
+
 def resampling_opt(f: F) -> F:
     return click.option(
         "--resampling", type=click.Choice(["nearest", "bilinear", "cubic", "average", "mode"]),

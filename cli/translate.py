@@ -11,28 +11,13 @@ from typing import Any
 
 import click
 
-from .options import (layout_opts, layout_spec, no_amp_opt, overwrite_opt, parse_bands, parse_creation_options,
-                      quiet, tta_opt)
+from .options import layout_opts, layout_spec, overwrite_opt, quiet, tiling_opts
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(), metavar="[REGION] OUT")
 @click.option("--model", default="runs/latest", show_default=True, help="Run directory or model.safetensors.")
-@click.option("--tile-size", type=click.IntRange(min=1), default=None,
-              help="Tile side in pixels [default: the training tile, or its smallest multiple of at least 256 "
-                   "pixels if it is smaller]; any multiple of the generator's stride product (the training tile "
-                   "always is one). Larger tiles: more context, fewer tiles.")
-@click.option("--overlap", type=click.IntRange(min=0), default=None,
-              help="Overlap of neighbouring tiles in pixels [default: a quarter of the tile].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@no_amp_opt
-@tta_opt
-@click.option("--co", "creation_options", multiple=True, callback=parse_creation_options, metavar="KEY=VAL",
-              help="GDAL creation option of the COG driver, e.g. --co COMPRESS=ZSTD (repeatable).")
-@click.option("--bands", callback=parse_bands, metavar="1,2,3",
-              help="Bands of REGION to read, in the model's order [default: the model's input bands]; required "
-                   "when REGION has more bands than the training input (extra bands are never used silently).")
+@tiling_opts
 @click.option("--output-dtype", type=click.Choice(["float32", "float64", "uint8", "uint16", "int16", "int32",
                                                    "uint32"]), default=None,
               help="Dtype of a measured-value (continuous) output [default: float32], e.g. uint16 for a DEM "

@@ -4,6 +4,7 @@
 
     model = geopix.load_model("runs/demo")                  # a run directory or a model file, once
     model.translate("region.tif", "region_map.tif")         # a raster -> a COG on the same grid
+    filler.inpaint("scene.tif", "filled.tif", holes="clouds.gpkg")  # a model trained with task="inpaint"
     with rasterio.open("region.tif") as src:
         out = model.predict(src.read(model.input_bands), mask=src.dataset_mask() > 0)
     result = geopix.fit(config, on_step=lambda step, losses: ...)
@@ -30,9 +31,10 @@ from geo_pix2pix.config import TrainConfig
 from geo_pix2pix.layouts import VectorRegion
 from geo_pix2pix.modelfile import ModelMeta
 from geo_pix2pix.tiles.errors import BandError, GeopixError, environment_error
+from geo_pix2pix.tiles.fill import FillResult
 from geo_pix2pix.tiles.mosaic import MosaicResult
 
-__all__ = ["Model", "load_model", "fit", "merge", "TrainConfig", "GeopixError", "MosaicResult"]
+__all__ = ["Model", "load_model", "fit", "merge", "TrainConfig", "GeopixError", "MosaicResult", "FillResult"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -156,6 +158,36 @@ class Model:
                               shard=_shard(shard))
         result, _ = translate(region, out, cfg, progress=progress, predictor=self._pred)
         return result
+
+    @_api
+    def inpaint(self, region: str | os.PathLike[str], out: str | os.PathLike[str], *,
+                holes: str | os.PathLike[str] | None = None, max_hole: float | None = None,
+                record: str | os.PathLike[str] | None = None, tile: int | None = None, overlap: int | None = None,
+                batch_size: int = 8, creation_options: dict[str, str] | None = None,
+                bands: tuple[int, ...] | None = None, overwrite: bool = False,
+                progress: Callable[[int, int], None] | None = None) -> FillResult:
+        """Fill the holes of the raster ``region`` into the COG ``out`` (an inpainting model,
+        ``--task inpaint``): what ``geopix inpaint`` does.
+
+        The holes are the region's invalid pixels (nodata, alpha, mask, NaN), or ``holes``: a mask
+        raster (non-zero = hole) or polygons, in any CRS. Valid pixels come out bit for bit; holes
+        whose farthest pixel lies more than ``max_hole`` pixels from a known one stay nodata
+        (:data:`~geo_pix2pix.inpaint.DEFAULT_MAX_HOLE`, with a warning). The state of every pixel
+        (kept, filled, too large, nodata) is written to ``record`` (default ``OUT.filled.tif``).
+        Returns the paths, the tiles run and the hole plan's counts.
+        """
+        from geo_pix2pix.inpaint import DEFAULT_MAX_HOLE, InpaintConfig, inpaint
+        from geo_pix2pix.tiles.cog_options import check_creation_options
+        from geo_pix2pix.tiles.raster import check_input_file
+
+        check_input_file(region, "region")
+        options = check_creation_options(creation_options or {})
+        cfg = InpaintConfig(model=str(self.path), holes=os.fspath(holes) if holes is not None else None,
+                            max_hole=DEFAULT_MAX_HOLE if max_hole is None else float(max_hole),
+                            record=os.fspath(record) if record is not None else None, tile=tile, overlap=overlap,
+                            batch_size=batch_size, creation_options=tuple(options.items()), overwrite=overwrite,
+                            bands=tuple(bands) if bands else None)
+        return inpaint(region, out, cfg, progress=progress, predictor=self._pred)
 
     @_api
     def predict(self, array: np.ndarray, mask: np.ndarray | None = None, *, tile: int | None = None,

@@ -291,6 +291,9 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
     """
     pred = predictor or Predictor(cfg.model, cfg.device, cfg.amp, cfg.tta)
     meta = pred.meta
+    if meta.family == "inpaint":
+        raise GeopixError(f"{pred.path} is an inpainting model: it fills holes (geopix inpaint), it does not "
+                          "translate")
     bands, warnings = check_region(str(region), meta, cfg.bands)
     for w in warnings:
         log.warning(w)

@@ -154,6 +154,14 @@ class RowBlender:
             self._wsum[rs, cs] += self.weight2d
         self._col += len(preds)
 
+    def skip_tiles(self, n: int = 1) -> None:
+        """Pass over the next ``n`` tiles of the current row without a prediction (inpainting skips
+        tiles without holes): their pixels get no weight from them, and a pixel no tile weighs
+        comes out as 0."""
+        if self._col + n > len(self.plan.col_starts):
+            raise ValueError(f"tile row {self._k} has {len(self.plan.col_starts)} tiles, got more")
+        self._col += n
+
     def end_row(self) -> None:
         """Close tile row ``k``: every one of its tiles must have been added."""
         if self._col != len(self.plan.col_starts):
@@ -178,7 +186,9 @@ class RowBlender:
         b = min(stop, p.pad_top + p.height)
         if b > a:
             rows, cols = slice(a - self._lo, b - self._lo), slice(p.pad_left, p.pad_left + p.width)
-            yield a - p.pad_top, self._acc[:, rows, cols] / self._wsum[None, rows, cols]
+            wsum = self._wsum[None, rows, cols]
+            yield a - p.pad_top, np.divide(self._acc[:, rows, cols], wsum, out=np.zeros_like(self._acc[:, rows, cols]),
+                                           where=wsum > 0)
         keep = p.tile - n  # >= 0 (n <= stride, or = tile at the end): rows the next tile row adds to
         self._acc[:, :keep] = self._acc[:, n:]  # shift them to the top of the buffers
         self._wsum[:keep] = self._wsum[n:]

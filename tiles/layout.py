@@ -33,7 +33,7 @@ import numpy as np
 from .classes import ClassTable
 from .errors import GeopixError
 
-__all__ = ["BACKGROUND", "Grid", "LayoutSpec", "layout_classes", "layout_table", "write_layout"]
+__all__ = ["BACKGROUND", "Grid", "LayoutSpec", "layout_classes", "layout_table", "read_layer", "write_layout"]
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,9 @@ def _split(layer: str) -> tuple[str, str]:
     return Path(layer).stem, layer
 
 
-def _read(layer: str) -> tuple[str, Any]:
+def read_layer(layer: str) -> tuple[str, Any]:
+    """A vector layer (``NAME=PATH`` or ``PATH``) as (name, GeoDataFrame without empty geometries); one-line
+    errors for an unreadable file, a missing CRS and coordinates that cannot be in the declared one."""
     from .raster import check_input_file
 
     name, path = _split(layer)
@@ -134,7 +136,7 @@ def _values(gdf: Any, field: str) -> list[str]:
 
 def _load(spec: LayoutSpec) -> list[tuple[str, Any]]:
     """Each layer's class name and features (non-empty geometries)."""
-    return [_read(layer) for layer in spec.layers]
+    return [read_layer(layer) for layer in spec.layers]
 
 
 def _classes(loaded: list[tuple[str, Any]], field: str | None) -> list[str]:

