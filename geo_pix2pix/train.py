@@ -231,7 +231,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
              f", rank {world.rank} of {world.size}" if world.distributed else "")
 
     run = agree(lambda: _prepare(cfg, family, options, plan))
-    cfg, model, sides = run.cfg, run.model, run.sides
+    cfg, model = run.cfg, run.model
     G, opts = model.G, model.opts
     nets = _distribute(run, plan, world)
 

@@ -96,7 +96,7 @@ class Family:
 
     def loss_weights(self, cfg: TrainConfig, opts: Any) -> LossWeights:
         """The loss weights of the GAN step (class balance is added by the training loop)."""
-        from geo_pix2pix.step import Batch, LossWeights
+        from geo_pix2pix.step import LossWeights
 
         return LossWeights(gan_loss=cfg.gan_loss, l1=cfg.lambda_l1, edge=cfg.edge_weight, classes=cfg.class_weight)
 
