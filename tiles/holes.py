@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["HOLE_KINDS", "HoleSpec", "draw_holes", "nodata_shapes", "MIN_FRACTION", "parse_kinds"]
+__all__ = ["HOLE_KINDS", "HoleSpec", "draw_holes", "nodata_shapes", "MIN_FRACTION", "parse_kinds", "EVAL_HOLES",
+           "eval_holes"]
 
 HOLE_KINDS = ("strokes", "boxes", "stripes", "nodata")
 #: A window's holes cover at least this share of it.
@@ -144,3 +145,39 @@ def nodata_shapes(invalid_windows: Sequence[np.ndarray], max_fraction: float) ->
     if len(keep) > MAX_SHAPES:
         keep = [keep[round(i * (len(keep) - 1) / (MAX_SHAPES - 1))] for i in range(MAX_SHAPES)]
     return [np.ascontiguousarray(m) for m in keep]
+
+
+#: Hole kinds of the evaluation (``geopix evaluate`` of an inpainting model, ``bench/inpaint.py``)
+#: and their size classes in pixels: a stripe's width, a cloud's diameter.
+EVAL_HOLES = {"stripes": (2, 4, 8, 16), "clouds": (8, 16, 32, 64)}
+
+
+def eval_holes(rng: np.random.Generator, shape: tuple[int, int], kind: str, size: int,
+               cover: float = 0.15) -> np.ndarray:
+    """``(h, w)`` bool evaluation holes of one size class covering about ``cover`` of the raster.
+
+    ``stripes``: SLC-off-like gaps, ``size`` pixels wide, nearly along the rows (tilted 8 degrees
+    as Landsat 7's scan lines are to north), ``size / cover`` apart. ``clouds``: blobs of about
+    ``size`` pixels across, each the union of 5 discs of radius ``size / 4`` to ``size / 2.5``
+    scattered within ``size / 4`` of its centre (a lumpy outline, not a disc).
+    """
+    h, w = shape
+    if kind == "stripes":
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+        angle = math.radians(8.0)
+        across = yy * math.cos(angle) - xx * math.sin(angle)
+        period = size / cover
+        return np.mod(across + rng.uniform(0, period), period) < size
+    if kind != "clouds":
+        raise ValueError(f"unknown test hole kind {kind!r}; choose {', '.join(EVAL_HOLES)}")
+    out = np.zeros(shape, bool)
+    side = max(h, w) + 2 * size
+    pad = np.zeros((side, side), bool)
+    n = max(1, round(cover * h * w / (math.pi * (size / 2) ** 2)))
+    for _ in range(n):
+        cy, cx = rng.uniform(0, h) + size, rng.uniform(0, w) + size
+        for _ in range(5):
+            dy, dx = rng.uniform(-size / 4, size / 4, 2)
+            _discs(pad, np.array([cy + dy]), np.array([cx + dx]), rng.uniform(size / 4, size / 2.5))
+    out[:] = pad[size:size + h, size:size + w]
+    return out

@@ -9,7 +9,8 @@ SLC-off stripes, the raster's own nodata shapes moved onto valid pixels), drawn 
 
 * The generator is the Pix2Pix U-Net (``--generator unet`` or ``smp:<encoder>``) with one more
   input channel: it reads the window with every unknown pixel (the drawn holes and the raster's
-  own nodata) set to 0, plus the mask of those pixels, and paints the whole window.
+  own nodata) pre-filled by a smooth push-pull interpolation (:mod:`~geo_pix2pix.models.prefill`),
+  plus the mask of those pixels, and paints the whole window.
 * Only the holes are painted: the window that the losses and the discriminators see is the image
   with G's pixels in its holes (what ``geopix inpaint`` writes), so valid pixels pass through
   untouched and G spends nothing on copying them.
@@ -169,9 +170,10 @@ class Inpaint(Family):
         return GeneratorConfig.from_dict(dict(d))
 
     def build_generator(self, gcfg: Any, init: bool = True) -> nn.Module:
+        from geo_pix2pix.models.prefill import PrefilledGenerator
         from geo_pix2pix.models.registry import build_generator
 
-        return build_generator(gcfg, init=init)
+        return PrefilledGenerator(build_generator(gcfg, init=init))
 
     def loss_weights(self, cfg: TrainConfig, opts: InpaintOptions) -> LossWeights:
         from geo_pix2pix.step import LossWeights
