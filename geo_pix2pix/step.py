@@ -199,6 +199,9 @@ def gan_step(nets: Networks, opts: Optimisers, batch: Batch, w: LossWeights,
     if batch.hole is not None:  # inpainting: the image with G's pixels in its holes
         fake_B = torch.where(batch.hole, fake_B, real_B.to(fake_B.dtype))
         l1_valid = batch.hole & valid
+        # the raster's own nodata is never a target, nor part of a real example: there the real
+        # window shows G's pixels too, so neither loss can read what the nodata pixels hold
+        real_B = torch.where(valid, real_B.to(fake_B.dtype), fake_B.detach())
 
     # -- D: fake pairs should score "fake", real pairs "real" --------------------------
     zero = real_B.new_zeros(())

@@ -38,7 +38,7 @@ from rasterio.windows import Window
 from .atomic import check_output, remove_stale_partials
 from .blend import RowBlender, plan_mosaic
 from .cog import STREAM_ROWS, StreamSpec, cog_options, cog_stream
-from .hole_mask import FILLED, KEPT, STATES, HolePlan
+from .hole_mask import FILLED, KEPT, STATES, HolePlan, band_validity
 from .mosaic import Predict, TileReader
 from .normalize import BandStats
 from .raster import open_raster
@@ -168,12 +168,15 @@ def _compose(src: Any, cfg: FillConfig, plan: HolePlan, row: int, values: np.nda
     prediction, the input's nodata value where nothing is known (kept as read without one); and
     the internal mask to write (``masked``: the input has no nodata value but unknown pixels)."""
     n = values.shape[1]
-    raw = src.read(list(cfg.bands), window=Window(0, row, src.width, n))
+    window = Window(0, row, src.width, n)
+    raw = src.read(list(cfg.bands), window=window)
     state = plan.state[row:row + n]
     fill = state == FILLED
     out = raw.copy()
     if fill.any():
         painted = cfg.stats.denormalize(values[:, fill][:, :, None])[:, :, 0].astype(raw.dtype)
+        if not plan.given:  # a pixel missing in some bands keeps the bands it has
+            painted = np.where(band_validity(src, cfg.bands, window, raw)[:, fill], raw[:, fill], painted)
         out[:, fill] = _off_nodata(painted, src.nodata)
     if src.nodata is not None:
         out[:, state > FILLED] = np.asarray(src.nodata).astype(raw.dtype)

@@ -7,7 +7,8 @@ Every pixel of the region gets a *state* (the codes of the filled-pixels record,
 * ``2`` too large: a pixel of a hole too large to fill credibly, left as nodata;
 * ``3`` nodata: an invalid input pixel outside the holes (``--holes`` given), left as nodata.
 
-The holes are the region's own invalid pixels (nodata value, alpha, internal mask, NaN), or, with
+The holes are the region's own invalid pixels (nodata value, alpha, internal mask, NaN, in any
+band; a filled pixel keeps the bands that were valid), or, with
 ``--holes``, the non-zero valid pixels of a mask raster (read onto the region's grid, nearest) or
 the pixels polygons touch (reprojected to the region's CRS). The generator sees every pixel that
 is not kept as unknown.
@@ -33,10 +34,10 @@ import numpy as np
 from rasterio.windows import Window
 
 from .errors import GeopixError, NoOverlapError
-from .raster import open_raster, reading, valid_mask
+from .raster import open_raster, reading
 
 __all__ = ["STATES", "KEPT", "FILLED", "TOO_LARGE", "NODATA", "HolePlan", "plan_holes", "read_validity",
-           "read_holes"]
+           "read_holes", "band_validity"]
 
 KEPT, FILLED, TOO_LARGE, NODATA = 0, 1, 2, 3
 #: Code -> name of the filled-pixels record's classes.
@@ -55,6 +56,8 @@ class HolePlan:
         holes: connected holes; ``too_large``: how many of them are left unfilled.
         filled_pixels / unfilled_pixels: pixels of state 1 / state 2.
         largest_radius: the largest hole radius found (pixels; 0 without holes).
+        given: the holes were given (``--holes``: every band of a hole pixel is painted); else they
+            are the region's invalid pixels (a filled pixel keeps the bands it had).
     """
 
     state: np.ndarray
@@ -63,19 +66,27 @@ class HolePlan:
     filled_pixels: int
     unfilled_pixels: int
     largest_radius: float
+    given: bool = False
 
-    def tiles_to_run(self, row0: int, col0: int, size: int) -> bool:
-        """Whether a window of the region holds a pixel to fill (a tile without one is not run)."""
-        return bool((self.state[max(0, row0):row0 + size, max(0, col0):col0 + size] == FILLED).any())
+
+def band_validity(src: Any, bands: tuple[int, ...], window: Window, data: np.ndarray | None = None) -> np.ndarray:
+    """``(bands, h, w)`` bool: each band's valid pixels in ``window`` (its mask: nodata, alpha or
+    internal mask; and finite values). ``data``: the window's values, if already read."""
+    data = src.read(list(bands), window=window) if data is None else data
+    valid = src.read_masks(list(bands), window=window) > 0
+    if np.issubdtype(data.dtype, np.floating):
+        valid &= np.isfinite(data)
+    return valid
 
 
 def read_validity(src: Any, bands: tuple[int, ...]) -> np.ndarray:
-    """``(height, width)`` bool: pixels valid in every band read (mask, nodata, alpha, finite)."""
+    """``(height, width)`` bool: pixels valid in every band read (a pixel missing in one band is
+    unknown to the generator; :func:`band_validity` keeps the bands it has)."""
     out = np.empty((src.height, src.width), bool)
     with reading(src.name, "region"):
         for r in range(0, src.height, _STRIP):
             w = Window(0, r, src.width, min(_STRIP, src.height - r))
-            out[r:r + w.height] = valid_mask(src.read(list(bands), window=w), src.dataset_mask(window=w))
+            out[r:r + w.height] = band_validity(src, bands, w).all(axis=0)
     return out
 
 
@@ -161,4 +172,4 @@ def plan_holes(valid: np.ndarray, holes: np.ndarray | None, max_hole: float) -> 
             state[r0:r1, c0:c1][mine] = TOO_LARGE
             too_large += 1
     return HolePlan(state, n, too_large, int((state == FILLED).sum()), int((state == TOO_LARGE).sum()),
-                    largest if n else 0.0)
+                    largest if n else 0.0, holes is not None)
