@@ -30,10 +30,16 @@ from .options import no_amp_opt, tta_opt
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @no_amp_opt
 @tta_opt
+@click.option("--hole-kind", type=click.Choice(["clouds", "stripes"]), default="clouds", show_default=True,
+              help="Inpainting models: the holes drawn into --imagery (cloud blobs, or Landsat 7 SLC-off stripes).")
+@click.option("--hole-sizes", default=None, metavar="8,16,32",
+              help="Inpainting models: hole sizes in pixels (cloud diameters, stripe widths) [default: 8,16,32,64 "
+                   "for clouds, 2,4,8,16 for stripes].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Inpainting models: seed of the holes.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str | None, aligned_order: str,
              palette: str | None, windows: str, tile_size: int | None, device: str, batch_size: int, no_amp: bool,
-             tta: bool, as_json: bool) -> None:
+             tta: bool, hole_kind: str, hole_sizes: str | None, seed: int, as_json: bool) -> None:
     """Score a model: L1, PSNR, SSIM, the maps pixel accuracy (channel error < 5/255) and, with a
     palette, per-class IoU and mIoU.
 
@@ -42,7 +48,17 @@ def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str
       geopix evaluate --model runs/demo --imagery examples/data/charlotte_sat.tif \\
                       --maps examples/data/charlotte_map.tif --palette examples/palettes/google_maps_sat2maps.json
       geopix evaluate --model runs/maps --aligned-dir ../shared/data/maps256
+      geopix evaluate --model runs/inpaint --imagery held_out.tif --hole-kind stripes
+
+    An inpainting model (--task inpaint) is scored on --imagery alone: holes of each size are drawn
+    on its valid pixels and filled by the model and by GDAL's FillNodata; PSNR, SSIM and MAE inside
+    the holes, against the real pixels.
     """
+    from geo_pix2pix.modelfile import read_meta, resolve_model_path
+
+    if read_meta(resolve_model_path(model)).family == "inpaint":
+        return _evaluate_inpainting(model, imagery, maps or aligned_dir, hole_kind, hole_sizes, seed, device,
+                                    batch_size, not no_amp, tta, as_json)
     from geo_pix2pix.evaluate import evaluate_pairs
     from geo_pix2pix.palette import load_palette
     from geo_pix2pix.tiles.pair import PairSpec
@@ -89,3 +105,35 @@ def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str
                        f"RMSE {band['RMSE']:.4g}  bias {band['bias']:+.4g}  ({band['pixels']} px)")
     if ev.class_iou is not None:
         click.echo("IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in ev.class_iou.items()) + f"  mIoU {ev.miou:.3f}")
+
+
+def _evaluate_inpainting(model: str, imagery: str | None, other: str | None, kind: str, sizes_text: str | None,
+                         seed: int, device: str, batch_size: int, amp: bool, tta: bool, as_json: bool) -> None:
+    """geopix and GDAL FillNodata inside drawn holes of ``imagery``, one line per size."""
+    from geo_pix2pix.api import load_model
+    from geo_pix2pix.inpaint_eval import evaluate_inpainting
+    from geo_pix2pix.tiles.raster import check_input_file
+
+    if not imagery or other:
+        raise click.UsageError("an inpainting model is scored on --imagery alone (holes are drawn into it)")
+    check_input_file(imagery, "imagery")
+    try:
+        sizes = tuple(int(v) for v in sizes_text.split(",")) if sizes_text else None
+    except ValueError:
+        raise click.BadParameter(f"{sizes_text!r} is not a comma-separated list of sizes in pixels",
+                                 param_hint="--hole-sizes") from None
+    if sizes is not None and (not sizes or min(sizes) < 1):
+        raise click.BadParameter("hole sizes are positive pixel counts, e.g. 8,16,32", param_hint="--hole-sizes")
+    scores = evaluate_inpainting(load_model(model, device=device, amp=amp, tta=tta), imagery, kind, sizes, seed,
+                                 batch_size)
+    if as_json:
+        click.echo(json.dumps([s.to_dict() for s in scores], indent=2))
+        return
+    click.echo(f"{kind} holes in {imagery}, inside the holes (geopix / GDAL FillNodata):")
+    by_size: dict[int, dict[str, object]] = {}
+    for s in scores:
+        by_size.setdefault(s.size, {})[s.method] = s
+    for size, m in by_size.items():
+        g, f = m["geopix"], m["gdal"]
+        click.echo(f"  {size:>3} px ({g.pixels} px): PSNR {g.PSNR:.2f} / {f.PSNR:.2f} dB  "  # type: ignore[attr-defined]
+                   f"SSIM {g.SSIM:.3f} / {f.SSIM:.3f}  MAE {g.MAE:.4g} / {f.MAE:.4g}")  # type: ignore[attr-defined]
