@@ -73,7 +73,10 @@ def _model_lines(meta: dict) -> list[str]:
         f"format:      geopix model v{meta['format_version']} (geopix {meta['geopix_version']})",
         f"family:      {meta.get('family', 'pix2pix')}",
         f"generator:   {_generator_line(g)} ({meta['parameters']:,} parameters, norm {g.get('norm', '-')})",
-        f"direction:   {meta['direction']} ({meta['in_channels']} -> {meta['out_channels']} bands)",
+        f"direction:   {meta['direction']} ({meta['in_channels']} -> {meta['out_channels']} bands)"
+        if meta.get("extra", {}).get("task") != "inpaint" else
+        f"task:        inpaint ({meta['out_channels']} bands + hole mask -> {meta['out_channels']} bands; "
+        "geopix inpaint)",
         f"reads bands: {','.join(map(str, meta['input_bands']))} of the region; "
         f"writes {len(meta['output_bands'])} band(s)",
         f"tile size:   {meta['tile_size']}",
@@ -81,8 +84,8 @@ def _model_lines(meta: dict) -> list[str]:
     ]
     pairs = meta.get("pairs", [])
     for p in pairs[:3]:
-        lines.append(f"training:    {p['imagery']} + {p['maps']} ({p.get('crs_name') or 'no CRS'}, "
-                     f"pixel {p['pixel_size'][0]:.6g})")
+        what = p["imagery"] if p["imagery"] == p["maps"] else f"{p['imagery']} + {p['maps']}"
+        lines.append(f"training:    {what} ({p.get('crs_name') or 'no CRS'}, pixel {p['pixel_size'][0]:.6g})")
     if len(pairs) > 3:
         held = sum(1 for p in pairs if p.get("held_out"))
         lines.append(f"             ... {len(pairs) - 3} more pair(s); {held} held out for validation")
