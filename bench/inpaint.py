@@ -110,6 +110,107 @@ def train(d: Path, minutes: float, calibrate: float, only: list[str]) -> None:
     (d / "train_record.json").write_text(json.dumps(record, indent=1))
 
 
+#: The size class each preview shows, and the window of the held-out area it shows.
+PREVIEW = {"landsat": (8, (0, 40, 143, 300)), "aerial": (32, (0, 0, 256, 512)), "pan": (32, (0, 0, 300, 450))}
+
+
+def _rgb(data: np.ndarray, ref: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``(C, h, w)`` -> ``(h, w, 3)`` uint8 for a preview: bands 3,2,1 of Landsat, RGB, or grey, each
+    stretched to its 1-99% range over ``ref``'s valid pixels."""
+    idx = [2, 1, 0] if data.shape[0] >= 5 else [0, 1, 2] if data.shape[0] == 3 else [0, 0, 0]
+    out = np.empty((*data.shape[1:], 3), np.uint8)
+    for i, b in enumerate(idx):
+        lo, hi = np.percentile(ref[b][valid], [1, 99])
+        out[..., i] = np.clip((data[b].astype(np.float64) - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
+    return out
+
+
+def _preview(d: Path, name: str, out: Path) -> None:
+    from PIL import Image
+
+    from geo_pix2pix.tiles.hole_mask import read_validity
+
+    size, (r0, c0, r1, c1) = PREVIEW[name]
+    kind = HOLES[name]
+    with rasterio.open(d / f"{name}_test.tif") as src:
+        truth = src.read()
+        valid = read_validity(src, tuple(range(1, src.count + 1)))
+    ev = d / f"eval_{name}"
+    with rasterio.open(ev / f"{kind}{size}_holes.tif") as h:
+        holes = h.read(1).astype(bool)
+    with rasterio.open(ev / f"{kind}{size}_geopix.tif") as g:
+        ours = g.read()
+    gdal = np.load(ev / f"{kind}{size}_gdal.npy")
+    shown = truth.copy()
+    panels = []
+    for img in (shown, gdal, ours, truth):
+        rgb = _rgb(img, truth, valid)
+        if img is shown:
+            rgb[holes] = (255, 0, 255)
+        rgb[~valid] = 0
+        panels.append(rgb[r0:r1, c0:c1])
+    gap = np.full((r1 - r0, 4, 3), 255, np.uint8)
+    row = np.concatenate([p for panel in panels for p in (panel, gap)][:-1], axis=1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(row).save(out)
+    print(f"preview: {out} (holes | GDAL FillNodata | geopix | truth; {kind} {size} px)")
+
+
+def score(d: Path, preview_dir: Path, only: list[str]) -> None:
+    from geo_pix2pix.api import load_model
+    from geo_pix2pix.inpaint_eval import evaluate_inpainting
+
+    results = {}
+    for name in only:
+        model = load_model(d / f"run_{name}", device="cpu")
+        kind = HOLES[name]
+        scores = evaluate_inpainting(model, d / f"{name}_test.tif", kind, SIZES[kind], seed=0, keep=d / f"eval_{name}")
+        results[name] = [s.to_dict() for s in scores]
+        print(f"\n{name} ({kind}, held-out area, inside the holes): geopix / GDAL FillNodata")
+        print(f"{'size':>6} {'pixels':>8} {'PSNR dB':>15} {'SSIM':>13} {'MAE':>17}")
+        for size in SIZES[kind]:
+            g, f = ((next(s for s in scores if s.size == size and s.method == m)) for m in ("geopix", "gdal"))
+            print(f"{size:>4}px {g.pixels:>8} {g.PSNR:>7.2f} / {f.PSNR:<5.2f} {g.SSIM:>6.3f} / {f.SSIM:<5.3f} "
+                  f"{g.MAE:>8.4g} / {f.MAE:<7.4g}", flush=True)
+        _preview(d, name, preview_dir / f"inpaint_{name}.png")
+    (d / "scores.json").write_text(json.dumps(results, indent=1))
+
+
+def throughput(d: Path, size: int) -> None:
+    """``size`` x ``size`` RGB (the aerial image tiled) with 24 clouds of 16 px (sparse) and with a
+    4-px hole in every 128-pixel block (every tile holds one): tiles run and seconds of each."""
+    from geo_pix2pix.api import load_model
+
+    with rasterio.open(SHARED / "rasterio" / "cogeo.tif") as src:
+        base, crs, transform = src.read(), src.crs, src.transform
+    reps = -(-size // base.shape[1])
+    big = np.tile(base, (1, reps, reps))[:, :size, :size]
+    rng = np.random.default_rng(0)
+    sparse = np.zeros((size, size), np.uint8)
+    for y, x in rng.integers(0, size - 16, (24, 2)):
+        sparse[y:y + 16, x:x + 16] = 1
+    dense = np.zeros((size, size), np.uint8)
+    dense[60::128, 60::128] = 1
+    dense = np.maximum(dense, np.roll(dense, 1, 0))
+    dense = np.maximum(dense, np.roll(dense, 1, 1))
+    prof = {"driver": "GTiff", "width": size, "height": size, "crs": crs, "transform": transform, "tiled": True,
+            "compress": "deflate"}
+    with rasterio.open(d / "big.tif", "w", count=3, dtype="uint8", **prof) as dst:
+        dst.write(big)
+    model = load_model(d / "run_aerial", device="cpu")
+    times = {}
+    for name, mask in (("dense", dense), ("sparse", sparse)):
+        with rasterio.open(d / f"big_{name}_holes.tif", "w", count=1, dtype="uint8", **prof) as dst:
+            dst.write(mask[None])
+        t0 = time.perf_counter()
+        res = model.inpaint(d / "big.tif", d / f"big_{name}.tif", holes=d / f"big_{name}_holes.tif", overwrite=True)
+        times[name] = time.perf_counter() - t0
+        print(f"{name}: {int(mask.sum())} hole px, {res.tiles_run} of {res.tiles} tiles run, {times[name]:.1f} s",
+              flush=True)
+    print(f"sparse holes take {times['sparse'] / times['dense']:.3f}x the time of a hole in every tile "
+          f"({size} x {size} RGB, default tiling)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("stage", choices=("prepare", "train", "score", "throughput"))
@@ -125,6 +226,10 @@ def main() -> None:
         prepare(a.dir)
     elif a.stage == "train":
         train(a.dir, a.minutes, a.calibrate, a.only)
+    elif a.stage == "score":
+        score(a.dir, a.preview_dir, a.only)
+    else:
+        throughput(a.dir, a.size)
 
 
 if __name__ == "__main__":

@@ -41,12 +41,16 @@ def inpaint(ctx: click.Context, region: str, out: str, model: str, holes: str | 
       geopix inpaint landsat7.tif filled.tif --model runs/l7 --holes slc_gaps.tif --max-hole 16
     """
     from geo_pix2pix.api import load_model
+    from geo_pix2pix.distributed import launched
     from geo_pix2pix.inpaint import record_path
     from geo_pix2pix.progress import follow, progress_bar
     from geo_pix2pix.tiles.atomic import check_output
     from geo_pix2pix.tiles.cog_options import check_creation_options
     from geo_pix2pix.tiles.raster import check_input_file
 
+    if launched():
+        raise click.UsageError("geopix inpaint runs as one process (its tiles without holes are skipped, so a "
+                               "sparse country-sized fill is cheap); start it without torchrun")
     check_input_file(region, "region")
     if holes is not None:
         check_input_file(holes, "holes")
