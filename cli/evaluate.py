@@ -135,5 +135,5 @@ def _evaluate_inpainting(model: str, imagery: str | None, other: str | None, kin
         by_size.setdefault(s.size, {})[s.method] = s
     for size, m in by_size.items():
         g, f = m["geopix"], m["gdal"]
-        click.echo(f"  {size:>3} px ({g.pixels} px): PSNR {g.PSNR:.2f} / {f.PSNR:.2f} dB  "  # type: ignore[attr-defined]
-                   f"SSIM {g.SSIM:.3f} / {f.SSIM:.3f}  MAE {g.MAE:.4g} / {f.MAE:.4g}")  # type: ignore[attr-defined]
+        click.echo(f"  {size:>3} px ({g.pixels} px): PSNR {g.PSNR:.2f} / {f.PSNR:.2f} dB  "  # type: ignore
+                   f"SSIM {g.SSIM:.3f} / {f.SSIM:.3f}  MAE {g.MAE:.4g} / {f.MAE:.4g}")  # type: ignore

@@ -51,7 +51,8 @@ class HoleScore:
 
 
 def _scaled(data: np.ndarray, ref: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``(C, h, w)`` values in [0, 1] per band: /255 for uint8, else the band's 1-99% range of ``ref``'s valid pixels."""
+    """``(C, h, w)`` values in [0, 1] per band: /255 for uint8, else the band's 1-99% range of
+    ``ref``'s valid pixels."""
     if ref.dtype == np.uint8:
         return data.astype(np.float64) / 255.0
     out = np.empty(data.shape, np.float64)
@@ -61,7 +62,8 @@ def _scaled(data: np.ndarray, ref: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return out
 
 
-def score_fill(filled: np.ndarray, truth: np.ndarray, holes: np.ndarray, valid: np.ndarray) -> tuple[float, float, float]:
+def score_fill(filled: np.ndarray, truth: np.ndarray, holes: np.ndarray, valid: np.ndarray
+               ) -> tuple[float, float, float]:
     """MAE (raster units), PSNR and SSIM of ``filled`` against ``truth`` inside ``holes`` (module docstring)."""
     from skimage.metrics import structural_similarity
 

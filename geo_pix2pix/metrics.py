@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["HoleAccumulator", "ImageMetrics", "MetricAccumulator", "ValueAccumulator", "ACCURACY_THRESHOLD", "VALUE_BANDS"]
+__all__ = ["HoleAccumulator", "ImageMetrics", "MetricAccumulator", "ValueAccumulator", "ACCURACY_THRESHOLD",
+           "VALUE_BANDS"]
 
 #: A pixel is correct when its largest channel difference is below 5/255.
 ACCURACY_THRESHOLD = 5.0 / 255.0

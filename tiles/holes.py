@@ -49,7 +49,8 @@ def parse_kinds(text: str) -> tuple[str, ...]:
     kinds = tuple(k.strip() for k in text.split(",") if k.strip())
     unknown = [k for k in kinds if k not in HOLE_KINDS]
     if unknown or not kinds:
-        raise ValueError(f"unknown hole kind(s) {', '.join(unknown) or repr(text)}; choose from {', '.join(HOLE_KINDS)}")
+        raise ValueError(f"unknown hole kind(s) {', '.join(unknown) or repr(text)}; choose from "
+                         f"{', '.join(HOLE_KINDS)}")
     return kinds
 
 

@@ -35,10 +35,13 @@ class RecordedConfig:
 class MultiScaleOptions:
     """Multi-scale discriminators, feature matching and the VGG perceptual loss."""
 
-    num_d: int = option(2, "pix2pixhd, spade: discriminators at successive 2x downsamplings.", min=1, max=4)
-    lambda_feat: float = option(10.0, "pix2pixhd, spade: weight of the discriminator feature-matching loss.", min=0)
-    vgg_weights: str | None = option(None, "pix2pixhd, spade: local VGG19 weights (torchvision's layout, .pth or "
+    num_d: int = option(2, "pix2pixhd, spade, inpaint: discriminators at successive 2x downsamplings.", min=1, max=4)
+    lambda_feat: float = option(10.0, "pix2pixhd, spade, inpaint: weight of the discriminator feature-matching "
+                                "loss.", min=0)
+    vgg_weights: str | None = option(None, "pix2pixhd, spade, inpaint: local VGG19 weights (torchvision's layout, "
+                                     ".pth or "
                                      ".safetensors) for the perceptual loss; nothing is downloaded; without it "
                                      "there is no perceptual loss.", kind="path")
-    lambda_vgg: float = option(10.0, "pix2pixhd, spade: weight of the VGG perceptual loss (with --vgg-weights).",
+    lambda_vgg: float = option(10.0, "pix2pixhd, spade, inpaint: weight of the VGG perceptual loss (with "
+                               "--vgg-weights).",
                                min=0)

@@ -37,12 +37,12 @@ def test_every_family_options_class_is_offered_and_names_do_not_collide() -> Non
     own = [f.options for f in iter_families() if f.options is not None]
     assert list(FAMILY_OPTIONS) == own
     # a name two families share must be one declaration (an inherited field, e.g. --num-d of
-    # pix2pixhd and spade), never two fields that happen to have the same name
+    # pix2pixhd, spade and inpaint), never two fields that happen to have the same name
     declared: dict[str, dataclasses.Field] = {}
     for cls in (TrainConfig, *own):
         for f in dataclasses.fields(cls):
             assert declared.setdefault(f.name, f) is f, f"--{f.name} is declared twice"
-    assert sum(declared["num_d"] in dataclasses.fields(cls) for cls in own) == 2
+    assert sum(declared["num_d"] in dataclasses.fields(cls) for cls in own) == 3  # pix2pixhd, spade, inpaint
 
 
 def test_config_round_trips_with_every_field_changed() -> None:

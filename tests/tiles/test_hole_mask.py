@@ -61,9 +61,9 @@ def test_holes_from_polygons_in_another_crs(tmp_path) -> None:
 
 
 def test_polygons_without_a_crs_are_refused(tmp_path) -> None:
+    ring = "[[500100,4199900],[500200,4199900],[500200,4199800],[500100,4199900]]"
     (tmp_path / "c.geojson").write_text('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
-                                        '"geometry":{"type":"Polygon","coordinates":[[[500100,4199900],[500200,4199900],'
-                                        '[500200,4199800],[500100,4199900]]]}}]}')
+                                        '"geometry":{"type":"Polygon","coordinates":[' + ring + ']}}]}')
     region = write_raster(tmp_path / "r.tif", smooth_image(60, 60, 1))
     with rasterio.open(region) as s, pytest.raises(GeopixError, match="not degrees|no CRS"):
         read_holes(tmp_path / "c.geojson", s)
