@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "info": ("geo_pix2pix.cli.info", "info", "Describe a raster or a geopix model file."),
     "tile": ("geo_pix2pix.cli.tile", "tile", "Cut an imagery/map pair into georeferenced chip pairs."),
     "train": ("geo_pix2pix.cli.train", "train", "Train a Pix2Pix-family model (or, --task inpaint, a hole filler)."),
-    "evaluate": ("geo_pix2pix.cli.evaluate", "evaluate", "Score a model on an imagery/map pair."),
+    "evaluate": ("geo_pix2pix.cli.evaluate", "evaluate", "Score a model on a pair (an inpainting model: on imagery)."),
     "translate": ("geo_pix2pix.cli.translate", "translate", "Translate a region into a georeferenced raster."),
     "merge": ("geo_pix2pix.cli.merge", "merge", "Merge the parts of a sharded translate into one COG."),
     "inpaint": ("geo_pix2pix.cli.inpaint", "inpaint", "Fill holes (clouds, stripes, nodata) in imagery."),
