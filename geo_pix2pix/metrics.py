@@ -48,8 +48,6 @@ class MetricAccumulator:
 
     def add(self, fake: np.ndarray, real: np.ndarray, valid: np.ndarray) -> None:
         """``fake``, ``real``: ``(N, C, H, W)`` in [-1, 1]; ``valid``: ``(N, 1, H, W)`` bool."""
-        from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
         f = (np.clip(fake, -1, 1).astype(np.float64) + 1) / 2
         r = (np.clip(real, -1, 1).astype(np.float64) + 1) / 2
         v = valid.astype(bool)
@@ -59,10 +57,16 @@ class MetricAccumulator:
         self._channel_pixels += int(v.sum()) * f.shape[1]
         self._correct += int(((diff.max(axis=1, keepdims=True) < ACCURACY_THRESHOLD) & v).sum())
         for i in range(f.shape[0]):
-            if v[i].mean() < 0.5:
-                continue  # mostly nodata: PSNR/SSIM would measure the fill value
-            self._psnr.append(min(100.0, float(peak_signal_noise_ratio(r[i], f[i], data_range=1.0))))
-            self._ssim.append(float(structural_similarity(r[i], f[i], data_range=1.0, channel_axis=0)))
+            self._add_image(r[i], f[i], v[i])
+
+    def _add_image(self, real: np.ndarray, fake: np.ndarray, valid: np.ndarray) -> None:
+        """PSNR and SSIM of one ``(C, H, W)`` image in [0, 1] (``valid``: ``(1, H, W)``)."""
+        from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+        if valid.mean() < 0.5:
+            return  # mostly nodata: PSNR/SSIM would measure the fill value
+        self._psnr.append(min(100.0, float(peak_signal_noise_ratio(real, fake, data_range=1.0))))
+        self._ssim.append(float(structural_similarity(real, fake, data_range=1.0, channel_axis=0)))
 
     def result(self) -> ImageMetrics:
         nan = float("nan")
@@ -75,42 +79,22 @@ class MetricAccumulator:
         )
 
 
-class HoleAccumulator:
+class HoleAccumulator(MetricAccumulator):
     """:class:`ImageMetrics` of filled holes, inside the holes only (``valid``: the hole pixels with
     a known truth): L1 (the MAE in [0, 1] units), PSNR of the pooled squared error of each image's
     hole pixels, SSIM as the mean of the SSIM map (7x7 windows) over them, and the share of hole
     pixels within 5/255. Scoring whole windows would credit the fill with the pixels it kept."""
 
-    def __init__(self) -> None:
-        self._abs = 0.0
-        self._channel_pixels = 0
-        self._pixels = 0
-        self._correct = 0
-        self._psnr: list[float] = []
-        self._ssim: list[float] = []
-
-    def add(self, fake: np.ndarray, real: np.ndarray, valid: np.ndarray) -> None:
-        """``fake``, ``real``: ``(N, C, H, W)`` in [-1, 1]; ``valid``: ``(N, 1, H, W)`` bool."""
+    def _add_image(self, real: np.ndarray, fake: np.ndarray, valid: np.ndarray) -> None:
         from skimage.metrics import structural_similarity
 
-        f = (np.clip(fake, -1, 1).astype(np.float64) + 1) / 2
-        r = (np.clip(real, -1, 1).astype(np.float64) + 1) / 2
-        v = valid.astype(bool)
-        diff = np.abs(f - r)
-        self._abs += float((diff * v).sum())
-        self._pixels += int(v.sum())
-        self._channel_pixels += int(v.sum()) * f.shape[1]
-        self._correct += int(((diff.max(axis=1, keepdims=True) < ACCURACY_THRESHOLD) & v).sum())
-        for i in range(f.shape[0]):
-            m = v[i, 0]
-            if not m.any():
-                continue
-            mse = float((diff[i] ** 2)[:, m].mean())
-            self._psnr.append(100.0 if mse <= 1e-10 else min(100.0, 10 * float(np.log10(1.0 / mse))))
-            _, smap = structural_similarity(r[i], f[i], data_range=1.0, channel_axis=0, full=True)
-            self._ssim.append(float(smap.mean(axis=0)[m].mean()))
-
-    result = MetricAccumulator.result
+        m = valid[0]
+        if not m.any():
+            return
+        mse = float(((fake - real) ** 2)[:, m].mean())
+        self._psnr.append(100.0 if mse <= 1e-10 else min(100.0, 10 * float(np.log10(1.0 / mse))))
+        _, smap = structural_similarity(real, fake, data_range=1.0, channel_axis=0, full=True)
+        self._ssim.append(float(smap.mean(axis=0)[m].mean()))
 
 
 #: Number of equal-width bands of reference values that measured-value errors are also given for.

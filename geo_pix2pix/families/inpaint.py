@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from geo_pix2pix.families import Family
-from geo_pix2pix.families.shared import MultiScaleOptions
+from geo_pix2pix.families.shared import multiscale_weights, vgg_perceptual, MultiScaleOptions
 from geo_pix2pix.options import option
 from geo_pix2pix.tiles.errors import GeopixError
 
@@ -176,17 +176,10 @@ class Inpaint(Family):
         return PrefilledGenerator(build_generator(gcfg, init=init))
 
     def loss_weights(self, cfg: TrainConfig, opts: InpaintOptions) -> LossWeights:
-        from geo_pix2pix.step import LossWeights
-
-        return LossWeights(gan_loss=cfg.gan_loss, l1=cfg.lambda_l1, edge=cfg.edge_weight, feat=opts.lambda_feat,
-                           vgg=opts.lambda_vgg if opts.vgg_weights else 0.0)
+        return multiscale_weights(cfg, opts)  # type: ignore[no-any-return]
 
     def perceptual(self, cfg: TrainConfig, opts: InpaintOptions, plan: DevicePlan) -> nn.Module | None:
-        if not opts.vgg_weights or opts.lambda_vgg <= 0:
-            return None
-        from geo_pix2pix.models.vgg import VGGLoss, load_vgg19_features
-
-        return VGGLoss(load_vgg19_features(opts.vgg_weights)).to(plan.device)
+        return vgg_perceptual(opts, plan)  # type: ignore[no-any-return]
 
     def batches(self, cfg: TrainConfig, opts: InpaintOptions, data: TrainingData, a: str, b: str
                 ) -> Callable[..., Batch]:

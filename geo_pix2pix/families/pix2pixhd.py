@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from geo_pix2pix.families import Family
-from geo_pix2pix.families.shared import MultiScaleOptions, RecordedConfig
+from geo_pix2pix.families.shared import multiscale_weights, vgg_perceptual, MultiScaleOptions, RecordedConfig
 from geo_pix2pix.options import option
 from geo_pix2pix.tiles.errors import GeopixError, TileSizeError
 
@@ -162,17 +162,10 @@ class Pix2PixHD(Family):
         return G
 
     def loss_weights(self, cfg: TrainConfig, opts: Pix2PixHDOptions) -> LossWeights:
-        from geo_pix2pix.step import LossWeights
-
-        return LossWeights(gan_loss=cfg.gan_loss, l1=cfg.lambda_l1, edge=cfg.edge_weight, feat=opts.lambda_feat,
-                           vgg=opts.lambda_vgg if opts.vgg_weights else 0.0)
+        return multiscale_weights(cfg, opts)  # type: ignore[no-any-return]
 
     def perceptual(self, cfg: TrainConfig, opts: Pix2PixHDOptions, plan: DevicePlan) -> nn.Module | None:
-        if not opts.vgg_weights or opts.lambda_vgg <= 0:
-            return None
-        from geo_pix2pix.models.vgg import VGGLoss, load_vgg19_features
-
-        return VGGLoss(load_vgg19_features(opts.vgg_weights)).to(plan.device)
+        return vgg_perceptual(opts, plan)  # type: ignore[no-any-return]
 
     def initialise(self, G: nn.Module, cfg: TrainConfig, opts: Pix2PixHDOptions) -> None:
         if not opts.from_run:  # check() has made sure it is a global-only pix2pixhd run

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from geo_pix2pix.options import option
 
-__all__ = ["MultiScaleOptions", "RecordedConfig"]
+__all__ = ["MultiScaleOptions", "RecordedConfig", "multiscale_weights", "vgg_perceptual"]
 
 C = TypeVar("C", bound="RecordedConfig")
 
@@ -45,3 +45,21 @@ class MultiScaleOptions:
     lambda_vgg: float = option(10.0, "pix2pixhd, spade, inpaint: weight of the VGG perceptual loss (with "
                                "--vgg-weights).",
                                min=0)
+
+
+def multiscale_weights(cfg: Any, opts: MultiScaleOptions, **extra: float) -> Any:
+    """The loss weights of a family trained with :class:`MultiScaleOptions`: the GAN loss, L1 and
+    edge weight of the config, feature matching, VGG (with weights only) and ``extra`` terms."""
+    from geo_pix2pix.step import LossWeights
+
+    return LossWeights(gan_loss=cfg.gan_loss, l1=cfg.lambda_l1, edge=cfg.edge_weight, feat=opts.lambda_feat,
+                       vgg=opts.lambda_vgg if opts.vgg_weights else 0.0, **extra)
+
+
+def vgg_perceptual(opts: MultiScaleOptions, plan: Any) -> Any:
+    """The frozen VGG19 perceptual loss on the plan's device, when weights are given and weighed."""
+    if not opts.vgg_weights or opts.lambda_vgg <= 0:
+        return None
+    from geo_pix2pix.models.vgg import VGGLoss, load_vgg19_features
+
+    return VGGLoss(load_vgg19_features(opts.vgg_weights)).to(plan.device)

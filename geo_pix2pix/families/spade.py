@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from geo_pix2pix.families import Family
-from geo_pix2pix.families.shared import MultiScaleOptions, RecordedConfig
+from geo_pix2pix.families.shared import multiscale_weights, vgg_perceptual, MultiScaleOptions, RecordedConfig
 from geo_pix2pix.options import option
 from geo_pix2pix.tiles.errors import GeopixError, TileSizeError
 
@@ -144,18 +144,10 @@ class Spade(Family):
         return SPADEGenerator(gcfg.in_channels, gcfg.out_channels, gcfg.ngf, gcfg.n_up, gcfg.hidden, gcfg.style_dim)
 
     def loss_weights(self, cfg: TrainConfig, opts: SPADEOptions) -> LossWeights:
-        from geo_pix2pix.step import LossWeights
-
-        return LossWeights(gan_loss=cfg.gan_loss, l1=cfg.lambda_l1, edge=cfg.edge_weight, feat=opts.lambda_feat,
-                           vgg=opts.lambda_vgg if opts.vgg_weights else 0.0,
-                           kl=opts.lambda_kl if opts.style_encoder else 0.0)
+        return multiscale_weights(cfg, opts, kl=opts.lambda_kl if opts.style_encoder else 0.0)  # type: ignore
 
     def perceptual(self, cfg: TrainConfig, opts: SPADEOptions, plan: DevicePlan) -> nn.Module | None:
-        if not opts.vgg_weights or opts.lambda_vgg <= 0:
-            return None
-        from geo_pix2pix.models.vgg import VGGLoss, load_vgg19_features
-
-        return VGGLoss(load_vgg19_features(opts.vgg_weights)).to(plan.device)
+        return vgg_perceptual(opts, plan)  # type: ignore[no-any-return]
 
     def style_encoder(self, G: nn.Module) -> nn.Module | None:
         return G.encoder  # type: ignore[return-value]
