@@ -212,6 +212,8 @@ class Model:
         from geo_pix2pix.tiles.arrays import mosaic_array
         from geo_pix2pix.translate import choose_tiling
 
+        if self.meta.family == "inpaint":
+            raise GeopixError(f"{self.path} is an inpainting model: fill a raster's holes with Model.inpaint")
         data = self._checked_array(array)
         tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], tile, overlap)
         m = self.meta

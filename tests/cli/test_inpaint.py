@@ -143,3 +143,11 @@ def test_evaluate_scores_against_fillnodata(tmp_path, geopix, model, pan) -> Non
     assert r.code == 0, r.err
     rows = json.loads(r.out)
     assert {row["method"] for row in rows} == {"geopix", "gdal"} and all(row["pixels"] > 0 for row in rows)
+
+
+def test_an_inpainting_model_does_not_predict_arrays(model) -> None:
+    import geo_pix2pix as geopix_api
+
+    m = geopix_api.load_model(model, device="cpu")
+    with pytest.raises(geopix_api.GeopixError, match="Model.inpaint"):
+        m.predict(np.ones((1, 64, 64), np.uint16))
