@@ -173,6 +173,11 @@ def score(d: Path, preview_dir: Path, only: list[str]) -> None:
             print(f"{size:>4}px {g.pixels:>8} {g.PSNR:>7.2f} / {f.PSNR:<5.2f} {g.SSIM:>6.3f} / {f.SSIM:<5.3f} "
                   f"{g.MAE:>8.4g} / {f.MAE:<7.4g}", flush=True)
         _preview(d, name, preview_dir / f"inpaint_{name}.png")
+        fp32 = evaluate_inpainting(load_model(d / f"run_{name}", device="cpu", amp=False), d / f"{name}_test.tif",
+                                   kind, SIZES[kind], seed=0)
+        results[name + "_fp32"] = [s.to_dict() for s in fp32 if s.method == "geopix"]
+        print("float32 inference (--no-amp), geopix: " + "  ".join(
+            f"{s.size}px PSNR {s.PSNR:.2f} SSIM {s.SSIM:.3f} MAE {s.MAE:.4g}" for s in fp32 if s.method == "geopix"))
     (d / "scores.json").write_text(json.dumps(results, indent=1))
 
 
