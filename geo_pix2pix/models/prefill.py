@@ -5,8 +5,13 @@ stripe interpolation is nearly the whole answer: GDAL's FillNodata (inverse-dist
 from the hole's edge) is hard to beat there. So the generator first fills every hole with a
 smooth *push-pull* interpolation (Gortler et al. 1996, "The Lumigraph", sec. 3.3): the known
 pixels and their weights are averaged down a pyramid of 2x2 blocks until every block holds a known
-pixel, then each level's holes take the upsampled values of the level above. Thin holes get their
-neighbours' values, wide holes a smooth blend of their surroundings. The U-Net reads the pre-filled
+pixel, then each level's holes take the upsampled values of the level above; then
+:data:`SMOOTHING_STEPS` Jacobi steps of Laplace's equation (each unknown pixel the mean of its 3x3
+neighbourhood, known pixels fixed) relax the blocky coarse values towards the harmonic fill, the
+smoothest surface through the hole's edge. Measured on the bench's holes (bench/README.md), push-pull
+alone filled worse than GDAL's FillNodata in 2- to 8-pixel holes (Landsat 2-px stripes MAE 7.25 vs
+6.15), with the 50 steps as well or better in every size (6.20 vs 6.15, 16-px stripes 8.85 vs 9.69).
+Thin holes get their neighbours' values, wide holes a smooth blend of their surroundings. The U-Net reads the pre-filled
 image and its output is *added* to it (a residual, clipped to [-1, 1]): it has only texture, edges
 and colour to add, which is what a GAN teaches, and an untrained network (whose output is near 0)
 already fills as well as the interpolation. Measured (bench/README.md, Landsat stripes): a U-Net
@@ -23,7 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["push_pull", "PrefilledGenerator"]
+__all__ = ["push_pull", "prefill", "PrefilledGenerator", "SMOOTHING_STEPS"]
+
+#: Jacobi steps of Laplace's equation after push-pull (see the module docstring).
+SMOOTHING_STEPS = 50
 
 
 def push_pull(image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
@@ -41,8 +49,20 @@ def push_pull(image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return torch.where(known > 0, image, filled)
 
 
+def prefill(image: torch.Tensor, known: torch.Tensor, steps: int = SMOOTHING_STEPS) -> torch.Tensor:
+    """:func:`push_pull`, then ``steps`` Jacobi steps of Laplace's equation in the holes (edges
+    replicated, known pixels fixed): the pre-fill the generator reads."""
+    image, known = image.float(), known.float()
+    filled = push_pull(image, known)
+    hole = known <= 0
+    for _ in range(steps):
+        mean = F.avg_pool2d(F.pad(filled, (1, 1, 1, 1), mode="replicate"), 3, 1)
+        filled = torch.where(hole, mean, filled)
+    return filled
+
+
 class PrefilledGenerator(nn.Module):
-    """``clip(f + G(cat(f, hole)))`` with ``f = push_pull(image, known)``: the wrapped generator reads
+    """``clip(f + G(cat(f, hole)))`` with ``f = prefill(image, known)``: the wrapped generator reads
     the pre-filled image and adds to it."""
 
     def __init__(self, generator: nn.Module) -> None:
@@ -53,5 +73,5 @@ class PrefilledGenerator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         image, hole = x[:, :-1], x[:, -1:]
         with torch.no_grad():
-            filled = push_pull(image, 1.0 - hole.float()).to(x.dtype)
+            filled = prefill(image, 1.0 - hole.float()).to(x.dtype)
         return (filled + self.G(torch.cat([filled, hole], 1))).clamp(-1.0, 1.0)
