@@ -22,6 +22,7 @@ raster with sparse holes against the same raster with every tile holed.
     .venv/bin/python bench/inpaint.py prepare [--dir out/inpaint]
     .venv/bin/python bench/inpaint.py train [--minutes 20] [--calibrate 60] [--only landsat]
     .venv/bin/python bench/inpaint.py score [--preview-dir bench/previews]
+    .venv/bin/python bench/inpaint.py prefill   # the pre-fill alone against FillNodata (seconds)
     .venv/bin/python bench/inpaint.py throughput [--size 4096]
 """
 
@@ -173,12 +174,41 @@ def score(d: Path, preview_dir: Path, only: list[str]) -> None:
             print(f"{size:>4}px {g.pixels:>8} {g.PSNR:>7.2f} / {f.PSNR:<5.2f} {g.SSIM:>6.3f} / {f.SSIM:<5.3f} "
                   f"{g.MAE:>8.4g} / {f.MAE:<7.4g}", flush=True)
         _preview(d, name, preview_dir / f"inpaint_{name}.png")
-        fp32 = evaluate_inpainting(load_model(d / f"run_{name}", device="cpu", amp=False), d / f"{name}_test.tif",
-                                   kind, SIZES[kind], seed=0)
-        results[name + "_fp32"] = [s.to_dict() for s in fp32 if s.method == "geopix"]
-        print("float32 inference (--no-amp), geopix: " + "  ".join(
-            f"{s.size}px PSNR {s.PSNR:.2f} SSIM {s.SSIM:.3f} MAE {s.MAE:.4g}" for s in fp32 if s.method == "geopix"))
+        for label, kw in (("tta", {"tta": True}), ("fp32", {"amp": False})):
+            other = evaluate_inpainting(load_model(d / f"run_{name}", device="cpu", **kw), d / f"{name}_test.tif",
+                                        kind, SIZES[kind], seed=0)
+            results[f"{name}_{label}"] = [s.to_dict() for s in other if s.method == "geopix"]
+            print(f"geopix {'--tta (bf16)' if label == 'tta' else 'float32 (--no-amp)'}: " + "  ".join(
+                f"{s.size}px PSNR {s.PSNR:.2f} SSIM {s.SSIM:.3f} MAE {s.MAE:.4g}" for s in other
+                if s.method == "geopix"), flush=True)
     (d / "scores.json").write_text(json.dumps(results, indent=1))
+
+
+def prefill_stage(d: Path, only: list[str]) -> None:
+    """The generator's pre-fill alone (push-pull; push-pull + Laplace steps) against FillNodata, on
+    the score stage's holes: what the network starts from."""
+    import torch
+
+    from geo_pix2pix.inpaint_eval import fillnodata, score_fill
+    from geo_pix2pix.models.prefill import SMOOTHING_STEPS, prefill
+    from geo_pix2pix.tiles.hole_mask import read_validity
+    from geo_pix2pix.tiles.holes import eval_holes
+
+    for name in only:
+        kind = HOLES[name]
+        with rasterio.open(d / f"{name}_test.tif") as src:
+            truth = src.read()
+            valid = read_validity(src, tuple(range(1, src.count + 1)))
+        x = torch.from_numpy(truth.astype(np.float32))[None]
+        for i, size in enumerate(SIZES[kind]):
+            holes = eval_holes(np.random.default_rng([0, i]), valid.shape, kind, size) & valid
+            known = torch.from_numpy((valid & ~holes)[None, None].astype(np.float32))
+            rows = [("GDAL", fillnodata(truth, valid & ~holes)),
+                    ("push-pull", prefill(x, known, 0)[0].numpy()),
+                    (f"+{SMOOTHING_STEPS} Laplace", prefill(x, known)[0].numpy())]
+            print(f"{name} {kind} {size:>2}px  " + "  ".join(
+                f"{label}: PSNR {p:.2f} MAE {m:.4g}" for label, f in rows
+                for m, p, _ in [score_fill(f.astype(truth.dtype), truth, holes, valid)]), flush=True)
 
 
 def throughput(d: Path, size: int) -> None:
@@ -218,7 +248,7 @@ def throughput(d: Path, size: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("stage", choices=("prepare", "train", "score", "throughput"))
+    ap.add_argument("stage", choices=("prepare", "train", "score", "prefill", "throughput"))
     ap.add_argument("--dir", type=Path, default=REPO / "out" / "inpaint")
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--calibrate", type=float, default=60.0)
@@ -233,6 +263,8 @@ def main() -> None:
         train(a.dir, a.minutes, a.calibrate, a.only)
     elif a.stage == "score":
         score(a.dir, a.preview_dir, a.only)
+    elif a.stage == "prefill":
+        prefill_stage(a.dir, a.only)
     else:
         throughput(a.dir, a.size)
 
