@@ -190,7 +190,7 @@ def prefill_stage(d: Path, only: list[str]) -> None:
     import torch
 
     from geo_pix2pix.inpaint_eval import fillnodata, score_fill
-    from geo_pix2pix.models.prefill import SMOOTHING_STEPS, prefill
+    from geo_pix2pix.models.prefill import SMOOTHING_STEPS, push_pull
     from geo_pix2pix.tiles.hole_mask import read_validity
     from geo_pix2pix.tiles.holes import eval_holes
 
@@ -204,8 +204,8 @@ def prefill_stage(d: Path, only: list[str]) -> None:
             holes = eval_holes(np.random.default_rng([0, i]), valid.shape, kind, size) & valid
             known = torch.from_numpy((valid & ~holes)[None, None].astype(np.float32))
             rows = [("GDAL", fillnodata(truth, valid & ~holes)),
-                    ("push-pull", prefill(x, known, 0)[0].numpy()),
-                    (f"+{SMOOTHING_STEPS} Laplace", prefill(x, known)[0].numpy())]
+                    ("push-pull", push_pull(x, known, 0)[0].numpy()),
+                    (f"relaxed ({SMOOTHING_STEPS} steps a level)", push_pull(x, known)[0].numpy())]
             print(f"{name} {kind} {size:>2}px  " + "  ".join(
                 f"{label}: PSNR {p:.2f} MAE {m:.4g}" for label, f in rows
                 for m, p, _ in [score_fill(f.astype(truth.dtype), truth, holes, valid)]), flush=True)

@@ -5,13 +5,14 @@ stripe interpolation is nearly the whole answer: GDAL's FillNodata (inverse-dist
 from the hole's edge) is hard to beat there. So the generator first fills every hole with a
 smooth *push-pull* interpolation (Gortler et al. 1996, "The Lumigraph", sec. 3.3): the known
 pixels and their weights are averaged down a pyramid of 2x2 blocks until every block holds a known
-pixel, then each level's holes take the upsampled values of the level above; then
+pixel, then each level's holes take the upsampled values of the level above and are relaxed by
 :data:`SMOOTHING_STEPS` Jacobi steps of Laplace's equation (each unknown pixel the mean of its 3x3
-neighbourhood, known pixels fixed) relax the blocky coarse values towards the harmonic fill, the
-smoothest surface through the hole's edge. Measured on the bench's holes (bench/README.md, MAE
-inside the holes): push-pull alone filled worse than GDAL's FillNodata in thin holes (Landsat 2-px
-stripes 7.25 against 6.15); with the 50 steps about as well there (6.20, PSNR 20.98 against
-20.86 dB) and better in wide ones (16-px stripes 8.85 against 9.69). The U-Net reads the pre-filled
+neighbourhood, known pixels fixed): a multigrid approach to the harmonic fill, the smoothest surface
+through the hole's edge, at the cost of about 11 full-resolution steps. Measured on the bench's holes
+(``bench/inpaint.py prefill``, bench/README.md): plain push-pull filled worse than GDAL's FillNodata
+in thin holes (Landsat 2-px stripes PSNR 19.34 against 20.86 dB); relaxed, about as well there and
+better in wide holes. Thin holes get their neighbours' values, wide holes a smooth blend of their
+surroundings. The U-Net reads the pre-filled
 image and its output is *added* to it (a residual, clipped to [-1, 1]): it has only texture, edges
 and colour to add, which is what a GAN teaches, and an untrained network (whose output is near 0)
 already fills as well as the interpolation. Measured (bench/README.md, Landsat stripes): a U-Net
@@ -28,15 +29,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["push_pull", "prefill", "PrefilledGenerator", "SMOOTHING_STEPS"]
+__all__ = ["push_pull", "PrefilledGenerator", "SMOOTHING_STEPS"]
 
-#: Jacobi steps of Laplace's equation after push-pull (see the module docstring).
-SMOOTHING_STEPS = 50
+#: Jacobi steps of Laplace's equation at each level of the push-pull pyramid (module docstring).
+SMOOTHING_STEPS = 8
 
 
-def push_pull(image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+def _relax(filled: torch.Tensor, hole: torch.Tensor, steps: int) -> torch.Tensor:
+    """``steps`` Jacobi steps of Laplace's equation in ``hole`` (edges replicated, the rest fixed)."""
+    for _ in range(steps):
+        filled = torch.where(hole, F.avg_pool2d(F.pad(filled, (1, 1, 1, 1), mode="replicate"), 3, 1), filled)
+    return filled
+
+
+def push_pull(image: torch.Tensor, known: torch.Tensor, steps: int = SMOOTHING_STEPS) -> torch.Tensor:
     """``image`` ``(N, C, H, W)`` with its unknown pixels (``known`` ``(N, 1, H, W)`` 0/1) filled by
-    push-pull interpolation; known pixels unchanged. A window without a known pixel gets 0."""
+    push-pull interpolation, relaxed by ``steps`` Laplace steps at every level (0: plain
+    push-pull); known pixels unchanged. A window without a known pixel gets 0."""
     image, known = image.float(), known.float()
     values, weights = [image * known], [known]
     while min(values[-1].shape[-2:]) > 1 and bool((weights[-1] <= 0).any()):
@@ -45,24 +54,13 @@ def push_pull(image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     filled = values[-1] / weights[-1].clamp_min(1e-8)
     for v, w in zip(reversed(values[:-1]), reversed(weights[:-1])):
         up = F.interpolate(filled, size=v.shape[-2:], mode="bilinear", align_corners=False)
-        filled = torch.where(w > 0, v / w.clamp_min(1e-8), up)
+        hole = w <= 0
+        filled = _relax(torch.where(hole, up, v / w.clamp_min(1e-8)), hole, steps)
     return torch.where(known > 0, image, filled)
 
 
-def prefill(image: torch.Tensor, known: torch.Tensor, steps: int = SMOOTHING_STEPS) -> torch.Tensor:
-    """:func:`push_pull`, then ``steps`` Jacobi steps of Laplace's equation in the holes (edges
-    replicated, known pixels fixed): the pre-fill the generator reads."""
-    image, known = image.float(), known.float()
-    filled = push_pull(image, known)
-    hole = known <= 0
-    for _ in range(steps):
-        mean = F.avg_pool2d(F.pad(filled, (1, 1, 1, 1), mode="replicate"), 3, 1)
-        filled = torch.where(hole, mean, filled)
-    return filled
-
-
 class PrefilledGenerator(nn.Module):
-    """``clip(f + G(cat(f, hole)))`` with ``f = prefill(image, known)``: the wrapped generator reads
+    """``clip(f + G(cat(f, hole)))`` with ``f = push_pull(image, known)``: the wrapped generator reads
     the pre-filled image and adds to it."""
 
     def __init__(self, generator: nn.Module) -> None:
@@ -73,5 +71,5 @@ class PrefilledGenerator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         image, hole = x[:, :-1], x[:, -1:]
         with torch.no_grad():
-            filled = prefill(image, 1.0 - hole.float()).to(x.dtype)
+            filled = push_pull(image, 1.0 - hole.float()).to(x.dtype)
         return (filled + self.G(torch.cat([filled, hole], 1))).clamp(-1.0, 1.0)
