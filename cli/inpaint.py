@@ -18,7 +18,7 @@ from .options import overwrite_opt, quiet, tiling_opts
                    "format and CRS, e.g. clouds.gpkg) [default: REGION's own nodata, alpha, mask and NaN pixels].")
 @click.option("--max-hole", type=click.FloatRange(min=0), default=None,
               help="Leave holes whose farthest pixel lies more than this many pixels from a known pixel (holes "
-                   "wider than twice it) as nodata, with a warning, rather than invent them [default: 32, measured "
+                   "wider than twice it) as nodata, with a warning, rather than invent them [default: 24, measured "
                    "in bench/README.md].")
 @click.option("--record", type=click.Path(dir_okay=False), default=None,
               help="Where to write the filled-pixels record: a one-band COG of codes 0 kept, 1 filled, 2 hole too "
