@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .patchgan import MultiScaleDiscriminator
+from .patchgan import MultiScaleDiscriminator, activations
 from .unet import norm_layer
 
 __all__ = ["GlobalDiscriminator", "LocalGlobalDiscriminator"]
@@ -48,13 +48,8 @@ class GlobalDiscriminator(nn.Module):
         self.linear = nn.Linear(cin, 1)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        outs: list[torch.Tensor] = []
-        for layer in self.features:
-            x = layer(x)
-            if isinstance(layer, nn.LeakyReLU):
-                outs.append(x)
-        outs.append(self.linear(x.mean(dim=(2, 3))).view(-1, 1, 1, 1))
-        return outs
+        outs, last = activations(self.features, x)
+        return [*outs, self.linear(last.mean(dim=(2, 3))).view(-1, 1, 1, 1)]
 
 
 class LocalGlobalDiscriminator(nn.Module):

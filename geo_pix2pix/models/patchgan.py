@@ -16,7 +16,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from .unet import norm_layer
 
-__all__ = ["PatchGAN", "MultiScaleDiscriminator", "receptive_field"]
+__all__ = ["PatchGAN", "MultiScaleDiscriminator", "receptive_field", "activations"]
 
 
 def receptive_field(n_layers: int) -> int:
@@ -25,6 +25,17 @@ def receptive_field(n_layers: int) -> int:
     for _ in range(n_layers):
         r = 2 * r + 2  # a stride-2 4x4 conv: r' = (r - 1) * 2 + 4
     return r
+
+
+def activations(layers: nn.Sequential, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """``x`` through ``layers``: the output of every LeakyReLU (the features feature matching
+    compares), and the last layer's output."""
+    outs: list[torch.Tensor] = []
+    for layer in layers:
+        x = layer(x)
+        if isinstance(layer, nn.LeakyReLU):
+            outs.append(x)
+    return outs, x
 
 
 class PatchGAN(nn.Module):
@@ -56,13 +67,8 @@ class PatchGAN(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        outs: list[torch.Tensor] = []
-        for layer in self.model:
-            x = layer(x)
-            if isinstance(layer, nn.LeakyReLU):
-                outs.append(x)
-        outs.append(x)  # the final conv's logits
-        return outs
+        outs, logits = activations(self.model, x)
+        return [*outs, logits]
 
 
 class MultiScaleDiscriminator(nn.Module):
