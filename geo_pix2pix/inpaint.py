@@ -30,10 +30,10 @@ __all__ = ["InpaintConfig", "inpaint", "record_path", "DEFAULT_MAX_HOLE"]
 log = logging.getLogger(__name__)
 
 #: Holes whose farthest pixel lies more than this many pixels from a known pixel (holes wider than
-#: about twice this) are left as nodata. Measured in bench/README.md ("Inpainting"): up to 32-px
-#: clouds (radius ~17) the CPU recipe's fills stay within 0.9 dB of GDAL FillNodata's PSNR inside
-#: the holes, at 64-px clouds (radius ~37) they fall 2.2 dB behind; and a 128-pixel training window
-#: cannot teach what lies further than a quarter of it from every known pixel.
+#: about twice this) are left as nodata. Measured in bench/README.md ("Inpainting"): on the aerial
+#: image the CPU recipe's fills stay within 0.9 dB of GDAL FillNodata's PSNR inside the holes up to
+#: 32-px clouds (radius ~17) and fall 2.2 dB behind at 64 px (radius ~37); and a 128-pixel training
+#: window cannot teach what lies further than a quarter of it from every known pixel.
 DEFAULT_MAX_HOLE = 24.0
 
 
