@@ -19,7 +19,8 @@ from pathlib import Path
 from geo_pix2pix._version import __version__
 from geo_pix2pix.predict import Predictor
 from geo_pix2pix.tiles.errors import GeopixError
-from geo_pix2pix.tiles.fill import FillConfig, FillResult, fill_raster
+from geo_pix2pix.tiles.fill import FillResult, fill_raster
+from geo_pix2pix.tiles.mosaic import MosaicConfig
 from geo_pix2pix.tiles.hole_mask import plan_holes, read_holes, read_validity
 from geo_pix2pix.tiles.normalize import BandStats
 from geo_pix2pix.tiles.raster import open_raster
@@ -101,7 +102,8 @@ def inpaint(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: In
         log.warning("the region has no holes%s: the output is a copy of it", "" if cfg.holes else
                     " (no nodata, mask or NaN pixels; give them with --holes)")
     tile, overlap = choose_tiling(pred, height, width, cfg.tile, cfg.overlap)
-    fcfg = FillConfig(bands, meta.input_stats, tile, overlap, cfg.batch_size, dict(cfg.creation_options), {
+    fcfg = MosaicConfig(bands, meta.input_stats, meta.input_stats, tile, overlap, cfg.batch_size,
+                        dict(cfg.creation_options), {
         "GEOPIX_MODEL": str(pred.path.resolve()), "GEOPIX_STEP": str(meta.step), "GEOPIX_FAMILY": meta.family,
         "GEOPIX_VERSION": __version__, "GEOPIX_TASK": "inpaint", "GEOPIX_MAX_HOLE": f"{cfg.max_hole:g}",
         "GEOPIX_HOLES": str(cfg.holes) if cfg.holes else "the region's nodata",

@@ -28,7 +28,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,30 +39,15 @@ from .atomic import check_output, remove_stale_partials
 from .blend import RowBlender, plan_mosaic
 from .cog import STREAM_ROWS, StreamSpec, cog_options, cog_stream
 from .hole_mask import FILLED, KEPT, STATES, HolePlan, band_validity
-from .mosaic import Predict, TileReader
-from .normalize import BandStats
+from .mosaic import MosaicConfig, Predict, TileReader
 from .raster import open_raster
 
-__all__ = ["FillConfig", "FillResult", "fill_raster", "RECORD_COLORS"]
+__all__ = ["FillResult", "fill_raster", "RECORD_COLORS"]
 
 log = logging.getLogger(__name__)
 
 #: Colours of the record's states: kept transparent grey, filled magenta, too large orange, nodata black.
 RECORD_COLORS = {0: (200, 200, 200, 0), 1: (230, 0, 200, 255), 2: (255, 140, 0, 255), 3: (0, 0, 0, 255)}
-
-
-@dataclass(frozen=True)
-class FillConfig:
-    """How to fill: the bands read (in the model's order), their normalisation (the model's), the
-    tiling, the batch, COG creation options and tags written into both outputs."""
-
-    bands: tuple[int, ...]
-    stats: BandStats
-    tile: int
-    overlap: int
-    batch_size: int = 8
-    creation_options: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -99,10 +84,12 @@ def _describe_record(dst: Any, tags: dict[str, str]) -> None:
 
 
 def fill_raster(src_path: str | os.PathLike[str], out_path: str | os.PathLike[str],
-                record_path: str | os.PathLike[str], predict: Predict, cfg: FillConfig, plan: HolePlan,
+                record_path: str | os.PathLike[str], predict: Predict, cfg: MosaicConfig, plan: HolePlan,
                 overwrite: bool = False, progress: Callable[[int], None] | None = None) -> FillResult:
     """Fill ``plan``'s holes of ``src_path`` through ``predict`` into the COG ``out_path`` and write
-    the states into the COG ``record_path`` (``progress(n)``: tiles finished since the last call)."""
+    the states into the COG ``record_path`` (``progress(n)``: tiles finished since the last call).
+    ``cfg``: the mosaicker's settings; ``in_stats`` normalises the region's values for ``predict``,
+    ``out_stats`` (the same, for an inpainting model) turns predictions back into them."""
     src_path, out, record = str(src_path), Path(out_path), Path(record_path)
     check_output(out, [src_path], overwrite)
     check_output(record, [src_path, out], overwrite)
@@ -162,7 +149,7 @@ class _Strips:
         self.masks = ([mask[n:]] if mask is not None else [None]) if self.values else []
 
 
-def _compose(src: Any, cfg: FillConfig, plan: HolePlan, row: int, values: np.ndarray, masked: bool
+def _compose(src: Any, cfg: MosaicConfig, plan: HolePlan, row: int, values: np.ndarray, masked: bool
              ) -> tuple[np.ndarray, np.ndarray | None]:
     """Rows ``[row, row + n)`` of the output: the input as read, the filled pixels from the blended
     prediction, the input's nodata value where nothing is known (kept as read without one); and
@@ -174,7 +161,7 @@ def _compose(src: Any, cfg: FillConfig, plan: HolePlan, row: int, values: np.nda
     fill = state == FILLED
     out = raw.copy()
     if fill.any():
-        painted = cfg.stats.denormalize(values[:, fill][:, :, None])[:, :, 0].astype(raw.dtype)
+        painted = cfg.out_stats.denormalize(values[:, fill][:, :, None])[:, :, 0].astype(raw.dtype)
         if not plan.given:  # a pixel missing in some bands keeps the bands it has
             painted = np.where(band_validity(src, cfg.bands, window, raw)[:, fill], raw[:, fill], painted)
         out[:, fill] = _off_nodata(painted, src.nodata)
@@ -197,11 +184,11 @@ def _off_nodata(values: np.ndarray, nodata: float | None) -> np.ndarray:
     return np.where(hit, np.nextafter(values, np.asarray(np.inf, values.dtype)), values)
 
 
-def _fill_rows(src_path: str, mplan: Any, cfg: FillConfig, plan: HolePlan, predict: Predict,
+def _fill_rows(src_path: str, mplan: Any, cfg: MosaicConfig, plan: HolePlan, predict: Predict,
                progress: Callable[[int], None] | None, emit: Callable[[int, np.ndarray], None]) -> int:
     """Every tile row: the tiles holding a pixel to fill through ``predict``, blended; the finished
     rows to ``emit(row, values)``. Returns the number of tiles run."""
-    reader = TileReader(src_path, mplan, cfg)  # type: ignore[arg-type]
+    reader = TileReader(src_path, mplan, cfg)
     blender = RowBlender(mplan, len(cfg.bands))
     run_count = 0
     try:
@@ -214,7 +201,7 @@ def _fill_rows(src_path: str, mplan: Any, cfg: FillConfig, plan: HolePlan, predi
                 for j in range(0, len(todo), cfg.batch_size):
                     idx = todo[j:j + cfg.batch_size]
                     unknown = states[idx] != KEPT
-                    x = np.where(unknown, np.float32(0), cfg.stats.normalize(raw[idx]))
+                    x = np.where(unknown, np.float32(0), cfg.in_stats.normalize(raw[idx]))
                     out = predict(np.concatenate([x, unknown.astype(np.float32)], axis=1))
                     preds.update(zip(idx, out))
             for i in range(len(states)):

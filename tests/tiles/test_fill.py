@@ -7,7 +7,8 @@ import pytest
 import rasterio
 
 from geo_pix2pix.tiles.errors import OutputExistsError
-from geo_pix2pix.tiles.fill import RECORD_COLORS, FillConfig, fill_raster
+from geo_pix2pix.tiles.fill import RECORD_COLORS, fill_raster
+from geo_pix2pix.tiles.mosaic import MosaicConfig
 from geo_pix2pix.tiles.hole_mask import FILLED, KEPT, NODATA, TOO_LARGE, plan_holes, read_validity
 from geo_pix2pix.tiles.normalize import BandStats
 
@@ -35,7 +36,7 @@ def _fill(tmp_path, src, stats, predict, holes=None, max_hole=1e9, tile=64, over
         bands = tuple(range(1, s.count + 1))
         valid = read_validity(s, bands)
     plan = plan_holes(valid, holes, max_hole)
-    cfg = FillConfig(bands, stats, tile, overlap, 4)
+    cfg = MosaicConfig(bands, stats, stats, tile, overlap, 4)
     return fill_raster(src, tmp_path / "out.tif", tmp_path / "out.filled.tif", predict, cfg, plan, **kw)
 
 
