@@ -110,13 +110,8 @@ def inpaint(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: In
         "GEOPIX_FILLED_PIXELS": str(plan.filled_pixels), "GEOPIX_UNFILLED_PIXELS": str(plan.unfilled_pixels)})
     counter = None
     if progress is not None:
+        from geo_pix2pix.progress import counting
         from geo_pix2pix.tiles.blend import plan_mosaic
 
-        total, done = plan_mosaic(height, width, tile, overlap).n_tiles, 0
-
-        def counter(n: int) -> None:
-            nonlocal done
-            done += n
-            progress(done, total)
-
+        counter = counting(progress, plan_mosaic(height, width, tile, overlap).n_tiles)
     return fill_raster(region, out, record, pred, fcfg, plan, cfg.overwrite, counter)

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["progress_bar", "follow", "NOTICE"]
+__all__ = ["progress_bar", "follow", "counting", "NOTICE"]
 
 #: Log level of notices: what geopix decided for the user (a map kind it inferred, a recipe it
 #: applied). Shown by default, hidden by ``-q`` (errors only); between INFO and WARNING.
@@ -35,3 +35,16 @@ def follow(bar: Any) -> Callable[[int, int], None]:
         bar.update(done - bar.n)
 
     return progress
+
+
+def counting(progress: Callable[[int, int], None], total: int) -> Callable[[int], None]:
+    """The mosaicker's ``progress(n)`` (tiles finished since the last call) as a caller's
+    ``progress(done, total)``: the running count of ``total``."""
+    done = 0
+
+    def count(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(done, total)
+
+    return count

@@ -328,19 +328,17 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
 
     counter = None
     if progress is not None:
+        from geo_pix2pix.progress import counting
+
         passes = 2 if cfg.probabilities is not None else 1
         plan = plan_mosaic(height, width, tile, overlap)
-        total, done = plan.n_tiles * passes, 0
+        total = plan.n_tiles * passes
         if cfg.shard is not None:
             from geo_pix2pix.tiles.shard import shard_rows
 
             rows = shard_rows(plan, cfg.shard)
             total = (rows.tile_rows[1] - rows.first_tile_row) * len(plan.col_starts)
-
-        def counter(n: int) -> None:
-            nonlocal done
-            done += n
-            progress(done, total)
+        counter = counting(progress, total)
 
     if cfg.probabilities is not None:
         pcfg = dataclasses.replace(mcfg, out_stats=ProbabilityOutput(meta.output_stats),
