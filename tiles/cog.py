@@ -34,8 +34,8 @@ from .atomic import PARTIAL_SUFFIX, atomic_path
 from .errors import OutputWriteError, first_line
 from .overviews import OverviewPyramid, overview_sizes
 
-__all__ = ["DEFAULT_COG_OPTIONS", "STREAM_ROWS", "GDAL_CACHE_MB", "StreamSpec", "RowSink", "cog_options",
-           "cog_stream", "part_file", "writing"]
+__all__ = ["DEFAULT_COG_OPTIONS", "STREAM_ROWS", "GDAL_CACHE_MB", "StreamSpec", "RowSink", "StripBuffer",
+           "cog_options", "cog_stream", "part_file", "writing"]
 
 #: Rows per strip of the temporary stream file (writers buffer to whole strips).
 STREAM_ROWS = 64
@@ -91,6 +91,40 @@ class RowSink:
             self.pyramid.add(values)
         if mask is not None:
             self.dst.write_mask(mask.astype(np.uint8) * 255, window=window)
+
+
+class StripBuffer:
+    """Rows arriving top to bottom in blocks of any height, handed on as whole strips of
+    :data:`STREAM_ROWS` rows of the full grid (the last one partial, on :meth:`close`), so GDAL
+    never has to re-read and re-compress a half-written strip of the stream. ``flush(row, block)``
+    receives each strip, ``(bands, rows, width)``, and its first row."""
+
+    def __init__(self, row0: int, flush: Callable[[int, np.ndarray], None]) -> None:
+        self.row = row0  # first buffered row
+        self._flush = flush
+        self._buf: list[np.ndarray] = []
+
+    def add(self, row: int, values: np.ndarray) -> None:
+        """``values``: rows ``[row, row + n)``, the block after the last one added."""
+        if row != self.row + sum(b.shape[1] for b in self._buf):
+            raise RuntimeError(f"rows out of order: got {row}")  # a caller's bug, not user input
+        self._buf.append(values)
+        n = sum(b.shape[1] for b in self._buf)
+        aligned = (self.row + n) // STREAM_ROWS * STREAM_ROWS - self.row
+        if aligned > 0:
+            data = np.concatenate(self._buf, axis=1)
+            self._emit(data[:, :aligned])
+            self._buf = [data[:, aligned:]] if aligned < n else []
+
+    def close(self) -> None:
+        """Hand on what is left (the last, partial strip)."""
+        if self._buf:
+            self._emit(np.concatenate(self._buf, axis=1))
+            self._buf = []
+
+    def _emit(self, data: np.ndarray) -> None:
+        self._flush(self.row, data)
+        self.row += data.shape[1]
 
 
 def _profile(spec: StreamSpec) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from rasterio.windows import Window
 
 from .atomic import check_output, remove_stale_partials
 from .blend import RowBlender, plan_mosaic
-from .cog import STREAM_ROWS, StreamSpec, cog_options, cog_stream
+from .cog import STREAM_ROWS, StreamSpec, StripBuffer, cog_options, cog_stream
 from .hole_mask import FILLED, KEPT, STATES, HolePlan, band_validity
 from .mosaic import MosaicConfig, Predict, TileReader
 from .raster import open_raster
@@ -111,42 +111,15 @@ def fill_raster(src_path: str | os.PathLike[str], out_path: str | os.PathLike[st
             for r in range(0, height, STREAM_ROWS):
                 rsink.write(plan.state[None, r:r + STREAM_ROWS], r)
             with cog_stream(out, spec, cog_options(False, cfg.creation_options), masked, describe) as sink:
-                strips = _Strips(sink)
 
-                def emit(row: int, values: np.ndarray) -> None:
-                    strips.add(row, *_compose(src, cfg, plan, row, values, masked))
+                def write(row: int, values: np.ndarray) -> None:
+                    data, mask = _compose(src, cfg, plan, row, values, masked)
+                    sink.write(data, row, mask)
 
-                run = _fill_rows(src_path, mplan, cfg, plan, predict, progress, emit)
-                strips.flush()
+                strips = StripBuffer(0, write)
+                run = _fill_rows(src_path, mplan, cfg, plan, predict, progress, strips.add)
+                strips.close()
     return FillResult(out, record, run, mplan.n_tiles, plan)
-
-
-class _Strips:
-    """Rows in, whole strips of :data:`~.cog.STREAM_ROWS` out to the sink (GDAL never re-reads and
-    re-compresses a half-written strip of the stream)."""
-
-    def __init__(self, sink: Any) -> None:
-        self.sink, self.row = sink, 0
-        self.values: list[np.ndarray] = []
-        self.masks: list[np.ndarray | None] = []
-
-    def add(self, row: int, values: np.ndarray, mask: np.ndarray | None) -> None:
-        self.values.append(values)
-        self.masks.append(mask)
-        n = sum(v.shape[1] for v in self.values)
-        if n >= STREAM_ROWS:
-            self.flush((self.row + n) // STREAM_ROWS * STREAM_ROWS - self.row)
-
-    def flush(self, n: int | None = None) -> None:
-        if not self.values:
-            return
-        values = np.concatenate(self.values, axis=1)
-        mask = None if self.masks[0] is None else np.concatenate(self.masks, axis=0)  # type: ignore[arg-type]
-        n = values.shape[1] if n is None else n
-        self.sink.write(values[:, :n], self.row, None if mask is None else mask[:n])
-        self.row += n
-        self.values = [values[:, n:]] if n < values.shape[1] else []
-        self.masks = ([mask[n:]] if mask is not None else [None]) if self.values else []
 
 
 def _compose(src: Any, cfg: MosaicConfig, plan: HolePlan, row: int, values: np.ndarray, masked: bool

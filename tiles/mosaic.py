@@ -33,7 +33,7 @@ from rasterio.windows import Window
 from .atomic import check_output, remove_stale_partials
 from .blend import MosaicPlan, RowBlender, plan_mosaic
 from .classes import ClassTable
-from .cog import STREAM_ROWS, RowSink, StreamSpec, cog_options, cog_stream, part_file
+from .cog import RowSink, StreamSpec, StripBuffer, cog_options, cog_stream, part_file
 from .normalize import BandStats
 from .raster import open_raster, reading
 from .shard import Shard, ShardRows, shard_rows
@@ -126,35 +126,23 @@ def blend_tile_row(tiles: np.ndarray, predict: Predict, in_stats: BandStats, bat
 class _Writer:
     """Writes finished rows (denormalised, masked like the input) into the output sink.
 
-    Rows arrive in blocks of the tile stride; they are buffered and written in whole strips of
-    :data:`~.cog.STREAM_ROWS` rows, so GDAL never has to re-read and re-compress a half-written strip.
+    Rows arrive in blocks of the tile stride and are written in whole strips (:class:`~.cog.StripBuffer`).
     """
 
     def __init__(self, src_path: str, sink: RowSink, cfg: MosaicConfig, masked: bool) -> None:
         self.src = open_raster(src_path)
         self.sink, self.cfg, self.masked = sink, cfg, masked
-        self._row = sink.row0  # first buffered row
-        self._buf: list[np.ndarray] = []
+        self._strips = StripBuffer(sink.row0, self._flush)
 
     def write(self, row: int, values: np.ndarray) -> None:
-        if row != self._row + sum(b.shape[1] for b in self._buf):
-            raise RuntimeError(f"rows out of order: got {row}")  # a mosaicker bug, not user input
-        self._buf.append(self.cfg.out_stats.denormalize(values))
-        n = sum(b.shape[1] for b in self._buf)
-        aligned = (self._row + n) // STREAM_ROWS * STREAM_ROWS - self._row
-        if aligned > 0:
-            data = np.concatenate(self._buf, axis=1)
-            self._flush(data[:, :aligned])
-            self._buf = [data[:, aligned:]] if aligned < n else []
+        self._strips.add(row, self.cfg.out_stats.denormalize(values))
 
     def close_rows(self) -> None:
         """Write what is left (the last, partial strip)."""
-        if self._buf:
-            self._flush(np.concatenate(self._buf, axis=1))
-            self._buf = []
+        self._strips.close()
 
-    def _flush(self, data: np.ndarray) -> None:
-        window = Window(0, self._row, data.shape[2], data.shape[1])
+    def _flush(self, row: int, data: np.ndarray) -> None:
+        window = Window(0, row, data.shape[2], data.shape[1])
         nodata = self.cfg.out_stats.nodata
         mask = None
         if self.masked:
@@ -164,8 +152,7 @@ class _Writer:
                 mask &= np.isfinite(data_in).all(axis=0)
             if nodata is not None:  # codes and measured values: the nodata value marks what the input lacks
                 data = np.where(mask[None], data, np.asarray(nodata, data.dtype))
-        self.sink.write(data, self._row, mask if nodata is None else None)
-        self._row += data.shape[1]
+        self.sink.write(data, row, mask if nodata is None else None)
 
     def close(self) -> None:
         self.src.close()
