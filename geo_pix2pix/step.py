@@ -33,7 +33,7 @@ from .losses import adversarial_loss, feature_matching_loss, kl_divergence, mask
 from .models.palette_head import PaletteHead
 
 __all__ = ["Batch", "LossWeights", "Networks", "Optimisers", "StepLosses", "make_optimisers", "gan_step",
-           "place"]
+           "paint_holes", "place"]
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,12 @@ class StepLosses:
         return row
 
 
+def paint_holes(fake: torch.Tensor, real: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """Inpainting's output: the real window with G's pixels in its holes only (what ``geopix
+    inpaint`` writes, what the losses and the discriminators judge, what validation scores)."""
+    return torch.where(hole, fake, real.to(fake.dtype))
+
+
 def place(module: nn.Module, plan: DevicePlan) -> nn.Module:
     """``module`` on the plan's device, in its memory layout."""
     module = module.to(plan.device)
@@ -197,7 +203,7 @@ def gan_step(nets: Networks, opts: Optimisers, batch: Batch, w: LossWeights,
             fake_B = nets.G(real_A)
     l1_valid = valid
     if batch.hole is not None:  # inpainting: the image with G's pixels in its holes
-        fake_B = torch.where(batch.hole, fake_B, real_B.to(fake_B.dtype))
+        fake_B = paint_holes(fake_B, real_B, batch.hole)
         l1_valid = batch.hole & valid
         # the raster's own nodata is never a target, nor part of a real example: there the real
         # window shows G's pixels too, so neither loss can read what the nodata pixels hold

@@ -17,7 +17,7 @@ from geo_pix2pix.config import TrainConfig
 from geo_pix2pix.data import TrainingData
 from geo_pix2pix.device import DevicePlan, to_device
 from geo_pix2pix.metrics import HoleAccumulator, ImageMetrics, MetricAccumulator
-from geo_pix2pix.step import Batch
+from geo_pix2pix.step import Batch, paint_holes
 from geo_pix2pix.tiles.classes import ClassTable
 from geo_pix2pix.tiles.dataset import WindowListDataset
 from geo_pix2pix.tiles.errors import GeopixError
@@ -47,7 +47,7 @@ def validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], make: C
     An inpainting batch is scored inside its holes only (:class:`~geo_pix2pix.metrics.HoleAccumulator`).
     A categorical map is scored by the share of valid pixels whose arg-max class is right (the
     image metrics of one-hot maps would mean nothing; ``geopix evaluate`` gives per-class IoU)."""
-    acc: MetricAccumulator | HoleAccumulator = MetricAccumulator()
+    acc: MetricAccumulator | None = None
     right = total = 0
     first: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     was_training = G.training
@@ -61,26 +61,26 @@ def validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], make: C
             else:
                 with amp():
                     fake = G(batch.real_A)
-            valid = batch.valid
-            if batch.hole is not None:
-                fake, valid = torch.where(batch.hole, fake.float(), batch.real_B.float()), batch.hole & valid
-                acc = acc if isinstance(acc, HoleAccumulator) else HoleAccumulator()
+            valid, shown = batch.valid, batch.real_A
+            if batch.hole is not None:  # scored inside the holes; shown without the mask channel
+                fake, valid = paint_holes(fake.float(), batch.real_B, batch.hole), batch.hole & valid
+                shown = shown[:, :batch.real_B.shape[1]]
             f, r, v = fake.float().cpu().numpy(), batch.real_B.float().cpu().numpy(), valid.cpu().numpy()
             if classes is not None:
                 right += int(((f.argmax(1) == r.argmax(1)) & v[:, 0]).sum())
                 total += int(v.sum())
             else:
+                acc = acc or (HoleAccumulator() if batch.hole is not None else MetricAccumulator())
                 acc.add(f, r, v)
             if first is None:
-                shown = batch.real_A.float().cpu().numpy()[:, :r.shape[1]] if batch.hole is not None else None
-                first = (shown if shown is not None else batch.real_A.float().cpu().numpy(), f, r)
+                first = (shown.float().cpu().numpy(), f, r)
     G.train(was_training)
     if first is None:
         raise GeopixError("no windows to validate on")
     if classes is not None:
         nan = float("nan")
         return ImageMetrics(nan, nan, nan, right / total if total else nan, len(batches)), first
-    return acc.result(), first
+    return acc.result(), first  # type: ignore[union-attr]  # set with the first batch, as ``first`` is
 
 
 def validation_batches(cfg: TrainConfig, data: TrainingData) -> list[dict[str, torch.Tensor]]:
