@@ -106,23 +106,25 @@ def holed_input(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
 
 
 def _nodata_bank(data: TrainingData, size: int, max_fraction: float) -> list[np.ndarray]:
-    """Real hole shapes: the invalid masks of the training rasters' windows of ``size`` (a grid of
-    them, at most 4096 per raster), those partly invalid (:func:`~geo_pix2pix.tiles.holes.nodata_shapes`)."""
+    """Real hole shapes: the invalid masks (:func:`~geo_pix2pix.tiles.hole_mask.band_validity`, the
+    inference's rule) of the training rasters' windows of ``size`` (a grid of them, at most 4096 per
+    raster), those partly invalid (:func:`~geo_pix2pix.tiles.holes.nodata_shapes`)."""
     from rasterio.windows import Window
 
+    from geo_pix2pix.tiles.hole_mask import band_validity
     from geo_pix2pix.tiles.holes import nodata_shapes
-    from geo_pix2pix.tiles.raster import open_raster, reading, valid_mask
+    from geo_pix2pix.tiles.raster import open_raster, reading
 
     masks: list[np.ndarray] = []
     for p in data.pairs:
-        bands = list(p.spec.imagery_bands or [1])
+        bands = tuple(p.spec.imagery_bands or (1,))
         with open_raster(p.spec.imagery, "imagery") as src, reading(src.name, "imagery"):
             rows, cols = range(0, src.height - size + 1, size), range(0, src.width - size + 1, size)
             step = max(1, len(rows) * len(cols) // 4096)
             for i, (r, c) in enumerate((r, c) for r in rows for c in cols):
                 if i % step == 0:
-                    w = Window(c, r, size, size)
-                    masks.append(~valid_mask(src.read(bands, window=w), src.dataset_mask(window=w)))
+                    # unknown as geopix inpaint sees it: missing in any band
+                    masks.append(~band_validity(src, bands, Window(c, r, size, size)).all(axis=0))
     return nodata_shapes(masks, max_fraction)
 
 
