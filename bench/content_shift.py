@@ -3,9 +3,9 @@
 For each training input (the imagery, and the map for map -> imagery models) of real pairs in
 ``../shared/data``, the statistics a model file stores (``compute_stats`` over a decimated read of
 the whole raster) are compared with other rasters through
-:func:`geo_pix2pix.tiles.normalize.content_shift`, as ``geopix translate`` does: rasters of the same
+:func:`geo_pix2pix.tiles.encoding.normalize.content_shift`, as ``geopix translate`` does: rasters of the same
 kind (another city, other maps256 tiles) and of the other kind (the other side of the pair).
-translate warns above :data:`geo_pix2pix.translate.CONTENT_SHIFT_WARN`.
+translate warns above :data:`geo_pix2pix.inference.translate.CONTENT_SHIFT_WARN`.
 
     .venv/bin/python bench/content_shift.py
 """
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from geo_pix2pix.tiles.aligned import aligned_specs
-from geo_pix2pix.tiles.normalize import compute_stats, content_shift
-from geo_pix2pix.translate import CONTENT_SHIFT_WARN
+from geo_pix2pix.inference.translate import CONTENT_SHIFT_WARN
+from geo_pix2pix.tiles.encoding.normalize import compute_stats, content_shift
+from geo_pix2pix.tiles.pairs.aligned import aligned_specs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_recipe import DATA, load_images  # noqa: E402

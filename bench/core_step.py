@@ -55,9 +55,9 @@ def main() -> None:
     old_step = importlib.import_module("geo_pix2pix_base.step")
     old_device = importlib.import_module("geo_pix2pix_base.device")
 
-    from geo_pix2pix.device import plan_device
     from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
-    from geo_pix2pix.step import Batch, LossWeights, Networks, gan_step, make_optimisers, place
+    from geo_pix2pix.runtime.device import plan_device
+    from geo_pix2pix.training.step import Batch, LossWeights, Networks, gan_step, make_optimisers, place
 
     plan = plan_device("cpu", amp=not a.no_amp)
     old_plan = old_device.plan_device("cpu", amp=not a.no_amp)

@@ -11,7 +11,7 @@ recipe/baseline ratios of the means.
     .venv/bin/python bench/cpu_recipe.py [--minutes 20] [--seeds 0 1] [--recipe KEY=VALUE ...]
                                          [--preview bench/cpu_recipe_preview.png]
 
-The geopix run starts from the CPU recipe (``geo_pix2pix.config.CPU_RECIPE``, what ``geopix
+The geopix run starts from the CPU recipe (``geo_pix2pix.training.config.CPU_RECIPE``, what ``geopix
 train`` uses on a CPU); ``--recipe KEY=VALUE`` overrides its ``TrainConfig`` fields
 (``--recipe tile=128 batch_size=8``; ``--paper`` starts from the paper's defaults instead).
 ``--preview`` writes the first seed's held-out images: satellite | geopix | baseline | map.
@@ -32,15 +32,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from geo_pix2pix.config import CPU_RECIPE, TrainConfig
-from geo_pix2pix.metrics import MetricAccumulator
+from geo_pix2pix.evaluation.metrics import MetricAccumulator
+from geo_pix2pix.evaluation.palette import ClassAccumulator, load_palette
+from geo_pix2pix.inference.predict import Predictor, dihedral_mean
 from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
-from geo_pix2pix.palette import ClassAccumulator, load_palette
-from geo_pix2pix.predict import Predictor, dihedral_mean
-from geo_pix2pix.tiles.aligned import aligned_specs
-from geo_pix2pix.tiles.grid import PixelWindow
-from geo_pix2pix.tiles.pair import open_pair
-from geo_pix2pix.train import fit
+from geo_pix2pix.tiles.mosaic.grid import PixelWindow
+from geo_pix2pix.tiles.pairs.aligned import aligned_specs
+from geo_pix2pix.tiles.pairs.pair import open_pair
+from geo_pix2pix.training.config import CPU_RECIPE, TrainConfig
+from geo_pix2pix.training.loop import fit
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "maps256"
@@ -114,7 +114,7 @@ def write_preview(path: Path, sat: np.ndarray, shown: dict[str, np.ndarray], ref
     """One row per held-out image: satellite | geopix | baseline | map, at half resolution."""
     from PIL import Image
 
-    from geo_pix2pix.runs import to_rgb8
+    from geo_pix2pix.files.runs import to_rgb8
 
     cols = [sat, *shown.values(), ref]
     grid = np.concatenate([np.concatenate([to_rgb8(c[i]) for c in cols], axis=1) for i in range(len(sat))])

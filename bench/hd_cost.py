@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from geo_pix2pix.config import CPU_RECIPE
-from geo_pix2pix.device import plan_device
+from geo_pix2pix.families import get_family
 from geo_pix2pix.families.pix2pixhd import CPU as HD_CPU
 from geo_pix2pix.families.pix2pixhd import PAPER as HD_PAPER
 from geo_pix2pix.families.pix2pixhd import HDGeneratorConfig, Pix2PixHDOptions
-from geo_pix2pix.families import get_family
 from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from geo_pix2pix.runtime.device import plan_device
+from geo_pix2pix.training.config import CPU_RECIPE
 
 TILE = 512
 

@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from geo_pix2pix.config import TrainConfig, apply_recipe
-from geo_pix2pix.predict import Predictor
-from geo_pix2pix.tiles.aligned import aligned_specs
-from geo_pix2pix.tiles.pair import PairSpec
-from geo_pix2pix.train import fit
+from geo_pix2pix.inference.predict import Predictor
+from geo_pix2pix.tiles.pairs.aligned import aligned_specs
+from geo_pix2pix.tiles.pairs.pair import PairSpec
+from geo_pix2pix.training.config import TrainConfig, apply_recipe
+from geo_pix2pix.training.loop import fit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_recipe import DATA, N_EVAL, load_images, report, score, write_preview  # noqa: E402
@@ -84,8 +84,8 @@ def main() -> None:
 
 
 def google(a: argparse.Namespace, seconds: float) -> None:
-    from geo_pix2pix.evaluate import evaluate
-    from geo_pix2pix.palette import load_palette
+    from geo_pix2pix.evaluation.evaluate import evaluate
+    from geo_pix2pix.evaluation.palette import load_palette
 
     palette = load_palette(REPO / "examples" / "palettes" / "google_maps_sat2maps.json")
     train = [PairSpec(str(EXAMPLES / "houston_sat.tif"), str(EXAMPLES / "houston_map.tif"))]

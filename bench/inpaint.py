@@ -129,7 +129,7 @@ def _rgb(data: np.ndarray, ref: np.ndarray, valid: np.ndarray) -> np.ndarray:
 def _preview(d: Path, name: str, out: Path) -> None:
     from PIL import Image
 
-    from geo_pix2pix.tiles.hole_mask import read_validity
+    from geo_pix2pix.tiles.holes.plan import read_validity
 
     size, (r0, c0, r1, c1) = PREVIEW[name]
     kind = HOLES[name]
@@ -159,7 +159,7 @@ def _preview(d: Path, name: str, out: Path) -> None:
 
 def score(d: Path, preview_dir: Path, only: list[str]) -> None:
     from geo_pix2pix.api import load_model
-    from geo_pix2pix.inpaint_eval import evaluate_inpainting
+    from geo_pix2pix.evaluation.fill_scores import evaluate_inpainting
 
     results = {}
     for name in only:
@@ -189,10 +189,10 @@ def prefill_stage(d: Path, only: list[str]) -> None:
     the score stage's holes: what the network starts from."""
     import torch
 
-    from geo_pix2pix.inpaint_eval import fillnodata, score_fill
+    from geo_pix2pix.evaluation.fill_scores import fillnodata, score_fill
     from geo_pix2pix.models.prefill import SMOOTHING_STEPS, push_pull
-    from geo_pix2pix.tiles.hole_mask import read_validity
-    from geo_pix2pix.tiles.holes import eval_holes
+    from geo_pix2pix.tiles.holes.draw import eval_holes
+    from geo_pix2pix.tiles.holes.plan import read_validity
 
     for name in only:
         kind = HOLES[name]

@@ -36,14 +36,14 @@ import numpy as np
 import rasterio
 import torch
 
-from geo_pix2pix.config import TrainConfig, apply_recipe
-from geo_pix2pix.evaluate import _select, evaluate_pairs
-from geo_pix2pix.modelfile import read_meta
-from geo_pix2pix.palette import load_palette
-from geo_pix2pix.predict import Predictor
-from geo_pix2pix.tiles.aligned import aligned_specs
-from geo_pix2pix.tiles.pair import PairSpec, open_pair
-from geo_pix2pix.train import fit
+from geo_pix2pix.evaluation.evaluate import _select, evaluate_pairs
+from geo_pix2pix.evaluation.palette import load_palette
+from geo_pix2pix.files.modelfile import read_meta
+from geo_pix2pix.inference.predict import Predictor
+from geo_pix2pix.tiles.pairs.aligned import aligned_specs
+from geo_pix2pix.tiles.pairs.pair import PairSpec, open_pair
+from geo_pix2pix.training.config import TrainConfig, apply_recipe
+from geo_pix2pix.training.loop import fit
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

@@ -7,7 +7,7 @@ Measures, in the same run:
     memory layout (contiguous / channels_last), precision (float32 / bf16 autocast), batch size,
     and ``torch.compile``.
 Prints GFLOP/s of each and its ratio to the float32 matmul rate. ``geopix translate`` runs the
-setting :class:`geo_pix2pix.predict.Predictor` picks (channels_last; bf16 on CPUs with native
+setting :class:`geo_pix2pix.inference.predict.Predictor` picks (channels_last; bf16 on CPUs with native
 bf16), marked with ``*``.
 
     .venv/bin/python bench/model_efficiency.py [--ngf 64] [--tile 256] [--batches 1 8] [--compile]
@@ -23,8 +23,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from geo_pix2pix.device import plan_device
 from geo_pix2pix.models import GeneratorConfig, build_generator
+from geo_pix2pix.runtime.device import plan_device
 
 
 def rate(fn, flops: float, min_seconds: float = 3.0) -> float:  # noqa: ANN001

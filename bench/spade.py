@@ -39,12 +39,12 @@ import torch
 from PIL import Image
 
 from geo_pix2pix.api import load_model
-from geo_pix2pix.config import TrainConfig, apply_recipe
-from geo_pix2pix.metrics import MetricAccumulator
-from geo_pix2pix.palette import load_palette
-from geo_pix2pix.tiles.aligned import aligned_specs
-from geo_pix2pix.tiles.pair import PairSpec
-from geo_pix2pix.train import fit
+from geo_pix2pix.evaluation.metrics import MetricAccumulator
+from geo_pix2pix.evaluation.palette import load_palette
+from geo_pix2pix.tiles.pairs.aligned import aligned_specs
+from geo_pix2pix.tiles.pairs.pair import PairSpec
+from geo_pix2pix.training.config import TrainConfig, apply_recipe
+from geo_pix2pix.training.loop import fit
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -130,8 +130,8 @@ def maps256(a: argparse.Namespace, d: Path) -> None:
 
 
 def spacenet(a: argparse.Namespace, d: Path) -> None:
-    from geo_pix2pix.layouts import VectorRegion, layout_pairs
-    from geo_pix2pix.tiles.layout import Grid, LayoutSpec
+    from geo_pix2pix.inference.vector_layouts import VectorRegion, layout_pairs
+    from geo_pix2pix.tiles.encoding.layout import Grid, LayoutSpec
 
     pan = SHARED / "geotiff" / "solaris" / "sample_geotiff.tif"
     spec = LayoutSpec((f"buildings={SHARED / 'vector' / 'solaris' / 'geotiff_labels.geojson'}",))

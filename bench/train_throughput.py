@@ -31,14 +31,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from geo_pix2pix.device import DevicePlan, plan_device
 from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
-from geo_pix2pix.step import Batch, LossWeights, Networks, Optimisers, gan_step, make_optimisers, place
-from geo_pix2pix.tiles.dataset import PairWindowDataset
-from geo_pix2pix.tiles.pair import PairSpec
-from geo_pix2pix.tiles.prepare import TilerConfig, prepare_pair
-from geo_pix2pix.tiles.split import SplitConfig
-from geo_pix2pix.train import StepBatchSampler
+from geo_pix2pix.runtime.device import DevicePlan, plan_device
+from geo_pix2pix.tiles.pairs.dataset import PairWindowDataset
+from geo_pix2pix.tiles.pairs.pair import PairSpec
+from geo_pix2pix.tiles.pairs.prepare import TilerConfig, prepare_pair
+from geo_pix2pix.tiles.pairs.split import SplitConfig
+from geo_pix2pix.training.loop import StepBatchSampler
+from geo_pix2pix.training.step import Batch, LossWeights, Networks, Optimisers, gan_step, make_optimisers, place
 
 DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
 

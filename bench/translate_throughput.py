@@ -55,7 +55,7 @@ def make_raster(path: Path, size: int) -> Path:
 
 RUN_ONE = r"""
 import json, sys, time
-from geo_pix2pix.translate import TranslateConfig, translate
+from geo_pix2pix.inference.translate import TranslateConfig, translate
 t, c = time.perf_counter(), time.process_time()
 res, _ = translate(sys.argv[1], sys.argv[2], TranslateConfig(model=sys.argv[3], device="cpu",
                    overlap=None if sys.argv[4] == "default" else int(sys.argv[4]), overwrite=True,
@@ -78,8 +78,8 @@ def run_translate(src: Path, out: Path, model: str, overlap: str = "default", ti
 def model_only_seconds(src: Path, model: str, tile: int | None = None) -> tuple[float, float, int]:
     """The generator alone on the same tiles the mosaicker feeds it (in memory, same batches):
     wall-clock seconds, CPU seconds (all threads) and the number of tiles."""
-    from geo_pix2pix.predict import Predictor
-    from geo_pix2pix.tiles.blend import plan_mosaic, reflect_index
+    from geo_pix2pix.inference.predict import Predictor
+    from geo_pix2pix.tiles.mosaic.blend import plan_mosaic, reflect_index
 
     pred = Predictor(model, "cpu")
     t = tile or pred.tile
@@ -104,7 +104,7 @@ def _median(runs: list[dict]) -> dict:
 
 
 def seam_ratio(path: Path, tile: int, overlap: int) -> tuple[float, float]:
-    from geo_pix2pix.metrics import seam_ratio as ratio
+    from geo_pix2pix.evaluation.metrics import seam_ratio as ratio
 
     with rasterio.open(path) as s:
         return ratio(s.read(), tile, overlap)
@@ -117,8 +117,8 @@ def main() -> None:
     ap.add_argument("--tile", type=int, default=None, help="translate tile size (default: geopix translate's)")
     ap.add_argument("--repeats", type=int, default=3, help="runs of each 2048x2048 timing (the median is used)")
     a = ap.parse_args()
-    from geo_pix2pix.modelfile import read_meta
-    from geo_pix2pix.translate import default_tile
+    from geo_pix2pix.files.modelfile import read_meta
+    from geo_pix2pix.inference.translate import default_tile
 
     meta = read_meta(a.model)
     tile = a.tile or default_tile(meta.tile_size, 2048, 2048)

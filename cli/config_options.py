@@ -1,6 +1,6 @@
 """Click options built from config dataclasses: a training option is declared once, as a field.
 
-:func:`config_options` turns every field declared with :func:`geo_pix2pix.options.option` into a
+:func:`config_options` turns every field declared with :func:`geo_pix2pix.training.option_fields.option` into a
 click option with the field's name as its parameter name, its default, help, bounds and choices,
 so ``geopix train`` cannot lose a field and ``--help`` shows the defaults the config really has.
 """
@@ -13,9 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
-from geo_pix2pix.options import OptionSpec, flag_of, option_specs
-
-from .options import parse_duration
+from geo_pix2pix.cli.options import parse_duration
+from geo_pix2pix.training.option_fields import OptionSpec, flag_of, option_specs
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import no_amp_opt, tta_opt
+from geo_pix2pix.cli.options import no_amp_opt, tta_opt
 
 
 @click.command()
@@ -54,19 +54,19 @@ def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str
     on its valid pixels and filled by the model and by GDAL's FillNodata; PSNR, SSIM and MAE inside
     the holes, against the real pixels.
     """
-    from geo_pix2pix.modelfile import read_meta, resolve_model_path
+    from geo_pix2pix.files.modelfile import read_meta, resolve_model_path
 
     if read_meta(resolve_model_path(model)).family == "inpaint":
         return _evaluate_inpainting(model, imagery, maps or aligned_dir, hole_kind, hole_sizes, seed, device,
                                     batch_size, not no_amp, tta, as_json)
-    from geo_pix2pix.evaluate import evaluate_pairs
-    from geo_pix2pix.palette import load_palette
-    from geo_pix2pix.tiles.pair import PairSpec
+    from geo_pix2pix.evaluation.evaluate import evaluate_pairs
+    from geo_pix2pix.evaluation.palette import load_palette
+    from geo_pix2pix.tiles.pairs.pair import PairSpec
 
     if aligned_dir:
         if imagery or maps:
             raise click.UsageError("give --aligned-dir or --imagery/--maps, not both")
-        from geo_pix2pix.tiles.aligned import aligned_specs
+        from geo_pix2pix.tiles.pairs.aligned import aligned_specs
 
         specs = aligned_specs(aligned_dir, aligned_order)
     elif imagery and maps:
@@ -94,7 +94,7 @@ def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str
     click.echo(f"{ev.count} {ev.windows} windows of {sizes} px{how}: L1 {m.L1:.4f}  PSNR {m.PSNR:.2f} dB  SSIM {m.SSIM:.4f}  "
                f"pixel accuracy {m.pixel_accuracy:.2%}")
     if ev.values is not None:
-        from geo_pix2pix.modelfile import read_meta
+        from geo_pix2pix.files.modelfile import read_meta
 
         units = read_meta(model).output_stats.units or "map units"
         v = ev.values
@@ -111,7 +111,7 @@ def _evaluate_inpainting(model: str, imagery: str | None, other: str | None, kin
                          seed: int, device: str, batch_size: int, amp: bool, tta: bool, as_json: bool) -> None:
     """geopix and GDAL FillNodata inside drawn holes of ``imagery``, one line per size."""
     from geo_pix2pix.api import load_model
-    from geo_pix2pix.inpaint_eval import evaluate_inpainting
+    from geo_pix2pix.evaluation.fill_scores import evaluate_inpainting
     from geo_pix2pix.tiles.raster import check_input_file
 
     if not imagery or other:

@@ -28,7 +28,7 @@ def info(path: str, as_json: bool) -> None:
                 else "a directory, not a raster or a run directory (no model.safetensors)")
         raise ModelFileError(f"{path} is {what}; it holds: {', '.join(has) or 'nothing'}")
     if path.endswith(".safetensors") or _is_run_dir(path):
-        from geo_pix2pix.modelfile import describe_model
+        from geo_pix2pix.files.modelfile import describe_model
 
         meta = describe_model(path)
         if as_json:

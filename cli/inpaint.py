@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from .options import overwrite_opt, quiet, tiling_opts
+from geo_pix2pix.cli.options import overwrite_opt, quiet, tiling_opts
 
 
 @click.command()
@@ -41,11 +41,11 @@ def inpaint(ctx: click.Context, region: str, out: str, model: str, holes: str | 
       geopix inpaint landsat7.tif filled.tif --model runs/l7 --holes slc_gaps.tif --max-hole 16
     """
     from geo_pix2pix.api import load_model
-    from geo_pix2pix.distributed import launched
-    from geo_pix2pix.inpaint import record_path
-    from geo_pix2pix.progress import follow, progress_bar
+    from geo_pix2pix.inference.inpainting import record_path
+    from geo_pix2pix.runtime.distributed import launched
+    from geo_pix2pix.runtime.progress import follow, progress_bar
     from geo_pix2pix.tiles.atomic import check_output
-    from geo_pix2pix.tiles.cog_options import check_creation_options
+    from geo_pix2pix.tiles.mosaic.cog_options import check_creation_options
     from geo_pix2pix.tiles.raster import check_input_file
 
     if launched():

@@ -8,6 +8,7 @@ errors of a bad path) becomes one line on stderr and exit code 1; click's usage 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import sys
 from typing import Any
@@ -70,7 +71,7 @@ class _ProgressAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def _configure_logging(verbose: int, quiet: int) -> None:
     """Levels: default = warnings and notices (what geopix inferred for you); ``-q`` = errors only; ``-v`` = what geopix is doing
     (device, resume, class weights); ``-vv`` = debug, and tracebacks of unexpected errors."""
-    from geo_pix2pix.progress import NOTICE
+    from geo_pix2pix.runtime.progress import NOTICE
 
     level = logging.ERROR if quiet else {0: NOTICE, 1: logging.INFO}.get(verbose, logging.DEBUG)
     handler = _ProgressAwareHandler(sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import overwrite_opt, quiet
+from geo_pix2pix.cli.options import overwrite_opt, quiet
 
 
 @click.command()
@@ -25,7 +25,7 @@ def merge(ctx: click.Context, out: str, parts: tuple[str, ...], overwrite: bool)
       geopix merge big_map.tif parts/part-0.tif parts/part-1.tif parts/part-2.tif
     """
     from geo_pix2pix.api import merge as run
-    from geo_pix2pix.progress import follow, progress_bar
+    from geo_pix2pix.runtime.progress import follow, progress_bar
 
     with progress_bar(disable=quiet(ctx), unit="row", desc="merge") as bar:
         result = run(out, list(parts), overwrite=overwrite, progress=follow(bar))

@@ -157,11 +157,11 @@ def layout_opts(f: F) -> F:
 
 
 def layout_spec(layout: tuple[str, ...], class_field: str | None, all_touched: bool) -> Any:
-    """The :class:`~geo_pix2pix.tiles.layout.LayoutSpec` of the layout options (None without --layout)."""
+    """The :class:`~geo_pix2pix.tiles.encoding.layout.LayoutSpec` of the layout options (None without --layout)."""
     if not layout:
         if class_field or all_touched:
             raise click.UsageError("--class-field and --all-touched apply to --layout vector layers")
         return None
-    from geo_pix2pix.tiles.layout import LayoutSpec
+    from geo_pix2pix.tiles.encoding.layout import LayoutSpec
 
     return LayoutSpec(tuple(layout), class_field, all_touched)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import bands_opts, overwrite_opt, resampling_opt, split_opts, tile_size_opt
+from geo_pix2pix.cli.options import bands_opts, overwrite_opt, resampling_opt, split_opts, tile_size_opt
 
 
 @click.command()
@@ -32,11 +32,11 @@ def tile(imagery: str, maps: str, out_dir: str, tile_size: int, overlap: int,
     """
     from pathlib import Path
 
-    from geo_pix2pix.tiles.chips import write_chips
-    from geo_pix2pix.tiles.grid import check_tiling
-    from geo_pix2pix.tiles.pair import PairSpec
-    from geo_pix2pix.tiles.prepare import TilerConfig
-    from geo_pix2pix.tiles.split import SplitConfig
+    from geo_pix2pix.tiles.mosaic.grid import check_tiling
+    from geo_pix2pix.tiles.pairs.chips import write_chips
+    from geo_pix2pix.tiles.pairs.pair import PairSpec
+    from geo_pix2pix.tiles.pairs.prepare import TilerConfig
+    from geo_pix2pix.tiles.pairs.split import SplitConfig
 
     check_tiling(tile_size, overlap)
     spec = PairSpec(imagery, maps, imagery_bands, map_bands, resampling)

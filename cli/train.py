@@ -1,9 +1,9 @@
 """``geopix train``: learn imagery <-> map translation with a model of the Pix2Pix family.
 
-The options are built from the config dataclasses (:class:`geo_pix2pix.config.TrainConfig` and each
+The options are built from the config dataclasses (:class:`geo_pix2pix.training.config.TrainConfig` and each
 family's options class), so each is declared once; this module only adds the inputs (rasters,
 pairs, aligned images), the recipe choice and ``--resume``, and turns the command line into a
-config for :func:`geo_pix2pix.train.fit`.
+config for :func:`geo_pix2pix.training.loop.fit`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from typing import Any
 
 import click
 
-from geo_pix2pix.config import TrainConfig
+from geo_pix2pix.cli.config_options import config_options
+from geo_pix2pix.cli.options import bands_opts, layout_opts, layout_spec, overwrite_opt, quiet, resampling_opt
 from geo_pix2pix.families import get_family, iter_families
-
-from .config_options import config_options
-from .options import bands_opts, layout_opts, layout_spec, overwrite_opt, quiet, resampling_opt
+from geo_pix2pix.training.config import TrainConfig
 
 #: Every family's own options class, in the order of the registry (a new family brings its own).
 FAMILY_OPTIONS: tuple[type, ...] = tuple(f.options for f in iter_families() if f.options is not None)
@@ -75,7 +74,7 @@ def train(ctx: click.Context, **kw: Any) -> None:
       geopix train --task inpaint --imagery scene1.tif --imagery scene2.tif --time-budget 20m
     """
     from geo_pix2pix.api import fit
-    from geo_pix2pix.distributed import agree, init_world, on_main
+    from geo_pix2pix.runtime.distributed import agree, init_world, on_main
 
     given = {p.name for p in ctx.command.params
              if p.name and ctx.get_parameter_source(p.name) not in (click.core.ParameterSource.DEFAULT, None)}
@@ -110,7 +109,7 @@ def _as_rank(ctx: click.Context, world: Any, kw: dict[str, Any]) -> None:
     ranks other than 0 print errors only."""
     import logging
 
-    from geo_pix2pix.progress import NOTICE
+    from geo_pix2pix.runtime.progress import NOTICE
 
     if not world.is_main:
         ctx.obj["quiet"] = 1
@@ -168,9 +167,9 @@ def _with_layout(cfg: TrainConfig, spec: Any, imagery: tuple[str, ...]) -> Train
     """The config with each imagery raster paired with the layers burnt onto its grid (in the run
     directory's ``layouts/``), after the config has been checked (nothing is written for a config
     that cannot train)."""
-    from geo_pix2pix.build import check_config
-    from geo_pix2pix.layouts import layout_pairs
-    from geo_pix2pix.tiles.pair import PairSpec
+    from geo_pix2pix.inference.vector_layouts import layout_pairs
+    from geo_pix2pix.tiles.pairs.pair import PairSpec
+    from geo_pix2pix.training.build import check_config
 
     if cfg.class_table or cfg.classes_from_palette:
         raise click.UsageError("--layout defines the classes itself: drop --class-table / --classes-from-palette")
@@ -190,7 +189,7 @@ def _one_length(given: set[str]) -> None:
 def _config(kw: dict[str, Any], given: set[str]) -> TrainConfig:
     """A new run's config from the command line (before the recipe)."""
     from geo_pix2pix.tiles.errors import OutputExistsError
-    from geo_pix2pix.tiles.pair import PairSpec
+    from geo_pix2pix.tiles.pairs.pair import PairSpec
 
     _one_length(given)
     if kw["task"] == "inpaint":
@@ -203,7 +202,7 @@ def _config(kw: dict[str, Any], given: set[str]) -> TrainConfig:
     elif kw["aligned_dir"]:
         if kw["imagery"] or kw["maps"] or kw["pairs_csv"]:
             raise click.UsageError("--aligned-dir cannot be combined with --imagery/--maps/--pairs")
-        from geo_pix2pix.tiles.aligned import aligned_specs
+        from geo_pix2pix.tiles.pairs.aligned import aligned_specs
 
         aligned = aligned_specs(kw["aligned_dir"], kw["aligned_order"])
         pairs = [(s.imagery, s.maps) for s in aligned]
@@ -234,8 +233,8 @@ def _config(kw: dict[str, Any], given: set[str]) -> TrainConfig:
 
 def _apply_recipe(ctx: click.Context, cfg: TrainConfig, recipe: str, given: set[str]) -> TrainConfig:
     """Start from the family's ``recipe`` defaults, keeping every option given on the command line."""
-    from geo_pix2pix.config import apply_recipe
-    from geo_pix2pix.device import plan_device
+    from geo_pix2pix.runtime.device import plan_device
+    from geo_pix2pix.training.config import apply_recipe
 
     if recipe == "auto":
         recipe = "cpu" if plan_device(cfg.device, cfg.amp).device.type == "cpu" else "paper"
@@ -265,7 +264,7 @@ def _pairs(imagery: tuple[str, ...], maps: tuple[str, ...], csv_path: str | None
         for n, row in enumerate(rows, 1):
             if len(row) < 2 or not row[0].strip() or not row[1].strip():
                 raise click.UsageError(f"{csv_path} row {n}: expected 'imagery,map', got {','.join(row)!r}")
-            pairs.append(tuple(str((path.parent / c.strip())) if not Path(c.strip()).is_absolute()
+            pairs.append(tuple(str(path.parent / c.strip()) if not Path(c.strip()).is_absolute()
                                else c.strip() for c in row[:2]))  # type: ignore[arg-type]
     if not pairs:
         raise click.UsageError("--imagery and --maps are required (or --pairs CSV, or --resume RUN_DIR)")

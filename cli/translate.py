@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .options import layout_opts, layout_spec, overwrite_opt, quiet, tiling_opts
+from geo_pix2pix.cli.options import layout_opts, layout_spec, overwrite_opt, quiet, tiling_opts
 
 
 @click.command()
@@ -65,12 +65,11 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size:
       torchrun --nproc-per-node 4 $(which geopix) translate big.tif big_map.tif
     """
     from geo_pix2pix.api import load_model
-    from geo_pix2pix.progress import follow, progress_bar
+    from geo_pix2pix.runtime.distributed import init_world
+    from geo_pix2pix.runtime.progress import follow, progress_bar
     from geo_pix2pix.tiles.atomic import check_output
-    from geo_pix2pix.tiles.cog_options import check_creation_options
+    from geo_pix2pix.tiles.mosaic.cog_options import check_creation_options
     from geo_pix2pix.tiles.raster import check_input_file
-
-    from geo_pix2pix.distributed import init_world
 
     world = init_world(device, timeout=SHARD_WAIT)
     region, out = _region(paths, layout_spec(layout, class_field, all_touched), like, bounds, res, crs)
@@ -118,7 +117,7 @@ def _translate_ranks(ctx: click.Context, world: Any, region: Any, out: str, inpu
     from pathlib import Path
 
     from geo_pix2pix.api import load_model, merge
-    from geo_pix2pix.distributed import agree, barrier, device_for, on_main
+    from geo_pix2pix.runtime.distributed import agree, barrier, device_for, on_main
     from geo_pix2pix.tiles.atomic import check_output, mkdtemp_beside
 
     target = Path(out)
@@ -152,8 +151,8 @@ def _region(paths: tuple[str, ...], spec: Any, like: str | None, bounds: tuple[f
         return paths[0], paths[1]
     if len(paths) != 1:
         raise click.UsageError("with --layout the region is the layers: give only OUT")
-    from geo_pix2pix.layouts import VectorRegion
-    from geo_pix2pix.tiles.layout import Grid
+    from geo_pix2pix.inference.vector_layouts import VectorRegion
+    from geo_pix2pix.tiles.encoding.layout import Grid
 
     if like is not None:
         if bounds is not None or res is not None or crs is not None:

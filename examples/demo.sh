@@ -27,7 +27,7 @@ $G translate $DATA/charlotte_sat.tif out/demo_map.tif --model runs/demo --overwr
 echo "== 5/5 previews"
 .venv/bin/python examples/heldout_preview.py runs/demo out/demo_heldout.png \
     $DATA/maps256/1027.png $DATA/maps256/1029.png $DATA/maps256/1031.png $DATA/maps256/104.png
-.venv/bin/python -m geo_pix2pix.preview $DATA/charlotte_sat.tif out/demo_map.tif \
+.venv/bin/python -m geo_pix2pix.evaluation.preview $DATA/charlotte_sat.tif out/demo_map.tif \
     $DATA/charlotte_map.tif out/demo_preview.png
 echo "done: out/demo_heldout.png (held-out images: satellite | geopix | map), out/demo_map.tif (open it"
 echo "in QGIS), out/demo_preview.png (Charlotte: satellite | geopix | Google's newer map style), runs/demo/"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._version import __version__
+from geo_pix2pix._version import __version__
 
 __all__ = ["__version__", "Model", "load_model", "fit", "merge", "TrainConfig", "PairSpec", "apply_recipe",
            "GeopixError", "VectorRegion", "LayoutSpec", "Grid", "layout_pairs"]
@@ -28,14 +28,14 @@ _LAZY = {
     "load_model": "geo_pix2pix.api",
     "fit": "geo_pix2pix.api",
     "merge": "geo_pix2pix.api",
-    "TrainConfig": "geo_pix2pix.config",
-    "apply_recipe": "geo_pix2pix.config",
-    "PairSpec": "geo_pix2pix.tiles.pair",
+    "TrainConfig": "geo_pix2pix.training.config",
+    "apply_recipe": "geo_pix2pix.training.config",
+    "PairSpec": "geo_pix2pix.tiles.pairs.pair",
     "GeopixError": "geo_pix2pix.tiles.errors",
-    "VectorRegion": "geo_pix2pix.layouts",
-    "layout_pairs": "geo_pix2pix.layouts",
-    "LayoutSpec": "geo_pix2pix.tiles.layout",
-    "Grid": "geo_pix2pix.tiles.layout",
+    "VectorRegion": "geo_pix2pix.inference.vector_layouts",
+    "layout_pairs": "geo_pix2pix.inference.vector_layouts",
+    "LayoutSpec": "geo_pix2pix.tiles.encoding.layout",
+    "Grid": "geo_pix2pix.tiles.encoding.layout",
 }
 
 

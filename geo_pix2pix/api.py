@@ -27,12 +27,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from geo_pix2pix.config import TrainConfig
-from geo_pix2pix.layouts import VectorRegion
-from geo_pix2pix.modelfile import ModelMeta
+from geo_pix2pix.files.modelfile import ModelMeta
+from geo_pix2pix.inference.vector_layouts import VectorRegion
 from geo_pix2pix.tiles.errors import BandError, GeopixError, environment_error
-from geo_pix2pix.tiles.fill import FillResult
-from geo_pix2pix.tiles.mosaic import MosaicResult
+from geo_pix2pix.tiles.mosaic.fill import FillResult
+from geo_pix2pix.tiles.mosaic.mosaicker import MosaicResult
+from geo_pix2pix.training.config import TrainConfig
 
 __all__ = ["Model", "load_model", "fit", "merge", "TrainConfig", "GeopixError", "MosaicResult", "FillResult"]
 
@@ -66,7 +66,7 @@ class Model:
     """A trained geopix model, loaded once, that translates rasters and predicts arrays.
 
     Use :func:`load_model` to make one. Attributes of the model file are in :attr:`meta`
-    (:class:`~geo_pix2pix.modelfile.ModelMeta`): family, direction, bands, normalisation, tile.
+    (:class:`~geo_pix2pix.files.modelfile.ModelMeta`): family, direction, bands, normalisation, tile.
     """
 
     def __init__(self, predictor: Any) -> None:
@@ -112,13 +112,13 @@ class Model:
         ``geo_pix2pix`` logger), tiled with overlap and blended seam-free; ``out`` is written to a
         temporary file and renamed, and an existing ``out`` is only replaced with ``overwrite``.
 
-        ``region`` may also be a :class:`~geo_pix2pix.layouts.VectorRegion` (vector layers over a
+        ``region`` may also be a :class:`~geo_pix2pix.inference.vector_layouts.VectorRegion` (vector layers over a
         grid) for a model that paints from class layouts: the layers are burnt with the model's
         classes onto that grid (a temporary raster beside ``out``), which is then ``out``'s grid.
 
         Args:
             tile / overlap: tile side and overlap in pixels (default: see
-                :func:`~geo_pix2pix.translate.default_tile`; a quarter of the tile).
+                :func:`~geo_pix2pix.inference.translate.default_tile`; a quarter of the tile).
             batch_size: tiles per forward pass.
             creation_options: GDAL COG creation options (``{"COMPRESS": "ZSTD"}``), checked
                 against the COG driver's list.
@@ -136,12 +136,12 @@ class Model:
                 into the GeoTIFF part ``out``; :func:`merge` puts the N parts together into the
                 COG an unsharded translate writes, pixel for pixel.
         """
-        from geo_pix2pix.tiles.cog_options import check_creation_options
+        from geo_pix2pix.inference.translate import TranslateConfig, translate
+        from geo_pix2pix.tiles.mosaic.cog_options import check_creation_options
         from geo_pix2pix.tiles.raster import check_input_file
-        from geo_pix2pix.translate import TranslateConfig, translate
 
         if isinstance(region, VectorRegion):  # burnt with the model's classes, then as a raster
-            from geo_pix2pix.layouts import burnt_region
+            from geo_pix2pix.inference.vector_layouts import burnt_region
 
             with burnt_region(region, self.meta, out) as path:
                 return self.translate(path, out, tile=tile, overlap=overlap, batch_size=batch_size,  # type: ignore[no-any-return]
@@ -172,12 +172,12 @@ class Model:
         The holes are the region's invalid pixels (nodata, alpha, mask, NaN), or ``holes``: a mask
         raster (non-zero = hole) or polygons, in any CRS. Valid pixels come out bit for bit; holes
         whose farthest pixel lies more than ``max_hole`` pixels from a known one stay nodata
-        (:data:`~geo_pix2pix.inpaint.DEFAULT_MAX_HOLE`, with a warning). The state of every pixel
+        (:data:`~geo_pix2pix.inference.inpainting.DEFAULT_MAX_HOLE`, with a warning). The state of every pixel
         (kept, filled, too large, nodata) is written to ``record`` (default ``OUT.filled.tif``).
         Returns the paths, the tiles run and the hole plan's counts.
         """
-        from geo_pix2pix.inpaint import DEFAULT_MAX_HOLE, InpaintConfig, inpaint
-        from geo_pix2pix.tiles.cog_options import check_creation_options
+        from geo_pix2pix.inference.inpainting import DEFAULT_MAX_HOLE, InpaintConfig, inpaint
+        from geo_pix2pix.tiles.mosaic.cog_options import check_creation_options
         from geo_pix2pix.tiles.raster import check_input_file
 
         check_input_file(region, "region")
@@ -208,9 +208,9 @@ class Model:
             ``(output bands, height, width)`` in the target's units and dtype, a numpy masked array
             masked where the input is invalid (like rasterio's ``read(masked=True)``).
         """
-        from geo_pix2pix.style import choose_style
-        from geo_pix2pix.tiles.arrays import mosaic_array
-        from geo_pix2pix.translate import choose_tiling
+        from geo_pix2pix.inference.style import choose_style
+        from geo_pix2pix.inference.translate import choose_tiling
+        from geo_pix2pix.tiles.mosaic.arrays import mosaic_array
 
         if self.meta.family == "inpaint":
             raise GeopixError(f"{self.path} is an inpainting model: fill a raster's holes with Model.inpaint")
@@ -241,7 +241,7 @@ class Model:
 
 
 def _shard(shard: Any) -> Any:
-    from geo_pix2pix.tiles.shard import Shard, parse_shard
+    from geo_pix2pix.tiles.mosaic.shard import Shard, parse_shard
 
     if shard is None or isinstance(shard, Shard):
         return shard
@@ -259,9 +259,9 @@ def merge(out: str | os.PathLike[str], parts: list[str | os.PathLike[str]] | str
     The parts are checked to belong together (one model and options, one source grid, every
     shard once); the merged raster's pixels equal an unsharded translate's.
     ``progress(rows_done, rows_total)`` is called as rows are written. Returns a
-    :class:`~geo_pix2pix.tiles.merge.MergeResult`.
+    :class:`~geo_pix2pix.tiles.mosaic.merge.MergeResult`.
     """
-    from geo_pix2pix.tiles.merge import merge_parts
+    from geo_pix2pix.tiles.mosaic.merge import merge_parts
 
     given = [parts] if isinstance(parts, (str, os.PathLike)) else list(parts)
     return merge_parts(out, given, overwrite=overwrite, progress=progress)
@@ -277,7 +277,7 @@ def load_model(model: str | os.PathLike[str] = "runs/latest", *, device: str = "
         amp: mixed precision where the device computes it natively.
         tta: average each tile over its 8 rotations/mirrors (8x the compute).
     """
-    from geo_pix2pix.predict import Predictor
+    from geo_pix2pix.inference.predict import Predictor
 
     return Model(Predictor(model, device, amp, tta))
 
@@ -287,12 +287,12 @@ def fit(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, An
           progress_bar: bool = False) -> Any:
     """Train (or, with ``resume``, continue) the run ``config.out`` as ``geopix train`` does.
 
-    ``config`` holds every training option (:class:`~geo_pix2pix.config.TrainConfig`; start from
-    a family's recipe with :func:`~geo_pix2pix.config.apply_recipe`). ``on_step(step, losses)`` is
+    ``config`` holds every training option (:class:`~geo_pix2pix.training.config.TrainConfig`; start from
+    a family's recipe with :func:`~geo_pix2pix.training.config.apply_recipe`). ``on_step(step, losses)`` is
     called after every step with the step's named losses (``losses.as_row()``). Returns a
-    :class:`~geo_pix2pix.train.FitResult`: the run directory, the last step and the validation
+    :class:`~geo_pix2pix.training.loop.FitResult`: the run directory, the last step and the validation
     metrics. The model file is ``result.run_dir / "model.safetensors"``, for :func:`load_model`.
     """
-    from geo_pix2pix.train import fit as run
+    from geo_pix2pix.training.loop import fit as run
 
     return run(config, resume=resume, progress=progress_bar, on_step=on_step)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,6 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from dataclasses import dataclass
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -159,9 +159,9 @@ def snapshot(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny trained 3-band sat2map model (tile 64) for translate tests."""
-    from geo_pix2pix.config import TrainConfig
-    from geo_pix2pix.tiles.pair import PairSpec
-    from geo_pix2pix.train import fit
+    from geo_pix2pix.tiles.pairs.pair import PairSpec
+    from geo_pix2pix.training.config import TrainConfig
+    from geo_pix2pix.training.loop import fit
 
     d = tmp_path_factory.mktemp("tiny_model")
     img = smooth_image(160, 160, 3, seed=21)

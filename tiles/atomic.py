@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import OutputExistsError, OutputNameError
+from geo_pix2pix.tiles.errors import OutputExistsError, OutputNameError
 
 __all__ = ["atomic_path", "check_output", "mkdtemp_beside", "PARTIAL_SUFFIX", "remove_stale_partials"]
 

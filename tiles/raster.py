@@ -19,7 +19,7 @@ import numpy as np
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from .errors import BandError, InputNotFoundError, NotARasterError, first_line
+from geo_pix2pix.tiles.errors import BandError, InputNotFoundError, NotARasterError, first_line
 
 __all__ = ["reading", "open_raster", "check_input_file", "resolve_bands", "describe", "RasterInfo"]
 

@@ -2,7 +2,7 @@
 
 A family owns what differs between members of the Pix2Pix family: its generator (and that
 generator's frozen config, which the model file records), its discriminator(s), its own training
-options (a frozen dataclass of :func:`~geo_pix2pix.options.option` fields, which ``geopix train``
+options (a frozen dataclass of :func:`~geo_pix2pix.training.option_fields.option` fields, which ``geopix train``
 turns into command-line options), its recipes (named sets of defaults) and the loss terms it trains
 with. The training loop, the GAN step, model files, translate and evaluate only talk to this
 interface, so a new family is a new module and a line in :data:`FAMILIES`.
@@ -23,11 +23,11 @@ from geo_pix2pix.tiles.errors import GeopixError
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-    from geo_pix2pix.config import TrainConfig
-    from geo_pix2pix.data import TrainingData
-    from geo_pix2pix.device import DevicePlan
     from geo_pix2pix.models.registry import DiscriminatorConfig
-    from geo_pix2pix.step import Batch, LossWeights
+    from geo_pix2pix.runtime.device import DevicePlan
+    from geo_pix2pix.training.config import TrainConfig
+    from geo_pix2pix.training.data import TrainingData
+    from geo_pix2pix.training.step import Batch, LossWeights
 
 __all__ = ["FAMILIES", "Family", "get_family", "family_names", "iter_families"]
 
@@ -96,7 +96,7 @@ class Family:
 
     def loss_weights(self, cfg: TrainConfig, opts: Any) -> LossWeights:
         """The loss weights of the GAN step (class balance is added by the training loop)."""
-        from geo_pix2pix.step import LossWeights
+        from geo_pix2pix.training.step import LossWeights
 
         return LossWeights(gan_loss=cfg.gan_loss, l1=cfg.lambda_l1, edge=cfg.edge_weight, classes=cfg.class_weight)
 
@@ -122,7 +122,7 @@ class Family:
         """What makes a step's batch from the loader's windows: ``make(windows, step, rank, world)``
         (a pure function of its arguments and the seed, so a resume is exact); ``a``/``b``: which of
         the windows' rasters G reads and draws. The translation families' is the pair itself."""
-        from geo_pix2pix.step import Batch
+        from geo_pix2pix.training.step import Batch
 
         def make(d: Mapping[str, Any], step: int, rank: int = 0, world: int = 1) -> Batch:
             return Batch(d[a], d[b], d["valid"])

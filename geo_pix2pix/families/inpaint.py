@@ -3,7 +3,7 @@
 After Demir and Unal 2018 ("Patch-Based Image Inpainting with Generative Adversarial Networks",
 arXiv 1803.07422): a generator fills the holes, a PatchGAN judges local texture and a global
 discriminator the whole window. Self-supervised: the imagery is its own target. Every training
-window gets holes (:mod:`geo_pix2pix.tiles.holes`: free-form strokes, rectangles, Landsat 7
+window gets holes (:mod:`geo_pix2pix.tiles.holes.draw`: free-form strokes, rectangles, Landsat 7
 SLC-off stripes, the raster's own nodata shapes moved onto valid pixels), drawn from
 ``(seed, step)`` so a resume is exact.
 
@@ -37,19 +37,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from geo_pix2pix.families import Family
-from geo_pix2pix.families.shared import multiscale_weights, vgg_perceptual, MultiScaleOptions
-from geo_pix2pix.options import option
+from geo_pix2pix.families.shared import MultiScaleOptions, multiscale_weights, vgg_perceptual
 from geo_pix2pix.tiles.errors import GeopixError
+from geo_pix2pix.training.option_fields import option
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
 
-    from geo_pix2pix.config import TrainConfig
-    from geo_pix2pix.data import TrainingData
-    from geo_pix2pix.device import DevicePlan
     from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
-    from geo_pix2pix.step import Batch, LossWeights
+    from geo_pix2pix.runtime.device import DevicePlan
+    from geo_pix2pix.training.config import TrainConfig
+    from geo_pix2pix.training.data import TrainingData
+    from geo_pix2pix.training.step import Batch, LossWeights
 
 __all__ = ["InpaintOptions", "Inpaint", "HoleBatches", "FAMILY", "holed_input"]
 
@@ -87,8 +87,8 @@ class HoleBatches:
     def __call__(self, d: Mapping[str, torch.Tensor], step: int, rank: int = 0, world: int = 1) -> Batch:
         import torch
 
-        from geo_pix2pix.step import Batch
-        from geo_pix2pix.tiles.holes import draw_holes
+        from geo_pix2pix.tiles.holes.draw import draw_holes
+        from geo_pix2pix.training.step import Batch
 
         image, valid = d["imagery"], d["valid"]
         n, size = image.shape[0], image.shape[-1]
@@ -106,13 +106,13 @@ def holed_input(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
 
 
 def _nodata_bank(data: TrainingData, size: int, max_fraction: float) -> list[np.ndarray]:
-    """Real hole shapes: the invalid masks (:func:`~geo_pix2pix.tiles.hole_mask.band_validity`, the
+    """Real hole shapes: the invalid masks (:func:`~geo_pix2pix.tiles.holes.plan.band_validity`, the
     inference's rule) of the training rasters' windows of ``size`` (a grid of them, at most 4096 per
-    raster), those partly invalid (:func:`~geo_pix2pix.tiles.holes.nodata_shapes`)."""
+    raster), those partly invalid (:func:`~geo_pix2pix.tiles.holes.draw.nodata_shapes`)."""
     from rasterio.windows import Window
 
-    from geo_pix2pix.tiles.hole_mask import band_validity
-    from geo_pix2pix.tiles.holes import nodata_shapes
+    from geo_pix2pix.tiles.holes.draw import nodata_shapes
+    from geo_pix2pix.tiles.holes.plan import band_validity
     from geo_pix2pix.tiles.raster import open_raster, reading
 
     masks: list[np.ndarray] = []
@@ -136,7 +136,7 @@ class Inpaint(Family):
     loss_terms: ClassVar[tuple[str, ...]] = ("G_GAN", "G_L1", "G_feat", "G_VGG")
 
     def check(self, cfg: TrainConfig, opts: InpaintOptions) -> None:
-        from geo_pix2pix.tiles.holes import parse_kinds
+        from geo_pix2pix.tiles.holes.draw import parse_kinds
 
         if cfg.task != "inpaint":
             raise GeopixError("the inpaint family fills holes in imagery: train it with --task inpaint")
@@ -185,7 +185,7 @@ class Inpaint(Family):
 
     def batches(self, cfg: TrainConfig, opts: InpaintOptions, data: TrainingData, a: str, b: str
                 ) -> Callable[..., Batch]:
-        from geo_pix2pix.tiles.holes import HoleSpec, parse_kinds
+        from geo_pix2pix.tiles.holes.draw import HoleSpec, parse_kinds
 
         spec = HoleSpec(parse_kinds(opts.hole_kinds), opts.max_hole_fraction)
         bank = _nodata_bank(data, cfg.tile, opts.max_hole_fraction) if "nodata" in spec.kinds else []

@@ -2,7 +2,7 @@
 segmentation-models-pytorch encoder), one conditional PatchGAN, adversarial + lambda * L1.
 
 Its options are TrainConfig's own (``--generator``, ``--ngf``, ``--norm``, ...); its recipes are the
-paper's configuration and the CPU recipe (:data:`geo_pix2pix.config.CPU_RECIPE`). Model files
+paper's configuration and the CPU recipe (:data:`geo_pix2pix.training.config.CPU_RECIPE`). Model files
 written before families existed are Pix2Pix files: their generator config is this family's.
 """
 
@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from geo_pix2pix.config import RECIPES
 from geo_pix2pix.families import Family
+from geo_pix2pix.training.config import RECIPES
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-    from geo_pix2pix.config import TrainConfig
     from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
+    from geo_pix2pix.training.config import TrainConfig
 
 __all__ = ["Pix2Pix", "FAMILY"]
 

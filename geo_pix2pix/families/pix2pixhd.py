@@ -27,17 +27,17 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from geo_pix2pix.families import Family
-from geo_pix2pix.families.shared import multiscale_weights, vgg_perceptual, MultiScaleOptions, RecordedConfig
-from geo_pix2pix.options import option
+from geo_pix2pix.families.shared import MultiScaleOptions, RecordedConfig, multiscale_weights, vgg_perceptual
 from geo_pix2pix.tiles.errors import GeopixError, TileSizeError
+from geo_pix2pix.training.option_fields import option
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-    from geo_pix2pix.config import TrainConfig
-    from geo_pix2pix.device import DevicePlan
     from geo_pix2pix.models.registry import DiscriminatorConfig
-    from geo_pix2pix.step import LossWeights
+    from geo_pix2pix.runtime.device import DevicePlan
+    from geo_pix2pix.training.config import TrainConfig
+    from geo_pix2pix.training.step import LossWeights
 
 __all__ = ["Pix2PixHDOptions", "HDGeneratorConfig", "Pix2PixHD", "FAMILY"]
 
@@ -122,7 +122,7 @@ class Pix2PixHD(Family):
 
     def _global_run(self, cfg: TrainConfig, opts: Pix2PixHDOptions) -> Any:
         """The model file of ``--from-run``, checked to be a global-only Pix2PixHD generator."""
-        from geo_pix2pix.modelfile import read_meta
+        from geo_pix2pix.files.modelfile import read_meta
 
         if not opts.n_local_enhancers:
             raise GeopixError("--from-run starts the global generator under local enhancers: it needs "
@@ -172,7 +172,7 @@ class Pix2PixHD(Family):
             return
         from safetensors.torch import load_file
 
-        from geo_pix2pix.modelfile import resolve_model_path
+        from geo_pix2pix.files.modelfile import resolve_model_path
 
         G.load_global(load_file(str(resolve_model_path(opts.from_run))))  # type: ignore[operator]
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
-from geo_pix2pix.options import option
+from geo_pix2pix.training.option_fields import option
 
 __all__ = ["MultiScaleOptions", "RecordedConfig", "multiscale_weights", "vgg_perceptual"]
 
@@ -50,7 +50,7 @@ class MultiScaleOptions:
 def multiscale_weights(cfg: Any, opts: MultiScaleOptions, **extra: float) -> Any:
     """The loss weights of a family trained with :class:`MultiScaleOptions`: the GAN loss, L1 and
     edge weight of the config, feature matching, VGG (with weights only) and ``extra`` terms."""
-    from geo_pix2pix.step import LossWeights
+    from geo_pix2pix.training.step import LossWeights
 
     return LossWeights(gan_loss=cfg.gan_loss, l1=cfg.lambda_l1, edge=cfg.edge_weight, feat=opts.lambda_feat,
                        vgg=opts.lambda_vgg if opts.vgg_weights else 0.0, **extra)

@@ -30,17 +30,17 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from geo_pix2pix.families import Family
-from geo_pix2pix.families.shared import multiscale_weights, vgg_perceptual, MultiScaleOptions, RecordedConfig
-from geo_pix2pix.options import option
+from geo_pix2pix.families.shared import MultiScaleOptions, RecordedConfig, multiscale_weights, vgg_perceptual
 from geo_pix2pix.tiles.errors import GeopixError, TileSizeError
+from geo_pix2pix.training.option_fields import option
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-    from geo_pix2pix.config import TrainConfig
-    from geo_pix2pix.device import DevicePlan
     from geo_pix2pix.models.registry import DiscriminatorConfig
-    from geo_pix2pix.step import LossWeights
+    from geo_pix2pix.runtime.device import DevicePlan
+    from geo_pix2pix.training.config import TrainConfig
+    from geo_pix2pix.training.step import LossWeights
 
 __all__ = ["SPADEOptions", "SPADEGeneratorConfig", "Spade", "FAMILY"]
 

@@ -4,7 +4,7 @@ Any generator of any family (its last layer a Tanh, outputs in [-1, 1]) becomes 
 ``K`` output channels, scaled by :data:`~.palette_head.LOGIT_SCALE`, are class logits ``z``. The
 head's output is the class probabilities mapped to the range the targets live in,
 ``2 * softmax(z) - 1`` (a one-hot target is +1 for its class and -1 elsewhere: see
-:class:`~geo_pix2pix.tiles.classes.ClassTable`), so the discriminator compares soft predictions with
+:class:`~geo_pix2pix.tiles.encoding.classes.ClassTable`), so the discriminator compares soft predictions with
 one-hot maps, translate blends *probabilities* across tile overlaps and writes the arg-max class,
 and the GAN step's cross-entropy reads the logits (``with_logits=True``).
 """
@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .palette_head import LOGIT_SCALE
+from geo_pix2pix.models.palette_head import LOGIT_SCALE
 
 __all__ = ["ClassHead", "with_output_head"]
 
@@ -55,6 +55,6 @@ class ClassHead(nn.Module):
 
 def with_output_head(G: nn.Module, output_stats: Any) -> nn.Module:
     """``G`` wrapped in a :class:`ClassHead` when its output is a categorical map, else ``G``."""
-    from geo_pix2pix.tiles.classes import ClassTable
+    from geo_pix2pix.tiles.encoding.classes import ClassTable
 
     return ClassHead(G) if isinstance(output_stats, ClassTable) else G

@@ -9,7 +9,7 @@ the window with its holes, the hole mask and the filled window, concatenated alo
 
 :class:`LocalGlobalDiscriminator` returns them as two "scales" in the one output shape every GAN
 loss reads (per critic, the list of its layer outputs ending with the logits), so the adversarial
-loss is their mean (:func:`~geo_pix2pix.losses.adversarial_loss`).
+loss is their mean (:func:`~geo_pix2pix.training.losses.adversarial_loss`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .patchgan import MultiScaleDiscriminator, activations
-from .unet import norm_layer
+from geo_pix2pix.models.patchgan import MultiScaleDiscriminator, activations
+from geo_pix2pix.models.unet import norm_layer
 
 __all__ = ["GlobalDiscriminator", "LocalGlobalDiscriminator"]
 

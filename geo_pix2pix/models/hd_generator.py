@@ -41,9 +41,8 @@ from collections.abc import Iterator, Mapping
 import torch
 from torch import nn
 
+from geo_pix2pix.models.unet import norm_layer
 from geo_pix2pix.tiles.errors import GeopixError, TileSizeError
-
-from .unet import norm_layer
 
 __all__ = ["HDGenerator", "LocalEnhancer", "ResnetBlock"]
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .unet import norm_layer
+from geo_pix2pix.models.unet import norm_layer
 
 __all__ = ["PatchGAN", "MultiScaleDiscriminator", "receptive_field", "activations"]
 

@@ -134,13 +134,13 @@ def build_generator(cfg: GeneratorConfig, init: bool = True) -> nn.Module:
     body_cfg = replace(cfg, out_channels=len(cfg.palette)) if cfg.palette else cfg
     model = _GENERATORS[prefix](body_cfg)
     if init and prefix == "unet":
-        from .unet import init_weights
+        from geo_pix2pix.models.unet import init_weights
 
         init_weights(model)
     if cfg.palette:
         import torch
 
-        from .palette_head import PaletteHead
+        from geo_pix2pix.models.palette_head import PaletteHead
 
         model = PaletteHead(model, torch.tensor(cfg.palette), torch.tensor(cfg.palette_classes))
     return model
@@ -148,7 +148,7 @@ def build_generator(cfg: GeneratorConfig, init: bool = True) -> nn.Module:
 
 def build_discriminator(cfg: DiscriminatorConfig) -> nn.Module:
     """Build the discriminator named by ``cfg``, initialised as in the paper."""
-    from .unet import init_weights
+    from geo_pix2pix.models.unet import init_weights
 
     if cfg.name not in _DISCRIMINATORS:
         raise GeopixError(f"unknown discriminator {cfg.name!r}; choose {', '.join(_DISCRIMINATORS)}")
@@ -159,14 +159,14 @@ def build_discriminator(cfg: DiscriminatorConfig) -> nn.Module:
 
 @register_generator("unet")
 def _unet(cfg: GeneratorConfig) -> nn.Module:
-    from .unet import UnetGenerator
+    from geo_pix2pix.models.unet import UnetGenerator
 
     return UnetGenerator(cfg.in_channels, cfg.out_channels, cfg.tile, cfg.ngf, cfg.norm, cfg.dropout)
 
 
 @register_generator("smp")
 def _smp(cfg: GeneratorConfig) -> nn.Module:
-    from .smp_unet import SmpUnetGenerator
+    from geo_pix2pix.models.smp_unet import SmpUnetGenerator
 
     encoder = cfg.name.split(":", 1)[1] if ":" in cfg.name else ""
     if not encoder:
@@ -176,10 +176,10 @@ def _smp(cfg: GeneratorConfig) -> nn.Module:
 
 @register_discriminator("patchgan")
 def _patchgan(cfg: DiscriminatorConfig) -> nn.Module:
-    from .patchgan import MultiScaleDiscriminator
+    from geo_pix2pix.models.patchgan import MultiScaleDiscriminator
 
     if cfg.global_tile > 0:
-        from .global_d import LocalGlobalDiscriminator
+        from geo_pix2pix.models.global_d import LocalGlobalDiscriminator
 
         return LocalGlobalDiscriminator(cfg.in_channels, cfg.ndf, cfg.n_layers, cfg.norm, cfg.num_d, cfg.global_tile)
     return MultiScaleDiscriminator(cfg.in_channels, cfg.ndf, cfg.n_layers, cfg.norm, cfg.num_d)

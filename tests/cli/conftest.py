@@ -7,7 +7,7 @@ import csv
 import numpy as np
 import pytest
 
-from ..conftest import smooth_image, write_raster
+from tests.conftest import smooth_image, write_raster
 
 SMALL = ["--tile-size", "64", "--ngf", "8", "--ndf", "8", "--workers", "0", "--device", "cpu"]
 

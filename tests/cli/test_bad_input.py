@@ -16,7 +16,7 @@ import pytest
 import torch
 from affine import Affine
 
-from ..conftest import snapshot, smooth_image, write_raster
+from tests.conftest import smooth_image, snapshot, write_raster
 
 T = ["--tile-size", "64", "--ngf", "8", "--ndf", "8", "--steps", "1", "--workers", "0", "--device", "cpu",
      "--val-fraction", "0"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from ..conftest import REPO, smooth_image, write_raster
+from tests.conftest import REPO, smooth_image, write_raster
 
 PALETTE = {10: (0, 90, 255, 255), 20: (40, 160, 40, 255), 30: (230, 230, 0, 255)}
 
@@ -52,7 +52,7 @@ def test_training_infers_the_kind_and_records_the_classes(class_pair, tmp_path, 
                "--ndf", "8", "--steps", "2", "--val-fraction", "0", "--device", "cpu")
     assert r.code == 0, r.err
     assert "map kind: categorical (it has a colour table" in r.err and "validation accuracy" in r.out
-    from geo_pix2pix.modelfile import read_meta
+    from geo_pix2pix.files.modelfile import read_meta
 
     meta = read_meta(tmp_path / "r")
     assert meta.map_kind == "categorical"
@@ -161,7 +161,7 @@ def test_a_class_table_names_and_colours_the_classes_and_must_list_every_code(cl
     table.write_text("code,name,r,g,b\n10,water,0,0,200\n20,forest,0,120,0\n30,fields,220,220,0\n40,snow,250,250,250\n")
     r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--out", tmp_path / "t", "--class-table", table, *small)
     assert r.code == 0, r.err
-    from geo_pix2pix.modelfile import read_meta
+    from geo_pix2pix.files.modelfile import read_meta
 
     classes = read_meta(tmp_path / "t").output_stats
     assert classes.codes == (10, 20, 30, 40) and classes.names == ("water", "forest", "fields", "snow")

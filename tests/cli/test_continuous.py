@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from ..conftest import smooth_image, write_raster
+from tests.conftest import smooth_image, write_raster
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def dem_model(dem_pair):
 
 
 def test_a_float_map_is_continuous_and_its_range_reaches_past_the_percentiles(dem_pair, dem_model) -> None:
-    from geo_pix2pix.modelfile import read_meta
+    from geo_pix2pix.files.modelfile import read_meta
 
     _, _, _, dem = dem_pair
     meta = read_meta(dem_model)

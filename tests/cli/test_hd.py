@@ -9,10 +9,9 @@ import pytest
 import rasterio
 from safetensors.torch import load_file
 
-from geo_pix2pix.metrics import seam_ratio
-from geo_pix2pix.modelfile import read_meta
-
-from ..conftest import EXAMPLES, smooth_image, write_raster
+from geo_pix2pix.evaluation.metrics import seam_ratio
+from geo_pix2pix.files.modelfile import read_meta
+from tests.conftest import EXAMPLES, smooth_image, write_raster
 
 #: A tiny HD model: global ngf 16 (2 downsamplings, 1 block), one enhancer of ngf 8, 2 scales of D.
 HD = ["--family", "pix2pixhd", "--tile-size", "64", "--ngf", "8", "--ndf", "8", "--n-downsample", "2",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..conftest import real
+from tests.conftest import real
 
 
 def test_raster_units_and_mask_kinds(geopix) -> None:

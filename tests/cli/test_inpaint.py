@@ -10,7 +10,7 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from ..conftest import EXAMPLES, sha256, snapshot, write_raster
+from tests.conftest import EXAMPLES, sha256, snapshot, write_raster
 
 TINY = ["--tile-size", "64", "--ngf", "8", "--ndf", "8", "--batch-size", "2", "--val-fraction", "0",
         "--val-every", "100000", "--device", "cpu", "--no-amp"]

@@ -20,9 +20,8 @@ import pytest
 import rasterio
 import torch
 
-from geo_pix2pix.checkpoint import load_checkpoint
-
-from ..conftest import sha256, smooth_image, write_raster
+from geo_pix2pix.files.checkpoint import load_checkpoint
+from tests.conftest import sha256, smooth_image, write_raster
 
 GEOPIX = [sys.executable, "-m", "geo_pix2pix.cli.main"]
 SMALL = ["--tile-size", "64", "--ngf", "8", "--ndf", "8", "--device", "cpu", "--val-fraction", "0",
@@ -45,7 +44,7 @@ def _steps(run: Path) -> list[int]:
 
 
 def _partials(out: Path) -> list[Path]:
-    """The temporary files a translate to ``out`` writes beside it (tiles/atomic.py, tiles/mosaic.py)."""
+    """The temporary files a translate to ``out`` writes beside it (tiles/atomic.py, tiles/mosaic/mosaicker.py)."""
     return sorted(out.parent.glob(f".{out.name}.*.partial"))
 
 

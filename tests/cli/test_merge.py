@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from ..conftest import smooth_image, write_raster
+from tests.conftest import smooth_image, write_raster
 
 
 def _read(path: Path) -> tuple[bytes, list[bytes], dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..conftest import smooth_image, write_raster
+from tests.conftest import smooth_image, write_raster
 
 
 def test_training_progress_into_a_log_is_not_redrawn_every_step(tmp_path, geopix) -> None:

@@ -8,10 +8,10 @@ import json
 import click
 
 from geo_pix2pix.cli.train import FAMILY_OPTIONS, train
-from geo_pix2pix.config import TrainConfig
 from geo_pix2pix.families import iter_families
-from geo_pix2pix.options import option_specs
-from geo_pix2pix.tiles.pair import PairSpec
+from geo_pix2pix.tiles.pairs.pair import PairSpec
+from geo_pix2pix.training.config import TrainConfig
+from geo_pix2pix.training.option_fields import option_specs
 
 #: geopix train options that are not config fields: the inputs and the command's own switches.
 INPUTS = {"imagery", "maps", "pairs_csv", "aligned_dir", "aligned_order", "recipe", "resume", "imagery_bands",

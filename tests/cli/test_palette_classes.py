@@ -7,7 +7,7 @@ import json
 import numpy as np
 import rasterio
 
-from ..conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO
 
 PALETTE = REPO / "examples" / "palettes" / "google_maps_pix2pix.json"
 
@@ -23,7 +23,7 @@ def test_a_rendered_map_learnt_as_classes_writes_codes_with_the_palette(tmp_path
                "--out", run, "--tile-size", "64", "--ngf", "8", "--ndf", "8", "--steps", "3", "--batch-size", "2",
                "--device", "cpu")
     assert r.code == 0, r.err
-    from geo_pix2pix.modelfile import read_meta
+    from geo_pix2pix.files.modelfile import read_meta
 
     meta = read_meta(run)
     assert meta.map_kind == "categorical" and meta.output_stats.codes == (1, 2, 3, 4, 5, 6)
@@ -46,7 +46,7 @@ def test_translate_palette_turns_an_rgb_model_into_classes(tmp_path, geopix, tin
     assert geopix("-q", "translate", region, rgb, "--model", tiny_model).code == 0
     r = geopix("-q", "translate", region, cls, "--model", tiny_model, "--palette", PALETTE)
     assert r.code == 0, r.err
-    from geo_pix2pix.palette import load_palette
+    from geo_pix2pix.evaluation.palette import load_palette
 
     pal = load_palette(PALETTE)
     with rasterio.open(rgb) as a, rasterio.open(cls) as b:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from ..conftest import EXAMPLES, smooth_image, write_raster
+from tests.conftest import EXAMPLES, smooth_image, write_raster
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from ..conftest import REPO, real
+from tests.conftest import REPO, real
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -28,8 +28,8 @@ def test_qgis_opens_and_renders_the_translated_raster(tmp_path, geopix) -> None:
         if os.environ.get("CI"):
             pytest.fail("PyQGIS missing in CI: .ci/run installs qgis and python3-qgis")
         pytest.skip("PyQGIS not installed (apt-get install qgis python3-qgis)")
-    from geo_pix2pix.tiles.mosaic import MosaicConfig, mosaic_raster
-    from geo_pix2pix.tiles.normalize import BandStats
+    from geo_pix2pix.tiles.encoding.normalize import BandStats
+    from geo_pix2pix.tiles.mosaic.mosaicker import MosaicConfig, mosaic_raster
 
     src = real("geotiff/rasterio/RGB.byte.tif")
     u8 = BandStats("uint8", (0.0,) * 3, (255.0,) * 3)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ..conftest import smooth_image, write_raster
+from tests.conftest import smooth_image, write_raster
 
 TINY = ["--tile-size", "64", "--ngf", "8", "--ndf", "8", "--batch-size", "2", "--val-fraction", "0",
         "--val-every", "100000", "--device", "cpu", "--no-amp", "--recipe", "paper"]

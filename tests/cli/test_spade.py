@@ -12,10 +12,9 @@ import rasterio
 from safetensors.torch import load_file
 from shapely.geometry import LineString, box
 
-from geo_pix2pix.metrics import seam_ratio
-from geo_pix2pix.modelfile import read_meta
-
-from ..conftest import EXAMPLES, smooth_image, write_raster
+from geo_pix2pix.evaluation.metrics import seam_ratio
+from geo_pix2pix.files.modelfile import read_meta
+from tests.conftest import EXAMPLES, smooth_image, write_raster
 
 #: A tiny SPADE: 32-pixel tiles, 2 upsamplings, ngf 8, one 2-layer discriminator.
 SPADE = ["--family", "spade", "--tile-size", "32", "--n-up", "2", "--ngf", "8", "--ndf", "8", "--spade-hidden", "8",
@@ -115,7 +114,7 @@ def test_styles_are_reproducible_one_per_raster_and_resume_is_exact(tmp_path, ge
     assert "G_KL" in header[0] and header[1].split(",")[header[0].split(",").index("G_KL")] != ""
 
     layout = next((straight / "layouts").glob("*.tif"))
-    from geo_pix2pix.predict import Predictor
+    from geo_pix2pix.inference.predict import Predictor
 
     styles: list = []
     call = Predictor.__call__

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from ..conftest import real, sha256, smooth_image, write_raster
+from tests.conftest import real, sha256, smooth_image, write_raster
 
 
 def test_tile_writes_georeferenced_chips_and_index(tmp_path, geopix) -> None:

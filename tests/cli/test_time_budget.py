@@ -10,10 +10,9 @@ import time
 
 import pytest
 
-from geo_pix2pix.checkpoint import load_checkpoint
-from geo_pix2pix.modelfile import read_meta
-
-from .conftest import SMALL, metric_rows
+from geo_pix2pix.files.checkpoint import load_checkpoint
+from geo_pix2pix.files.modelfile import read_meta
+from tests.cli.conftest import SMALL, metric_rows
 
 
 def _budget_run(tmp_path, tiny_pair, name: str, budget: str, *extra):
@@ -59,7 +58,7 @@ def test_time_budget_stops_training_by_itself_and_leaves_a_complete_run(tmp_path
 
 
 class _StepClock:
-    """The clock of geo_pix2pix.train's time budget, made virtual: it stands still while a step runs
+    """The clock of geo_pix2pix.training.loop's time budget, made virtual: it stands still while a step runs
     and moves on by exactly one second when the step's weights are updated (torch's global
     optimizer-step hook, on the first optimizer that steps: one update of it per training step), so a
     budget buys a known number of steps on any machine. The real time module serves everything else."""
@@ -88,7 +87,7 @@ def test_time_budget_lays_the_lr_schedule_over_the_budget(tmp_path, geopix, tiny
     steps a 10 s budget runs steps 1-10 (step 10 ends at 10 s), and step k starts at k-1 seconds."""
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
-    import geo_pix2pix.train as train_mod
+    import geo_pix2pix.training.loop as train_mod
 
     clock = _StepClock()
     monkeypatch.setattr(train_mod, "time", clock)

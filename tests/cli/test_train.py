@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
-from geo_pix2pix.modelfile import read_meta
-
-from ..conftest import EXAMPLES, real, sha256, smooth_image, write_raster
-from .conftest import SMALL, metric_rows
+from geo_pix2pix.files.modelfile import read_meta
+from tests.cli.conftest import SMALL, metric_rows
+from tests.conftest import EXAMPLES, real, sha256, smooth_image, write_raster
 
 
 def test_two_step_training_writes_every_artefact(tmp_path, geopix, tiny_pair) -> None:
@@ -178,8 +177,8 @@ def test_aligned_directory_trains_and_evaluates_with_a_palette(tmp_path, geopix)
     assert 0 <= out["mIoU"] <= 1
     from PIL import Image
 
-    from geo_pix2pix.metrics import MetricAccumulator
-    from geo_pix2pix.predict import Predictor
+    from geo_pix2pix.evaluation.metrics import MetricAccumulator
+    from geo_pix2pix.inference.predict import Predictor
 
     pred = Predictor(run, "cpu")
     img = np.asarray(Image.open(d / "1001.png")).transpose(2, 0, 1)
@@ -210,7 +209,7 @@ def _config(run):
 
 
 def test_cpu_recipe_fills_what_is_not_given_and_paper_keeps_the_papers_settings(tmp_path, geopix, tiny_pair) -> None:
-    from geo_pix2pix.config import CPU_RECIPE
+    from geo_pix2pix.training.config import CPU_RECIPE
 
     sat, mp = tiny_pair
     base = ["--imagery", sat, "--maps", mp, "--steps", "1", "--val-fraction", "0", "--workers", "0",

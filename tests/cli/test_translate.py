@@ -8,9 +8,8 @@ import rasterio
 from affine import Affine
 from rio_cogeo.cogeo import cog_validate
 
-from geo_pix2pix.tiles.blend import plan_mosaic
-
-from ..conftest import real, sha256, smooth_image, write_raster
+from geo_pix2pix.tiles.mosaic.blend import plan_mosaic
+from tests.conftest import real, sha256, smooth_image, write_raster
 
 SMALL = ["--tile-size", "64", "--ngf", "8", "--ndf", "8", "--workers", "0", "--device", "cpu",
          "--val-fraction", "0", "--steps", "2"]

@@ -10,10 +10,15 @@ import pytest
 import rasterio
 
 import geo_pix2pix as geopix
-from geo_pix2pix.tiles.errors import (BandError, CreationOptionError, GeopixError, ModelFileError, NotARasterError,
-                                      TileSizeError)
-
-from ..conftest import real, smooth_image, write_raster
+from geo_pix2pix.tiles.errors import (
+    BandError,
+    CreationOptionError,
+    GeopixError,
+    ModelFileError,
+    NotARasterError,
+    TileSizeError,
+)
+from tests.conftest import real, smooth_image, write_raster
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""Evaluation: metrics of translations and fills, class scores, previews."""

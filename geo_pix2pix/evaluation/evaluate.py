@@ -1,0 +1,197 @@
+"""Scoring a model on imagery/map pairs: L1, PSNR, SSIM, pixel accuracy, and palette classes.
+
+If a pair was one the model trained on, its validation windows are rebuilt with the training split
+(same tile size, seed and fraction, stored in the model file), so the score is on held-out ground
+only; otherwise, or with ``windows="all"``, every non-overlapping valid window counts. Those
+windows are as large as the tiles ``geopix translate`` would use on the pair (:func:`default_tile`:
+256 pixels for a model trained on 64, or a given ``tile``), so the score is that of the maps a
+user gets: a model trained on small windows, scored on windows of its training size, would lose
+the context at every window border that translate gives it. With a
+palette, each pixel of prediction and reference is classified by its nearest palette colour and
+per-class IoU and mIoU are reported (maps with 3 uint8 bands).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from geo_pix2pix.evaluation.metrics import ImageMetrics, MetricAccumulator, ValueAccumulator
+from geo_pix2pix.evaluation.palette import ClassAccumulator, Palette
+from geo_pix2pix.inference.predict import Predictor
+from geo_pix2pix.inference.translate import check_tile, default_tile
+from geo_pix2pix.tiles.encoding.classes import ClassTable
+from geo_pix2pix.tiles.encoding.normalize import BandStats
+from geo_pix2pix.tiles.errors import GeopixError, NoValidDataError
+from geo_pix2pix.tiles.mosaic.grid import PixelWindow, grid_windows
+from geo_pix2pix.tiles.pairs.pair import PairSpec, open_pair
+from geo_pix2pix.tiles.pairs.prepare import TilerConfig, prepare_pair
+from geo_pix2pix.tiles.pairs.split import SplitConfig
+
+__all__ = ["Evaluation", "evaluate", "evaluate_pairs"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics, which windows they cover, and palette classes when asked for."""
+
+    metrics: ImageMetrics
+    windows: str
+    count: int
+    tiles: tuple[int, ...] = ()
+    class_iou: dict[str, float] | None = None
+    miou: float | None = None
+    tta: bool = False
+    categorical: bool = False
+    confusion: tuple[tuple[int, ...], ...] | None = None
+    values: dict[str, object] | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {**self.metrics.to_dict(), "windows": self.windows, "count": self.count,
+                                "tile_sizes": list(self.tiles), "tta": self.tta}
+        if self.categorical:
+            d = {"accuracy": self.metrics.pixel_accuracy, "windows": self.windows, "count": self.count,
+                 "tile_sizes": list(self.tiles), "tta": self.tta}
+        if self.class_iou is not None:
+            d.update(class_iou=self.class_iou, mIoU=self.miou)
+        if self.values is not None:
+            d["values"] = self.values
+        if self.confusion is not None:
+            d["confusion"] = {"rows": "reference class", "columns": "predicted class",
+                              "classes": list(self.class_iou or ()), "counts": [list(r) for r in self.confusion]}
+        return d
+
+
+def _same(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _val_windows(spec: PairSpec, pred: Predictor, min_valid: float, tile: int | None
+                 ) -> list[PixelWindow] | None:
+    """Held-out windows of ``spec`` if the model trained on it or held it out, else ``None``.
+
+    A held-out pair is scored whole, on translate-sized windows; a training pair only on its
+    validation blocks, which are windows of the training tile.
+    """
+    meta = pred.meta
+    mine = [p for p in meta.pairs if _same(p["imagery"], spec.imagery) and _same(p["maps"], spec.maps)]
+    if not mine:
+        return None
+    if mine[0].get("held_out"):
+        return _all_windows(spec, meta.tile_size, tile)
+    split = meta.extra.get("split", {})
+    if spec.aligned or split.get("val_pairs"):
+        return []  # a training image/pair: validation was on held-out pairs only
+    prep = prepare_pair(spec, TilerConfig(tile=meta.tile_size, min_valid=split.get("min_valid", min_valid),
+                                          split=SplitConfig(val_fraction=split.get("val_fraction", 0.2),
+                                                            seed=split.get("seed", 0)),
+                                          val_aoi=split.get("val_aoi")))
+    return list(prep.val)
+
+
+def _all_windows(spec: PairSpec, trained: int, tile: int | None) -> list[PixelWindow]:
+    """Non-overlapping windows over the whole pair, of ``tile`` or translate's default size."""
+    with open_pair(spec) as pair:
+        size = tile or default_tile(trained, pair.region.height, pair.region.width)
+        pair.require_tile(size)
+        return list(grid_windows(pair.region.height, pair.region.width, size, 0))
+
+
+def _select(specs: list[PairSpec], pred: Predictor, windows: str, min_valid: float, tile: int | None
+            ) -> tuple[str, list[tuple[PairSpec, list[PixelWindow]]]]:
+    """Which windows to score: held-out ones (``val``), every one (``all``), or ``auto``."""
+    trained = pred.meta.tile_size
+    if windows == "all":
+        return "all", [(s, _all_windows(s, trained, tile)) for s in specs]
+    val = [(s, _val_windows(s, pred, min_valid, tile)) for s in specs]
+    chosen = [(s, w) for s, w in val if w]
+    if chosen:
+        return "val", chosen
+    if windows == "val":
+        raise NoValidDataError("none of these pairs has held-out validation windows of this model; "
+                               "use --windows all")
+    return "all", [(s, _all_windows(s, trained, tile)) for s in specs]
+
+
+def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows: str = "auto",
+                   device: str = "auto", batch_size: int = 8, min_valid: float = 0.95,
+                   palette: Palette | None = None, amp: bool = True, tile: int | None = None,
+                   tta: bool = False) -> Evaluation:
+    """Evaluate ``model`` on every pair of ``specs``; ``windows`` is ``auto``, ``val`` or ``all``.
+
+    ``tile``: side of the windows scored on whole pairs (default: what translate would use).
+    ``tta``: score the 8-transform average translate makes with ``--tta``.
+    """
+    pred = Predictor(model, device, amp, tta)
+    meta = pred.meta
+    if tile is not None:
+        check_tile(pred, tile)
+    sat2map = meta.direction == "sat2map"
+    table = meta.output_stats if isinstance(meta.output_stats, ClassTable) else None
+    if palette is not None and (table is not None or meta.output_stats.bands != 3 or meta.output_stats.dtype != "uint8"):
+        raise GeopixError("--palette needs a model whose output is a 3-band uint8 (RGB) map"
+                          + ("; this model writes class codes, scored per class without one" if table else ""))
+    acc = MetricAccumulator()
+    out = meta.output_stats
+    values = (ValueAccumulator(min(out.low), max(out.high))
+              if isinstance(out, BandStats) and out.method == "robust" and out.bands == 1 else None)
+    classes = ClassAccumulator(palette if palette is not None else table.names) if (palette or table) else None
+    count = 0
+    specs = [PairSpec(s.imagery, s.maps, meta.input_bands if sat2map else meta.output_bands,
+                      meta.output_bands if sat2map else meta.input_bands, s.resampling, s.aligned, meta.map_kind)
+             for s in specs]
+    mode, selected = _select(specs, pred, windows, min_valid, tile)
+    sizes = sorted({w.height for _, wins in selected for w in wins})
+    for spec, wins in selected:
+        with open_pair(spec) as pair:
+            for i in range(0, len(wins), batch_size):
+                xs, ys, vs, raws = [], [], [], []
+                for w in wins[i:i + batch_size]:
+                    s = pair.read(w)
+                    if s.valid.mean() < min_valid:
+                        continue
+                    a, b = (s.imagery, s.maps) if sat2map else (s.maps, s.imagery)
+                    xs.append(meta.input_stats.normalize(a))
+                    ys.append(table.class_indices(b) if table is not None else meta.output_stats.normalize(b))
+                    vs.append(s.valid[None])
+                    if values is not None:
+                        raws.append(b[0].astype(np.float64))
+                if not xs:
+                    continue
+                fake, real, valid = pred(np.stack(xs)), np.stack(ys), np.stack(vs)
+                if table is not None and classes is not None:  # codes: the arg-max class against the reference's
+                    classes.add_indices(fake.argmax(1), real, valid)
+                    count += len(xs)
+                    continue
+                acc.add(fake, real, valid)
+                if values is not None:  # measured values: errors in the map's units
+                    values.add(out.denormalize(fake[:, 0]), np.stack(raws), valid[:, 0])
+                if classes is not None:
+                    to_rgb = meta.output_stats.denormalize
+                    classes.add(np.stack([to_rgb(f) for f in fake]), np.stack([to_rgb(r) for r in real]), valid)
+                count += len(xs)
+    if count == 0:
+        size = "/".join(map(str, sizes)) or str(meta.tile_size)
+        raise NoValidDataError(f"no {size}-pixel window with {min_valid:.0%} valid pixels to evaluate")
+    if table is not None and classes is not None:
+        nan = float("nan")
+        return Evaluation(ImageMetrics(nan, nan, nan, classes.accuracy(), count), mode, count, tuple(sizes),
+                          classes.iou(), classes.miou(), tta, True,
+                          tuple(tuple(int(v) for v in row) for row in classes.confusion))
+    return Evaluation(acc.result(), mode, count, tuple(sizes),
+                      classes.iou() if classes else None, classes.miou() if classes else None, tta,
+                      values=values.result() if values is not None else None)
+
+
+def evaluate(model: str | os.PathLike[str], imagery: str, maps: str, windows: str = "auto",
+             device: str = "auto", batch_size: int = 8, min_valid: float = 0.95,
+             palette: Palette | None = None, amp: bool = True, tile: int | None = None,
+             tta: bool = False) -> Evaluation:
+    """Evaluate ``model`` on one imagery/map pair."""
+    return evaluate_pairs(model, [PairSpec(imagery, maps)], windows, device, batch_size, min_valid, palette, amp,
+                          tile, tta)

@@ -1,0 +1,1 @@
+"""The files a run leaves: the model file, checkpoints and the run directory."""

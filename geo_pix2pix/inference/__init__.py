@@ -1,0 +1,1 @@
+"""Inference: translating regions, predicting arrays, filling holes, styles and vector layouts."""

@@ -1,0 +1,1 @@
+"""Where and how geopix runs: devices and precision, torchrun processes, progress."""

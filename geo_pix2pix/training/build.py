@@ -1,0 +1,159 @@
+"""Building a training run's model side from its config and data: which raster is the input,
+the family's networks, their optimisers, the loss weights and what the model file records.
+
+Everything here is decided before the run directory is touched, so a config the family refuses
+(a missing VGG weights file, a palette head on a family that has none) leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from geo_pix2pix._version import __version__
+from geo_pix2pix.evaluation.palette import Palette, load_palette
+from geo_pix2pix.families import Family, get_family
+from geo_pix2pix.files.modelfile import ModelMeta
+from geo_pix2pix.models.class_head import ClassHead, with_output_head
+from geo_pix2pix.models.palette_head import PaletteHead
+from geo_pix2pix.runtime.device import DevicePlan
+from geo_pix2pix.tiles.encoding.classes import ClassTable
+from geo_pix2pix.tiles.encoding.normalize import BandStats
+from geo_pix2pix.tiles.errors import GeopixError
+from geo_pix2pix.training.balance import palette_centers, require_rgb
+from geo_pix2pix.training.config import DIRECTIONS, TrainConfig
+from geo_pix2pix.training.data import TrainingData, pair_meta
+from geo_pix2pix.training.step import LossWeights, Networks, Optimisers, make_optimisers, place
+
+__all__ = ["Sides", "ModelSetup", "check_config", "build_model"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sides:
+    """Which raster the generator reads (``a``) and which it draws (``b``), with their bands and
+    normalisation: imagery -> map for ``sat2map``, map -> imagery for ``map2sat``."""
+
+    a: str
+    b: str
+    in_bands: tuple[int, ...]
+    out_bands: tuple[int, ...]
+    in_stats: BandStats | ClassTable
+    out_stats: BandStats | ClassTable
+
+    @classmethod
+    def of(cls, cfg: TrainConfig, data: TrainingData) -> Sides:
+        spec = data.pairs[0].spec
+        img_bands, map_bands = tuple(spec.imagery_bands or ()), tuple(spec.map_bands or ())
+        if cfg.task == "inpaint":  # the imagery is its own target
+            return cls("imagery", "imagery", img_bands, img_bands, data.imagery_stats, data.imagery_stats)
+        if cfg.direction == "sat2map":
+            return cls("imagery", "maps", img_bands, map_bands, data.imagery_stats, data.map_stats)
+        return cls("maps", "imagery", map_bands, img_bands, data.map_stats, data.imagery_stats)
+
+
+@dataclass
+class ModelSetup:
+    """A run's networks and what describes them. ``G``/``D`` are the modules checkpoints and
+    model files hold; ``nets`` may wrap them (``torch.compile``)."""
+
+    family: Family
+    options: Any
+    gcfg: Any
+    dcfg: Any
+    G: nn.Module
+    D: nn.Module
+    nets: Networks
+    opts: Optimisers
+    weights: LossWeights
+    head_palette: Palette | None
+
+    def meta(self, cfg: TrainConfig, data: TrainingData, sides: Sides, step: int) -> ModelMeta:
+        """What the model file records at ``step``."""
+        extra: dict[str, Any] = {
+            "discriminator": self.dcfg.to_dict(), "gan_loss": cfg.gan_loss, "lambda_l1": cfg.lambda_l1,
+            "split": {"val_fraction": cfg.val_fraction, "seed": cfg.seed, "val_aoi": cfg.val_aoi,
+                      "min_valid": cfg.min_valid, "val_pairs": cfg.val_pairs}}
+        if cfg.family_options:
+            extra["family_options"] = dict(cfg.family_options)
+        extra["map_kind"] = data.map_kind if cfg.task == "translate" else "imagery"
+        if cfg.task != "translate":
+            extra["task"] = cfg.task
+        if self.head_palette is not None:
+            extra["palette"] = {"name": self.head_palette.name, "classes": list(self.head_palette.classes)}
+        return ModelMeta(generator=self.gcfg, family=self.family.name, direction=cfg.direction,
+                         input_bands=sides.in_bands, output_bands=sides.out_bands, input_stats=sides.in_stats,
+                         output_stats=sides.out_stats, tile_size=cfg.tile, step=step,
+                         pairs=tuple(pair_meta(p) for p in data.pairs), geopix_version=__version__, extra=extra)
+
+
+def check_config(cfg: TrainConfig) -> tuple[Family, Any]:
+    """Refuse a config that cannot train (one-line errors), before any data is read."""
+    if cfg.direction not in DIRECTIONS:
+        raise GeopixError(f"unknown direction {cfg.direction!r}; use sat2map or map2sat")
+    family = get_family(cfg.family)
+    if cfg.task == "inpaint" and family.name != "inpaint":
+        raise GeopixError(f"--task inpaint trains the inpaint family, not {family.name}: drop --family")
+    try:
+        opts = family.parse_options(cfg.family_options)
+    except TypeError as exc:
+        raise GeopixError(f"bad {family.name} options: {exc}") from None
+    if cfg.palette_head and cfg.direction != "sat2map":
+        raise GeopixError("--palette-head paints maps: it needs --direction sat2map")
+    family.check(cfg, opts)
+    return family, opts
+
+
+def check_discriminator_fits(tile: int, dcfg: Any) -> None:
+    """Refuse a tile too small for the discriminator's coarsest scale.
+
+    A PatchGAN's ``n`` stride-2 4x4 convs (padding 1) take a side ``s`` to ``s / 2**n``; its two
+    stride-1 4x4 convs then take away one pixel each, so at least one logit needs ``s >= 3 * 2**n``.
+    Scale ``k`` of a multi-scale discriminator sees the tile halved ``k`` times.
+    """
+    coarsest = tile // 2 ** (dcfg.num_d - 1)
+    need = 3 * 2 ** dcfg.n_layers
+    if coarsest < need:
+        raise GeopixError(f"tile {tile} is too small for the discriminator: its coarsest of {dcfg.num_d} scale(s) "
+                          f"sees {coarsest} px and a {dcfg.n_layers}-layer PatchGAN needs {need}; use a larger "
+                          "--tile-size, fewer --d-layers" + (" or fewer --num-d" if dcfg.num_d > 1 else ""))
+
+
+def build_model(cfg: TrainConfig, family: Family, opts: Any, sides: Sides, plan: DevicePlan) -> ModelSetup:
+    """The family's G and D (seeded by ``cfg.seed``), placed for ``plan``, with Adam and the loss
+    weights; a palette head and a perceptual network where the config asks for them."""
+    categorical_out = isinstance(sides.out_stats, ClassTable)
+    if categorical_out and (cfg.palette_head or cfg.balance_palette):
+        raise GeopixError("--palette-head and --balance-palette are for rendered (RGB) maps; this map is "
+                          "categorical and is learnt as classes already")
+    if cfg.balance_palette:
+        require_rgb(sides.out_stats.bands)
+    head_palette = load_palette(cfg.palette_head) if cfg.palette_head else None
+    head: dict[str, Any] = {}
+    if head_palette is not None:
+        head = {"palette": tuple(map(tuple, palette_centers(head_palette, sides.out_stats).tolist())),
+                "palette_classes": tuple(int(c) for c in head_palette.color_class)}
+    family.check_sides(sides.in_stats, sides.out_stats)
+    torch.manual_seed(cfg.seed)
+    # channels: a band of class codes is read and predicted as one channel per class
+    gcfg, dcfg = family.configure(cfg, opts, sides.in_stats.bands, sides.out_stats.bands, head)
+    check_discriminator_fits(cfg.tile, dcfg)
+    G = place(with_output_head(family.build_generator(gcfg), sides.out_stats), plan)
+    D = place(family.build_discriminator(dcfg), plan)
+    family.initialise(G, cfg, opts)
+    opts_ = make_optimisers(G, D, plan, cfg.lr, (cfg.beta1, cfg.beta2), family.d_lr_factor(opts))
+    vgg = family.perceptual(cfg, opts, plan)
+    nets = Networks(G, D, G if isinstance(G, (PaletteHead, ClassHead)) else None, vgg, family.style_encoder(G))
+    if cfg.compile:
+        nets = dataclasses.replace(nets, G=torch.compile(G), D=torch.compile(D))
+    weights = dataclasses.replace(family.loss_weights(cfg, opts), gan=cfg.lambda_gan)
+    if categorical_out:  # classes are learnt by cross-entropy; an L1 between probability maps adds nothing
+        weights = dataclasses.replace(weights, l1=0.0, edge=0.0, vgg=0.0, classes=cfg.class_weight)
+        nets.vgg = None  # a perceptual loss needs RGB pictures
+    return ModelSetup(family, opts, gcfg, dcfg, G, D, nets, opts_, weights, head_palette)

@@ -1,0 +1,192 @@
+"""The training configuration: one frozen dataclass, saved as ``config.json`` in the run.
+
+Every field is declared once, with :func:`~geo_pix2pix.training.option_fields.option`: its type, default and help
+text live here, ``geopix train``'s options are built from them and the JSON round trip follows
+them. A model family's own options (Pix2PixHD's residual blocks, ...) are declared the same way in
+the family's module and travel in ``family_options``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from types import MappingProxyType
+from typing import Any
+
+from geo_pix2pix.families import FAMILIES
+from geo_pix2pix.tiles.encoding.classes import MAP_KINDS
+from geo_pix2pix.tiles.pairs.pair import PairSpec
+from geo_pix2pix.training.option_fields import internal, option
+
+__all__ = ["CPU_RECIPE", "DIRECTIONS", "RECIPES", "TrainConfig", "apply_recipe"]
+
+DIRECTIONS = ("sat2map", "map2sat")
+
+#: What trains best on a CPU in a fixed time, found by measurement (``bench/cpu_recipe.py``,
+#: figures in ``bench/README.md``): a U-Net half as wide on 64-pixel windows, 16 to a batch, so a
+#: step is cheap and many windows are seen; a 5x higher learning rate and a 4x heavier L1 term, so
+#: the map's colours are learnt in hundreds of steps rather than tens of thousands; and the L1
+#: weighted 5x at the map's colour edges (``edge_weight`` 4), so thin strokes such as roads are
+#: drawn early. The GAN term and the PatchGAN stay, with batch norm (instance norm drew roads as
+#: well but lost the other classes). The fully convolutional U-Net translates tiles of any
+#: multiple of 32 pixels.
+CPU_RECIPE: Mapping[str, Any] = MappingProxyType(
+    {"tile": 64, "batch_size": 16, "ngf": 32, "ndf": 32, "lr": 1e-3, "lambda_l1": 400.0, "edge_weight": 4.0})
+
+#: The Pix2Pix family's named sets of defaults: ``paper`` is the paper's configuration
+#: (TrainConfig's own defaults, the GPU default), ``cpu`` the CPU recipe. Other families name
+#: their own (:attr:`geo_pix2pix.families.Family.recipes`).
+RECIPES: Mapping[str, Mapping[str, Any]] = MappingProxyType({"paper": MappingProxyType({}), "cpu": CPU_RECIPE})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (data, model, optimisation, schedule).
+
+    Each field's help text is its documentation (``geopix train --help`` shows the same).
+    """
+
+    pairs: tuple[PairSpec, ...] = internal(help="imagery/map pairs to learn from (--imagery/--maps, --pairs, "
+                                                "--aligned-dir)")
+    out: str = option("run", "Run directory (default: runs/<date>-<time>-<direction>).", kind="path")
+    task: str = option("translate", "translate: learn imagery <-> maps from pairs; inpaint: learn to fill holes "
+                       "(clouds, stripes, nodata) in imagery, from --imagery alone (family inpaint; then "
+                       "geopix inpaint).", choices=("translate", "inpaint"))
+    family: str = option("pix2pix", "Model family: pix2pix (U-Net + PatchGAN), pix2pixhd (coarse-to-fine "
+                         "generator, multi-scale discriminators, feature matching), spade (GauGAN: imagery painted "
+                         "from a class layout, with styles; --direction map2sat) or inpaint (PatchGAN inpainting, "
+                         "the default of --task inpaint).", choices=tuple(FAMILIES))
+    direction: str = option("sat2map", "sat2map: imagery -> map; map2sat: map -> synthetic imagery.",
+                            choices=("sat2map", "map2sat"))
+    map_kind: str = option("auto", "What the map holds: categorical (class codes: one logit per class, "
+                           "cross-entropy, codes + colour table out), continuous (measured values) or rendered (an "
+                           "RGB picture); auto: a colour table or a one-band integer map with at most 32 values is "
+                           "categorical, 3/4-band uint8 rendered, anything else continuous.",
+                           choices=("auto", *MAP_KINDS))
+    classes_from_palette: str | None = option(
+        None, "Palette JSON (e.g. examples/palettes/google_maps_pix2pix.json): learn a rendered RGB map as classes, "
+        "each pixel taking its nearest palette colour's class (anti-aliased edges included); writes class codes "
+        "1..K with the palette as colour table.", kind="path")
+    class_table: str | None = option(None, "Class table of a categorical map (JSON or CSV of code,name[,r,g,b]): "
+                                     "names and colours, and classes the training area may lack.", kind="path")
+    generator: str = option("unet", "pix2pix generator: unet (the paper's U-Net) or smp:<encoder>, "
+                            "e.g. smp:resnet34.")
+    encoder_weights: str | None = option(None, "Local encoder weights (.safetensors or .pth state dict) for smp "
+                                         "generators; nothing is downloaded.", kind="path")
+    ngf: int = option(64, "Generator filters in the first layer (fewer: smaller, faster model; pix2pixhd: the "
+                      "finest branch's, the global generator has ngf x 2**n-local-enhancers).", min=1)
+    ndf: int = option(64, "Discriminator filters in the first layer.", min=1)
+    norm: str = option("batch", "Generator normalisation.", choices=("batch", "instance"))
+    d_layers: int = option(3, "PatchGAN layers per discriminator (3: 70x70 patches).", min=1, max=6)
+    d_norm: str = option("batch", "Discriminator normalisation.", choices=("batch", "instance", "spectral"))
+    gan_loss: str = option("vanilla", "Adversarial loss (averaged over the discriminator's scales).",
+                           choices=("vanilla", "lsgan", "hinge"))
+    lambda_gan: float = option(1.0, "Weight of the adversarial term in the generator's loss (0: no "
+                               "discriminator is trained).", min=0)
+    lambda_l1: float = option(100.0, "Weight of the L1 term (not used for categorical maps, which learn by "
+                              "cross-entropy).", min=0)
+    edge_weight: float = option(0.0, "Extra L1 weight of pixels at the map's colour edges (thin strokes such as "
+                                "roads); 0: the paper's L1.", min=0)
+    balance_palette: str | None = option(
+        None, "Palette JSON of the map's classes (e.g. examples/palettes/google_maps_pix2pix.json): weigh the L1 "
+        "of each class by its training frequency ** -POWER, so rare classes (highways, water) are learnt.",
+        kind="path")
+    balance_classes: bool = option(False, "Categorical maps: weigh each class's cross-entropy by its training "
+                                   "frequency ** -POWER (--balance-power), so rare classes are learnt.")
+    balance_power: float = option(0.5, "Exponent of --balance-palette's and --balance-classes' class weights (0.5: "
+                                  "inverse square root of frequency).", min=0)
+    palette_head: str | None = option(
+        None, "Palette JSON of the map's classes: the generator predicts which palette colour each pixel is and "
+        "paints it, trained with a class cross-entropy next to the L1 (sat2map, RGB maps).", kind="path")
+    class_weight: float = option(1.0, "Weight of the class cross-entropy (categorical maps, --palette-head).",
+                                 min=0, min_open=True)
+    lr: float = option(2e-4, "Adam learning rate of both networks.", min=0, min_open=True)
+    beta1: float = option(0.5, "Adam beta1.", min=0, max=1)
+    beta2: float = option(0.999, "Adam beta2.", min=0, max=1)
+    decay_start: float = option(0.5, "Fraction of training after which the learning rate decays linearly to "
+                                "zero.", min=0, max=1)
+    tile: int = option(256, "Training window side in pixels (a multiple of the generator's stride product, e.g. "
+                       "32 for the U-Net).", flag="--tile-size", min=32)
+    batch_size: int = option(1, "Windows per training step.", min=1)
+    steps: int = option(1000, "Training steps (or give --epochs or --time-budget).", min=1)
+    epochs: float | None = option(None, "Train for this many passes over the training area instead of --steps "
+                                  "(the step count it gives is recorded in config.json).", min=0, min_open=True)
+    time_budget: float | None = option(None, "Train until this much time has passed (e.g. 20m, 90s, 1h30m), the "
+                                       "learning-rate schedule fitted into it.", kind="duration", metavar="DURATION")
+    val_every: int = option(250, "Validate (metrics, sample grid) every this many steps.", min=1)
+    checkpoint_every: int = option(500, "Save a checkpoint every this many steps.", min=1)
+    stop_at: int | None = option(None, "Stop after this step with a checkpoint, as if interrupted (continue with "
+                                 "--resume).", min=1)
+    seed: int = option(0, "Seed of weights, window sampling, augmentation and dropout.")
+    device: str = option("auto", "auto, cpu, cuda, cuda:N or mps.")
+    amp: bool = option(True, "Float32 everywhere. By default CUDA GPUs and CPUs with native bfloat16 "
+                       "(AVX512-BF16, AMX) run the networks in mixed precision.", flag="--no-amp", kind="negated")
+    compile: bool = option(False, "torch.compile G and D (worth it on GPUs for long runs; the first steps wait "
+                           "for compilation).")
+    workers: int = option(-1, "DataLoader worker processes (-1: auto = none on a CPU, up to 8 on a GPU).")
+    min_valid: float = option(0.95, "Skip windows with a smaller share of valid (not nodata) pixels.", min=0, max=1)
+    val_fraction: float = option(0.2, "Share of spatial blocks held out for validation (0: none).", min=0, max=0.9)
+    val_aoi: str | None = option(None, "Polygons (any vector format, any CRS) whose windows form the validation "
+                                 "set.", kind="path")
+    val_windows: int = option(32, "Score at most this many validation windows.", min=1)
+    val_pairs: int = option(0, "Hold out the last N pairs (or aligned images) whole for validation "
+                            "[default: 0 for rasters (blocks of every pair), 20% of aligned images].", min=0)
+    recipe: str = internal("paper", help="the set of defaults the run started from (--recipe), for the record")
+    family_options: dict[str, Any] = internal(help="the model family's own options (see its module)",
+                                              default_factory=dict)
+    extra: dict[str, Any] = internal(help="free-form notes kept with the run", default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["pairs"] = [asdict(p) for p in self.pairs]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in names}
+        extra = dict(d.get("extra") or {})
+        if "epochs" in extra and d.get("epochs") is None:  # runs written before epochs was a field
+            d["epochs"] = extra.pop("epochs")
+            d["extra"] = extra
+        d["pairs"] = tuple(
+            PairSpec(p["imagery"], p["maps"],
+                     tuple(p["imagery_bands"]) if p.get("imagery_bands") else None,
+                     tuple(p["map_bands"]) if p.get("map_bands") else None,
+                     p.get("resampling"), p.get("aligned"), p.get("map_kind"))
+            for p in d.get("pairs", ())
+        )
+        return cls(**d)
+
+    def with_(self, **changes: Any) -> TrainConfig:
+        return replace(self, **changes)
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of (0-based) ``step``: constant, then linear decay to 0 at ``steps``."""
+        return self.lr_at_fraction(step / self.steps if self.steps else 1.0)
+
+    def lr_at_fraction(self, done: float) -> float:
+        """Learning rate when a fraction ``done`` of training (steps or time budget) is done."""
+        if done < self.decay_start or self.decay_start >= 1.0:
+            return self.lr
+        return self.lr * max(0.0, 1.0 - (done - self.decay_start) / (1.0 - self.decay_start))
+
+
+def apply_recipe(cfg: TrainConfig, recipe: str, given: frozenset[str] | set[str] = frozenset()
+                 ) -> tuple[TrainConfig, dict[str, Any]]:
+    """Start ``cfg`` from the family's ``recipe`` defaults, keeping every option in ``given``.
+
+    ``recipe`` is ``paper`` or ``cpu`` (``auto`` must be resolved by the caller, which knows the
+    device). The recipe's values apply to TrainConfig fields and to the family's own options alike.
+    Returns the new config and the values it took from the recipe (for the user to see).
+    """
+    from geo_pix2pix.families import get_family
+
+    family = get_family(cfg.family)
+    if recipe not in family.recipes:
+        raise ValueError(f"unknown recipe {recipe!r}; choose {', '.join(family.recipes)}")
+    own = {f.name for f in fields(TrainConfig)}
+    taken = {k: v for k, v in family.recipes[recipe].items() if k not in given}
+    top = {k: v for k, v in taken.items() if k in own}
+    fam = {**cfg.family_options, **{k: v for k, v in taken.items() if k not in own}}
+    return cfg.with_(recipe=recipe, family_options=fam, **top), taken

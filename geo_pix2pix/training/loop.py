@@ -1,0 +1,385 @@
+"""The training loop: ``fit(config)`` reads top to bottom like a short training script.
+
+Phases: data (align pairs, split, index windows, statistics) -> build (the family's G and D, their
+optimisers, the loss weights) -> resume if asked -> loop (learning rate, batch, ``gan_step``, log,
+validate, checkpoint) -> finish (model file, curves, the ``latest`` link). The model family
+(:mod:`geo_pix2pix.families`) decides the networks and the loss terms; nothing here depends on
+which family runs.
+
+Exact resume: the windows and augmentations of step ``s`` are drawn from
+``numpy.random.default_rng([seed, s])`` (:class:`StepBatchSampler`), dropout uses torch's global
+RNG whose state is checkpointed, the DataLoader has a generator of its own (so starting it does
+not consume the global RNG), and the learning rate is a pure function of the step. Training
+``2N`` steps straight and ``N`` steps + resume therefore give identical weights on the CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from geo_pix2pix.evaluation.metrics import ImageMetrics
+from geo_pix2pix.evaluation.palette import load_palette
+from geo_pix2pix.files.checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
+from geo_pix2pix.files.modelfile import save_model
+from geo_pix2pix.files.runs import MetricsLog, link_latest, plot_losses, save_sample_grid, write_json
+from geo_pix2pix.runtime.device import DevicePlan, plan_device, to_device
+from geo_pix2pix.runtime.distributed import (
+    StopSignals,
+    World,
+    agree,
+    agree_stop,
+    barrier,
+    data_parallel,
+    device_for,
+    gather_rng,
+    init_world,
+    lost_peer,
+)
+from geo_pix2pix.tiles.encoding.classes import ClassTable
+from geo_pix2pix.tiles.errors import GeopixError
+from geo_pix2pix.tiles.pairs.dataset import N_AUGMENT, PairWindowDataset
+from geo_pix2pix.training.balance import categorical_balance, palette_balance
+from geo_pix2pix.training.build import ModelSetup, Sides, build_model, check_config
+from geo_pix2pix.training.config import TrainConfig
+from geo_pix2pix.training.data import TrainingData, prepare_training
+from geo_pix2pix.training.step import Batch, LossWeights, Networks, StepLosses, gan_step
+from geo_pix2pix.training.validation import validate, validation_batches
+
+__all__ = ["fit", "FitResult", "StepBatchSampler", "TrainingInterrupted", "ProgressCallback"]
+
+log = logging.getLogger(__name__)
+
+
+class TrainingInterrupted(GeopixError):
+    """Raised when Ctrl-C stopped training after a checkpoint was saved."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Where the run is and how it ended."""
+
+    run_dir: Path
+    step: int
+    val: ImageMetrics | None
+
+
+#: Called after every step with the step number (1-based) and its losses.
+ProgressCallback = Callable[[int, StepLosses], None]
+
+
+class StepBatchSampler(Sampler[list[int]]):
+    """Batches of dataset keys for steps ``start..end-1``; step ``s`` depends only on (seed, s).
+
+    Each sample picks a pair with probability proportional to ``weights`` (its valid training
+    area), then one of that pair's candidate windows and one of the 8 dihedral transforms, all
+    from ``numpy.random.default_rng([seed, s])``.
+    """
+
+    def __init__(self, counts: list[int], weights: list[float], batch_size: int, seed: int,
+                 start: int, end: int, rank: int = 0, world: int = 1) -> None:
+        self.counts = np.asarray(counts, dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+        w = np.asarray(weights, dtype=np.float64) * (self.counts > 0)
+        self.p = w / w.sum()
+        self.batch_size, self.seed, self.start, self.end = batch_size, seed, start, end
+        self.rank, self.world = rank, world
+
+    def batch_for(self, step: int) -> list[int]:
+        """Step ``step``'s batch for this rank: slice ``rank`` of the ``world * batch_size``
+        samples drawn for the step, so ranks get disjoint shares of one reproducible draw (two
+        ranks of batch B train on exactly the windows one process of batch 2B would)."""
+        rng = np.random.default_rng([self.seed, step])
+        n = self.batch_size * self.world
+        pair = rng.choice(len(self.p), size=n, p=self.p)
+        cand = self.offsets[pair] + (rng.random(n) * self.counts[pair]).astype(np.int64)
+        aug = rng.integers(0, N_AUGMENT, size=n)
+        keys = cand * N_AUGMENT + aug
+        return keys[self.rank * self.batch_size:(self.rank + 1) * self.batch_size].tolist()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step in range(self.start, self.end):
+            yield self.batch_for(step)
+
+    def __len__(self) -> int:
+        return max(0, self.end - self.start)
+
+
+def _workers(cfg: TrainConfig, plan: DevicePlan) -> int:
+    """Loader worker processes: several on a GPU; none on a CPU.
+
+    On a CPU every core already runs the networks; a worker process reading windows preempts
+    them at random moments and stalls torch's thread team. Measured on 2 cores
+    (``bench/train_throughput.py``): one worker made a step 10% slower than pre-made batches,
+    loading in the main process (~2 ms per 256-pixel sample) 0%.
+    """
+    if cfg.workers >= 0:
+        return cfg.workers
+    cpus = os.cpu_count() or 1
+    return min(8, max(1, cpus - 1)) if plan.device.type == "cuda" else 0
+
+
+def _balanced(cfg: TrainConfig, weights: LossWeights, train_ds: PairWindowDataset, sides: Sides,
+              data: TrainingData) -> tuple[LossWeights, dict[str, dict[str, float]] | None]:
+    """The loss weights with class balance where asked for (``--balance-palette`` weighs a
+    rendered map's L1 by colour class, ``--balance-classes`` a categorical map's cross-entropy),
+    and the record written to ``class_balance.json``."""
+    b = sides.b
+    record = None
+    if cfg.balance_palette:
+        balance = palette_balance(load_palette(cfg.balance_palette), train_ds, b, sides.out_stats, cfg.balance_power)
+        weights, record = dataclasses.replace(weights, pixel_weight=balance.pixel_weights), balance.to_dict()
+    if cfg.balance_classes:
+        if not isinstance(sides.out_stats, ClassTable) or b != "maps":
+            raise GeopixError("--balance-classes weighs the classes of a categorical map (sat2map); this map is "
+                              f"{data.map_kind} (--balance-palette weighs a rendered map's colours)")
+        class_weights, record = categorical_balance(sides.out_stats, train_ds, b, cfg.balance_power)
+        weights = dataclasses.replace(weights, class_weights=class_weights)
+    return weights, record
+
+
+def _with_epoch_steps(cfg: TrainConfig, data: TrainingData) -> TrainConfig:
+    """``--epochs E``: ``steps`` = E passes over the training area (non-overlapping tiles) in
+    batches; the result is recorded in config.json, and a resume with ``--steps`` clears ``epochs``."""
+    if not cfg.epochs:
+        return cfg
+    return cfg.with_(steps=max(1, math.ceil(cfg.epochs * data.epoch_windows / cfg.batch_size)))
+
+
+def _set_frozen(G: torch.nn.Module, frozen: list[torch.nn.Parameter]) -> None:
+    """Parameters in ``frozen`` get no gradient (Adam then leaves them bit-identical); the others do."""
+    ids = {id(p) for p in frozen}
+    for p in G.parameters():
+        p.requires_grad_(id(p) not in ids)
+
+
+@dataclass
+class _Run:
+    """What the loop needs, prepared on every rank (data, networks, weights, validation batches)."""
+
+    cfg: TrainConfig
+    data: TrainingData
+    sides: Sides
+    model: ModelSetup
+    train_ds: PairWindowDataset
+    weights: LossWeights
+    balance_record: dict[str, dict[str, float]] | None
+    val_batches: list[dict[str, torch.Tensor]]
+    make: Callable[..., Batch]
+
+
+def _prepare(cfg: TrainConfig, family: Any, options: Any, plan: DevicePlan) -> _Run:
+    """Data (align, split, index, statistics) and build (the family's networks, optimisers and
+    loss weights), before anything is created on disk."""
+    data = prepare_training(cfg)
+    cfg = _with_epoch_steps(cfg, data)
+    sides = Sides.of(cfg, data)
+    model = build_model(cfg, family, options, sides, plan)
+    train_ds = PairWindowDataset(data.specs, data.index, data.imagery_stats, data.map_stats, augment=True)
+    weights, record = _balanced(cfg, model.weights, train_ds, sides, data)
+    make = family.batches(cfg, options, data, sides.a, sides.b)
+    return _Run(cfg, data, sides, model, train_ds, weights, record, validation_batches(cfg, data), make)
+
+
+def _distribute(run: _Run, plan: DevicePlan, world: World) -> Networks:
+    """The step's networks: under torchrun G and D in DistributedDataParallel (D as G's loss sees
+    it unwrapped), and each rank's own dropout/noise stream; alone, as built."""
+    model, cfg = run.model, run.cfg
+    if not world.distributed:
+        return model.nets
+    frozen = any(model.family.frozen_parameters(model.G, model.options, s) for s in (0, cfg.steps - 1))
+    G, D = data_parallel(model.G, model.D, plan.device.type == "cuda", find_unused=frozen)
+    nets = dataclasses.replace(model.nets, G=G, D=D, D_for_G=model.D)
+    if cfg.compile:
+        nets = dataclasses.replace(nets, G=torch.compile(G), D=torch.compile(D), D_for_G=torch.compile(model.D))
+    torch.manual_seed(int(np.random.SeedSequence([cfg.seed, world.rank]).generate_state(1)[0]))
+    return nets
+
+
+@contextlib.contextmanager
+def _peers(world: World) -> Iterator[None]:
+    """Under torchrun, a collective broken by a rank that died becomes one line (torchrun reports
+    the dead rank and, with --max-restarts, restarts them all)."""
+    try:
+        yield
+    except RuntimeError as exc:
+        err = lost_peer(exc)
+        if err is None:
+            raise
+        raise err from None
+
+
+def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
+        on_step: ProgressCallback | None = None) -> FitResult:
+    """Train (or continue) a model of ``cfg.family`` as configured; returns where the run ended.
+
+    ``on_step(step, losses)`` is called after every step (progress bars, notebooks, pipelines).
+    Under torchrun every rank calls it; rank 0 alone writes the run directory
+    (:mod:`geo_pix2pix.runtime.distributed`).
+    """
+    world = init_world(cfg.device)
+    family, options = check_config(cfg)
+    out = Path(cfg.out)
+    plan = plan_device(device_for(cfg.device), cfg.amp)
+    main = world.is_main
+    log.info("training %s on %s%s", family.name, plan.describe(),
+             f", rank {world.rank} of {world.size}" if world.distributed else "")
+
+    run = agree(lambda: _prepare(cfg, family, options, plan))
+    cfg, model = run.cfg, run.model
+    G, opts = model.G, model.opts
+    nets = _distribute(run, plan, world)
+
+    cuda = plan.device.type == "cuda"
+    start, spent_before, metrics = _open_run(run, out, world, resume, cuda)
+    t_start = time.monotonic()
+
+    def elapsed() -> float:
+        return spent_before + time.monotonic() - t_start
+
+    # -- the loop -------------------------------------------------------------------------
+    budget = cfg.time_budget
+    steps_total = cfg.steps if budget is None else 10**9  # a budget ends training by time
+    end = min(steps_total, cfg.stop_at) if cfg.stop_at else steps_total
+    loader = _loader(run, plan, start, end, world)
+    from geo_pix2pix.runtime.progress import progress_bar
+
+    bar = progress_bar(disable=not (progress and main), total=None if budget else end, initial=start, unit="step",
+                       desc="train")
+    step, last_val, now = start, None, spent_before  # now: rank 0's elapsed seconds, agreed after each step
+    d_lr_factor = model.family.d_lr_factor(model.options)
+    signals = StopSignals()
+    G.train()
+    model.D.train()
+    with signals.installed(), _peers(world):
+        for step_i, batch in zip(range(start, end), loader):
+            # under a budget the rate follows the time spent: this process's clock alone, rank 0's as
+            # agreed after the last step under torchrun (every rank must step with the same rate)
+            spent = now if world.distributed else elapsed()
+            lr = cfg.lr_at(step_i) if budget is None else cfg.lr_at_fraction(spent / budget)
+            _set_lr(opts, lr, d_lr_factor)
+            _set_frozen(G, model.family.frozen_parameters(G, options, step_i))
+            d = to_device(batch, plan)
+            losses = gan_step(nets, opts, run.make(d, step_i, world.rank, world.size), run.weights, plan.autocast())
+            step = step_i + 1
+            now, stop = agree_stop(elapsed(), signals.requested is not None)
+            last = step == end or (budget is not None and now >= budget) or stop
+            row: dict[str, Any] = {"step": step, "lr": lr, **losses.as_row()}
+            if main and (step % cfg.val_every == 0 or last):
+                last_val = _validate_and_sample(run, plan, out, step, row)
+            if metrics is not None:
+                metrics.write(row)
+            if step % cfg.checkpoint_every == 0 and not last:
+                _checkpoint(run, out, metrics, step, now, cuda)
+            # the postfix first, without its own redraw: update() redraws at the bar's interval (at most
+            # every 30 s into a log file), while set_postfix's default refresh would redraw every step
+            bar.set_postfix(D=f"{losses.D:.3f}", G_GAN=f"{losses.G_GAN:.3f}", L1=f"{losses.G_L1:.3f}", refresh=False)
+            bar.update(1)
+            if on_step is not None:
+                on_step(step, losses)
+            if last:
+                break
+        bar.close()
+        _checkpoint(run, out, metrics, step, now, cuda)  # the last step's, whatever ended the run
+    _close_run(out, metrics)
+    if signals.requested is not None:
+        raise _interrupted(signals.requested, step, out)
+    return FitResult(out, step, last_val)
+
+
+def _set_lr(opts: Any, lr: float, d_lr_factor: float) -> None:
+    """G's learning rate ``lr``, D's ``lr * d_lr_factor`` (TTUR)."""
+    for opt, factor in ((opts.G, 1.0), (opts.D, d_lr_factor)):
+        for group in opt.param_groups:
+            group["lr"] = lr * factor
+
+
+def _checkpoint(run: _Run, out: Path, metrics: MetricsLog | None, step: int, spent: float, cuda: bool) -> None:
+    """Checkpoint and model file at ``step`` (rank 0 writes; collective: every rank calls it at the
+    same steps, since it gathers every rank's RNG state)."""
+    m = run.model
+    rng = gather_rng()
+    if metrics is not None:  # rank 0
+        save_checkpoint(out / "checkpoint.pt", training_state(m.G, m.D, m.opts.G, m.opts.D, m.opts.scaler, step,
+                                                              spent, cuda, rng))
+        save_model(out / "model.safetensors", m.G.state_dict(), m.meta(run.cfg, run.data, run.sides, step))
+        metrics.flush()
+
+
+def _close_run(out: Path, metrics: MetricsLog | None) -> None:
+    """After the last checkpoint: curves and the latest link (rank 0), so the run directory is
+    complete before any rank reports the run finished."""
+    if metrics is not None:
+        plot_losses(metrics.rows(), out / "loss.png")
+        metrics.close()
+        link_latest(out)
+    barrier()
+
+
+def _open_run(run: _Run, out: Path, world: World, resume: bool, cuda: bool) -> tuple[int, float, MetricsLog | None]:
+    """The run directory (made and written by rank 0) and, with ``resume``, the checkpoint (loaded by
+    every rank); returns the first step, the seconds trained before and rank 0's metrics log."""
+    main = world.is_main
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    metrics = MetricsLog(out / "metrics.csv") if main else None
+    start, spent_before = 0, 0.0  # seconds of training before this process count for --time-budget
+    if resume:
+        m = run.model
+        start, spent_before = agree(lambda: restore_training_state(
+            load_checkpoint(out / "checkpoint.pt"), m.G, m.D, m.opts.G, m.opts.D, m.opts.scaler, cuda, world.rank,
+            world.size))
+        if metrics is not None:
+            metrics.truncate_after(start)
+        log.info("resuming %s at step %d", out, start)
+    if main:
+        write_json(out / "config.json", run.cfg.to_dict())
+        if run.balance_record is not None:
+            write_json(out / "class_balance.json", run.balance_record)
+    return start, spent_before, metrics
+
+
+def _loader(run: _Run, plan: DevicePlan, start: int, end: int, world: World) -> DataLoader:
+    """Batches of steps ``start..end-1``, this rank's share of each (:class:`StepBatchSampler`)."""
+    cfg, data = run.cfg, run.data
+    workers = _workers(cfg, plan)
+    return DataLoader(
+        run.train_ds, batch_sampler=StepBatchSampler(data.train_counts, data.train_weights, cfg.batch_size,
+                                                     cfg.seed, start, end, world.rank, world.size),
+        num_workers=workers, pin_memory=plan.device.type == "cuda", prefetch_factor=4 if workers else None,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+
+
+def _validate_and_sample(run: _Run, plan: DevicePlan, out: Path, step: int, row: dict[str, Any]) -> ImageMetrics:
+    """Validation metrics into ``row``, and the sample grid of ``step`` (rank 0, unwrapped G)."""
+    table = run.sides.out_stats if isinstance(run.sides.out_stats, ClassTable) else None
+    val, (ins, fakes, reals) = validate(run.model.G, run.val_batches, run.make, plan, table)
+    row.update(val_L1=val.L1, val_PSNR=val.PSNR, val_SSIM=val.SSIM, val_pixel_accuracy=val.pixel_accuracy)
+    (out / "samples").mkdir(exist_ok=True)
+    save_sample_grid(out / "samples" / f"step_{step:06d}.png", ins[:4], fakes[:4], reals[:4],
+                     table.to_rgb if table is not None else None)
+    return val
+
+
+def _interrupted(signum: int, step: int, out: Path) -> TrainingInterrupted:
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    err = TrainingInterrupted(f"{name}: interrupted at step {step} (after the step); checkpoint saved in {out}; "
+                              f"continue with: geopix train --resume {out}")
+    err.exit_code = 128 + signum
+    return err

@@ -1,0 +1,1 @@
+"""Tests of geo_pix2pix.families."""

@@ -1,0 +1,1 @@
+"""Raster values as networks see them: normalisation, class tables, vector layers burnt to classes."""

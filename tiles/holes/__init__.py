@@ -1,0 +1,1 @@
+"""Holes: drawn into training windows, and planned in a region for inpainting."""
