@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean qgis-plugin
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	bash examples/demo.sh
+
+# The QGIS Processing provider as dist/geopix_provider-<version>.zip (Plugins > Install from ZIP).
+qgis-plugin:
+	$(PYTHON) qgis_plugin/build.py --out dist
 
 clean:
 	rm -rf $(VENV) out build *.egg-info
