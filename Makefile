@@ -22,9 +22,10 @@ test: $(STAMP)
 demo: $(STAMP)
 	bash examples/demo.sh
 
-# The QGIS Processing provider as dist/geopix_provider-<version>.zip (Plugins > Install from ZIP).
+# The QGIS Processing provider as $(DIST)/geopix_provider-<version>.zip (Plugins > Install from ZIP).
+DIST ?= dist
 qgis-plugin:
-	$(PYTHON) qgis_plugin/build.py --out dist
+	$(PYTHON) qgis_plugin/build.py --out $(DIST)
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

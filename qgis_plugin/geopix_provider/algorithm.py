@@ -118,7 +118,8 @@ class GeopixAlgorithm(QgsProcessingAlgorithm):
             return outcome
         if outcome.canceled:
             self.on_canceled(outcome, feedback)
-            raise QgsProcessingException(f"canceled: {_message(outcome)}")
+            last = outcome.stderr_tail[-1] if outcome.stderr_tail else "geopix stopped"
+            raise QgsProcessingException(f"canceled: {outcome.error or last}")
         raise QgsProcessingException(_message(outcome))
 
     def on_canceled(self, outcome: runner.Outcome, feedback: QgsProcessingFeedback) -> None:
@@ -261,16 +262,16 @@ class _Feedback:
         self.feedback.pushInfo(line)
 
     def stderr(self, line: str) -> None:
-        if line.startswith("geopix: error:"):
-            self.feedback.reportError(line, False)
-        else:
+        if line.strip() and not line.startswith("geopix: error:"):  # the error itself becomes the exception
             self.feedback.pushConsoleInfo(line)
 
 
 def _message(outcome: runner.Outcome) -> str:
-    """geopix's one-line error, or the last thing it said and its exit status."""
+    """geopix's one-line error (its command-line advice named as the parameter to set here), or the
+    last thing it said and its exit status."""
     if outcome.error:
-        return outcome.error
+        return outcome.error + (" (here: OVERWRITE, 'Replace an existing output')"
+                                if "--overwrite" in outcome.error else "")
     last = outcome.stderr_tail[-1] if outcome.stderr_tail else "no message"
     how = f"killed by signal {-outcome.code}" if outcome.code < 0 else f"exit status {outcome.code}"
     return f"geopix failed ({how}): {last}"

@@ -66,8 +66,8 @@ _cache: dict[tuple[str, float], Check] = {}
 def check(executable: str | None, timeout: float = 120.0) -> Check:
     """Run ``executable --progress json --version`` (cached per path and modification time)."""
     if executable is None:
-        return Check(None, None, f"geopix was not found on PATH: install it (pip install geopix) and set its path "
-                                 f"in {WHERE}")
+        return Check(None, None, f"geopix was not found on PATH: install it in a Python environment of its own "
+                                 f"and set its path in {WHERE}")
     try:
         key = (executable, os.stat(executable).st_mtime)
     except OSError:
@@ -88,12 +88,12 @@ def _run_check(executable: str, timeout: float) -> Check:
     need = ".".join(map(str, MIN_VERSION))
     if r.returncode == 2 and "--progress" in out:
         return Check(executable, None, f"geopix at {executable} is too old (no --progress json); the provider needs "
-                                       f"geopix {need} or newer: upgrade it (pip install -U geopix)")
+                                       f"geopix {need} or newer: upgrade it, or set a newer one in {WHERE}")
     version = parse_version(out) if r.returncode == 0 else None
     if version is None:
         return Check(executable, None, f"{executable} is not a working geopix ({last}): set a geopix in {WHERE}")
     text = ".".join(map(str, version))
     if version < MIN_VERSION:
         return Check(executable, text, f"geopix at {executable} is version {text}; the provider needs {need} or "
-                                       f"newer: upgrade it (pip install -U geopix)")
+                                       f"newer: upgrade it, or set a newer one in {WHERE}")
     return Check(executable, text, None)

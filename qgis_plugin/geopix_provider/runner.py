@@ -168,7 +168,8 @@ class _Seen:
         if update is not None:
             self.listener.progress(update)
             return
-        self.tail.append(line)
+        if line.strip():
+            self.tail.append(line)
         if line.startswith("geopix: error:"):
             self.error = line
         self.listener.stderr(line)
