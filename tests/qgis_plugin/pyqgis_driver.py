@@ -7,6 +7,8 @@ Each case is a dict with an ``id`` and a ``kind``:
   progress strictly between 0 and 100 %), ``steps_after`` (``[case id, n]``: STEPS = the step that
   case was interrupted at, plus n);
 - ``dialogs``: build the algorithm's dialog, batch dialog and Model Designer parameters dialog;
+- ``gui_run``: as the algorithm dialog runs it: outputs loaded into the project on completion, with
+  the algorithm's post-processing; reports the loaded layers' renderers and classes;
 - ``layer``: load a raster as QGIS would, report its renderer and classes, render it to ``png``;
 - ``model``: a Processing model built from ``children`` (chained by ``from``), run with ``params``.
 The results carry what the feedback saw (log, progress, errors), never wall-clock times.
@@ -32,6 +34,7 @@ from qgis.core import (  # noqa: E402
     QgsProcessingModelChildAlgorithm,
     QgsProcessingModelChildParameterSource,
     QgsProcessingModelOutput,
+    QgsProcessingOutputLayerDefinition,
     QgsProject,
     QgsRasterLayer,
 )
@@ -98,6 +101,28 @@ def run_case(case, done):
         out.update(ok=False, error=str(exc))
     out.update(log=fb.log, progress=fb.progress, canceled=fb.isCanceled())
     return out
+
+
+def gui_run_case(case, done):
+    from processing.gui.AlgorithmExecutor import execute
+    from processing.gui.Postprocessing import handleAlgorithmResults
+    from processing.tools import dataobjects
+
+    alg = QgsApplication.processingRegistry().createAlgorithmById(case["alg"])
+    params = dict(case["params"])
+    for name in case["load"]:  # "Open output file after running algorithm", as the dialog passes it
+        params[name] = QgsProcessingOutputLayerDefinition(params[name], QgsProject.instance())
+    fb = Feedback()
+    context = dataobjects.createContext(fb)
+    ok, results = execute(alg, params, context, fb)
+    loaded = ok and handleAlgorithmResults(alg, context, fb, True, params)
+    layers = {}
+    for layer in QgsProject.instance().mapLayers().values():
+        renderer = layer.renderer()
+        layers[layer.source()] = {"renderer": renderer.type(), "classes": [
+            [c.value, c.color.name(), c.label] for c in renderer.classes()] if renderer.type() == "paletted" else []}
+    QgsProject.instance().removeAllMapLayers()
+    return {"ok": bool(ok and loaded), "layers": layers, "log": fb.log}
 
 
 def dialogs_case(case, done):
@@ -179,7 +204,7 @@ def _plain(value):
     return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
 
 
-KINDS = {"run": run_case, "dialogs": dialogs_case, "layer": layer_case, "model": model_case}
+KINDS = {"run": run_case, "gui_run": gui_run_case, "dialogs": dialogs_case, "layer": layer_case, "model": model_case}
 
 with open(sys.argv[2]) as f:
     cases = json.load(f)

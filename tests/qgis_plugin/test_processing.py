@@ -66,6 +66,8 @@ def _cases(p: dict[str, Path]) -> list[dict]:
         run("classes", "translate", {**translate, "INPUT": s["sat"], "MODEL": f"{out}/classes_run",
                                      "OUTPUT": f"{out}/classes.tif"}),
         {"id": "classes_layer", "kind": "layer", "path": f"{out}/classes.tif", "png": f"{out}/classes.png"},
+        {"id": "classes_gui", "kind": "gui_run", "alg": "geopix:translate", "load": ["OUTPUT"],
+         "params": {**translate, "INPUT": s["sat"], "MODEL": f"{out}/classes_run", "OUTPUT": f"{out}/gui.tif"}},
         run("palette", "translate", {**translate, "PALETTE": str(PALETTE), "OUTPUT": f"{out}/palette.tif"}),
         {"id": "palette_layer", "kind": "layer", "path": f"{out}/palette.tif", "png": f"{out}/palette.png"},
         *({"id": f"dialogs_{a}", "kind": "dialogs", "alg": f"geopix:{a}"} for a in ALGORITHMS),
@@ -217,6 +219,17 @@ def test_class_outputs_load_as_paletted_layers_in_the_tables_colours(session, ca
     assert (png == expected).all(axis=-1).mean() > 0.99
     if case == "classes":
         assert len(colours) > 1 and _ok(results["train_classes"])
+
+
+def test_a_class_map_loads_into_the_project_with_its_classes_by_name(session) -> None:
+    """As the dialog runs it: the output joins the project styled by geopix's classes (names, colours,
+    only the classes the model knows), not by the colour table's 256 numbered codes."""
+    p, results = session
+    res = _ok(results["classes_gui"])
+    layer = res["layers"][str(p["out"] / "gui.tif")]
+    assert layer["renderer"] == "paletted"
+    assert layer["classes"] == [[1, "#e6194b", "class 1"], [2, "#3cb44b", "class 2"], [3, "#ffe119", "class 3"],
+                                [4, "#0082c8", "class 4"]]
 
 
 def test_inpaint_fills_the_polygons_and_records_them(session) -> None:

@@ -14,6 +14,7 @@ from qgis.core import (
 )
 
 from ..algorithm import GeopixAlgorithm, given
+from ..style import style_on_load
 
 DTYPES = ["float32", "float64", "uint8", "uint16", "int16", "int32", "uint32"]
 
@@ -58,3 +59,7 @@ class Translate(GeopixAlgorithm):
         args += ["--style", style] if style else []
         args += self.option(parameters, context, "SEED", "--seed", int)
         return args + self.flag(parameters, context, "OVERWRITE", "--overwrite")
+
+    def results(self, parameters: dict[str, Any], context: Any, feedback: Any, outcome: Any) -> dict[str, Any]:
+        style_on_load(context, self.outputs["OUTPUT"])  # a class map loads with its classes by name
+        return dict(self.outputs)
