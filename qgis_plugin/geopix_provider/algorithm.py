@@ -113,7 +113,10 @@ class GeopixAlgorithm(QgsProcessingAlgorithm):
         """Run ``geopix --progress json ARGS``; raise with geopix's message unless it exited with 0."""
         argv = [self._geopix.executable or "geopix", "--progress", "json", *args]
         feedback.pushCommandInfo(" ".join(shlex.quote(a) for a in argv))
-        outcome = runner.run(argv, _Feedback(feedback, expected_seconds))
+        try:
+            outcome = runner.run(argv, _Feedback(feedback, expected_seconds))
+        except OSError as exc:  # removed or broken since the check
+            raise QgsProcessingException(f"cannot run geopix at {argv[0]}: {exc}") from None
         if outcome.ok:
             return outcome
         if outcome.canceled:
