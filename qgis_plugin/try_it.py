@@ -1,10 +1,10 @@
 """The walk-through of docs/user-guide/qgis.md, headless, as a new user would do it in QGIS.
 
 Run with QGIS's Python (Debian's /usr/bin/python3), after ``make qgis-plugin``:
-    QT_QPA_PLATFORM=offscreen python3 qgis_plugin/try_it.py WORKDIR GEOPIX [TRAIN_BUDGET [INPAINT_BUDGET]]
-(budgets as geopix reads them, default 25m and 8m)
+    QT_QPA_PLATFORM=offscreen python3 qgis_plugin/try_it.py WORKDIR GEOPIX [TRAIN_STEPS [INPAINT_BUDGET]]
+(default 200 steps and 5m)
 It installs the zip into a fresh profile, points the provider at GEOPIX, trains a model on the
-bundled Houston pair from the toolbox algorithm, translates Charlotte, trains an inpainting model,
+bundled pix2pix "maps" pairs from the toolbox algorithm, translates Charlotte, trains an inpainting model,
 chains inpaint -> translate -> reproject in a Processing model (saved as a .model3) and renders the
 results through PyQGIS as PNGs. Not part of the plugin zip.
 """
@@ -16,8 +16,8 @@ import sys
 import zipfile
 
 work, geopix = os.path.abspath(sys.argv[1]), sys.argv[2]
-train_budget = sys.argv[3] if len(sys.argv) > 3 else "25m"
-inpaint_budget = sys.argv[4] if len(sys.argv) > 4 else "8m"
+train_steps = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+inpaint_budget = sys.argv[4] if len(sys.argv) > 4 else "5m"
 repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 data = os.path.join(repo, "examples", "data")
 os.makedirs(work, exist_ok=True)
@@ -85,12 +85,14 @@ def run(alg, params):
     return processing.run(alg, params, feedback=Log())
 
 
-# -- a model trained from the toolbox on the bundled Houston pair ----------------------------------
-houston = run("geopix:train", {"IMAGERY": [f"{data}/houston_sat.tif"], "MAPS": [f"{data}/houston_map.tif"],
-                               "TIME_BUDGET": train_budget, "BATCH_SIZE": 4, "OUTPUT": f"{work}/runs/houston",
-                               "OVERWRITE": True})
+# -- a model trained from the toolbox on the bundled pix2pix "maps" pairs (as `make demo` does), ---
+# -- learning the beige map style as its classes, so the output is a class map with their colours --
+palette = f"{repo}/examples/palettes/google_maps_pix2pix.json"
+maps = run("geopix:train", {"STEPS": train_steps, "OUTPUT": f"{work}/runs/maps", "OVERWRITE": True,
+                            "EXTRA_OPTIONS": f"--aligned-dir {data}/maps256 --val-pairs 8 --val-every 100 "
+                                             f"--classes-from-palette {palette}"})
 # -- a region translated: Charlotte, a city the model has not seen ---------------------------------
-charlotte_map = run("geopix:translate", {"INPUT": f"{data}/charlotte_sat.tif", "MODEL": houston["OUTPUT"],
+charlotte_map = run("geopix:translate", {"INPUT": f"{data}/charlotte_sat.tif", "MODEL": maps["OUTPUT"],
                                          "OUTPUT": f"{work}/charlotte_map.tif", "OVERWRITE": True})["OUTPUT"]
 
 # -- clouds: white blobs painted into a copy of the Charlotte imagery, and their outlines ----------
@@ -146,7 +148,7 @@ def child(cid, alg, static=(), chained=(), outputs=()):
 
 child("inpaint", "geopix:inpaint", {"INPUT": cloudy, "MODEL": inpainter["OUTPUT"], "HOLES": f"{work}/clouds.gpkg"},
       outputs={"filled": "OUTPUT"})
-child("translate", "geopix:translate", {"MODEL": houston["OUTPUT"]}, {"INPUT": ("inpaint", "OUTPUT")},
+child("translate", "geopix:translate", {"MODEL": maps["OUTPUT"]}, {"INPUT": ("inpaint", "OUTPUT")},
       outputs={"map": "OUTPUT"})
 child("reproject", "gdal:warpreproject", {"TARGET_CRS": "EPSG:4326", "RESAMPLING": 0},
       {"INPUT": ("translate", "OUTPUT")}, outputs={"map_wgs84": "OUTPUT"})
