@@ -23,6 +23,7 @@ data = os.path.join(repo, "examples", "data")
 os.makedirs(work, exist_ok=True)
 os.environ["QGIS_CUSTOM_CONFIG_PATH"] = os.path.join(work, "profile")  # a fresh profile
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["GDAL_PAM_ENABLED"] = "NO"  # no .aux.xml statistics left beside the repository's samples
 sys.path.append("/usr/share/qgis/python/plugins")
 
 # -- Plugins > Install from ZIP: the zip unpacked into the profile's plugin folder ------------------

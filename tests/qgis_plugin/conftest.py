@@ -49,8 +49,9 @@ def need_qgis(what: str = "PyQGIS") -> None:
 def qgis_env(tmp: Path, **extra: str) -> dict[str, str]:
     """A headless QGIS environment with a fresh profile under ``tmp`` and the geopix under test."""
     env = {k: v for k, v in os.environ.items() if k not in ("QGIS_OPTS", "PYTHONPATH", "PYTHONHOME")}
+    # GDAL_PAM_ENABLED=NO: QGIS would otherwise leave .aux.xml statistics beside the repository's samples
     env.update(QT_QPA_PLATFORM="offscreen", QGIS_CUSTOM_CONFIG_PATH=str(tmp / "profile"), GEOPIX_EXECUTABLE=GEOPIX,
-               XDG_RUNTIME_DIR=str(tmp / "xdg"), **extra)
+               XDG_RUNTIME_DIR=str(tmp / "xdg"), GDAL_PAM_ENABLED="NO", **extra)
     (tmp / "xdg").mkdir(mode=0o700, exist_ok=True)
     return env
 
