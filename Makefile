@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean qgis-plugin
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	bash examples/demo.sh
+
+# The QGIS Processing provider as $(DIST)/geopix_provider-<version>.zip (Plugins > Install from ZIP).
+DIST ?= dist
+qgis-plugin:
+	$(PYTHON) qgis_plugin/build.py --out $(DIST)
 
 clean:
 	rm -rf $(VENV) out build *.egg-info
