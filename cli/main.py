@@ -69,8 +69,9 @@ class _ProgressAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _configure_logging(verbose: int, quiet: int) -> None:
-    """Levels: default = warnings and notices (what geopix inferred for you); ``-q`` = errors only; ``-v`` = what geopix is doing
-    (device, resume, class weights); ``-vv`` = debug, and tracebacks of unexpected errors."""
+    """Levels: default = warnings and notices (what geopix inferred for you); ``-q`` = errors only;
+    ``-v`` = what geopix is doing (device, resume, class weights); ``-vv`` = debug, and tracebacks of
+    unexpected errors."""
     from geo_pix2pix.runtime.progress import NOTICE
 
     level = logging.ERROR if quiet else {0: NOTICE, 1: logging.INFO}.get(verbose, logging.DEBUG)

@@ -103,7 +103,7 @@ def save_sample_grid(path: Path, inputs: np.ndarray, fakes: np.ndarray, targets:
         return np.transpose(paint(x), (1, 2, 0)) if paint is not None else to_rgb8(x)
 
     rows = [np.concatenate([to_rgb8(a), out_rgb(f), out_rgb(t)], axis=1)
-            for a, f, t in zip(inputs, fakes, targets)]
+            for a, f, t in zip(inputs, fakes, targets, strict=True)]
     grid = np.concatenate(rows, axis=0)
     with atomic_path(path) as tmp:
         Image.fromarray(grid).save(tmp, format="PNG")

@@ -73,7 +73,7 @@ def band_validity(src: Any, bands: tuple[int, ...], window: Window, data: np.nda
     """``(bands, h, w)`` bool: each band's valid pixels in ``window`` (its mask: nodata, alpha or
     internal mask; and finite values). ``data``: the window's values, if already read."""
     data = src.read(list(bands), window=window) if data is None else data
-    valid = src.read_masks(list(bands), window=window) > 0
+    valid: np.ndarray = src.read_masks(list(bands), window=window) > 0
     if np.issubdtype(data.dtype, np.floating):
         valid &= np.isfinite(data)
     return valid
@@ -143,8 +143,9 @@ def _vector_holes(gdf: Any, src: Any, path: str) -> np.ndarray:
     geoms = [g for g in gdf.to_crs(src.crs).geometry if g is not None and not g.is_empty]
     if not geoms:
         raise NoOverlapError(f"--holes {path} holds no geometries")
-    return rasterize(geoms, out_shape=(src.height, src.width), transform=src.transform, fill=0, default_value=1,
-                     all_touched=True, dtype="uint8").astype(bool)
+    holes: np.ndarray = rasterize(geoms, out_shape=(src.height, src.width), transform=src.transform, fill=0,
+                                  default_value=1, all_touched=True, dtype="uint8").astype(bool)
+    return holes
 
 
 def plan_holes(valid: np.ndarray, holes: np.ndarray | None, max_hole: float) -> HolePlan:
