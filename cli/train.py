@@ -257,8 +257,11 @@ def _pairs(imagery: tuple[str, ...], maps: tuple[str, ...], csv_path: str | None
     pairs = list(zip(imagery, maps))
     if csv_path:
         path = check_input_file(csv_path, "pairs CSV")
-        with open(path, newline="") as f:
-            rows = [r for r in csv.reader(f) if r and not r[0].lstrip().startswith("#")]
+        try:
+            with open(path, newline="") as f:
+                rows = [r for r in csv.reader(f) if r and not r[0].lstrip().startswith("#")]
+        except (UnicodeDecodeError, csv.Error) as exc:  # a raster or other binary file given as the CSV
+            raise click.UsageError(f"{csv_path} is not a CSV of imagery,map rows ({exc})") from None
         if rows and [c.strip().lower() for c in rows[0][:2]] == ["imagery", "map"]:
             rows = rows[1:]  # header
         for n, row in enumerate(rows, 1):
