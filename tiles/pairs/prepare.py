@@ -15,7 +15,8 @@ import numpy as np
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.errors import NoValidDataError
 from geo_pix2pix.tiles.mosaic.grid import PixelWindow, axis_starts, grid_windows
-from geo_pix2pix.tiles.pairs.pair import PairSpec, RasterPair, open_pair
+from geo_pix2pix.tiles.pairs.pair import open_pair
+from geo_pix2pix.tiles.pairs.reader import PairReader, PairSpec
 from geo_pix2pix.tiles.pairs.sampling import WindowIndex, lattice_origins, window_valid_fraction
 from geo_pix2pix.tiles.pairs.split import SpatialSplit, SplitConfig, split_blocks, split_from_windows
 
@@ -85,7 +86,7 @@ def _coarse_factor(tile: int, height: int, width: int) -> int:
     return f
 
 
-def choose_split(pair: RasterPair, config: TilerConfig) -> SpatialSplit:
+def choose_split(pair: PairReader, config: TilerConfig) -> SpatialSplit:
     """The validation split of an open pair: the AOI's windows if given, else held-out blocks."""
     h, w, tile = pair.region.height, pair.region.width, config.tile
     if config.val_aoi:
@@ -123,7 +124,7 @@ def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0, holdout:
         vr = np.array([v.row for v in split.val_windows], dtype=np.int64)
         vc = np.array([v.col for v in split.val_windows], dtype=np.int64)
         vfrac = window_valid_fraction(coarse, factor, vr, vc, tile) if len(vr) else np.zeros(0)
-        val_ok = tuple(v for v, f in zip(split.val_windows, vfrac) if f >= config.min_valid)
+        val_ok = tuple(v for v, f in zip(split.val_windows, vfrac, strict=True) if f >= config.min_valid)
         gr, gc = (a.ravel() for a in np.meshgrid(np.array(axis_starts(h, tile)), np.array(axis_starts(w, tile)),
                                                  indexing="ij"))
         epoch = int((split.allows_training(gr, gc)
