@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from geo_pix2pix.tiles.encoding.classes import nearest_colour_classes
+
 __all__ = ["PaletteHead", "LOGIT_SCALE"]
 
 #: The body's last layer is a Tanh (outputs in [-1, 1], as the paper's generator); scaled by 8 the
@@ -60,10 +62,9 @@ class PaletteHead(nn.Module):
         return torch.log(torch.einsum("nkhw,kj->njhw", (z - m).exp(), onehot).clamp_min(1e-30)) + m
 
     def target_classes(self, target: torch.Tensor) -> torch.Tensor:
-        """``(N, C, H, W)`` target -> ``(N, H, W)`` class of each pixel's nearest palette colour."""
-        c = self.colors
-        score = torch.einsum("nchw,kc->nkhw", target.float(), c) - 0.5 * (c * c).sum(1)[None, :, None, None]
-        return self.color_class[score.argmax(1)]
+        """``(N, C, H, W)`` target -> ``(N, H, W)`` class of each pixel's nearest palette colour
+        (:func:`~geo_pix2pix.tiles.encoding.classes.nearest_colour_classes`)."""
+        return nearest_colour_classes(target, self.colors, self.color_class)
 
     def forward(self, x: torch.Tensor, with_logits: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         z = self.logits(x)
