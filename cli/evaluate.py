@@ -106,8 +106,10 @@ def _evaluation_lines(ev: Any, model: str) -> Iterator[str]:
            f"SSIM {m.SSIM:.4f}  pixel accuracy {m.pixel_accuracy:.2%}")
     if ev.values is not None:
         from geo_pix2pix.files.modelfile import read_meta
+        from geo_pix2pix.tiles.encoding.normalize import BandStats
 
-        units = read_meta(model).output_stats.units or "map units"
+        out = read_meta(model).output_stats
+        units = (out.units if isinstance(out, BandStats) else None) or "map units"
         v = ev.values
         yield (f"values ({units}): MAE {v['MAE']:.4g}  RMSE {v['RMSE']:.4g}  bias {v['bias']:+.4g}  "
                f"over {v['pixels']} pixels")

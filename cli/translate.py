@@ -7,6 +7,7 @@ is given."""
 from __future__ import annotations
 
 import datetime
+import os
 from typing import Any
 
 import click
@@ -52,7 +53,8 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: ModelOptions, t
     world = init_world(model.device, timeout=SHARD_WAIT)
     region, out = _region(paths, layout_spec(layout, class_field, all_touched), like, bounds, res, crs)
     # checked before loading the model; a vector region's inputs are its layers and --like raster
-    inputs = [region] if isinstance(region, str) else [*region.layout.paths, *([like] if like else [])]
+    inputs: list[str | os.PathLike[str]] = (
+        [region] if isinstance(region, str) else [*region.layout.paths, *([like] if like else [])])
     if world.distributed:
         if translation.shard is not None:
             raise click.UsageError("under torchrun every rank takes its own shard: leave out --shard")
@@ -71,7 +73,7 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: ModelOptions, t
                f"{', input mask carried over' if result.masked else ''})")
 
 
-def _check_inputs(region: Any, out: str, inputs: list[str], translation: TranslateOptions,
+def _check_inputs(region: Any, out: str, inputs: list[str | os.PathLike[str]], translation: TranslateOptions,
                   output: OutputOptions) -> None:
     """Refuse missing inputs, an existing output and unknown creation options before the model loads."""
     from geo_pix2pix.tiles.atomic import check_output
@@ -91,8 +93,8 @@ def _check_inputs(region: Any, out: str, inputs: list[str], translation: Transla
 SHARD_WAIT = datetime.timedelta(hours=24)
 
 
-def _translate_ranks(ctx: click.Context, world: Any, region: Any, out: str, inputs: list[str], model: ModelOptions,
-                     options: dict[str, Any]) -> None:
+def _translate_ranks(ctx: click.Context, world: Any, region: Any, out: str, inputs: list[str | os.PathLike[str]],
+                     model: ModelOptions, options: dict[str, Any]) -> None:
     """Under torchrun: rank r translates shard r/N into a part in a temporary folder beside OUT,
     on its own device; when all are written rank 0 merges them into OUT and removes the folder.
     Checks come first and are agreed, so a bad input is one line on every rank, before any work."""

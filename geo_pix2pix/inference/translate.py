@@ -272,7 +272,7 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
         log.warning(w)
     out_stats = output_codec(meta, cfg.output_dtype, cfg.palette)
     if cfg.probabilities is not None:
-        _check_probabilities(cfg, meta, [str(region), str(out)])
+        _check_probabilities(cfg, cfg.probabilities, meta, [str(region), str(out)])
     with open_raster(str(region), "region") as src:
         height, width = src.height, src.width
     tile, overlap = choose_tiling(pred, height, width, cfg.tile, cfg.overlap)
@@ -294,7 +294,8 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
                          job=job), pred
 
 
-def _check_probabilities(cfg: TranslateConfig, meta: ModelMeta, others: list[str]) -> None:
+def _check_probabilities(cfg: TranslateConfig, probabilities: str, meta: ModelMeta,
+                         others: list[str | os.PathLike[str]]) -> None:
     """Refuse ``--probabilities`` where it cannot be written: a sharded translate (the second pass
     would be split too), a model that writes no classes, or a file that exists or is an input."""
     if cfg.shard is not None:
@@ -302,7 +303,7 @@ def _check_probabilities(cfg: TranslateConfig, meta: ModelMeta, others: list[str
                           "without it (or run the probabilities as a job of their own)")
     if not isinstance(meta.output_stats, ClassTable) or cfg.palette:
         raise GeopixError("--probabilities needs a model that writes classes (a categorical map)")
-    check_output(cfg.probabilities, others, cfg.overwrite)
+    check_output(probabilities, others, cfg.overwrite)
 
 
 def output_tags(pred: Predictor, cfg: TranslateConfig, styled: bool) -> dict[str, str]:

@@ -1,9 +1,9 @@
 """Class-balanced L1 for rendered maps: rare map classes weigh more in the pixel loss.
 
 A rendered map is mostly background and building fill; the classes a user looks for first
-(highways, water, parks) cover a few percent of the pixels or less (``maps256``: highways 0.6%,
-water 0.8% of the training maps). A plain L1 averages over pixels, so those classes hardly move
-it and are learnt last, if at all: after 20 CPU minutes the CPU recipe drew roads but no highway.
+(highways, water, parks) cover a few percent of the pixels or less. A plain L1 averages over
+pixels, so those classes hardly move it and are learnt last, if at all (the shares on maps256, and
+what the CPU recipe drew without the weights, are in ``bench/README.md``).
 
 With a palette (the one ``geopix evaluate --palette`` reads) every target pixel takes the class of
 its nearest palette colour, compared in the network's [-1, 1] space, and its L1 is weighted by

@@ -56,7 +56,8 @@ class AlignedPair:
                                   "expected input|target halves of equal width")
         half = self.src.width // 2
         left, right = 0, half
-        self.imagery_col, self.map_col = (left, right) if spec.aligned == "AB" else (right, left)
+        cols: tuple[int, int] = (left, right) if spec.aligned == "AB" else (right, left)
+        self.imagery_col, self.map_col = cols
         self.imagery_bands = resolve_bands(spec.imagery_bands or tuple(range(1, min(3, self.src.count) + 1)),
                                            self.src.count, "imagery")
         self.map_bands = resolve_bands(spec.map_bands or tuple(range(1, min(3, self.src.count) + 1)),
