@@ -189,16 +189,16 @@ class Model:
         from geo_pix2pix.inference.translate import choose_tiling
         from geo_pix2pix.tiles.mosaic.arrays import mosaic_array
 
-        o = {**values_of(TilingOptions(), TranslateOptions()), **keyword_values(_TRANSLATE, options, "predict",
-                                                                               _PREDICT)}
+        settings = {**values_of(TilingOptions(), TranslateOptions()),
+                    **keyword_values(_TRANSLATE, options, "predict", _PREDICT)}
         if self.meta.family == "inpaint":
             raise GeopixError(f"{self.path} is an inpainting model: fill a raster's holes with Model.inpaint")
         data = self._checked_array(array)
-        tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], o["tile"], o["overlap"])
+        tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], settings["tile"], settings["overlap"])
         m = self.meta
-        z = choose_style(self._pred.G, m, self._pred.plan.device, o["style"], o["seed"])
+        z = choose_style(self._pred.G, m, self._pred.plan.device, settings["style"], settings["seed"])
         run = self._pred if z is None else functools.partial(self._pred, style=z)
-        return mosaic_array(data, run, m.input_stats, m.output_stats, tile, overlap, o["batch_size"], mask)
+        return mosaic_array(data, run, m.input_stats, m.output_stats, tile, overlap, settings["batch_size"], mask)
 
     def _checked_array(self, array: Any) -> np.ndarray:
         m = self.meta
