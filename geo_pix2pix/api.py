@@ -31,6 +31,7 @@ import numpy as np
 from geo_pix2pix.files.modelfile import ModelMeta
 from geo_pix2pix.inference.run_options import (
     FillOptions,
+    ModelOptions,
     OutputOptions,
     TilingOptions,
     TranslateOptions,
@@ -242,18 +243,22 @@ def merge(out: str | os.PathLike[str], parts: list[str | os.PathLike[str]] | str
 
 
 @_api
-def load_model(model: str | os.PathLike[str] = "runs/latest", *, device: str = "auto", amp: bool = True,
-               tta: bool = False) -> Model:
-    """Load a model (a run directory or a ``model.safetensors`` file) once, for many calls.
+def load_model(model: str | os.PathLike[str] | None = None, **options: Any) -> Model:
+    """Load a model (a run directory or a ``model.safetensors`` file; default ``runs/latest``) once,
+    for many calls.
 
-    Args:
-        device: ``auto`` (a GPU if there is one), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-        amp: mixed precision where the device computes it natively.
-        tta: average each tile over its 8 rotations/mirrors (8x the compute).
+    Keyword arguments: :class:`~geo_pix2pix.inference.run_options.ModelOptions`' ``device``
+    (``auto``: a GPU if there is one; ``cpu``, ``cuda``, ``cuda:N``, ``mps``), ``amp`` (mixed
+    precision where the device computes it natively) and ``tta`` (average each tile over its 8
+    rotations/mirrors, 8x the compute), as ``geopix translate`` takes them.
     """
     from geo_pix2pix.inference.predict import Predictor
 
-    return Model(Predictor(model, device, amp, tta))
+    chosen = ModelOptions(**keyword_values([ModelOptions], {"model": model, **options}, "load_model"))
+    return Model(Predictor(chosen.model, chosen.device, chosen.amp, chosen.tta))
+
+
+load_model.__signature__ = keyword_signature(load_model, [ModelOptions], ("device", "amp", "tta"))  # type: ignore
 
 
 @_api
