@@ -10,7 +10,7 @@ other. :class:`PairSpec` (what to open) and :class:`Sample` (what a read returns
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from affine import Affine
@@ -74,6 +74,7 @@ class MapInfo:
     colors: dict[int, tuple[int, ...]] | None
 
 
+@runtime_checkable
 class PairReader(Protocol):
     """An open imagery/map pair, read in windows of its *region* (the part both cover).
 

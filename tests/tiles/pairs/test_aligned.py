@@ -10,7 +10,7 @@ from geo_pix2pix.tiles.errors import InputNotFoundError, NotARasterError
 from geo_pix2pix.tiles.mosaic.grid import PixelWindow
 from geo_pix2pix.tiles.pairs.aligned import aligned_specs
 from geo_pix2pix.tiles.pairs.pair import open_pair
-from geo_pix2pix.tiles.pairs.reader import MapInfo
+from geo_pix2pix.tiles.pairs.reader import MapInfo, PairReader
 from tests.conftest import real
 
 
@@ -35,6 +35,7 @@ def test_the_map_half_describes_itself_like_a_raster_map(tmp_path) -> None:
     Image.fromarray(np.concatenate([left, right], axis=1)).save(tmp_path / "a.png")
     (spec,) = aligned_specs(tmp_path, "AB")
     with open_pair(spec) as pair:
+        assert isinstance(pair, PairReader)  # every member the interface declares
         assert pair.map_info() == MapInfo("uint8", None, None, None)  # a PNG: no nodata, units or colours
         assert pair.map_codes().tolist() == [0, 7]
 
@@ -58,3 +59,15 @@ def test_bad_aligned_inputs(tmp_path) -> None:
     (spec,) = aligned_specs(tmp_path)
     with pytest.raises(NotARasterError, match="odd width"):
         open_pair(spec)
+
+
+def test_the_two_readers_import_their_interface_not_each_other() -> None:
+    import ast
+    from pathlib import Path
+
+    import geo_pix2pix.tiles.pairs.aligned as aligned
+
+    tree = ast.parse(Path(aligned.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "geo_pix2pix.tiles.pairs.reader" in imported
+    assert "geo_pix2pix.tiles.pairs.pair" not in imported  # pair.py imports aligned.py: no cycle

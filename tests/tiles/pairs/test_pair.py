@@ -13,6 +13,7 @@ from geo_pix2pix.tiles.errors import BandError, GeoreferencingError, InputNotFou
 from geo_pix2pix.tiles.mosaic.grid import PixelWindow, grid_windows
 from geo_pix2pix.tiles.pairs.pair import PairSpec, RasterPair
 from geo_pix2pix.tiles.pairs.prepare import TilerConfig, prepare_pair
+from geo_pix2pix.tiles.pairs.reader import PairReader
 from tests.conftest import real, smooth_image, write_raster
 
 
@@ -180,6 +181,7 @@ def test_map_info_is_the_map_files_own_not_the_warped_views(tmp_path) -> None:
         dst.write_colormap(1, {1: (0, 90, 255, 255), 2: (40, 160, 40, 255)})
         dst.units = ("class",)
     with RasterPair(PairSpec(str(sat), str(mp))) as pair:
+        assert isinstance(pair, PairReader)
         assert pair.maps is not pair.imagery and pair.maps.width == 64  # the warped view
         info = pair.map_info()
         assert (info.dtype, info.nodata, info.units) == ("uint8", 0.0, "class")
