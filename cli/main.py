@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "translate": ("geo_pix2pix.cli.translate", "translate", "Translate a region into a georeferenced raster."),
     "merge": ("geo_pix2pix.cli.merge", "merge", "Merge the parts of a sharded translate into one COG."),
     "inpaint": ("geo_pix2pix.cli.inpaint", "inpaint", "Fill holes (clouds, stripes, nodata) in imagery."),
+    "export": ("geo_pix2pix.cli.export", "export", "Export a model to ONNX with GIS metadata (Deepness, GeoDeep)."),
 }
 
 
@@ -69,8 +70,9 @@ class _ProgressAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _configure_logging(verbose: int, quiet: int) -> None:
-    """Levels: default = warnings and notices (what geopix inferred for you); ``-q`` = errors only; ``-v`` = what geopix is doing
-    (device, resume, class weights); ``-vv`` = debug, and tracebacks of unexpected errors."""
+    """Levels: default = warnings and notices (what geopix inferred for you); ``-q`` = errors only;
+    ``-v`` = what geopix is doing (device, resume, class weights); ``-vv`` = debug, and tracebacks of
+    unexpected errors."""
     from geo_pix2pix.runtime.progress import NOTICE
 
     level = logging.ERROR if quiet else {0: NOTICE, 1: logging.INFO}.get(verbose, logging.DEBUG)

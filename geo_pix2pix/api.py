@@ -150,6 +150,7 @@ class Model:
                                       progress=progress, style=style, seed=seed, shard=shard)
         check_input_file(region, "region")
         options = check_creation_options(creation_options or {})
+        tile = self._engine_tile(tile, style, seed)
         cfg = TranslateConfig(model=str(self.path), tile=tile, overlap=overlap, batch_size=batch_size,
                               creation_options=tuple(options.items()), overwrite=overwrite,
                               bands=tuple(bands) if bands else None, output_dtype=output_dtype, palette=palette,
@@ -182,6 +183,7 @@ class Model:
 
         check_input_file(region, "region")
         options = check_creation_options(creation_options or {})
+        tile = self._engine_tile(tile)
         cfg = InpaintConfig(model=str(self.path), holes=os.fspath(holes) if holes is not None else None,
                             max_hole=DEFAULT_MAX_HOLE if max_hole is None else float(max_hole),
                             record=os.fspath(record) if record is not None else None, tile=tile, overlap=overlap,
@@ -215,11 +217,26 @@ class Model:
         if self.meta.family == "inpaint":
             raise GeopixError(f"{self.path} is an inpainting model: fill a raster's holes with Model.inpaint")
         data = self._checked_array(array)
+        tile = self._engine_tile(tile, style, seed)
         tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], tile, overlap)
         m = self.meta
         z = choose_style(self._pred.G, m, self._pred.plan.device, os.fspath(style) if style else None, seed)
         run = self._pred if z is None else functools.partial(self._pred, style=z)
         return mosaic_array(data, run, m.input_stats, m.output_stats, tile, overlap, batch_size, mask)
+
+    def _engine_tile(self, tile: int | None, style: Any = None, seed: int | None = None) -> int | None:
+        """The tile to use with this model's engine: an ONNX graph exported with a fixed tile takes
+        that one (the default), and its style was fixed at export."""
+        fixed = getattr(self._pred, "fixed_tile", None)
+        if getattr(self._pred, "engine", "torch") != "torch" and (style is not None or seed is not None):
+            raise GeopixError(f"{self.path} is an ONNX model: its style was fixed at export (geopix export "
+                              "--style/--seed); translate it without --style/--seed")
+        if fixed and tile is not None and tile != fixed:
+            from geo_pix2pix.tiles.errors import TileSizeError
+
+            raise TileSizeError(f"{self.path} was exported for {fixed}-pixel tiles only; leave out --tile-size, or "
+                                "export it again without --tile")
+        return fixed or tile
 
     def _checked_array(self, array: Any) -> np.ndarray:
         m = self.meta
@@ -270,16 +287,21 @@ def merge(out: str | os.PathLike[str], parts: list[str | os.PathLike[str]] | str
 @_api
 def load_model(model: str | os.PathLike[str] = "runs/latest", *, device: str = "auto", amp: bool = True,
                tta: bool = False) -> Model:
-    """Load a model (a run directory or a ``model.safetensors`` file) once, for many calls.
+    """Load a model (a run directory, a ``model.safetensors`` file, or an ONNX file ``geopix export``
+    wrote) once, for many calls.
+
+    An ``.onnx`` file runs through ONNX Runtime (``pip install geopix[onnx]``) with the same tiling,
+    blending, masks and outputs; its style (SPADE) is the one fixed at export, and a file exported
+    with ``--tile`` takes that tile only (the default then).
 
     Args:
-        device: ``auto`` (a GPU if there is one), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-        amp: mixed precision where the device computes it natively.
+        device: ``auto`` (a GPU if there is one), ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (ONNX: cpu, cuda).
+        amp: mixed precision where the device computes it natively (torch only).
         tta: average each tile over its 8 rotations/mirrors (8x the compute).
     """
-    from geo_pix2pix.inference.predict import Predictor
+    from geo_pix2pix.inference.predict import load_predictor
 
-    return Model(Predictor(model, device, amp, tta))
+    return Model(load_predictor(model, device, amp, tta))
 
 
 @_api
