@@ -40,7 +40,8 @@ from geo_pix2pix.export.graph import ExportGraph
 from geo_pix2pix.export.metadata import client_notes, metadata_props, require
 from geo_pix2pix.tiles.errors import GeopixError, OutputExistsError, OutputNameError, TileSizeError, first_line
 
-__all__ = ["ExportConfig", "ExportResult", "export_onnx", "DEFAULT_OPSET", "MIN_OPSET", "VERIFY_TOLERANCE"]
+__all__ = ["ExportConfig", "ExportResult", "export_onnx", "stride_multiple", "DEFAULT_OPSET", "MIN_OPSET",
+           "VERIFY_TOLERANCE"]
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +124,17 @@ def _refuse(meta: Any, cfg: ExportConfig) -> None:
         raise GeopixError(f"--opset {cfg.opset}: geopix exports opset {MIN_OPSET} or later")
 
 
+def stride_multiple(G: Any) -> int:
+    """The generator's tile multiple (its stride product); a head (palette, class) wraps the body
+    that has it."""
+    while not hasattr(G, "multiple") and hasattr(G, "body"):
+        G = G.body
+    return int(getattr(G, "multiple", 1))
+
+
 def _tile(G: Any, meta: Any, tile: int | None) -> tuple[int, int]:
     """(fixed tile or 0, the generator's stride product), the tile checked."""
-    multiple = int(getattr(G, "multiple", 1))
+    multiple = stride_multiple(G)
     if tile is None:
         return 0, multiple
     if tile < 1 or tile % multiple or tile > MAX_TILE:
@@ -205,7 +214,7 @@ def export_onnx(cfg: ExportConfig) -> ExportResult:
         proto = _export(graph, contract)
     except Exception as exc:  # the exporter's errors come in many types; all mean "not exportable"
         raise GeopixError(f"torch could not export this {meta.family} {meta.generator.name} generator to ONNX "
-                          f"({first_line(exc)[:300]}); please report it") from None
+                          f"({_cause(exc)}); please report it") from None
     big = max(MAX_TILE, 1 << 20)
     for key, value in metadata_props(meta, contract, default_tile(meta.tile_size, big, big), path.name).items():
         entry = proto.metadata_props.add()
@@ -217,6 +226,15 @@ def export_onnx(cfg: ExportConfig) -> ExportResult:
     diff = _verify(out, graph, contract, meta)
     return ExportResult(out, out.stat().st_size, time.perf_counter() - start, contract, diff,
                         client_notes(meta, contract))
+
+
+def _cause(exc: BaseException) -> str:
+    """The first line of the innermost error (the exporter wraps the real one), without colour codes."""
+    import re
+
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return re.sub(r"\x1b\[[0-9;]*m", "", first_line(exc))[:300]
 
 
 def _version() -> str:
