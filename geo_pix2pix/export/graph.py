@@ -23,6 +23,9 @@ class ValuesIn(nn.Module):
     """``v / S`` -> geopix's normalisation of ``v``: ``(v - low) * 2 / (high - low) - 1``, clipped
     to [-1, 1], NaN as 0 (:meth:`~geo_pix2pix.tiles.encoding.normalize.BandStats.normalize`)."""
 
+    low: torch.Tensor
+    factor: torch.Tensor
+
     def __init__(self, low: tuple[float, ...], high: tuple[float, ...], scale: float) -> None:
         super().__init__()
         lo = torch.tensor(low, dtype=torch.float32)[:, None, None]
@@ -45,6 +48,8 @@ def _one_hot(index: torch.Tensor, count: int) -> torch.Tensor:
 class CodesIn(nn.Module):
     """``code / S`` -> one-hot classes (a code not in the table, e.g. nodata: all -1)."""
 
+    codes: torch.Tensor
+
     def __init__(self, table: ClassTable, scale: float) -> None:
         super().__init__()
         self.register_buffer("codes", torch.tensor(table.codes, dtype=torch.float32)[None, :, None, None])
@@ -58,6 +63,10 @@ class CodesIn(nn.Module):
 class PaletteIn(nn.Module):
     """RGB bytes / 255 -> one-hot class of each pixel's nearest palette colour
     (:func:`~geo_pix2pix.tiles.encoding.classes.nearest_colour_classes`)."""
+
+    colors: torch.Tensor
+    bias: torch.Tensor
+    classes: torch.Tensor
 
     def __init__(self, table: ClassTable) -> None:
         super().__init__()
@@ -82,6 +91,11 @@ class ExportGraph(nn.Module):
         contract: the units of the two ends.
         style: a SPADE model's fixed ``(1, style_dim)`` style, or None.
     """
+
+    G: Any
+    out_low: torch.Tensor
+    out_half: torch.Tensor
+    style: torch.Tensor | None
 
     def __init__(self, G: nn.Module, meta: Any, contract: Contract, style: torch.Tensor | None = None) -> None:
         super().__init__()

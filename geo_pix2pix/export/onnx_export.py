@@ -190,6 +190,8 @@ def _export(graph: ExportGraph, contract: Contract) -> Any:
         program = torch.onnx.export(graph, (example_input(contract, side),), dynamo=True,
                                     input_names=[contract.input_name], output_names=[contract.output_name],
                                     dynamic_shapes=(dims,), opset_version=contract.opset)
+    if program is None:  # pragma: no cover - the dynamo exporter always returns its program
+        raise GeopixError("torch's ONNX exporter returned no graph")
     return program.model_proto
 
 
@@ -257,7 +259,7 @@ def _verify(path: Path, graph: ExportGraph, contract: Contract, meta: Any) -> fl
         want = graph(x).numpy()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {contract.input_name: x.numpy()})[0]
-    scale = 1.0
+    scale = np.ones((1, 1, 1))
     if contract.output_kind == "values":
         out = meta.output_stats
         scale = np.asarray(out.high, np.float64)[:, None, None] - np.asarray(out.low, np.float64)[:, None, None]

@@ -129,5 +129,4 @@ def export_case(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Cas
 
 #: Every case; the slow ones repeat a path another case covers (an smp encoder's export alone takes ~40 s here).
 CASES = ("unet_rgb", "unet_classes", "unet_values", "unet_palette_head", "uint16_classes", "hd_classes", "spade_style",
-         "spade_palette", pytest.param("smp_rgb", marks=pytest.mark.slow), pytest.param("hd_rgb", marks=pytest.mark.slow),
-         pytest.param("spade_codes", marks=pytest.mark.slow))
+         "spade_palette", *(pytest.param(n, marks=pytest.mark.slow) for n in ("smp_rgb", "hd_rgb", "spade_codes")))

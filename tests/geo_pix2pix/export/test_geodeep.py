@@ -46,7 +46,8 @@ def _train_roads(run: Path) -> None:
     from geo_pix2pix.cli.main import main
 
     try:
-        main(["-q", "train", "--imagery", str(EXAMPLES / "houston_sat.tif"), "--maps", str(EXAMPLES / "houston_map.tif"),
+        main(["-q", "train", "--imagery", str(EXAMPLES / "houston_sat.tif"),
+              "--maps", str(EXAMPLES / "houston_map.tif"),
               "--classes-from-palette", str(REPO / "examples" / "palettes" / "google_maps_sat2maps.json"),
               "--out", str(run), "--tile-size", "64", "--ngf", "16", "--ndf", "16", "--batch-size", "8",
               "--steps", "40", "--lr", "0.002", "--val-fraction", "0", "--val-every", "100000", "--device", "cpu",
