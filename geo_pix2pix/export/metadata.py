@@ -37,7 +37,7 @@ from geo_pix2pix.tiles.encoding.classes import ClassTable
 from geo_pix2pix.tiles.errors import GeopixError, ModelFileError
 
 __all__ = ["META_KEY", "CONTRACT_KEY", "OVERLAP_PERCENT", "model_type", "resolution_cm", "client_metadata",
-           "read_metadata", "parse_metadata", "client_notes", "require"]
+           "read_metadata", "parse_metadata", "client_notes", "require", "file_sha256"]
 
 #: Key of the model file's metadata (the same key model.safetensors stores it under).
 META_KEY = "geopix"
@@ -107,14 +107,27 @@ def client_metadata(meta: Any, contract: Contract, default_tile: int) -> dict[st
     return d
 
 
-def metadata_props(meta: Any, contract: Contract, default_tile: int, source: str) -> dict[str, str]:
-    """Every metadata entry of an exported file, JSON-encoded (clients' keys and geopix's)."""
+def metadata_props(meta: Any, contract: Contract, default_tile: int, source: Path) -> dict[str, str]:
+    """Every metadata entry of an exported file, JSON-encoded (clients' keys and geopix's); the
+    contract also records the model file it came from, by name and SHA-256."""
     from geo_pix2pix._version import __version__
 
     props = {k: json.dumps(v) for k, v in client_metadata(meta, contract, default_tile).items()}
     props[META_KEY] = json.dumps(meta.to_dict())
-    props[CONTRACT_KEY] = json.dumps({**contract.to_dict(), "geopix_version": __version__, "source": source})
+    props[CONTRACT_KEY] = json.dumps({**contract.to_dict(), "geopix_version": __version__, "source": source.name,
+                                      "source_sha256": file_sha256(source)})
     return props
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes (what ties an export to the model file it was made from)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:

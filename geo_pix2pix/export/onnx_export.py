@@ -218,7 +218,7 @@ def export_onnx(cfg: ExportConfig) -> ExportResult:
         raise GeopixError(f"torch could not export this {meta.family} {meta.generator.name} generator to ONNX "
                           f"({_cause(exc)}); please report it") from None
     big = max(MAX_TILE, 1 << 20)
-    for key, value in metadata_props(meta, contract, default_tile(meta.tile_size, big, big), path.name).items():
+    for key, value in metadata_props(meta, contract, default_tile(meta.tile_size, big, big), path).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     proto.producer_name, proto.producer_version = "geopix", _version()
