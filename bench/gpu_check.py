@@ -151,7 +151,7 @@ def train(out: Path, device: str, s: Sizes, **changes: Any) -> tuple[Any, float]
             sync()
             marks[step] = time.perf_counter()
 
-    result = fit(cfg, on_step=on_step)
+    result = fit(cfg, progress=False, on_step=on_step)
     done = marks.get(cfg.steps, time.perf_counter()) - marks.get(warm, time.perf_counter())
     return result, cfg.batch_size * (cfg.steps - warm) / max(done, 1e-9)
 
@@ -173,7 +173,7 @@ def check_resume(r: Report, work: Path, device: str, s: Sizes) -> Path:
     train(work / "c", device, s)
     train(work / "b", device, s, stop_at=s.steps // 2)  # stops with a checkpoint, as if interrupted
     cfg = json.loads((work / "b" / "config.json").read_text())
-    fit(TrainConfig.from_dict({**cfg, "stop_at": None}), resume=True)
+    fit(TrainConfig.from_dict({**cfg, "stop_at": None}), resume=True, progress=False)
     spread, resumed = weights_diff(work / "a", work / "c"), weights_diff(work / "a", work / "b")
     ok = resumed == 0.0 if spread == 0.0 else resumed <= 2 * spread
     r.result("train + exact resume", "PASS" if ok else "FAIL",
