@@ -99,3 +99,27 @@ def test_without_onnxruntime_one_line_says_how_to_install_it(tmp_path, geopix, e
     region = write_raster(tmp_path / "region.tif", np.zeros((3, 64, 64), np.uint8))
     r = geopix("-q", "translate", region, tmp_path / "o.tif", "--model", exported)
     assert "pip install 'geopix[onnx]'" in _one_line_error(r)
+
+
+def test_shards_and_palette_run_through_onnx_as_a_whole_translate(tmp_path, geopix, tiny_model) -> None:
+    import rasterio
+
+    from tests.conftest import REPO
+
+    onnx_file = tmp_path / "any.onnx"
+    assert geopix("-q", "export", tiny_model, onnx_file).code == 0
+    region = write_raster(tmp_path / "region.tif", smooth_image(200, 90, 3, seed=8))
+    common = ["--model", onnx_file, "--tile-size", "64"]
+    assert geopix("-q", "translate", region, tmp_path / "whole.tif", *common).code == 0
+    (tmp_path / "parts").mkdir()
+    for i in range(2):
+        r = geopix("-q", "translate", region, tmp_path / "parts" / f"p{i}.tif", *common, "--shard", f"{i}/2")
+        assert r.code == 0, r.err
+    assert geopix("-q", "merge", tmp_path / "merged.tif", tmp_path / "parts").code == 0
+    with rasterio.open(tmp_path / "whole.tif") as a, rasterio.open(tmp_path / "merged.tif") as b:
+        assert np.array_equal(a.read(), b.read())
+    palette = REPO / "examples" / "palettes" / "google_maps_pix2pix.json"
+    r = geopix("-q", "translate", region, tmp_path / "classes.tif", *common, "--palette", palette)
+    assert r.code == 0, r.err
+    with rasterio.open(tmp_path / "classes.tif") as src:
+        assert src.count == 1 and src.colormap(1)
