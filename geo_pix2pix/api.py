@@ -150,9 +150,8 @@ class Model:
                                       progress=progress, style=style, seed=seed, shard=shard)
         check_input_file(region, "region")
         options = check_creation_options(creation_options or {})
-        tile = self._engine_tile(tile, style, seed)
-        cfg = TranslateConfig(model=str(self.path), tile=tile, overlap=overlap, batch_size=batch_size,
-                              creation_options=tuple(options.items()), overwrite=overwrite,
+        cfg = TranslateConfig(model=str(self.path), tile=self._engine_tile(tile, style, seed), overlap=overlap,
+                              batch_size=batch_size, creation_options=tuple(options.items()), overwrite=overwrite,
                               bands=tuple(bands) if bands else None, output_dtype=output_dtype, palette=palette,
                               probabilities=os.fspath(probabilities) if probabilities is not None else None,
                               style=os.fspath(style) if style is not None else None, seed=seed,
