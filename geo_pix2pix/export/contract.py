@@ -17,7 +17,9 @@ clipped to [-1, 1], NaN as 0), so ``S`` only has to match what the client divide
   ``S / 255`` (1 for bytes, 257 for uint16), so Deepness feeds ``v / S`` as well.
 - geopix's own engine inverts its normalisation (:func:`graph_input`) and feeds the same.
 
-A categorical input (a SPADE layout) is one band of class codes, scaled alike; the graph rounds
+An inpainting model reads the imagery's bands so scaled and one more channel, the mask of the
+pixels to fill (1) and to keep (0); what lies under the mask does not matter (the model pre-fills it
+from the known pixels). A categorical input (a SPADE layout) is one band of class codes, scaled alike; the graph rounds
 them back to codes and one-hot encodes them (unknown codes all -1, as geopix reads them). A layout
 read through a palette is three bands of RGB bytes; the graph classifies each pixel by its nearest
 palette colour.
@@ -31,7 +33,7 @@ palette colour.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,10 +42,12 @@ from geo_pix2pix.tiles.encoding.classes import ClassTable
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.errors import ModelFileError
 
-__all__ = ["Contract", "input_scale", "contract_for", "graph_input", "normalised_output"]
+__all__ = ["Contract", "input_scale", "contract_for", "graph_input", "normalised_output", "MAX_TILE"]
 
 #: Version of the contract's JSON (the ``geopix_onnx`` metadata key); a newer one is refused.
 CONTRACT_VERSION = 1
+#: Largest tile side a graph exported without a fixed tile accepts.
+MAX_TILE = 16384
 
 
 def input_scale(dtype: str) -> float:
@@ -56,8 +60,9 @@ class Contract:
     """The units at the ends of an exported graph (see the module docstring).
 
     Attributes:
-        input_kind: ``values`` (bands of values), ``codes`` (one band of class codes) or ``palette``
-            (three bands of RGB read through a palette as classes).
+        input_kind: ``values`` (bands of values), ``holes`` (bands of values and the mask of the
+            pixels to fill: inpainting), ``codes`` (one band of class codes) or ``palette`` (three
+            bands of RGB read through a palette as classes).
         input_scale: ``S``: the graph's input is the raster's values divided by it.
         input_channels: channels of the graph's input.
         output_kind: ``probabilities`` (per class) or ``values`` (in the output raster's units).
@@ -100,6 +105,8 @@ def contract_for(meta: Any, tile: int, multiple: int, opset: int, style: str = "
         kind = "palette" if ins.rgb_colors else "codes"
         channels = 3 if ins.rgb_colors else 1
         scale = 255.0 if ins.rgb_colors else input_scale(ins.dtype)
+    elif meta.family == "inpaint":
+        kind, channels, scale = "holes", ins.bands + 1, input_scale(ins.dtype)
     else:
         kind, channels, scale = "values", ins.bands, input_scale(ins.dtype)
     out_kind = "probabilities" if isinstance(out, ClassTable) else "values"
@@ -113,6 +120,9 @@ def graph_input(x: np.ndarray, stats: BandStats | ClassTable, contract: Contract
     back to their codes (all -1: the table's nodata code, which the graph reads as unknown again),
     or, for a palette layout, to the first colour of each class.
     """
+    if contract.input_kind == "holes":  # the mask passes as it is
+        bands = graph_input(x[:, :-1], stats, replace(contract, input_kind="values"))
+        return np.ascontiguousarray(np.concatenate([bands, x[:, -1:]], axis=1), dtype=np.float32)
     if contract.input_kind == "values":
         low = np.asarray(stats.low, np.float32)[:, None, None]
         high = np.asarray(stats.high, np.float32)[:, None, None]

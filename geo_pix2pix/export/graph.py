@@ -16,7 +16,7 @@ from torch import nn
 from geo_pix2pix.export.contract import Contract
 from geo_pix2pix.tiles.encoding.classes import ClassTable
 
-__all__ = ["ExportGraph", "ValuesIn", "CodesIn", "PaletteIn"]
+__all__ = ["ExportGraph", "ValuesIn", "CodesIn", "PaletteIn", "HolesIn"]
 
 
 class ValuesIn(nn.Module):
@@ -81,6 +81,17 @@ class PaletteIn(nn.Module):
         return _one_hot(self.classes[score.argmax(1, keepdim=True)], self.count)
 
 
+class HolesIn(nn.Module):
+    """Inpainting: ``v / S`` bands -> normalised, the hole mask (the last channel) as it is."""
+
+    def __init__(self, values: ValuesIn) -> None:
+        super().__init__()
+        self.values = values
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.values(x[:, :-1]), x[:, -1:]], 1)
+
+
 class ExportGraph(nn.Module):
     """Client units in, client units out (see :mod:`.contract`).
 
@@ -106,6 +117,12 @@ class ExportGraph(nn.Module):
             self.encode = PaletteIn(ins)
         elif contract.input_kind == "codes":
             self.encode = CodesIn(ins, contract.input_scale)
+        elif contract.input_kind == "holes":
+            from geo_pix2pix.export.contract import MAX_TILE
+            from geo_pix2pix.export.prefill import FixedDepthPrefill, levels_for
+
+            self.encode = HolesIn(ValuesIn(ins.low, ins.high, contract.input_scale))
+            self.G = FixedDepthPrefill(G.G, levels_for(contract.tile or MAX_TILE))  # a static pyramid depth
         else:
             self.encode = ValuesIn(ins.low, ins.high, contract.input_scale)
         self.probabilities = isinstance(out, ClassTable)

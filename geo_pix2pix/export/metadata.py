@@ -189,6 +189,9 @@ def parse_metadata(props: dict[str, str], path: str | os.PathLike[str]) -> tuple
 def client_notes(meta: Any, contract: Contract) -> list[str]:
     """What a GIS client will make of this file: the limits a user should know before trying."""
     notes = []
+    if contract.input_kind == "holes":
+        return ["inpainting: its input is the imagery's bands and a hole mask, which Deepness and GeoDeep do not "
+                "feed; geopix inpaint --model FILE.onnx and ONNX Runtime run it"]
     if not contract.tile:
         notes.append("dynamic tile size: Deepness and GeoDeep need a fixed one (geopix export --tile N)")
     if contract.input_kind == "values" and contract.input_scale == 1.0:

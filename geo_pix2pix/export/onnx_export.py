@@ -9,11 +9,10 @@ it from version 1.14 on. The file holds its weights (no external data) and is wr
 temporary name and renamed; after writing, ONNX Runtime (where installed) runs one batch through
 it and the result must match torch's within :data:`VERIFY_TOLERANCE`.
 
-What cannot be exported, and why:
+An inpainting model's hole pre-fill picks its pyramid's depth from the data at run time; the
+graph runs it at the fixed depth that takes the largest tile to one pixel, which gives the same
+values (:mod:`.prefill`). What cannot be exported, and why:
 
-- inpainting models: the hole pre-fill (:mod:`~geo_pix2pix.models.prefill`) chooses its pyramid's
-  depth from the data at run time (it stops where every block holds a known pixel), which a
-  static graph cannot express without a rewrite proven equal to it;
 - a SPADE style encoder: a style is an image-level input that Deepness and GeoDeep cannot feed (both
   take one input), so a model with an encoder is exported with one fixed style (``seed`` or
   ``style``; default the prior's mean, z = 0, what translate uses without --style/--seed).
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from geo_pix2pix.export.contract import Contract, contract_for
+from geo_pix2pix.export.contract import MAX_TILE, Contract, contract_for
 from geo_pix2pix.export.graph import ExportGraph
 from geo_pix2pix.export.metadata import client_notes, metadata_props, require
 from geo_pix2pix.tiles.errors import GeopixError, OutputExistsError, OutputNameError, TileSizeError, first_line
@@ -49,8 +48,6 @@ log = logging.getLogger(__name__)
 DEFAULT_OPSET = 18
 #: The lowest opset accepted (converted from 18 by onnx's version converter).
 MIN_OPSET = 17
-#: Largest tile side a dynamic graph accepts.
-MAX_TILE = 16384
 #: Largest difference between ONNX Runtime and torch on the check batch, as a share of the output's
 #: range (probabilities: 1; values: high - low). Float32 graphs agree to about 1e-6.
 VERIFY_TOLERANCE = 1e-3
@@ -112,10 +109,6 @@ def _refuse(meta: Any, cfg: ExportConfig) -> None:
     """One-line refusals of what cannot be exported (see the module docstring)."""
     from geo_pix2pix.inference.style import style_dim
 
-    if meta.family == "inpaint":
-        raise GeopixError("inpainting models cannot be exported yet: their hole pre-fill picks its pyramid's depth "
-                          "from the data at run time, which a static ONNX graph does not express; fill holes with "
-                          "geopix inpaint")
     if (cfg.style is not None or cfg.seed is not None) and not style_dim(meta):
         raise GeopixError("--style and --seed fix a SPADE style encoder's style; this model has no style encoder")
     if cfg.style is not None and cfg.seed is not None:
@@ -157,7 +150,10 @@ def _style(G: Any, meta: Any, cfg: ExportConfig) -> tuple[torch.Tensor | None, s
 def example_input(contract: Contract, side: int, batch: int = 2, seed: int = 0) -> torch.Tensor:
     """A batch in the graph's input units (values in [0, 1]; codes and colours of the model)."""
     g = torch.Generator().manual_seed(seed)
-    return torch.rand((batch, contract.input_channels, side, side), generator=g)
+    x = torch.rand((batch, contract.input_channels, side, side), generator=g)
+    if contract.input_kind == "holes":  # a mask of 0 and 1
+        x[:, -1] = (x[:, -1] > 0.7).float()
+    return x
 
 
 @contextlib.contextmanager

@@ -84,16 +84,6 @@ def test_a_file_that_is_not_onnx_and_an_onnx_model_from_elsewhere(tmp_path, geop
     assert info.code == 0 and "no geopix metadata" in info.out and "model_type: Segmentor" in info.out
 
 
-def test_an_inpainting_model_is_refused(tmp_path, geopix) -> None:
-    img = write_raster(tmp_path / "img.tif", smooth_image(96, 96, 3, seed=2))
-    r = geopix("-q", "train", "--task", "inpaint", "--imagery", img, "--out", tmp_path / "run", "--tile-size", "64",
-               "--ngf", "8", "--ndf", "8", "--batch-size", "1", "--steps", "1", "--val-fraction", "0", "--device",
-               "cpu", "--workers", "0")
-    assert r.code == 0, r.err
-    assert "inpainting models cannot be exported" in _one_line_error(geopix("export", tmp_path / "run",
-                                                                             tmp_path / "i.onnx"))
-
-
 def test_without_onnxruntime_one_line_says_how_to_install_it(tmp_path, geopix, exported, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now fails
     region = write_raster(tmp_path / "region.tif", np.zeros((3, 64, 64), np.uint8))

@@ -98,3 +98,45 @@ def test_predict_an_array_through_onnx_equals_its_translate(export_case, tmp_pat
         arr = model.predict(src.read(model.input_bands), mask=src.dataset_mask() > 0, tile=64)
     model.translate(case.region, tmp_path / "out.tif", tile=64)
     assert np.array_equal(arr.filled(0), _read(tmp_path / "out.tif").filled(0))
+
+
+def test_the_fixed_depth_prefill_equals_the_data_dependent_one() -> None:
+    import torch
+
+    from geo_pix2pix.export.contract import MAX_TILE
+    from geo_pix2pix.export.prefill import levels_for, push_pull_levels
+    from geo_pix2pix.models.prefill import push_pull
+
+    g = torch.Generator().manual_seed(0)
+    for side in (64, 96, 160):
+        image = torch.rand((3, 2, side, side), generator=g) * 2 - 1
+        known = (torch.rand((3, 1, side, side), generator=g) > 0.8).float()
+        known[1] = 0  # no known pixel at all
+        known[2, :, : side // 2] = 0  # a hole half the tile wide: the loop goes deeper
+        want = push_pull(image, known)
+        for levels in (levels_for(side), levels_for(MAX_TILE)):
+            assert torch.equal(push_pull_levels(image, known, levels), want)
+
+
+@pytest.mark.slow
+def test_an_inpainting_model_fills_through_onnx_as_through_torch(tmp_path) -> None:
+    """Exported with a fixed tile: the dynamic graph's 14-level pre-fill takes minutes to export here."""
+    from geo_pix2pix.cli.main import main
+    from tests.conftest import smooth_image, write_raster
+
+    img = smooth_image(128, 128, 3, seed=2)
+    img[:, 40:60, 30:90] = 0
+    region = write_raster(tmp_path / "img.tif", img, nodata=0)
+    try:
+        main(["-q", "train", "--task", "inpaint", "--imagery", str(region), "--out", str(tmp_path / "run"),
+              "--tile-size", "64", "--ngf", "8", "--ndf", "8", "--batch-size", "2", "--steps", "3", "--val-fraction",
+              "0", "--device", "cpu", "--workers", "0"])
+    except SystemExit as exc:
+        assert not exc.code
+    result = export_onnx(ExportConfig(str(tmp_path / "run"), str(tmp_path / "fill.onnx"), tile=64))
+    assert result.contract.input_kind == "holes" and result.contract.input_channels == 4
+    for name, model in (("torch", tmp_path / "run"), ("onnx", tmp_path / "fill.onnx")):
+        geopix.load_model(model, device="cpu", amp=False).inpaint(region, tmp_path / f"{name}.tif", tile=64)
+    want, got = _read(tmp_path / "torch.tif"), _read(tmp_path / "onnx.tif")
+    assert np.abs(want.filled(0).astype(int) - got.filled(0).astype(int)).max() <= 1
+    assert (want.filled(0) != got.filled(0)).mean() < 0.01
