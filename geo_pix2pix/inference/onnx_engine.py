@@ -1,7 +1,7 @@
 """Running an exported ONNX file through ONNX Runtime, with the torch :class:`~.predict.Predictor`'s call.
 
 :class:`OnnxPredictor` takes normalised tiles and returns normalised predictions, like the torch
-predictor, so the mosaicker, the hole filler, the evaluator and the API use it unchanged: the same tiling,
+predictor, so the mosaicker, the hole filler and the API use it unchanged: the same tiling,
 blending, masks and outputs. Between the two it maps tiles into the graph's units and back
 (:func:`~geo_pix2pix.export.contract.graph_input`, :func:`~geo_pix2pix.export.contract.normalised_output`):
 the graph carries the clients' units at its ends, not geopix's.
