@@ -57,8 +57,8 @@ def companion(model_file: Path) -> Path | None:
 def prefers_onnx(device: str, amp: bool) -> bool:
     """The ``auto`` engine's rule: ONNX Runtime where torch would run float32 on a CPU (a CPU without
     native bf16, or ``amp`` off), and onnxruntime is installed. There ONNX Runtime's float32 was
-    1.4-2.1x faster than torch's (bench/README.md); on a CPU with native bf16 torch's bf16 autocast
-    was the faster of the two on the paper U-Net, so torch stays."""
+    1.2-2.1x faster than torch's (bench/README.md); on a CPU with native bf16 torch's bf16 autocast
+    was about as fast on the paper U-Net and needs no export, so torch stays."""
     import importlib.util
 
     import torch
