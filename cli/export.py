@@ -15,7 +15,7 @@ from geo_pix2pix.cli.options import overwrite_opt, quiet
               help="Fix the graph's tile side (a multiple of the generator's stride product). Deepness and GeoDeep "
                    "need a fixed one [default: any multiple, chosen when run].")
 @click.option("--opset", type=click.IntRange(min=17), default=None,
-              help="ONNX opset [default: 18, run by ONNX Runtime 1.14 and later].")
+              help="ONNX opset [default: 18, with IR version 8: ONNX Runtime 1.14 and later].")
 @click.option("--style", type=click.Path(dir_okay=False), default=None,
               help="SPADE with a style encoder: fix the style of this reference image in the graph.")
 @click.option("--seed", type=int, default=None,

@@ -141,8 +141,8 @@ def _onnx_lines(d: dict) -> list[str]:
                      + (f"; style {c['style']}" if c.get("style") else ""))
     else:
         lines.append(f"model:       {d['path']} (ONNX, no geopix metadata: geopix does not translate it)")
-    lines.append(f"onnx:        opset {d['opset']}, {d['bytes'] / 1e6:.1f} MB, {d['weights']:,} weights, "
-                 f"by {d['producer'] or '?'}")
+    lines.append(f"onnx:        opset {d['opset']} (IR {d['ir_version']}), {d['bytes'] / 1e6:.1f} MB, "
+                 f"{d['weights']:,} weights, by {d['producer'] or '?'}")
     for v in d["inputs"]:
         lines.append(f"  input:     {v['name']} {shape(v)}")
     for v in d["outputs"]:

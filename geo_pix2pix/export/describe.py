@@ -42,6 +42,7 @@ def describe_onnx(path: str | os.PathLike[str]) -> dict[str, Any]:
         "path": str(p), "bytes": p.stat().st_size,
         "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
         "opset": max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=None),
+        "ir_version": proto.ir_version,
         "inputs": [{"name": i.name, "shape": _shape(i)} for i in proto.graph.input],
         "outputs": [{"name": o.name, "shape": _shape(o)} for o in proto.graph.output],
         "weights": sum(math.prod(t.dims) for t in proto.graph.initializer),

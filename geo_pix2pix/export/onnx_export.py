@@ -217,6 +217,7 @@ def export_onnx(cfg: ExportConfig) -> ExportResult:
     for key, value in metadata_props(meta, contract, default_tile(meta.tile_size, big, big), path).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
+    _oldest_ir(proto, onnx, cfg.opset)
     proto.producer_name, proto.producer_version = "geopix", _version()
     proto.doc_string = f"geopix {meta.family} {meta.generator.name} {meta.direction} model ({meta.map_kind} map)"
     with atomic_path(out) as tmp:
@@ -224,6 +225,23 @@ def export_onnx(cfg: ExportConfig) -> ExportResult:
     diff = _verify(out, graph, contract, meta)
     return ExportResult(out, out.stat().st_size, time.perf_counter() - start, contract, diff,
                         client_notes(meta, contract))
+
+
+#: The oldest ONNX IR version that carries each opset (ONNX releases 1.12-1.17): older runtimes
+#: read the lowest the graph allows, and torch's exporter writes a newer one than opset 17-18 need.
+IR_FOR_OPSET = {17: 8, 18: 8, 19: 9, 20: 9, 21: 10, 22: 10}
+
+
+def _oldest_ir(proto: Any, onnx: Any, opset: int) -> None:
+    """Stamp the oldest IR version the opset allows, where the checker accepts the graph with it."""
+    ir = IR_FOR_OPSET.get(opset)
+    if ir is None or ir >= proto.ir_version or len(proto.functions):
+        return
+    newer, proto.ir_version = proto.ir_version, ir
+    try:
+        onnx.checker.check_model(proto)
+    except Exception:  # noqa: BLE001 (a feature of the newer IR is used: keep it)
+        proto.ir_version = newer
 
 
 def _cause(exc: BaseException) -> str:

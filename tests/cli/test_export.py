@@ -41,6 +41,7 @@ def test_export_writes_onnx_that_info_describes_and_translate_runs(tmp_path, geo
     d = json.loads(geopix("info", exported, "--json").out)
     assert d["contract"]["tile"] == 128 and d["geopix"]["direction"] == "sat2map"
     assert d["metadata"]["standardization_std"] == [1.0, 1.0, 1.0]
+    assert (d["opset"], d["ir_version"]) == (18, 8)  # the oldest IR that carries opset 18: older runtimes read it
     region = write_raster(tmp_path / "region.tif", smooth_image(100, 130, 3, seed=4))
     r = geopix("translate", region, tmp_path / "out.tif", "--model", exported)
     assert r.code == 0 and "wrote" in r.out
