@@ -285,7 +285,7 @@ def merge(out: str | os.PathLike[str], parts: list[str | os.PathLike[str]] | str
 
 @_api
 def load_model(model: str | os.PathLike[str] = "runs/latest", *, device: str = "auto", amp: bool = True,
-               tta: bool = False, engine: str | None = None) -> Model:
+               tta: bool = False) -> Model:
     """Load a model (a run directory, a ``model.safetensors`` file, or an ONNX file ``geopix export``
     wrote) once, for many calls.
 
@@ -297,13 +297,10 @@ def load_model(model: str | os.PathLike[str] = "runs/latest", *, device: str = "
         device: ``auto`` (a GPU if there is one), ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (ONNX: cpu, cuda).
         amp: mixed precision where the device computes it natively (torch only).
         tta: average each tile over its 8 rotations/mirrors (8x the compute).
-        engine: ``torch``, ``onnxruntime`` (the export beside a run's model file, ``RUN/model.onnx``) or
-            ``auto``: ONNX Runtime on that export where torch would run float32 on a CPU, else torch
-            (:func:`~geo_pix2pix.inference.predict.load_predictor`). Default: ``$GEOPIX_ENGINE``, else auto.
     """
     from geo_pix2pix.inference.predict import load_predictor
 
-    return Model(load_predictor(model, device, amp, tta, engine or os.environ.get("GEOPIX_ENGINE") or "auto"))
+    return Model(load_predictor(model, device, amp, tta))
 
 
 @_api

@@ -26,50 +26,12 @@ from geo_pix2pix.export.contract import Contract, graph_input, normalised_output
 from geo_pix2pix.export.metadata import parse_metadata, require
 from geo_pix2pix.tiles.errors import GeopixError, ModelFileError, TileSizeError, first_line
 
-__all__ = ["OnnxPredictor", "is_onnx", "providers_for", "ENGINES", "companion", "prefers_onnx"]
-
-#: Engine choices of :func:`~geo_pix2pix.inference.predict.load_predictor` (``GEOPIX_ENGINE``).
-ENGINES = ("auto", "torch", "onnxruntime")
+__all__ = ["OnnxPredictor", "is_onnx", "providers_for"]
 
 
 def is_onnx(model: str | os.PathLike[str]) -> bool:
     """Whether ``model`` names an ONNX file (by its ``.onnx`` suffix)."""
     return Path(model).suffix.lower() == ".onnx"
-
-
-def companion(model_file: Path) -> Path | None:
-    """The ONNX export beside a model file (its name with ``.onnx``: ``RUN/model.onnx``), if it was
-    exported from exactly this file (the SHA-256 its contract records); else None."""
-    import json
-
-    from geo_pix2pix.export.metadata import CONTRACT_KEY, file_sha256, read_metadata
-
-    onnx_file = model_file.with_suffix(".onnx")
-    if not onnx_file.is_file():
-        return None
-    try:
-        recorded = json.loads(read_metadata(onnx_file)[CONTRACT_KEY]).get("source_sha256")
-    except (GeopixError, KeyError, ValueError):
-        return None
-    return onnx_file if recorded == file_sha256(model_file) else None
-
-
-def prefers_onnx(device: str, amp: bool) -> bool:
-    """The ``auto`` engine's rule: ONNX Runtime where torch would run float32 on a CPU (a CPU without
-    native bf16, or ``amp`` off), and onnxruntime is installed. There ONNX Runtime's float32 was
-    1.2-2.1x faster than torch's (bench/README.md); on a CPU with native bf16 torch's bf16 autocast
-    was about as fast on the paper U-Net and needs no export, so torch stays."""
-    import importlib.util
-
-    import torch
-
-    from geo_pix2pix.runtime.device import cpu_has_native_bf16
-
-    if device not in ("auto", "cpu") or importlib.util.find_spec("onnxruntime") is None:
-        return False
-    if device == "auto" and (torch.cuda.is_available() or torch.backends.mps.is_available()):
-        return False
-    return not (amp and cpu_has_native_bf16())
 
 
 class _Stride:

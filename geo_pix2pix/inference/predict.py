@@ -113,35 +113,12 @@ class Engine(Protocol):
 
 
 def load_predictor(model: str | os.PathLike[str], device: str = "auto", amp: bool = True,
-                   tta: bool = False, engine: str = "auto") -> Engine:
-    """The engine for ``model``: ONNX Runtime for an exported ``.onnx`` file; for a run directory or
-    a ``.safetensors`` file torch, or ONNX Runtime on the export beside it (``RUN/model.onnx``,
-    made from exactly that file) where ``engine`` asks for it or ``auto`` prefers it
-    (:func:`~geo_pix2pix.inference.onnx_engine.prefers_onnx`: CPUs where torch runs float32). A
-    model with a SPADE style encoder stays with torch under ``auto`` (its export has a fixed style)."""
-    from geo_pix2pix.files.modelfile import read_meta
-    from geo_pix2pix.inference.onnx_engine import ENGINES, OnnxPredictor, companion, is_onnx, prefers_onnx
-    from geo_pix2pix.inference.style import style_dim
-    from geo_pix2pix.tiles.errors import GeopixError
+                   tta: bool = False) -> Engine:
+    """The engine for ``model``: ONNX Runtime for an exported ``.onnx`` file, torch for a run
+    directory or a ``.safetensors`` model file. torch stays the engine of model files on every
+    device: on a quiet CPU ONNX Runtime's float32 was no faster than torch's (bench/README.md)."""
+    from geo_pix2pix.inference.onnx_engine import OnnxPredictor, is_onnx
 
-    if engine not in ENGINES:
-        raise GeopixError(f"unknown engine {engine!r}; choose {', '.join(ENGINES)}")
     if is_onnx(model):
-        if engine == "torch":
-            raise GeopixError(f"{model} is an ONNX file: ONNX Runtime runs it; torch runs run directories and "
-                              ".safetensors model files")
         return OnnxPredictor(model, device, amp, tta)
-    if engine == "torch":
-        return Predictor(model, device, amp, tta)
-    path = resolve_model_path(model)
-    if engine == "onnxruntime":
-        onnx_file = companion(path)
-        if onnx_file is None:
-            raise GeopixError(f"no ONNX export of {path} beside it; make one with 'geopix export {model} "
-                              f"{path.with_suffix('.onnx')}'")
-        return OnnxPredictor(onnx_file, device, amp, tta)
-    if prefers_onnx(device, amp) and not style_dim(read_meta(path)):
-        onnx_file = companion(path)
-        if onnx_file is not None:
-            return OnnxPredictor(onnx_file, device, amp, tta)
     return Predictor(model, device, amp, tta)
