@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "translate": ("geo_pix2pix.cli.translate", "translate", "Translate a region into a georeferenced raster."),
     "merge": ("geo_pix2pix.cli.merge", "merge", "Merge the parts of a sharded translate into one COG."),
     "inpaint": ("geo_pix2pix.cli.inpaint", "inpaint", "Fill holes (clouds, stripes, nodata) in imagery."),
+    "export": ("geo_pix2pix.cli.export", "export", "Export a model to ONNX with GIS metadata (Deepness, GeoDeep)."),
 }
 
 

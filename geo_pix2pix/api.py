@@ -142,7 +142,9 @@ class Model:
             with burnt_region(region, self.meta, out) as path:
                 return self.translate(path, out, progress=progress, **options)  # type: ignore[no-any-return]
         check_input_file(region, "region")
-        cfg = TranslateConfig(model=str(self.path), **keyword_values(_TRANSLATE, options, "translate"))
+        values = keyword_values(_TRANSLATE, options, "translate")
+        values["tile"] = self._engine_tile(values.get("tile"), values.get("style"), values.get("seed"))
+        cfg = TranslateConfig(model=str(self.path), **values)
         result, _ = translate(region, out, cfg, progress=progress, predictor=self._pred)
         return result
 
@@ -166,7 +168,9 @@ class Model:
         from geo_pix2pix.tiles.raster import check_input_file
 
         check_input_file(region, "region")
-        cfg = InpaintConfig(model=str(self.path), **keyword_values(_INPAINT, options, "inpaint"))
+        values = keyword_values(_INPAINT, options, "inpaint")
+        values["tile"] = self._engine_tile(values.get("tile"))
+        cfg = InpaintConfig(model=str(self.path), **values)
         return inpaint(region, out, cfg, progress=progress, predictor=self._pred)
 
     @_api
@@ -195,11 +199,26 @@ class Model:
         if self.meta.family == "inpaint":
             raise GeopixError(f"{self.path} is an inpainting model: fill a raster's holes with Model.inpaint")
         data = self._checked_array(array)
-        tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], settings["tile"], settings["overlap"])
+        tile = self._engine_tile(settings["tile"], settings["style"], settings["seed"])
+        tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], tile, settings["overlap"])
         m = self.meta
         z = choose_style(self._pred.G, m, self._pred.plan.device, settings["style"], settings["seed"])
         run = self._pred if z is None else functools.partial(self._pred, style=z)
         return mosaic_array(data, run, m.input_stats, m.output_stats, tile, overlap, settings["batch_size"], mask)
+
+    def _engine_tile(self, tile: int | None, style: Any = None, seed: int | None = None) -> int | None:
+        """The tile to use with this model's engine: an ONNX graph exported with a fixed tile takes
+        that one (the default), and its style was fixed at export."""
+        fixed = getattr(self._pred, "fixed_tile", None)
+        if getattr(self._pred, "engine", "torch") != "torch" and (style is not None or seed is not None):
+            raise GeopixError(f"{self.path} is an ONNX model: its style was fixed at export (geopix export "
+                              "--style/--seed); translate it without --style/--seed")
+        if fixed and tile is not None and tile != fixed:
+            from geo_pix2pix.tiles.errors import TileSizeError
+
+            raise TileSizeError(f"{self.path} was exported for {fixed}-pixel tiles only; leave out --tile-size, or "
+                                "export it again without --tile")
+        return fixed or tile
 
     def _checked_array(self, array: Any) -> np.ndarray:
         m = self.meta
@@ -244,18 +263,22 @@ def merge(out: str | os.PathLike[str], parts: list[str | os.PathLike[str]] | str
 
 @_api
 def load_model(model: str | os.PathLike[str] | None = None, **options: Any) -> Model:
-    """Load a model (a run directory or a ``model.safetensors`` file; default ``runs/latest``) once,
-    for many calls.
+    """Load a model (a run directory, a ``model.safetensors`` file, or an ONNX file ``geopix export``
+    wrote; default ``runs/latest``) once, for many calls.
+
+    An ``.onnx`` file runs through ONNX Runtime (``pip install geopix[onnx]``) with the same tiling,
+    blending, masks and outputs; its style (SPADE) is the one fixed at export, and a file exported
+    with ``--tile`` takes that tile only (the default then).
 
     Keyword arguments: :class:`~geo_pix2pix.inference.run_options.ModelOptions`' ``device``
-    (``auto``: a GPU if there is one; ``cpu``, ``cuda``, ``cuda:N``, ``mps``), ``amp`` (mixed
-    precision where the device computes it natively) and ``tta`` (average each tile over its 8
-    rotations/mirrors, 8x the compute), as ``geopix translate`` takes them.
+    (``auto``: a GPU if there is one; ``cpu``, ``cuda``, ``cuda:N``, ``mps``; ONNX: cpu, cuda), ``amp``
+    (mixed precision where the device computes it natively; torch only) and ``tta`` (average each
+    tile over its 8 rotations/mirrors, 8x the compute), as ``geopix translate`` takes them.
     """
-    from geo_pix2pix.inference.predict import Predictor
+    from geo_pix2pix.inference.predict import load_predictor
 
     chosen = ModelOptions(**keyword_values([ModelOptions], {"model": model, **options}, "load_model"))
-    return Model(Predictor(chosen.model, chosen.device, chosen.amp, chosen.tta))
+    return Model(load_predictor(chosen.model, chosen.device, chosen.amp, chosen.tta))
 
 
 load_model.__signature__ = keyword_signature(load_model, [ModelOptions], ("device", "amp", "tta"))  # type: ignore
