@@ -293,7 +293,7 @@ def fit(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, An
     """Train (or, with ``resume``, continue) the run ``config.out`` as ``geopix train`` does.
 
     ``config`` holds every training option (:class:`~geo_pix2pix.training.config.TrainConfig`; start from
-    a family's recipe with :func:`~geo_pix2pix.training.config.apply_recipe`). ``on_step(step, losses)`` is
+    a family's recipe with :func:`~geo_pix2pix.training.recipes.apply_recipe`). ``on_step(step, losses)`` is
     called after every step with the step's named losses (``losses.as_row()``). Returns a
     :class:`~geo_pix2pix.training.loop.FitResult`: the run directory, the last step and the validation
     metrics. The model file is ``result.run_dir / "model.safetensors"``, for :func:`load_model`.

@@ -8,7 +8,7 @@ import json
 import click
 
 from geo_pix2pix.cli.train import FAMILY_OPTIONS, train
-from geo_pix2pix.families import iter_families
+from geo_pix2pix.families.base import iter_families
 from geo_pix2pix.tiles.pairs.pair import PairSpec
 from geo_pix2pix.training.config import TrainConfig
 from geo_pix2pix.training.option_fields import option_specs
