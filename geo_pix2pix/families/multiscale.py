@@ -84,7 +84,7 @@ class MultiScaleFamily(Family):
 
     options: ClassVar[type | None] = MultiScaleOptions
 
-    def check(self, cfg: TrainConfig, opts: MultiScaleOptions) -> None:
+    def check(self, cfg: TrainConfig, opts: Any) -> None:
         """The family's own checks, then the VGG19 weights file (read before any work)."""
         self.check_family(cfg, opts)
         if opts.vgg_weights:
@@ -95,7 +95,7 @@ class MultiScaleFamily(Family):
     def check_family(self, cfg: TrainConfig, opts: Any) -> None:
         """What this family refuses (one-line errors), before the shared checks."""
 
-    def configure(self, cfg: TrainConfig, opts: MultiScaleOptions, in_channels: int, out_channels: int,
+    def configure(self, cfg: TrainConfig, opts: Any, in_channels: int, out_channels: int,
                   head: Mapping[str, Any]) -> tuple[Any, DiscriminatorConfig]:
         if opts.vgg_weights and opts.lambda_vgg > 0 and out_channels != 3:
             raise GeopixError(f"the VGG perceptual loss needs 3-band (RGB) output; this model outputs {out_channels} "
@@ -108,7 +108,7 @@ class MultiScaleFamily(Family):
         multiple comes from (``.multiple``), whatever the channels."""
         raise NotImplementedError
 
-    def discriminator_for(self, cfg: TrainConfig, opts: MultiScaleOptions, in_channels: int,
+    def discriminator_for(self, cfg: TrainConfig, opts: Any, in_channels: int,
                           out_channels: int) -> DiscriminatorConfig:
         """``num_d`` conditional PatchGANs, judging the input and output bands together."""
         from geo_pix2pix.models.registry import DiscriminatorConfig
@@ -116,14 +116,14 @@ class MultiScaleFamily(Family):
         return DiscriminatorConfig(in_channels=in_channels + out_channels, ndf=cfg.ndf, n_layers=cfg.d_layers,
                                    norm=cfg.d_norm, num_d=opts.num_d)
 
-    def generator_terms(self, cfg: TrainConfig, opts: MultiScaleOptions, plan: DevicePlan,
+    def generator_terms(self, cfg: TrainConfig, opts: Any, plan: DevicePlan,
                         out_stats: BandStats | ClassTable) -> tuple[LossTerm, ...]:
         """Feature matching (``G_feat``), then the perceptual loss (``G_VGG``) with VGG19 weights
         and an RGB picture out (a categorical map learns its classes by cross-entropy alone)."""
         from geo_pix2pix.tiles.encoding.classes import ClassTable
         from geo_pix2pix.training.objective import LossTerm
 
-        terms = []
+        terms: list[LossTerm] = []
         if opts.lambda_feat > 0:
             terms.append(LossTerm("G_feat", opts.lambda_feat, feature_matching))
         if opts.vgg_weights and opts.lambda_vgg > 0 and not isinstance(out_stats, ClassTable):

@@ -152,7 +152,8 @@ def build_model(cfg: TrainConfig, family: Family, opts: Any, sides: Sides, plan:
     D = place(family.build_discriminator(dcfg), plan)
     family.initialise(G, cfg, opts)
     opts_ = make_optimisers(G, D, plan, cfg.lr, (cfg.beta1, cfg.beta2), family.d_lr_factor(opts))
-    terms = family.generator_terms(cfg, opts, plan, sides.out_stats)  # after the networks: a term may draw weights
+    # after G, D and Adam: a term may build a network of its own (VGG), which draws from the seeded RNG
+    terms = family.generator_terms(cfg, opts, plan, sides.out_stats)
     nets = Networks(G, D, head_of(G))
     if cfg.compile:
         nets = dataclasses.replace(nets, G=torch.compile(G), D=torch.compile(D))

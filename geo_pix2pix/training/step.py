@@ -174,5 +174,5 @@ def gan_step(nets: Networks, opts: Optimisers, batch: Batch, objective: Objectiv
     if opts.scaler is not None:
         opts.scaler.update()
     _set_requires_grad(nets.D, True)
-    computed = {**{k: d[k] for k in ("D_real", "D_fake") if k in d}, **g}
+    computed: dict[str, torch.Tensor] = {**{k: d[k] for k in ("D_real", "D_fake") if k in d}, **g}
     return StepLosses({k: float(v.detach()) for k, v in computed.items()})
