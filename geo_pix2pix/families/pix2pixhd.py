@@ -84,9 +84,9 @@ PAPER: Mapping[str, Any] = MappingProxyType({
 #: needs multiples of 16) in batches of 4, ngf 16 (global 32), three downsamplings and three
 #: residual blocks in the global generator, one in the enhancer, two discriminators of ndf 32;
 #: Pix2Pix's CPU lessons kept (lr 1e-3, L1 400 with edge weight 4, batch norm), since at a CPU
-#: budget the L1 is what draws the map. Measured (bench/README.md): 4725 steps in 20 minutes
-#: against the Pix2Pix recipe's 5899 (0.8x the pixels a minute), and fainter roads at the end
-#: (road IoU 0.36 against 0.51 on maps256): on a CPU, Pix2Pix stays the default family.
+#: budget the L1 is what draws the map. In the same CPU time it sees fewer pixels and draws
+#: fainter roads than the Pix2Pix recipe (bench/README.md), so on a CPU Pix2Pix stays the
+#: default family.
 CPU: Mapping[str, Any] = MappingProxyType({
     "tile": 128, "batch_size": 4, "ngf": 16, "ndf": 32, "norm": "batch", "d_norm": "batch", "gan_loss": "lsgan",
     "lambda_l1": 400.0, "edge_weight": 4.0, "lr": 1e-3, "n_downsample": 3, "n_blocks": 3, "n_blocks_local": 1})
