@@ -13,8 +13,9 @@ pre-made batches, round by round interleaved so machine noise hits both alike:
   tiles in batches of 4, a quarter of the recipe's pixels so that it stays cheap.
 
 Before timing, one step of each from the same weights and RNG state must give the same losses
-and the same weights, bit for bit. Prints the median step times and today / before (>= 1 means
-no slower).
+and the same weights, bit for bit. Prints the median step times, by the wall clock and by this
+process's CPU time, and today / before (>= 1 means no slower): of the medians, the median of each
+round's ratio, and of the fastest rounds (on a loaded machine the least disturbed).
 
     .venv/bin/python bench/core_step.py [--steps 10] [--rounds 5] [--no-amp] [--base 554d5e0]
                                         [--only pix2pix,spade]
@@ -130,17 +131,35 @@ def _same_first_step(old_step: Any, new_step: Any, old: Built, new: Built, autoc
     return f"identical losses ({', '.join(lo)}) and weights" if same else f"DIFFERENT: {lo} vs {ln}"
 
 
-def _time(fns: dict[str, Callable[[], Any]], steps: int, rounds: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {k: [] for k in fns}
+def _time(fns: dict[str, Callable[[], Any]], steps: int, rounds: int) -> dict[str, dict[str, list[float]]]:
+    """Seconds per step of each function, per round: wall clock and this process's CPU time (on a
+    machine others load too, the CPU time moves far less with their load than the wall clock)."""
+    times: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in fns}
     for r in range(rounds):
         order = list(fns) if r % 2 == 0 else list(fns)[::-1]
         for name in order:
             fns[name]()  # warm-up
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for _ in range(steps):
                 fns[name]()
-            times[name].append((time.perf_counter() - t) / steps)
+            times[name]["wall"].append((time.perf_counter() - t) / steps)
+            times[name]["cpu"].append((time.process_time() - c) / steps)
     return times
+
+
+def _report(times: dict[str, dict[str, list[float]]], steps: int, rounds: int) -> None:
+    print(f"  {steps} steps x {rounds} rounds, medians:")
+    for clock in ("wall", "cpu"):
+        med = {k: float(np.median(v[clock])) for k, v in times.items()}
+        for k, v in med.items():
+            rounds_ms = ", ".join(f"{x * 1000:.0f}" for x in times[k][clock])
+            print(f"    {clock:4s} {k:7s} {v * 1000:8.1f} ms/step   (rounds: {rounds_ms})")
+        # each round's pair ran back to back
+        paired = [b / t for b, t in zip(times["before"][clock], times["today"][clock], strict=True)]
+        fastest = {k: min(v[clock]) for k, v in times.items()}  # the least disturbed round: load only adds time
+        print(f"    {clock:4s} ratio speed today / before: medians {med['before'] / med['today']:.3f}, median of "
+              f"per-round ratios {float(np.median(paired)):.3f} (rounds {min(paired):.2f}-{max(paired):.2f}), "
+              f"fastest rounds {fastest['before'] / fastest['today']:.3f}")
 
 
 def main() -> None:
@@ -169,13 +188,7 @@ def main() -> None:
         print(f"  first step from the same state: {same}")
         times = _time({"before": lambda old=old: old_step.gan_step(*old, old_plan.autocast()),
                        "today": lambda new=new: new_step.gan_step(*new, plan.autocast())}, a.steps, a.rounds)
-        med = {k: float(np.median(v)) for k, v in times.items()}
-        print(f"  {a.steps} steps x {a.rounds} rounds, medians:")
-        for k, v in med.items():
-            print(f"    {k:7s} {v * 1000:8.1f} ms/step   (rounds: {', '.join(f'{x * 1000:.0f}' for x in times[k])})")
-        paired = [b / t for b, t in zip(times["before"], times["today"], strict=True)]  # each pair ran back to back
-        print(f"  ratio speed today / before: medians {med['before'] / med['today']:.3f}, median of per-round "
-              f"ratios {float(np.median(paired)):.3f} (rounds {min(paired):.2f}-{max(paired):.2f})")
+        _report(times, a.steps, a.rounds)
 
 
 if __name__ == "__main__":
