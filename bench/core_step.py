@@ -13,12 +13,14 @@ pre-made batches, round by round interleaved so machine noise hits both alike:
   tiles in batches of 4, a quarter of the recipe's pixels so that it stays cheap.
 
 Before timing, one step of each from the same weights and RNG state must give the same losses
-and the same weights, bit for bit. Prints the median step times, by the wall clock and by this
-process's CPU time, and today / before (>= 1 means no slower): of the medians, the median of each
-round's ratio, and of the fastest rounds (on a loaded machine the least disturbed).
+and the same weights, bit for bit. ``--ops`` compares instead the aten operations one step of each
+dispatches, a measure of the work that no load disturbs. Otherwise prints the median step times,
+by the wall clock and by this process's CPU time, and today / before (>= 1 means no slower): of
+the medians, the median of each round's ratio, and of the fastest rounds (on a loaded machine the
+least disturbed).
 
     .venv/bin/python bench/core_step.py [--steps 10] [--rounds 5] [--no-amp] [--base 554d5e0]
-                                        [--only pix2pix,spade]
+                                        [--only pix2pix,spade] [--ops]
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -131,6 +134,24 @@ def _same_first_step(old_step: Any, new_step: Any, old: Built, new: Built, autoc
     return f"identical losses ({', '.join(lo)}) and weights" if same else f"DIFFERENT: {lo} vs {ln}"
 
 
+def _ops(step: Any, built: Built, autocast: Any) -> list[str]:
+    """The aten operations one step dispatches, in order (forward and backward)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Log(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ops: list[str] = []
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            self.ops.append(str(func.overloadpacket.__name__))
+            return func(*args, **(kwargs or {}))
+
+    with Log() as log:
+        step.gan_step(*copy.deepcopy(built), autocast)
+    return log.ops
+
+
 def _time(fns: dict[str, Callable[[], Any]], steps: int, rounds: int) -> dict[str, dict[str, list[float]]]:
     """Seconds per step of each function, per round: wall clock and this process's CPU time (on a
     machine others load too, the CPU time moves far less with their load than the wall clock)."""
@@ -169,6 +190,7 @@ def main() -> None:
     ap.add_argument("--no-amp", action="store_true")
     ap.add_argument("--base", default="554d5e0")
     ap.add_argument("--only", default=",".join(SCENARIOS))
+    ap.add_argument("--ops", action="store_true", help="compare the aten operations of one step, no timing")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
     extract_base(a.base, tmp)
@@ -186,6 +208,12 @@ def main() -> None:
         print(f"{name}: {SCENARIOS[name].__doc__}")
         same = _same_first_step(old_step, new_step, old, new, (old_plan.autocast(), plan.autocast()))
         print(f"  first step from the same state: {same}")
+        if a.ops:
+            before, today = _ops(old_step, old, old_plan.autocast()), _ops(new_step, new, plan.autocast())
+            print(f"  aten ops of one step: {len(before)} before, {len(today)} today; same order: {before == today}; "
+                  f"only before: {dict(Counter(before) - Counter(today))}, only today: "
+                  f"{dict(Counter(today) - Counter(before))}")
+            continue
         times = _time({"before": lambda old=old: old_step.gan_step(*old, old_plan.autocast()),
                        "today": lambda new=new: new_step.gan_step(*new, plan.autocast())}, a.steps, a.rounds)
         _report(times, a.steps, a.rounds)
