@@ -79,7 +79,8 @@ def merge_stats(stats: list[BandStats], what: str) -> BandStats:
     return BandStats(first.dtype, low, high, "percentile", mean, std)
 
 
-def _pooled(means: list[tuple[float, ...]], stds: list[tuple[float, ...]]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _pooled(means: list[tuple[float, ...]], stds: list[tuple[float, ...]]
+            ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Mean and standard deviation of the pairs' values taken together, each pair weighted alike
     (the law of total variance: the mean within-pair variance plus the variance of the means)."""
     if not all(means):
@@ -230,7 +231,7 @@ def class_table(cfg: TrainConfig, prepared: tuple[PreparedPair, ...]) -> ClassTa
     if not codes:
         raise NoValidDataError("the categorical map has no valid pixels")
     table = ClassTable.build(codes, names, colors, nodata)
-    log.info("classes: %s", ", ".join(f"{c} {n}" for c, n in zip(table.codes, table.names)))
+    log.info("classes: %s", ", ".join(f"{c} {n}" for c, n in zip(table.codes, table.names, strict=True)))
     return table
 
 
