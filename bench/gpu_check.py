@@ -135,8 +135,9 @@ def sync() -> None:
 def train(out: Path, device: str, s: Sizes, **changes: Any) -> tuple[Any, float]:
     """A paper-recipe run on the Houston pair; returns (fit result, samples/s after the warm-up)."""
     from geo_pix2pix.tiles.pairs.pair import PairSpec
-    from geo_pix2pix.training.config import TrainConfig, apply_recipe
+    from geo_pix2pix.training.config import TrainConfig
     from geo_pix2pix.training.loop import fit
+    from geo_pix2pix.training.recipes import apply_recipe
 
     base = TrainConfig(pairs=(PairSpec(str(DATA / "houston_sat.tif"), str(DATA / "houston_map.tif")),), out=str(out),
                        device=device, val_fraction=0.0, val_every=10**6, checkpoint_every=10**6, seed=3)

@@ -158,7 +158,7 @@ def throughput(name: str, run: Path, raster: Path, tile: int, repeats: int, work
 def export_costs(work: Path) -> None:
     """Seconds and MB of ``geopix export`` per family's recipes (untrained networks)."""
     from geo_pix2pix.export import ExportConfig, export_onnx
-    from geo_pix2pix.families import get_family
+    from geo_pix2pix.families.base import get_family
     from geo_pix2pix.families.pix2pixhd import HDGeneratorConfig
     from geo_pix2pix.families.spade import SPADEGeneratorConfig
     from geo_pix2pix.files.modelfile import ModelMeta, save_model

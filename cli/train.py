@@ -19,7 +19,7 @@ import click
 
 from geo_pix2pix.cli.config_options import config_options, field_option, overwrite_opt
 from geo_pix2pix.cli.options import bands_opts, layout_opts, layout_spec, quiet, resampling_opt
-from geo_pix2pix.families import get_family, iter_families
+from geo_pix2pix.families.base import get_family, iter_families
 from geo_pix2pix.training.config import TrainConfig
 
 #: Every family's own options class, in the order of the registry (a new family brings its own).
@@ -223,6 +223,7 @@ def _config(kw: dict[str, Any], given: set[str]) -> TrainConfig:
             raise click.UsageError("--layout pairs vector layers with each --imagery raster: give --imagery, "
                                    "without --maps or --pairs")
         pairs = [(i, i) for i in kw["imagery"]]  # the maps: the layers burnt on its grid, after the checks
+        kw["map_kind"] = "categorical"  # the layers' classes
     else:
         pairs = _pairs(kw["imagery"], kw["maps"], kw["pairs_csv"])
     what = "inpaint" if kw["task"] == "inpaint" else kw["direction"]
@@ -244,11 +245,12 @@ def _config(kw: dict[str, Any], given: set[str]) -> TrainConfig:
 def _apply_recipe(ctx: click.Context, cfg: TrainConfig, recipe: str, given: set[str]) -> TrainConfig:
     """Start from the family's ``recipe`` defaults, keeping every option given on the command line."""
     from geo_pix2pix.runtime.device import plan_device
-    from geo_pix2pix.training.config import apply_recipe
+    from geo_pix2pix.training.recipes import apply_recipe, values_in_use
 
     if recipe == "auto":
         recipe = "cpu" if plan_device(cfg.device, cfg.amp).device.type == "cpu" else "paper"
     cfg, taken = apply_recipe(cfg, recipe, given)
+    taken = values_in_use(cfg, taken)  # e.g. no L1 weights for a categorical map
     if taken and not quiet(ctx):
         click.echo(f"recipe {recipe}: {recipe_text(taken)} (options you give override it; --recipe paper for the "
                    "paper's settings)", err=True)

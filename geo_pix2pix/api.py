@@ -1,14 +1,18 @@
 """The geopix Python API: what the ``geopix`` command does, for notebooks and pipelines.
 
+    import rasterio
+
     import geo_pix2pix as geopix
 
     model = geopix.load_model("runs/demo")                  # a run directory or a model file, once
     model.translate("region.tif", "region_map.tif")         # a raster -> a COG on the same grid
-    filler = geopix.load_model("runs/inpaint")              # a model trained with task="inpaint"
-    filler.inpaint("scene.tif", "filled.tif", holes="clouds.gpkg")
     with rasterio.open("region.tif") as src:
         out = model.predict(src.read(model.input_bands), mask=src.dataset_mask() > 0)
-    result = geopix.fit(config, on_step=lambda step, losses: ...)
+    filler = geopix.load_model("runs/fill")                 # a model trained with task="inpaint"
+    filler.inpaint("scene.tif", "filled.tif", holes="clouds.gpkg")
+    config, _ = geopix.apply_recipe(geopix.TrainConfig(pairs=(geopix.PairSpec("sat.tif", "map.tif"),),
+                                                       out="runs/new"), "cpu")
+    result = geopix.fit(config, on_step=lambda step, losses: print(step, losses.as_row()))
 
 The command line is a thin layer over these functions, so both behave alike: the same checks,
 the same pixels (an array through :meth:`Model.predict` equals translate of the same raster), and
@@ -290,7 +294,7 @@ def fit(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, An
     """Train (or, with ``resume``, continue) the run ``config.out`` as ``geopix train`` does.
 
     ``config`` holds every training option (:class:`~geo_pix2pix.training.config.TrainConfig`; start from
-    a family's recipe with :func:`~geo_pix2pix.training.config.apply_recipe`). ``on_step(step, losses)`` is
+    a family's recipe with :func:`~geo_pix2pix.training.recipes.apply_recipe`). ``on_step(step, losses)`` is
     called after every step with the step's named losses (``losses.as_row()``). Returns a
     :class:`~geo_pix2pix.training.loop.FitResult`: the run directory, the last step and the validation
     metrics. The model file is ``result.run_dir / "model.safetensors"``, for :func:`load_model`.

@@ -96,7 +96,21 @@ def import_graph(repo: Path = REPO) -> tuple[dict[str, Path], list[Import]]:
     """The modules of the source tree and all their imports."""
     modules = source_modules(repo, package_roots(repo))
     known = set(modules)
-    return modules, [imp for name, path in modules.items() for imp in imports_of(name, path, known, repo)]
+    imports = [imp for name, path in modules.items() for imp in imports_of(name, path, known, repo)]
+    return modules, imports
+
+
+def packages_run(imports: list[Import], known: set[str]) -> list[Import]:
+    """Importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__`` first: an edge to each package
+    above the target that is not also above the importer (those have run already)."""
+    found: list[Import] = []
+    for imp in imports:
+        parts = imp.target.split(".")
+        for i in range(1, len(parts)):
+            package = ".".join(parts[:i])
+            if package in known and not imp.source.startswith(package + ".") and package != imp.source:
+                found.append(Import(imp.source, package, imp.where, imp.literal))
+    return found
 
 
 def layer(module: str) -> str | None:
@@ -108,9 +122,10 @@ def layer(module: str) -> str | None:
 
 
 def find_cycles(imports: list[Import], modules: set[str]) -> list[tuple[list[str], list[Import]]]:
-    """Each strongly connected group of modules (Tarjan) with one shortest cycle through it, as edges."""
+    """Each strongly connected group of modules (Tarjan) with one shortest cycle through it, as edges;
+    the packages an import runs count as imported (:func:`packages_run`)."""
     edges: dict[str, dict[str, Import]] = {m: {} for m in modules}
-    for imp in imports:
+    for imp in imports + packages_run(imports, modules):
         if not imp.literal and imp.target in modules and imp.target != imp.source:
             edges[imp.source].setdefault(imp.target, imp)
     index: dict[str, int] = {}
@@ -249,3 +264,23 @@ def test_checker_finds_torch_in_tiles(tmp_path: Path) -> None:
     _, imports = _planted(tmp_path)
     assert torch_imports(imports) == ["tiles/u.py:4: geo_pix2pix.tiles.u imports torch.nn",
                                       "tiles/u.py:5: geo_pix2pix.tiles.u imports safetensors.torch"]
+
+
+def test_checker_counts_the_package_an_import_runs(tmp_path: Path) -> None:
+    """``p.m`` imports ``q.n``; ``q/__init__`` imports ``p.k``: a cycle p.m -> q -> p.k only if the
+    package run by the import counts, and it does (the cycle the ONNX engine and export once had)."""
+    files = {
+        "setup.py": 'ROOTS = {"geo_pix2pix": "geo_pix2pix"}\n',
+        "geo_pix2pix/__init__.py": "",
+        "geo_pix2pix/p/__init__.py": "",
+        "geo_pix2pix/p/m.py": "from geo_pix2pix.q.n import x\n",
+        "geo_pix2pix/p/k.py": "def f():\n    from geo_pix2pix.p.m import y\n",
+        "geo_pix2pix/q/__init__.py": "from geo_pix2pix.p.k import f\n",
+        "geo_pix2pix/q/n.py": "x = 1\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    modules, imports = import_graph(tmp_path)
+    cycles = find_cycles(imports, set(modules))
+    assert [sorted(group) for group, _ in cycles] == [["geo_pix2pix.p.k", "geo_pix2pix.p.m", "geo_pix2pix.q"]]

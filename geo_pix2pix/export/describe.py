@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from geo_pix2pix.export.metadata import CONTRACT_KEY, META_KEY, client_notes, parse_metadata, require
+from geo_pix2pix.files.onnx_metadata import CONTRACT_KEY, META_KEY, client_notes, parse_metadata, require
 from geo_pix2pix.tiles.errors import ModelFileError, first_line
 
 __all__ = ["describe_onnx"]

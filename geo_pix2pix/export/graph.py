@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from geo_pix2pix.export.contract import Contract
+from geo_pix2pix.files.onnx_contract import Contract
 from geo_pix2pix.tiles.encoding.classes import ClassTable
 
 __all__ = ["ExportGraph", "ValuesIn", "CodesIn", "PaletteIn", "HolesIn"]
@@ -118,7 +118,7 @@ class ExportGraph(nn.Module):
         elif contract.input_kind == "codes":
             self.encode = CodesIn(ins, contract.input_scale)
         elif contract.input_kind == "holes":
-            from geo_pix2pix.export.contract import MAX_TILE
+            from geo_pix2pix.files.onnx_contract import MAX_TILE
             from geo_pix2pix.export.prefill import FixedDepthPrefill, levels_for
 
             self.encode = HolesIn(ValuesIn(ins.low, ins.high, contract.input_scale))

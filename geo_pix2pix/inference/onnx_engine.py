@@ -3,11 +3,11 @@
 :class:`OnnxPredictor` takes normalised tiles and returns normalised predictions, like the torch
 predictor, so the mosaicker, the hole filler and the API use it unchanged: the same tiling,
 blending, masks and outputs. Between the two it maps tiles into the graph's units and back
-(:func:`~geo_pix2pix.export.contract.graph_input`, :func:`~geo_pix2pix.export.contract.normalised_output`):
+(:func:`~geo_pix2pix.files.onnx_contract.graph_input`, :func:`~geo_pix2pix.files.onnx_contract.normalised_output`):
 the graph carries the clients' units at its ends, not geopix's.
 
 What it reads from the file: the model file's metadata and the graph's contract (geopix's keys,
-:mod:`~geo_pix2pix.export.metadata`). A file exported with a fixed tile takes that tile only.
+:mod:`~geo_pix2pix.files.onnx_metadata`). A file exported with a fixed tile takes that tile only.
 Device: ``cpu`` runs ONNX Runtime's CPU provider; ``cuda``/``cuda:N`` its CUDA provider (refused
 where that provider is not installed); ``auto`` takes CUDA where it is available. The graph runs in
 float32 (``amp`` has no effect: ONNX Runtime's CPU provider has no bf16 convolutions on x86).
@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from geo_pix2pix.export.contract import Contract, graph_input, normalised_output
-from geo_pix2pix.export.metadata import parse_metadata, require
+from geo_pix2pix.files.onnx_contract import Contract, graph_input, normalised_output
+from geo_pix2pix.files.onnx_metadata import parse_metadata, require
 from geo_pix2pix.tiles.errors import GeopixError, ModelFileError, TileSizeError, first_line
 
 __all__ = ["OnnxPredictor", "is_onnx", "providers_for"]

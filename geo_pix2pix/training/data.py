@@ -162,9 +162,10 @@ def map_codec(cfg: TrainConfig, kind: str, prepared: tuple[PreparedPair, ...]) -
     return stats.widened(stats.dtype, None, units)  # an input: read in its own dtype, never clipped early
 
 
-def resolve_map_kind(cfg: TrainConfig) -> str:
+def resolve_map_kind(cfg: TrainConfig, announce: bool = True) -> str:
     """``cfg.map_kind``, or the kind inferred from the first pair's map (announced, since it decides
-    the loss, the output and the resampling; ``--map-kind`` overrides it)."""
+    the loss, the output and the resampling; ``--map-kind`` overrides it; ``announce=False``: a
+    look ahead of training, which announces it)."""
     from geo_pix2pix.runtime.progress import NOTICE
 
     spec = cfg.pairs[0]
@@ -187,7 +188,7 @@ def resolve_map_kind(cfg: TrainConfig) -> str:
         kind = infer_map_kind(dtype, len(bands), colors, distinct)
         why = ("it has a colour table" if colors else f"one {dtype} band with {distinct} distinct values"
                if kind == "categorical" else f"{len(bands)} {dtype} band(s)")
-        log.log(NOTICE, "map kind: %s (%s; --map-kind to override)", kind, why)
+        log.log(NOTICE if announce else logging.DEBUG, "map kind: %s (%s; --map-kind to override)", kind, why)
     if kind == "categorical" and not cfg.classes_from_palette and len(spec.map_bands or (1,)) != 1:
         raise GeopixError("a categorical map is one band of class codes; choose it with --map-bands N, or use "
                           "--map-kind rendered for a picture of a map")

@@ -1,6 +1,6 @@
 """Every command, fed bad input, refuses in one line and writes nothing (issue 29, section 3).
 
-Each command (info, tile, train, evaluate, translate, merge, inpaint) gets the same kinds of bad
+Each command (info, tile, train, evaluate, translate, merge, inpaint, export) gets the same kinds of bad
 input wherever it reads them: a missing, empty, truncated or wrong-kind file (text named .tif, a
 PNG with no georeferencing, a raster given as a model, a cut model file, a folder), imagery and a
 map (or holes) that do not overlap, a model of the other kind, and option values out of range.
@@ -58,6 +58,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
     weights = (tiny_model / "model.safetensors").read_bytes()
     (d / "cut.safetensors").write_bytes(weights[: len(weights) // 2])
     (d / "empty.safetensors").write_bytes(b"")
+    (d / "old.onnx").write_bytes(b"an earlier export\n")
     shutil.copy(d / "sat.tif", d / "raster.safetensors")
     save_file({"weight": torch.zeros(3)}, str(d / "other.safetensors"))
     (d / "pairs.csv").write_text("imagery,map\nnope.tif,map.tif\n")
@@ -228,6 +229,17 @@ CASES = [
                                             "--device", "cpu", "--record", "{out}/no/such/dir/r.gpkg"], "no/such/dir"),
     ("inpaint negative max hole", ["inpaint", "{in}/sat.tif", "{out}/o.tif", "--model", "{in}/inpaint",
                                    "--device", "cpu", "--max-hole", "-1"], "--max-hole"),
+    # export
+    ("export missing model", ["export", "{in}/nope", "{out}/m.onnx"], "nope"),
+    ("export raster as model", ["export", "{in}/raster.safetensors", "{out}/m.onnx"], "raster.safetensors"),
+    ("export cut model", ["export", "{in}/cut.safetensors", "{out}/m.onnx"], "cut.safetensors"),
+    ("export a foreign safetensors", ["export", "{in}/other.safetensors", "{out}/m.onnx"], "other.safetensors"),
+    ("export to a raster's name", ["export", "{in}/model", "{out}/map.tif"], "map.onnx"),
+    ("export onto an existing file", ["export", "{in}/model", "{in}/old.onnx"], "--overwrite"),
+    ("export tile the generator cannot take", ["export", "{in}/model", "{out}/m.onnx", "--tile", "50"], "50"),
+    ("export style of a model without styles", ["export", "{in}/model", "{out}/m.onnx", "--style", "{in}/sat.tif"],
+     "--style"),
+    ("export into a missing folder", ["export", "{in}/model", "{out}/no/such/dir/m.onnx"], "no/such/dir"),
 ]
 
 

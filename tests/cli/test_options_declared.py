@@ -16,7 +16,7 @@ from geo_pix2pix.cli.evaluate import evaluate
 from geo_pix2pix.cli.inpaint import inpaint
 from geo_pix2pix.cli.train import FAMILY_OPTIONS, train
 from geo_pix2pix.cli.translate import translate
-from geo_pix2pix.families import iter_families
+from geo_pix2pix.families.base import iter_families
 from geo_pix2pix.inference.inpainting import InpaintConfig
 from geo_pix2pix.inference.run_options import (
     FillOptions,
@@ -40,7 +40,7 @@ INPUTS = {"imagery", "maps", "pairs_csv", "aligned_dir", "aligned_order", "recip
 def test_every_declared_field_is_a_train_option_with_its_default_and_help() -> None:
     params = {p.name: p for p in train.params if isinstance(p, click.Option)}
     for cls in (TrainConfig, *FAMILY_OPTIONS):
-        for f, _ in option_specs(cls):
+        for f, _spec in option_specs(cls):
             assert f.name in params, f"{cls.__name__}.{f.name} has no geopix train option"
             p = params[f.name]
             assert p.help, f"--{f.name} has no help line"

@@ -32,7 +32,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from geo_pix2pix.export.contract import Contract
+from geo_pix2pix.files.onnx_contract import Contract
 from geo_pix2pix.tiles.encoding.classes import ClassTable
 from geo_pix2pix.tiles.errors import GeopixError, ModelFileError
 
