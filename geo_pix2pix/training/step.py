@@ -80,9 +80,10 @@ class StepLosses(Mapping[str, float]):
         return dict(self._values)
 
     def postfix(self) -> dict[str, str]:
-        """The progress bar's figures: D's loss, then each of G's terms without its ``G_`` prefix."""
+        """The progress bar's figures: D's loss, then each of G's terms without its ``G_`` prefix,
+        except ``G_GAN``, which keeps it (a bare "GAN" beside "D" would not say whose loss it is)."""
         shown = {} if self.D is None else {"D": self.D}
-        shown.update((k.removeprefix("G_"), v) for k, v in self.items() if k.startswith("G_"))
+        shown.update((k if k == "G_GAN" else k.removeprefix("G_"), v) for k, v in self.items() if k.startswith("G_"))
         return {k: f"{v:.3f}" for k, v in shown.items()}
 
 

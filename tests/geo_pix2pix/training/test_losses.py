@@ -51,7 +51,7 @@ def test_train_step_updates_both_networks_and_returns_losses() -> None:
     assert any(not torch.equal(p, q) for p, q in zip(D.parameters(), d0, strict=True))
     assert 0.1 < losses["G_L1"] < 2 and losses.D > 0
     assert set(losses.as_row()) == {"D_real", "D_fake", "G_GAN", "G_L1"}  # Pix2Pix computes no other term
-    assert list(losses.postfix()) == ["D", "GAN", "L1"]  # the progress bar's
+    assert list(losses.postfix()) == ["D", "G_GAN", "L1"]  # the progress bar's
     # a term of weight 0 is neither computed nor shown: without the GAN term D does not train
     l1_only = gan_step(nets, opts, Batch(a, b, torch.ones(2, 1, 64, 64, dtype=torch.bool)),
                        Objective(LossWeights(gan=0.0)))
