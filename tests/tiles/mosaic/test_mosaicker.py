@@ -46,11 +46,17 @@ def test_blender_weights_normalise_to_one_everywhere(h: int, w: int, tiling: tup
         tiles = np.stack([strip[:, :, c:c + tile] for c in plan.col_starts])
         for i in range(0, len(tiles), batch):  # tiles arrive in batches, as from the model
             b.add_tiles(tiles[i:i + batch])
+            _take(b, out)  # the columns final so far
         b.end_row()
-        for row, vals in b.finished():
-            assert np.isnan(out[:, row:row + vals.shape[1]]).all()  # each row emitted once
-            out[:, row:row + vals.shape[1]] = vals
+        _take(b, out)
     np.testing.assert_allclose(out, img, atol=1e-5)
+
+
+def _take(blender: RowBlender, out: np.ndarray) -> None:
+    for row, col, vals in blender.finished():
+        block = out[:, row:row + vals.shape[1], col:col + vals.shape[2]]
+        assert block.shape == vals.shape and np.isnan(block).all()  # each pixel emitted once
+        block[...] = vals
 
 
 def test_blender_refuses_a_row_with_too_many_or_too_few_tiles() -> None:
