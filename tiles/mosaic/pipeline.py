@@ -34,6 +34,10 @@ Hand-offs, and what keeps them safe:
 
 Memory follows the chunk, not the raster's width, except for the rows the next tile row overlaps
 (:class:`~.blend.RowBlender`) and the strip being assembled (:class:`~.strips.StripBuffer`).
+
+Two pipelines in one process (translations run in threads of one program) share GDAL's cache,
+and GDAL may then write one's blocks from the other's thread, even while the first closes the
+file: run several translations as several processes (as ``--shard`` and ``torchrun`` do).
 """
 
 from __future__ import annotations
