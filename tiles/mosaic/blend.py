@@ -25,15 +25,21 @@ blocks: the result does not depend on how the tiles are batched or the blocks cu
 from __future__ import annotations
 
 import math
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
 from geo_pix2pix.tiles.mosaic.grid import axis_starts, check_tiling
 
-__all__ = ["blend_window", "reflect_index", "MosaicPlan", "plan_mosaic", "RowBlender"]
+__all__ = ["blend_window", "reflect_index", "MosaicPlan", "plan_mosaic", "RowBlender", "CARRY_IN_MEMORY"]
+
+#: Largest carry (bytes) a :class:`RowBlender` keeps in memory; a larger one goes to a temporary
+#: file (about 1 KB per column at the default overlap, up to 3 KB above a snapped last tile row).
+CARRY_IN_MEMORY = 32 << 20
 
 
 def blend_window(tile: int, overlap: int) -> np.ndarray:
@@ -142,22 +148,49 @@ def plan_mosaic(height: int, width: int, tile: int, overlap: int) -> MosaicPlan:
 
 class _Carry:
     """Sums of frame rows a later tile row adds to, for every frame column: blocks of columns in
-    order, appended as a tile row finishes them and taken from the front by the next."""
+    order, appended as a tile row finishes them and taken from the front by the next.
 
-    def __init__(self, channels: int, rows: int) -> None:
+    A carry larger than :data:`CARRY_IN_MEMORY` bytes goes to an anonymous temporary file, written
+    in one pass and read back in the next: the blender's memory then does not grow with the width.
+    """
+
+    def __init__(self, channels: int, rows: int, width: int) -> None:
         self.channels, self.rows = channels, rows
-        self._blocks: deque[tuple[int, np.ndarray, np.ndarray]] = deque()  # (first column, acc, wsum)
+        self._blocks: deque[tuple[int, int, np.ndarray | None, np.ndarray | None]] = deque()  # col, n, acc, wsum
+        big = (channels + 1) * rows * width * 4 > CARRY_IN_MEMORY
+        self._file: BinaryIO | None = tempfile.TemporaryFile(prefix="geopix-carry-") if big else None
+        self._reading = False
 
     def put(self, col: int, acc: np.ndarray, wsum: np.ndarray) -> None:
-        if self.rows:
-            self._blocks.append((col, acc.copy(), wsum.copy()))
+        if not self.rows:
+            return
+        if self._file is None:
+            self._blocks.append((col, acc.shape[2], acc.copy(), wsum.copy()))
+            return
+        self._file.write(np.ascontiguousarray(acc).tobytes())
+        self._file.write(np.ascontiguousarray(wsum).tobytes())
+        self._blocks.append((col, acc.shape[2], None, None))
+
+    def _head(self) -> tuple[int, int, np.ndarray, np.ndarray]:
+        col, n, acc, wsum = self._blocks[0]
+        if acc is None or wsum is None:  # in the file: read it back, in the order it was written
+            f = self._file
+            if f is None:
+                raise RuntimeError("a carried block was neither kept nor written")  # a bug, not user input
+            if not self._reading:
+                f.seek(0)
+                self._reading = True
+            acc = np.frombuffer(f.read(self.channels * self.rows * n * 4), np.float32).reshape(self.channels,
+                                                                                                self.rows, n)
+            wsum = np.frombuffer(f.read(self.rows * n * 4), np.float32).reshape(self.rows, n)
+            self._blocks[0] = (col, n, acc, wsum)
+        return col, n, acc, wsum
 
     def take(self, c0: int, c1: int, acc: np.ndarray, wsum: np.ndarray) -> None:
         """Write the sums of columns ``[c0, c1)`` into the top rows of ``acc``/``wsum`` (which
         start at column ``c0``) and forget every column left of ``c1``."""
         while self._blocks and c0 < c1:
-            col, a, w = self._blocks[0]
-            n = a.shape[2]
+            col, n, a, w = self._head()
             lo, hi = max(c0, col), min(c1, col + n)
             if hi > lo:
                 acc[:, :self.rows, lo - c0:hi - c0] = a[:, :, lo - col:hi - col]
@@ -166,6 +199,10 @@ class _Carry:
                 self._blocks.popleft()
             else:
                 break
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 class RowBlender:
@@ -181,7 +218,7 @@ class RowBlender:
     Memory: the columns of the tiles added since the last :meth:`finished` (``(channels + 1) *
     tile * 4`` bytes per column), plus the carry: ``(channels + 1) * 4`` bytes per frame column
     for each frame row the next tile row overlaps (``overlap`` rows; up to ``tile - 1`` above
-    the snapped last one).
+    the snapped last one), in a temporary file when it exceeds :data:`CARRY_IN_MEMORY`.
     """
 
     def __init__(self, plan: MosaicPlan, channels: int, first_row: int = 0) -> None:
@@ -194,7 +231,7 @@ class RowBlender:
         self._k = first_row
         self._col = 0  # next tile column of row k
         self._pending: list[tuple[int, int, np.ndarray]] = []
-        self._carry = _Carry(channels, 0)  # nothing above the first row
+        self._carry = _Carry(channels, 0, plan.frame_width)  # nothing above the first row
         self._start_row()
 
     def _start_row(self) -> None:
@@ -204,7 +241,7 @@ class RowBlender:
             return
         r = p.row_starts[self._k]
         self._next = p.row_starts[self._k + 1] if self._k + 1 < len(p.row_starts) else p.frame_height
-        self._next_carry = _Carry(self.channels, r + p.tile - self._next)
+        self._next_carry = _Carry(self.channels, r + p.tile - self._next, p.frame_width)
         self._a = self._b = 0  # the working columns [a, b) of the frame
         self._acc = np.zeros((self.channels, p.tile, 0), np.float32)
         self._wsum = np.zeros((p.tile, 0), np.float32)
@@ -248,10 +285,17 @@ class RowBlender:
         if self._col != len(self.plan.col_starts):
             raise ValueError(f"tile row {self._k} ended after {self._col} of {len(self.plan.col_starts)} tiles")
         self._emit(self.plan.frame_width)
+        self._carry.close()
         self._carry = self._next_carry
         self._k += 1
         self._col = 0
         self._start_row()
+
+    def close(self) -> None:
+        """Let go of the carries' temporary files (also after a failure; idempotent)."""
+        self._carry.close()
+        if self._k < len(self.plan.row_starts):
+            self._next_carry.close()
 
     def add_row(self, preds: np.ndarray) -> None:
         """``preds``: ``(n_cols, channels, tile, tile)`` predictions of tile row ``k``."""

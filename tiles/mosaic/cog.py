@@ -49,8 +49,7 @@ STREAM_RAW_MAX_BYTES = 4 << 30
 #: byte count: a bare 128 is 128 bytes). Every block the writers write is written whole, once
 #: (:mod:`.strips`), so the cache only saves decoding again the source blocks two chunks or two
 #: tile rows share; it fills whatever its size on a wide raster, so it is kept small (GDAL's
-#: default, 5% of RAM, would grow with the raster; 64 MB cost 57 MB of peak RSS at 32768 columns
-#: for no measurable time: bench/README.md).
+#: default, 5% of RAM, would grow with the raster; measured in bench/README.md).
 GDAL_CACHE_BYTES = 16 << 20
 
 #: DEFLATE (readable by every GIS) at level 1: 2.6x less CPU than the default level 6 for 8% more

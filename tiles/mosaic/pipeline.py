@@ -194,6 +194,7 @@ def run_pipeline(reader: TileReader, job: TileJob, output: Output, sink: RowSink
         io.submit(strips.close).result()
     finally:
         io.shutdown(wait=True, cancel_futures=True)
+        blender.close()
 
 
 def _read(io: ThreadPoolExecutor, reader: TileReader, step: Step | None) -> Future[np.ndarray] | None:
