@@ -37,7 +37,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,106 +53,14 @@ from geo_pix2pix.tiles.mosaic.fill import fill_raster
 from geo_pix2pix.tiles.mosaic.merge import merge_parts
 from geo_pix2pix.tiles.mosaic.mosaicker import MosaicConfig, mosaic_raster
 from geo_pix2pix.tiles.mosaic.shard import Shard
-from tests.conftest import write_raster
+from tests.tiles.mosaic.stress_cases import HIGH, Case, draw_case, model, source, streams_overviews
 
-__all__ = ["Case", "draw_case", "run_round", "run_rounds", "main"]
+__all__ = ["run_round", "run_rounds", "run_fresh", "streams_overviews", "main"]
 
 #: GDAL's debug sleeps (seconds, drawn per round up to this): after a block leaves the cache and
 #: before it is written, and after the cache lock is dropped.
 GDAL_SLEEPS = {"GDAL_RB_INTERNALIZE_SLEEP_AFTER_DETACH_BEFORE_WRITE": 0.004,
                "GDAL_RB_INTERNALIZE_SLEEP_AFTER_DROP_LOCK": 0.001}
-
-
-@dataclass(frozen=True)
-class Case:
-    """One round's raster, tiling and output."""
-
-    seed: int
-    height: int
-    width: int
-    in_dtype: str
-    in_bands: int
-    out_dtype: str
-    out_bands: int
-    mask: str  # "none", "nodata", "internal" (an internal mask), "nan" (float input)
-    out_nodata: float | None
-    tile: int
-    overlap: int
-    batch: int
-    blocksize: int
-    shards: int
-
-    def __str__(self) -> str:
-        return (f"seed {self.seed}: {self.height}x{self.width} {self.in_bands}x{self.in_dtype} -> "
-                f"{self.out_bands}x{self.out_dtype} mask {self.mask} nodata {self.out_nodata} tile {self.tile}/"
-                f"{self.overlap} batch {self.batch} BLOCKSIZE {self.blocksize} shards {self.shards}")
-
-
-def draw_case(seed: int) -> Case:
-    """A random case: sides odd or even, from below one tile to several, every dtype and mask."""
-    r = random.Random(seed)
-    in_dtype = r.choice(["uint8", "uint8", "uint16", "float32"])
-    out_dtype = r.choice(["uint8", "uint16", "float32"])
-    tile = r.choice([16, 32, 48, 64])
-    masks = ["none", "none", "none", "nodata", "internal"] + (["nan"] if in_dtype == "float32" else [])
-
-    def side() -> int:  # even sides most often: the writer streams overviews only for those
-        n = r.randint(9, 330)
-        return n + n % 2 if r.random() < 0.7 else n
-
-    return Case(seed, side(), side(), in_dtype, r.randint(1, 3), out_dtype, r.randint(1, 3),
-                r.choice(masks), r.choice([None, None, 0.0 if out_dtype != "float32" else -9999.0]), tile,
-                r.randint(0, tile // 2), r.randint(1, 5), r.choice([16, 32, 64]), r.randint(2, 3))
-
-
-HIGH = {"uint8": 255.0, "uint16": 4000.0, "float32": 1.0}
-
-
-def _source(case: Case, path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
-    """The input raster, its values and its validity."""
-    rng = np.random.default_rng(case.seed)
-    h, w = case.height, case.width
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    base = np.stack([np.sin(yy * rng.uniform(0.02, 0.2) + xx * rng.uniform(0.02, 0.2) + b)
-                     for b in range(case.in_bands)])
-    noisy = (base + 1.0) / 2.0 * 0.8 + rng.random((case.in_bands, h, w), np.float32) * 0.2
-    data = (noisy * HIGH[case.in_dtype]).astype(case.in_dtype)
-    valid = np.ones((h, w), bool)
-    blobs = rng.random((h, w)) < 0.02
-    for _ in range(2):  # grow the blobs into holes a few pixels wide
-        blobs = blobs | np.roll(blobs, 1, 0) | np.roll(blobs, 1, 1)
-    kw: dict[str, Any] = {}
-    if case.mask == "nodata":
-        nodata = 0 if case.in_dtype != "float32" else -1.0
-        data = np.where(data == nodata, data + 1, data).astype(case.in_dtype)
-        data[:, blobs] = nodata
-        valid = ~blobs
-        kw["nodata"] = nodata
-    elif case.mask == "nan":
-        data[rng.integers(0, case.in_bands), blobs] = np.nan  # missing in one band: unknown
-        valid = ~blobs
-    write_raster(path, data, **kw)
-    if case.mask == "internal":
-        valid = ~blobs
-        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "r+") as dst:
-            dst.write_mask(valid.astype(np.uint8) * 255)
-    return path, data, valid
-
-
-def model(x: np.ndarray, out_bands: int) -> np.ndarray:
-    """A deterministic stand-in for a generator: a mix of the input channels plus a ramp that
-    depends on the position in the tile, so neighbouring tiles disagree and the blend matters.
-    Elementwise numpy only: a tile's output does not depend on its batch."""
-    c = x.shape[1]
-    t = x.shape[-1]
-    ramp = (np.arange(t, dtype=np.float32) / t - 0.5)[None, :] * (np.arange(t, dtype=np.float32) / t)[:, None]
-    out = []
-    for o in range(out_bands):
-        acc = ramp * np.float32(0.3 * (o + 1))
-        for i in range(c):
-            acc = acc + x[:, i] * np.float32(((i + 2 * o) % 5 - 2) * 0.35 + 0.1)
-        out.append(np.tanh(acc))
-    return np.stack(out, 1).astype(np.float32)
 
 
 class Delays:
@@ -394,21 +301,13 @@ def run_round(seed: int, delays: Delays, writers: tuple[str, ...] = ("translate"
     case = draw_case(seed)
     with tempfile.TemporaryDirectory(prefix="geopix-stress-") as d:
         work = Path(d)
-        src, data, valid = _source(case, work / "in.tif")
+        src, data, valid = source(case, work / "in.tif")
         bad = []
         if "translate" in writers:
             bad += _check_translate(case, src, data, valid, delays, work)
         if "fill" in writers:
             bad += _check_fill(case, src, data, valid, delays, work)
     return [f"{case}: {b}" for b in bad]
-
-
-def streams_overviews(seed: int) -> bool:
-    """Whether round ``seed``'s translation streams its overview levels (even sides, no mask,
-    more than one COG block): the path where rows and levels are written while tiles are read."""
-    c = draw_case(seed)
-    return (c.mask == "none" and c.in_dtype != "float32" and c.height % 2 == 0 and c.width % 2 == 0
-            and max(c.height, c.width) > c.blocksize)
 
 
 def run_rounds(rounds: int, seed: int = 0, max_delay: float = 0.002, writers: tuple[str, ...] = ("translate", "fill"),
