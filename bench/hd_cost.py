@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from geo_pix2pix.families import get_family
+from geo_pix2pix.families.base import get_family
 from geo_pix2pix.families.pix2pixhd import CPU as HD_CPU
 from geo_pix2pix.families.pix2pixhd import PAPER as HD_PAPER
 from geo_pix2pix.families.pix2pixhd import HDGeneratorConfig, Pix2PixHDOptions

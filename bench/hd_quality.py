@@ -27,8 +27,9 @@ import torch
 from geo_pix2pix.inference.predict import Predictor
 from geo_pix2pix.tiles.pairs.aligned import aligned_specs
 from geo_pix2pix.tiles.pairs.pair import PairSpec
-from geo_pix2pix.training.config import TrainConfig, apply_recipe
+from geo_pix2pix.training.config import TrainConfig
 from geo_pix2pix.training.loop import fit
+from geo_pix2pix.training.recipes import apply_recipe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_recipe import DATA, N_EVAL, load_images, report, score, write_preview  # noqa: E402

@@ -42,8 +42,9 @@ from geo_pix2pix.files.modelfile import read_meta
 from geo_pix2pix.inference.predict import Predictor
 from geo_pix2pix.tiles.pairs.aligned import aligned_specs
 from geo_pix2pix.tiles.pairs.pair import PairSpec, open_pair
-from geo_pix2pix.training.config import TrainConfig, apply_recipe
+from geo_pix2pix.training.config import TrainConfig
 from geo_pix2pix.training.loop import fit
+from geo_pix2pix.training.recipes import apply_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

@@ -43,8 +43,9 @@ from geo_pix2pix.evaluation.metrics import MetricAccumulator
 from geo_pix2pix.evaluation.palette import load_palette
 from geo_pix2pix.tiles.pairs.aligned import aligned_specs
 from geo_pix2pix.tiles.pairs.pair import PairSpec
-from geo_pix2pix.training.config import TrainConfig, apply_recipe
+from geo_pix2pix.training.config import TrainConfig
 from geo_pix2pix.training.loop import fit
+from geo_pix2pix.training.recipes import apply_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -151,7 +152,7 @@ def spacenet(a: argparse.Namespace, d: Path) -> None:
     valid = real > 0
     lo, hi = np.percentile(real[valid], (2, 98))
     err = {n: float(np.abs(fake[(codes == c) & valid].mean() - real[(codes == c) & valid].mean()))
-           for c, n in zip(model.meta.input_stats.codes, model.meta.input_stats.names)}
+           for c, n in zip(model.meta.input_stats.codes, model.meta.input_stats.names, strict=True)}
     print(f"spacenet: steps {res.step}; output {dtype} on the image's grid: {same_grid}; L1 "
           f"{np.abs(fake - real)[valid].mean():.1f} DN against {np.abs(real - real[valid].mean())[valid].mean():.1f} "
           f"for a constant (the image mean; image 2-98% range {lo:.0f}-{hi:.0f} DN); |mean painted - "

@@ -37,8 +37,9 @@ from geo_pix2pix.tiles.pairs.dataset import PairWindowDataset
 from geo_pix2pix.tiles.pairs.pair import PairSpec
 from geo_pix2pix.tiles.pairs.prepare import TilerConfig, prepare_pair
 from geo_pix2pix.tiles.pairs.split import SplitConfig
-from geo_pix2pix.training.loop import StepBatchSampler
-from geo_pix2pix.training.step import Batch, LossWeights, Networks, Optimisers, gan_step, make_optimisers, place
+from geo_pix2pix.training.batches import StepBatchSampler
+from geo_pix2pix.training.objective import Batch, Networks, Objective
+from geo_pix2pix.training.step import Optimisers, gan_step, make_optimisers, place
 
 DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
 
@@ -60,7 +61,7 @@ def geopix_models(tile: int, ngf: int, plan: DevicePlan) -> tuple[Networks, Opti
     return Networks(G, D), make_optimisers(G, D, plan, 2e-4, (0.5, 0.999))
 
 
-def compiled_models(tile: int, ngf: int, plan: DevicePlan, batch: Batch, w: LossWeights,
+def compiled_models(tile: int, ngf: int, plan: DevicePlan, batch: Batch, w: Objective,
                     amp: Any) -> tuple[Networks, Optimisers]:
     """geopix's networks under ``torch.compile`` (as ``geopix train --compile``), compiled by two
     steps whose time is printed: what a run has to repay."""
@@ -129,7 +130,7 @@ def main() -> None:
         A, B = A.contiguous(memory_format=torch.channels_last), B.contiguous(memory_format=torch.channels_last)
 
     (base, bopt), (geo, gopt) = make_models(a.tile, a.ngf), geopix_models(a.tile, a.ngf, plan)
-    amp, w = plan.autocast(), LossWeights()
+    amp, w = plan.autocast(), Objective()
     times: dict[str, list[float]] = {"baseline": [], "geopix": [], "premade": []}
     compiled = compiled_models(a.tile, a.ngf, plan, Batch(A, B, V), w, amp) if a.compile else None
     if compiled is not None:

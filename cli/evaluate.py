@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
-from geo_pix2pix.cli.options import no_amp_opt, tta_opt
+from geo_pix2pix.cli.config_options import field_option, option_group
+from geo_pix2pix.inference.run_options import ModelOptions, TilingOptions
 
 
 @click.command()
-@click.option("--model", default="runs/latest", show_default=True, help="Run directory or model.safetensors.")
+@option_group(ModelOptions, "model")
 @click.option("--imagery", type=click.Path(), help="Imagery raster.")
 @click.option("--maps", type=click.Path(), help="Map raster.")
 @click.option("--aligned-dir", type=click.Path(file_okay=False), default=None,
@@ -26,10 +29,7 @@ from geo_pix2pix.cli.options import no_amp_opt, tta_opt
               help="Side of the windows scored on whole pairs [default: the tile translate would use: the "
                    "training tile, or its smallest multiple of at least 256 pixels]. Validation blocks of a "
                    "training pair keep the training tile.")
-@click.option("--device", default="auto", show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@no_amp_opt
-@tta_opt
+@field_option(TilingOptions, "batch_size")
 @click.option("--hole-kind", type=click.Choice(["clouds", "stripes"]), default="clouds", show_default=True,
               help="Inpainting models: the holes drawn into --imagery (cloud blobs, or Landsat 7 SLC-off stripes).")
 @click.option("--hole-sizes", default=None, metavar="8,16,32",
@@ -37,9 +37,9 @@ from geo_pix2pix.cli.options import no_amp_opt, tta_opt
                    "for clouds, 2,4,8,16 for stripes].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Inpainting models: seed of the holes.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str | None, aligned_order: str,
-             palette: str | None, windows: str, tile_size: int | None, device: str, batch_size: int, no_amp: bool,
-             tta: bool, hole_kind: str, hole_sizes: str | None, seed: int, as_json: bool) -> None:
+def evaluate(model: ModelOptions, imagery: str | None, maps: str | None, aligned_dir: str | None, aligned_order: str,
+             palette: str | None, windows: str, tile_size: int | None, batch_size: int, hole_kind: str,
+             hole_sizes: str | None, seed: int, as_json: bool) -> None:
     """Score a model: L1, PSNR, SSIM, the maps pixel accuracy (channel error < 5/255) and, with a
     palette, per-class IoU and mIoU.
 
@@ -54,13 +54,26 @@ def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str
     on its valid pixels and filled by the model and by GDAL's FillNodata; PSNR, SSIM and MAE inside
     the holes, against the real pixels.
     """
-    from geo_pix2pix.files.modelfile import read_meta, resolve_model_path
-
-    if read_meta(resolve_model_path(model)).family == "inpaint":
-        return _evaluate_inpainting(model, imagery, maps or aligned_dir, hole_kind, hole_sizes, seed, device,
-                                    batch_size, not no_amp, tta, as_json)
     from geo_pix2pix.evaluation.evaluate import evaluate_pairs
     from geo_pix2pix.evaluation.palette import load_palette
+    from geo_pix2pix.files.modelfile import read_meta, resolve_model_path
+
+    if read_meta(resolve_model_path(model.model)).family == "inpaint":
+        return _evaluate_inpainting(model, imagery, maps or aligned_dir, hole_kind, hole_sizes, seed, batch_size,
+                                    as_json)
+    specs = _pair_specs(imagery, maps, aligned_dir, aligned_order)
+    pal = load_palette(palette) if palette else None
+    ev = evaluate_pairs(model.model, specs, windows=windows, device=model.device, batch_size=batch_size, palette=pal,
+                        amp=model.amp, tile=tile_size, tta=model.tta)
+    if as_json:
+        click.echo(json.dumps(ev.to_dict(), indent=2))
+        return
+    for line in _evaluation_lines(ev, model.model):
+        click.echo(line)
+
+
+def _pair_specs(imagery: str | None, maps: str | None, aligned_dir: str | None, aligned_order: str) -> list[Any]:
+    """The pairs to score: one imagery/map pair, or every image of an aligned directory."""
     from geo_pix2pix.tiles.pairs.pair import PairSpec
 
     if aligned_dir:
@@ -68,50 +81,50 @@ def evaluate(model: str, imagery: str | None, maps: str | None, aligned_dir: str
             raise click.UsageError("give --aligned-dir or --imagery/--maps, not both")
         from geo_pix2pix.tiles.pairs.aligned import aligned_specs
 
-        specs = aligned_specs(aligned_dir, aligned_order)
-    elif imagery and maps:
-        specs = [PairSpec(imagery, maps)]
-    else:
-        raise click.UsageError("--imagery and --maps are required (or --aligned-dir)")
-    pal = load_palette(palette) if palette else None
-    ev = evaluate_pairs(model, specs, windows=windows, device=device, batch_size=batch_size, palette=pal,
-                        amp=not no_amp, tile=tile_size, tta=tta)
-    if as_json:
-        click.echo(json.dumps(ev.to_dict(), indent=2))
-        return
+        return aligned_specs(aligned_dir, aligned_order)
+    if imagery and maps:
+        return [PairSpec(imagery, maps)]
+    raise click.UsageError("--imagery and --maps are required (or --aligned-dir)")
+
+
+def _evaluation_lines(ev: Any, model: str) -> Iterator[str]:
+    """What evaluate prints: accuracy, IoU and confusion for classes; else L1, PSNR, SSIM, pixel
+    accuracy, errors in the map's units for measured values, and palette IoU when asked for."""
     m = ev.metrics
     sizes = "/".join(map(str, ev.tiles))
     how = " (8-transform average)" if ev.tta else ""
     if ev.categorical:
-        click.echo(f"{ev.count} {ev.windows} windows of {sizes} px{how}: overall accuracy {m.pixel_accuracy:.2%}  "
-                   f"mIoU {ev.miou:.3f}")
-        click.echo("IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in (ev.class_iou or {}).items()))
+        yield (f"{ev.count} {ev.windows} windows of {sizes} px{how}: overall accuracy {m.pixel_accuracy:.2%}  "
+               f"mIoU {ev.miou:.3f}")
+        yield "IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in (ev.class_iou or {}).items())
         names = list(ev.class_iou or ())
-        click.echo("confusion (rows: reference, columns: predicted): " + names.__repr__())
-        for name, row in zip(names, ev.confusion or ()):
-            click.echo(f"  {name:>16}: " + " ".join(f"{v:>9d}" for v in row))
+        yield "confusion (rows: reference, columns: predicted): " + names.__repr__()
+        for name, row in zip(names, ev.confusion or (), strict=True):
+            yield f"  {name:>16}: " + " ".join(f"{v:>9d}" for v in row)
         return
-    click.echo(f"{ev.count} {ev.windows} windows of {sizes} px{how}: L1 {m.L1:.4f}  PSNR {m.PSNR:.2f} dB  SSIM {m.SSIM:.4f}  "
-               f"pixel accuracy {m.pixel_accuracy:.2%}")
+    yield (f"{ev.count} {ev.windows} windows of {sizes} px{how}: L1 {m.L1:.4f}  PSNR {m.PSNR:.2f} dB  "
+           f"SSIM {m.SSIM:.4f}  pixel accuracy {m.pixel_accuracy:.2%}")
     if ev.values is not None:
         from geo_pix2pix.files.modelfile import read_meta
+        from geo_pix2pix.tiles.encoding.normalize import BandStats
 
-        units = read_meta(model).output_stats.units or "map units"
+        out = read_meta(model).output_stats
+        units = (out.units if isinstance(out, BandStats) else None) or "map units"
         v = ev.values
-        click.echo(f"values ({units}): MAE {v['MAE']:.4g}  RMSE {v['RMSE']:.4g}  bias {v['bias']:+.4g}  "
-                   f"over {v['pixels']} pixels")
-        for band in v["bands"]:  # type: ignore[union-attr]
-            click.echo(f"  reference {band['from']:>10.4g} .. {band['to']:<10.4g}: MAE {band['MAE']:.4g}  "
-                       f"RMSE {band['RMSE']:.4g}  bias {band['bias']:+.4g}  ({band['pixels']} px)")
+        yield (f"values ({units}): MAE {v['MAE']:.4g}  RMSE {v['RMSE']:.4g}  bias {v['bias']:+.4g}  "
+               f"over {v['pixels']} pixels")
+        for band in v["bands"]:
+            yield (f"  reference {band['from']:>10.4g} .. {band['to']:<10.4g}: MAE {band['MAE']:.4g}  "
+                   f"RMSE {band['RMSE']:.4g}  bias {band['bias']:+.4g}  ({band['pixels']} px)")
     if ev.class_iou is not None:
-        click.echo("IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in ev.class_iou.items()) + f"  mIoU {ev.miou:.3f}")
+        yield "IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in ev.class_iou.items()) + f"  mIoU {ev.miou:.3f}"
 
 
-def _evaluate_inpainting(model: str, imagery: str | None, other: str | None, kind: str, sizes_text: str | None,
-                         seed: int, device: str, batch_size: int, amp: bool, tta: bool, as_json: bool) -> None:
+def _evaluate_inpainting(model: ModelOptions, imagery: str | None, other: str | None, kind: str,
+                         sizes_text: str | None, seed: int, batch_size: int, as_json: bool) -> None:
     """geopix and GDAL FillNodata inside drawn holes of ``imagery``, one line per size."""
     from geo_pix2pix.api import load_model
-    from geo_pix2pix.evaluation.fill_scores import evaluate_inpainting
+    from geo_pix2pix.evaluation.fill_scores import HoleScore, evaluate_inpainting
     from geo_pix2pix.tiles.raster import check_input_file
 
     if not imagery or other:
@@ -124,16 +137,16 @@ def _evaluate_inpainting(model: str, imagery: str | None, other: str | None, kin
                                  param_hint="--hole-sizes") from None
     if sizes is not None and (not sizes or min(sizes) < 1):
         raise click.BadParameter("hole sizes are positive pixel counts, e.g. 8,16,32", param_hint="--hole-sizes")
-    scores = evaluate_inpainting(load_model(model, device=device, amp=amp, tta=tta), imagery, kind, sizes, seed,
-                                 batch_size)
+    filler = load_model(model.model, device=model.device, amp=model.amp, tta=model.tta)
+    scores = evaluate_inpainting(filler, imagery, kind, sizes, seed, batch_size)
     if as_json:
         click.echo(json.dumps([s.to_dict() for s in scores], indent=2))
         return
     click.echo(f"{kind} holes in {imagery}, inside the holes (geopix / GDAL FillNodata):")
-    by_size: dict[int, dict[str, object]] = {}
+    by_size: dict[int, dict[str, HoleScore]] = {}
     for s in scores:
         by_size.setdefault(s.size, {})[s.method] = s
     for size, m in by_size.items():
         g, f = m["geopix"], m["gdal"]
-        click.echo(f"  {size:>3} px ({g.pixels} px): PSNR {g.PSNR:.2f} / {f.PSNR:.2f} dB  "  # type: ignore
-                   f"SSIM {g.SSIM:.3f} / {f.SSIM:.3f}  MAE {g.MAE:.4g} / {f.MAE:.4g}")  # type: ignore
+        click.echo(f"  {size:>3} px ({g.pixels} px): PSNR {g.PSNR:.2f} / {f.PSNR:.2f} dB  "
+                   f"SSIM {g.SSIM:.3f} / {f.SSIM:.3f}  MAE {g.MAE:.4g} / {f.MAE:.4g}")

@@ -1,4 +1,4 @@
-"""``geopix info FILE``: describe a raster, or a geopix model file."""
+"""``geopix info FILE``: describe a raster, a geopix model file, or an ONNX file."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import click
 @click.argument("path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info(path: str, as_json: bool) -> None:
-    """Describe a raster (CRS, size, pixel size, bands, dtype, nodata, bounds) or a model file.
+    """Describe a raster (CRS, size, pixel size, bands, dtype, nodata, bounds), a model file, or an
+    ONNX file (its graph's input and output, the GIS clients' metadata, geopix's model).
 
     \b
     Example:
@@ -27,6 +28,12 @@ def info(path: str, as_json: bool) -> None:
                 "written at the first checkpoint and at the end)" if (Path(path) / "config.json").exists()
                 else "a directory, not a raster or a run directory (no model.safetensors)")
         raise ModelFileError(f"{path} is {what}; it holds: {', '.join(has) or 'nothing'}")
+    if path.lower().endswith(".onnx"):
+        from geo_pix2pix.export.describe import describe_onnx
+
+        desc = describe_onnx(path)
+        click.echo(json.dumps(desc, indent=2) if as_json else "\n".join(_onnx_lines(desc)))
+        return
     if path.endswith(".safetensors") or _is_run_dir(path):
         from geo_pix2pix.files.modelfile import describe_model
 
@@ -108,9 +115,40 @@ def _side(stats: dict) -> str:
         return f"{len(stats['classes'])} classes as {stats['dtype']} codes, nodata {stats['nodata']}"
     text = f"{stats['method']} {stats['dtype']}"
     if stats["method"] != "fixed":
-        text += " [" + ", ".join(f"{lo:.6g}..{hi:.6g}" for lo, hi in zip(stats["low"], stats["high"])) + "]"
+        ranges = zip(stats["low"], stats["high"], strict=True)
+        text += " [" + ", ".join(f"{lo:.6g}..{hi:.6g}" for lo, hi in ranges) + "]"
     if stats.get("units"):
         text += f" {stats['units']}"
     if stats.get("nodata") is not None:
         text += f", nodata {stats['nodata']}"
     return text
+
+
+def _onnx_lines(d: dict) -> list[str]:
+    """An ONNX file: geopix's model lines where it is a geopix export, then the graph and client keys."""
+    shape = lambda v: " x ".join(map(str, v["shape"]))  # noqa: E731
+    g = d.get("geopix")
+    lines = []
+    if g is not None:
+        c = d["contract"]
+        model = {**g, "path": d["path"], "parameters": d["weights"]}
+        lines += [line.replace(" parameters,", " weights,") for line in _model_lines(model)[1:]]
+        units = "raw values" if c["input_scale"] == 1 else f"values / {c['input_scale']:g}"
+        lines.insert(0, f"model:       {d['path']} (ONNX, exported by geopix {c.get('geopix_version', '?')} from "
+                        f"{c.get('source', '?')})")
+        lines.append(f"graph in:    {c['input_kind']} as {units}; out: {c['output_kind']}"
+                     + (" (per class index)" if c["output_kind"] == "probabilities" else " in the output's units")
+                     + (f"; style {c['style']}" if c.get("style") else ""))
+    else:
+        lines.append(f"model:       {d['path']} (ONNX, no geopix metadata: geopix does not translate it)")
+    lines.append(f"onnx:        opset {d['opset']} (IR {d['ir_version']}), {d['bytes'] / 1e6:.1f} MB, "
+                 f"{d['weights']:,} weights, by {d['producer'] or '?'}")
+    for v in d["inputs"]:
+        lines.append(f"  input:     {v['name']} {shape(v)}")
+    for v in d["outputs"]:
+        lines.append(f"  output:    {v['name']} {shape(v)}")
+    for k, v in d["metadata"].items():
+        lines.append(f"  {k}: {json.dumps(v) if not isinstance(v, str) else v}")
+    for note in d.get("notes", []):
+        lines.append(f"note:        {note}")
+    return lines

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from geo_pix2pix._version import __version__
+from geo_pix2pix.runtime.progress import MODES, Mode, set_mode
 
 #: command name -> (module, attribute, one-line help shown by --help without importing it)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -26,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "translate": ("geo_pix2pix.cli.translate", "translate", "Translate a region into a georeferenced raster."),
     "merge": ("geo_pix2pix.cli.merge", "merge", "Merge the parts of a sharded translate into one COG."),
     "inpaint": ("geo_pix2pix.cli.inpaint", "inpaint", "Fill holes (clouds, stripes, nodata) in imagery."),
+    "export": ("geo_pix2pix.cli.export", "export", "Export a model to ONNX with GIS metadata (Deepness, GeoDeep)."),
 }
 
 
@@ -69,8 +71,9 @@ class _ProgressAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _configure_logging(verbose: int, quiet: int) -> None:
-    """Levels: default = warnings and notices (what geopix inferred for you); ``-q`` = errors only; ``-v`` = what geopix is doing
-    (device, resume, class weights); ``-vv`` = debug, and tracebacks of unexpected errors."""
+    """Levels: default = warnings and notices (what geopix inferred for you); ``-q`` = errors only;
+    ``-v`` = what geopix is doing (device, resume, class weights); ``-vv`` = debug, and tracebacks of
+    unexpected errors."""
     from geo_pix2pix.runtime.progress import NOTICE
 
     level = logging.ERROR if quiet else {0: NOTICE, 1: logging.INFO}.get(verbose, logging.DEBUG)
@@ -83,8 +86,12 @@ def _configure_logging(verbose: int, quiet: int) -> None:
 @click.version_option(__version__, "--version", prog_name="geopix")
 @click.option("-v", "--verbose", count=True, help="More messages (repeat for debug).")
 @click.option("-q", "--quiet", count=True, help="Fewer messages: no progress bars, only errors.")
+@click.option("--progress", "progress", type=click.Choice(MODES), default="bar", show_default=True,
+              help="How progress is reported on stderr: a bar, one JSON object per update for programs "
+                   '({"phase", "done", "total", "unit", "message"}; training steps add their losses as '
+                   '"values"), or not at all. -q silences it in every mode.')
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
+def cli(ctx: click.Context, verbose: int, quiet: int, progress: Mode) -> None:
     """geopix: learn and apply satellite <-> map translation on georeferenced rasters (Pix2Pix).
 
     \b
@@ -92,7 +99,8 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
       geopix train --imagery sat.tif --maps map.tif
       geopix translate region.tif out.tif
     """
-    ctx.obj = {"verbose": verbose, "quiet": quiet}
+    ctx.obj = {"verbose": verbose, "quiet": quiet, "progress": progress}
+    set_mode(progress)
     _configure_logging(verbose, quiet)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from geo_pix2pix.cli.options import overwrite_opt, quiet
+from geo_pix2pix.cli.config_options import overwrite_opt
+from geo_pix2pix.cli.options import quiet
 
 
 @click.command()

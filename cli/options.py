@@ -1,7 +1,9 @@
-"""Option decorators and value parsers shared by the geopix commands.
+"""Value parsers and the option decorators of command-line inputs shared by geopix commands.
 
 Callbacks turn text into typed values and raise :class:`click.BadParameter` quoting the bad
-value, so usage mistakes exit with code 2 and a one-line message.
+value, so usage mistakes exit with code 2 and a one-line message. Options that are fields of a
+config or option group (tiling, device, output) are built from their declarations instead
+(:mod:`geo_pix2pix.cli.config_options`).
 """
 
 from __future__ import annotations
@@ -64,56 +66,11 @@ def tile_size_opt(default: int | None = 256) -> Callable[[F], F]:
     )
 
 
-def overwrite_opt(f: F) -> F:
-    return click.option("--overwrite", is_flag=True, help="Replace an existing output.")(f)
-
-
 def bands_opts(f: F) -> F:
     f = click.option("--map-bands", callback=parse_bands, metavar="1,2,3",
                      help="Map bands to use (default: all but alpha).")(f)
     f = click.option("--imagery-bands", callback=parse_bands, metavar="1,2,3",
                      help="Imagery bands to use (default: all but alpha).")(f)
-    return f
-
-
-def tta_opt(f: F) -> F:
-    """``--tta``: test-time augmentation (the 8 rotations/mirrors of each tile, averaged)."""
-    return click.option(
-        "--tta", is_flag=True,
-        help="Average each tile's output over its 8 rotations and mirrors: smoother, slightly better maps "
-             "(held-out maps256, CPU recipe: mIoU +0.01, L1 -7%) for 8x the compute.")(f)
-
-
-def no_amp_opt(f: F) -> F:
-    """``--no-amp``: float32 everywhere instead of bf16/fp16 mixed precision."""
-    return click.option(
-        "--no-amp", is_flag=True,
-        help="Float32 everywhere. By default CUDA GPUs and CPUs with native bfloat16 (AVX512-BF16, AMX) "
-             "run the networks in mixed precision.")(f)
-
-
-def tiling_opts(f: F) -> F:
-    """How a model runs over a region (translate, inpaint): tiles, batch, device, precision, TTA, the
-    COG's creation options and the region's bands."""
-    for deco in reversed([
-        click.option("--tile-size", type=click.IntRange(min=1), default=None,
-                     help="Tile side in pixels [default: the training tile, or its smallest multiple of at least "
-                          "256 pixels if it is smaller]; any multiple of the generator's stride product (the "
-                          "training tile always is one). Larger tiles: more context, fewer tiles."),
-        click.option("--overlap", type=click.IntRange(min=0), default=None,
-                     help="Overlap of neighbouring tiles in pixels [default: a quarter of the tile]."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
-        no_amp_opt,
-        tta_opt,
-        click.option("--co", "creation_options", multiple=True, callback=parse_creation_options, metavar="KEY=VAL",
-                     help="GDAL creation option of the COG driver, e.g. --co COMPRESS=ZSTD (repeatable)."),
-        click.option("--bands", callback=parse_bands, metavar="1,2,3",
-                     help="Bands of REGION to read, in the model's order [default: the model's input bands]; "
-                          "required when REGION has more bands than the training input (extra bands are never "
-                          "used silently)."),
-    ]):
-        f = deco(f)
     return f
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from geo_pix2pix.cli.options import bands_opts, overwrite_opt, resampling_opt, split_opts, tile_size_opt
+from geo_pix2pix.cli.config_options import overwrite_opt
+from geo_pix2pix.cli.options import bands_opts, resampling_opt, split_opts, tile_size_opt
 
 
 @click.command()

@@ -10,25 +10,38 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import click
 
-from geo_pix2pix.cli.config_options import config_options
-from geo_pix2pix.cli.options import bands_opts, layout_opts, layout_spec, overwrite_opt, quiet, resampling_opt
-from geo_pix2pix.families import get_family, iter_families
+from geo_pix2pix.cli.config_options import config_options, field_option, overwrite_opt
+from geo_pix2pix.cli.options import bands_opts, layout_opts, layout_spec, quiet, resampling_opt
+from geo_pix2pix.families.base import get_family, iter_families
 from geo_pix2pix.training.config import TrainConfig
 
 #: Every family's own options class, in the order of the registry (a new family brings its own).
 FAMILY_OPTIONS: tuple[type, ...] = tuple(f.options for f in iter_families() if f.options is not None)
-#: TrainConfig fields whose command-line option is declared here (their CLI default differs).
+#: TrainConfig fields whose command-line option is placed by hand: their CLI default is computed
+#: later (the run name; a share of the aligned images), so the option's default is None.
 _EXPLICIT = ("out", "val_pairs")
-#: --help shows, next to each default (the paper's), the value the CPU recipe gives it: what
-#: `geopix train` uses on a machine without a GPU unless the option is given.
-_RECIPE_NOTES = {k: f"pix2pix CPU recipe, the default without a GPU: {v:g}" if isinstance(v, float)
-                 else f"pix2pix CPU recipe, the default without a GPU: {v}" for k, v in get_family("pix2pix").recipes["cpu"].items()}
+#: The CPU recipe: what `geopix train` uses on a machine without a GPU unless an option is given.
+_CPU_RECIPE = get_family("pix2pix").recipes["cpu"]
+
+
+def _value_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def recipe_text(values: Mapping[str, Any]) -> str:
+    """``name value, ...`` of a recipe's values, as the recipe line and --help show them."""
+    return ", ".join(f"{k} {_value_text(v)}" for k, v in values.items())
+
+
+#: --help shows, next to each default (the paper's), the value the CPU recipe gives it.
+_RECIPE_NOTES = {k: f"pix2pix CPU recipe, the default without a GPU: {_value_text(v)}" for k, v in _CPU_RECIPE.items()}
 
 
 @click.command()
@@ -43,15 +56,12 @@ _RECIPE_NOTES = {k: f"pix2pix CPU recipe, the default without a GPU: {v:g}" if i
               help="Directory of pix2pix side-by-side images (input|target), e.g. the maps dataset.")
 @click.option("--aligned-order", type=click.Choice(["AB", "BA"]), default="AB", show_default=True,
               help="AB: imagery on the left, map on the right; BA: the reverse.")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Run directory (default: runs/<date>-<time>-<direction>).")
-@click.option("--val-pairs", type=click.IntRange(min=0), default=None,
-              help="Hold out the last N pairs (or aligned images) whole for validation "
-                   "[default: 0 for rasters (blocks of every pair), 20% of aligned images].")
+@field_option(TrainConfig, "out", default=None, type=click.Path(file_okay=False))
+@field_option(TrainConfig, "val_pairs", default=None)
 @click.option("--recipe", type=click.Choice(["auto", "paper", "cpu"]), default="auto", show_default=True,
               help="Defaults to start from: paper (the family's paper configuration), cpu (what trains best on a "
-                   "CPU in a fixed time; pix2pix: tile 64, batch 16, ngf/ndf 32, lr 1e-3, lambda 400, edge weight 4), "
-                   "auto: cpu when training on a CPU, else paper. Options you give override the recipe.")
+                   f"CPU in a fixed time; pix2pix: {recipe_text(_CPU_RECIPE)}), auto: cpu when training on a CPU, "
+                   "else paper. Options you give override the recipe.")
 @config_options([TrainConfig], skip=_EXPLICIT, notes=_RECIPE_NOTES)
 @config_options(FAMILY_OPTIONS)
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
@@ -213,6 +223,7 @@ def _config(kw: dict[str, Any], given: set[str]) -> TrainConfig:
             raise click.UsageError("--layout pairs vector layers with each --imagery raster: give --imagery, "
                                    "without --maps or --pairs")
         pairs = [(i, i) for i in kw["imagery"]]  # the maps: the layers burnt on its grid, after the checks
+        kw["map_kind"] = "categorical"  # the layers' classes
     else:
         pairs = _pairs(kw["imagery"], kw["maps"], kw["pairs_csv"])
     what = "inpaint" if kw["task"] == "inpaint" else kw["direction"]
@@ -234,14 +245,14 @@ def _config(kw: dict[str, Any], given: set[str]) -> TrainConfig:
 def _apply_recipe(ctx: click.Context, cfg: TrainConfig, recipe: str, given: set[str]) -> TrainConfig:
     """Start from the family's ``recipe`` defaults, keeping every option given on the command line."""
     from geo_pix2pix.runtime.device import plan_device
-    from geo_pix2pix.training.config import apply_recipe
+    from geo_pix2pix.training.recipes import apply_recipe, values_in_use
 
     if recipe == "auto":
         recipe = "cpu" if plan_device(cfg.device, cfg.amp).device.type == "cpu" else "paper"
     cfg, taken = apply_recipe(cfg, recipe, given)
+    taken = values_in_use(cfg, taken)  # e.g. no L1 weights for a categorical map
     if taken and not quiet(ctx):
-        shown = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in taken.items())
-        click.echo(f"recipe {recipe}: {shown} (options you give override it; --recipe paper for the "
+        click.echo(f"recipe {recipe}: {recipe_text(taken)} (options you give override it; --recipe paper for the "
                    "paper's settings)", err=True)
     return cfg
 
@@ -254,11 +265,14 @@ def _pairs(imagery: tuple[str, ...], maps: tuple[str, ...], csv_path: str | None
 
     if len(imagery) != len(maps):
         raise click.UsageError(f"{len(imagery)} --imagery but {len(maps)} --maps: give them in pairs")
-    pairs = list(zip(imagery, maps))
+    pairs = list(zip(imagery, maps, strict=True))
     if csv_path:
         path = check_input_file(csv_path, "pairs CSV")
-        with open(path, newline="") as f:
-            rows = [r for r in csv.reader(f) if r and not r[0].lstrip().startswith("#")]
+        try:
+            with open(path, newline="") as f:
+                rows = [r for r in csv.reader(f) if r and not r[0].lstrip().startswith("#")]
+        except (UnicodeDecodeError, csv.Error) as exc:  # a raster or other binary file given as the CSV
+            raise click.UsageError(f"{csv_path} is not a CSV of imagery,map rows ({exc})") from None
         if rows and [c.strip().lower() for c in rows[0][:2]] == ["imagery", "map"]:
             rows = rows[1:]  # header
         for n, row in enumerate(rows, 1):

@@ -7,33 +7,21 @@ is given."""
 from __future__ import annotations
 
 import datetime
+import os
 from typing import Any
 
 import click
 
-from geo_pix2pix.cli.options import layout_opts, layout_spec, overwrite_opt, quiet, tiling_opts
+from geo_pix2pix.cli.config_options import option_group
+from geo_pix2pix.cli.options import layout_opts, layout_spec, quiet
+from geo_pix2pix.inference.run_options import ModelOptions, OutputOptions, TilingOptions, TranslateOptions
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(), metavar="[REGION] OUT")
-@click.option("--model", default="runs/latest", show_default=True, help="Run directory or model.safetensors.")
-@tiling_opts
-@click.option("--output-dtype", type=click.Choice(["float32", "float64", "uint8", "uint16", "int16", "int32",
-                                                   "uint32"]), default=None,
-              help="Dtype of a measured-value (continuous) output [default: float32], e.g. uint16 for a DEM "
-                   "(rounded, with an integer nodata value).")
-@click.option("--palette", type=click.Path(dir_okay=False), default=None,
-              help="Palette JSON (see README): write an RGB model's map as classes, each pixel the code of its "
-                   "nearest palette colour, with the palette as colour table.")
-@click.option("--probabilities", type=click.Path(dir_okay=False), default=None,
-              help="Also write a class model's per-class probabilities to this float32 COG (one band per class; "
-                   "a second pass over the region).")
-@click.option("--style", type=click.Path(dir_okay=False), default=None,
-              help="SPADE with a style encoder: paint in the style of this reference image (the model's imagery "
-                   "bands and dtype). One style for the whole output.")
-@click.option("--seed", type=int, default=None,
-              help="SPADE with a style encoder: paint in a random style drawn with this seed (reproducible). "
-                   "Without --style or --seed the output is deterministic.")
+@option_group(ModelOptions, "model")
+@option_group(TilingOptions, "tiling")
+@option_group(TranslateOptions, "translation")
 @layout_opts
 @click.option("--like", type=click.Path(dir_okay=False), default=None,
               help="With --layout: burn the layers onto this raster's grid (CRS, transform, size).")
@@ -42,19 +30,12 @@ from geo_pix2pix.cli.options import layout_opts, layout_spec, overwrite_opt, qui
 @click.option("--res", type=click.FloatRange(min=0, min_open=True), default=None,
               help="With --bounds: pixel size in --crs units.")
 @click.option("--crs", default=None, help="With --bounds: the grid's CRS (e.g. EPSG:32616).")
-@click.option("--shard", default=None, metavar="I/N",
-              help="Write only shard I (counted from 0) of N, a band of tile rows, as a GeoTIFF part at OUT; "
-                   "'geopix merge' joins the N parts into the COG a single translate writes, pixel for pixel. "
-                   "Under torchrun each rank takes its shard by itself and rank 0 merges.")
-@overwrite_opt
+@option_group(OutputOptions, "output")
 @click.pass_context
-def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size: int | None,
-              overlap: int | None, batch_size: int, device: str, no_amp: bool, tta: bool,
-              creation_options: dict[str, str], bands: tuple[int, ...] | None, output_dtype: str | None,
-              palette: str | None, probabilities: str | None, style: str | None, seed: int | None,
-              layout: tuple[str, ...], class_field: str | None, all_touched: bool, like: str | None,
-              bounds: tuple[float, ...] | None, res: float | None, crs: str | None, shard: str | None,
-              overwrite: bool) -> None:
+def translate(ctx: click.Context, paths: tuple[str, ...], model: ModelOptions, tiling: TilingOptions,
+              translation: TranslateOptions, layout: tuple[str, ...], class_field: str | None, all_touched: bool,
+              like: str | None, bounds: tuple[float, ...] | None, res: float | None, crs: str | None,
+              output: OutputOptions) -> None:
     """Translate REGION (a raster) into OUT, a Cloud Optimized GeoTIFF on the same grid.
 
     \b
@@ -65,42 +46,46 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size:
       torchrun --nproc-per-node 4 $(which geopix) translate big.tif big_map.tif
     """
     from geo_pix2pix.api import load_model
+    from geo_pix2pix.inference.run_options import values_of
     from geo_pix2pix.runtime.distributed import init_world
     from geo_pix2pix.runtime.progress import follow, progress_bar
+
+    world = init_world(model.device, timeout=SHARD_WAIT)
+    region, out = _region(paths, layout_spec(layout, class_field, all_touched), like, bounds, res, crs)
+    # checked before loading the model; a vector region's inputs are its layers and --like raster
+    inputs: list[str | os.PathLike[str]] = (
+        [region] if isinstance(region, str) else [*region.layout.paths, *([like] if like else [])])
+    if world.distributed:
+        if translation.shard is not None:
+            raise click.UsageError("under torchrun every rank takes its own shard: leave out --shard")
+        return _translate_ranks(ctx, world, region, out, inputs, model, values_of(tiling, translation, output))
+    _check_inputs(region, out, inputs, translation, output)
+    loaded = load_model(model.model, device=model.device, amp=model.amp, tta=model.tta)
+    if not quiet(ctx):  # a notice: -q leaves only errors on stderr
+        m = loaded.meta
+        click.echo(f"model: {loaded.path.resolve()} ({m.family} {m.generator.name}, {m.direction}, step {m.step})",
+                   err=True)
+    with progress_bar(disable=quiet(ctx), unit="tile", desc="translate") as bar:
+        result = loaded.translate(region, out, progress=follow(bar), **values_of(tiling, translation, output))
+    shard = translation.shard
+    what = f"shard {shard} part: {result.height} rows" if shard else f"{result.width} x {result.height} px"
+    click.echo(f"wrote {result.path} ({what}, {result.tiles} tiles"
+               f"{', input mask carried over' if result.masked else ''})")
+
+
+def _check_inputs(region: Any, out: str, inputs: list[str | os.PathLike[str]], translation: TranslateOptions,
+                  output: OutputOptions) -> None:
+    """Refuse missing inputs, an existing output and unknown creation options before the model loads."""
     from geo_pix2pix.tiles.atomic import check_output
     from geo_pix2pix.tiles.mosaic.cog_options import check_creation_options
     from geo_pix2pix.tiles.raster import check_input_file
 
-    world = init_world(device, timeout=SHARD_WAIT)
-    region, out = _region(paths, layout_spec(layout, class_field, all_touched), like, bounds, res, crs)
-    # checked before loading the model; a vector region's inputs are its layers and --like raster
-    inputs = [region] if isinstance(region, str) else [*region.layout.paths, *([like] if like else [])]
-    if world.distributed:
-        if shard is not None:
-            raise click.UsageError("under torchrun every rank takes its own shard: leave out --shard")
-        return _translate_ranks(ctx, world, region, out, inputs, overwrite, dict(
-            tile=tile_size, overlap=overlap, batch_size=batch_size, creation_options=creation_options, bands=bands,
-            output_dtype=output_dtype, palette=palette, probabilities=probabilities, style=style, seed=seed),
-            model, device, no_amp, tta)
     if isinstance(region, str):
         check_input_file(region, "region")
-    if style is not None:
-        check_input_file(style, "style reference")
-    check_output(out, inputs, overwrite)
-    check_creation_options(creation_options)
-    model = load_model(model, device=device, amp=not no_amp, tta=tta)
-    if not quiet(ctx):  # a notice: -q leaves only errors on stderr
-        m = model.meta
-        click.echo(f"model: {model.path.resolve()} ({m.family} {m.generator.name}, {m.direction}, step {m.step})",
-                   err=True)
-    with progress_bar(disable=quiet(ctx), unit="tile", desc="translate") as bar:
-        result = model.translate(region, out, tile=tile_size, overlap=overlap, batch_size=batch_size,
-                                 creation_options=creation_options, bands=bands, output_dtype=output_dtype,
-                                 palette=palette, probabilities=probabilities, overwrite=overwrite,
-                                 progress=follow(bar), style=style, seed=seed, shard=shard)
-    what = f"shard {shard} part: {result.height} rows" if shard else f"{result.width} x {result.height} px"
-    click.echo(f"wrote {result.path} ({what}, {result.tiles} tiles"
-               f"{', input mask carried over' if result.masked else ''})")
+    if translation.style is not None:
+        check_input_file(translation.style, "style reference")
+    check_output(out, inputs, output.overwrite)
+    check_creation_options(dict(output.creation_options))
 
 
 #: How long rank 0 waits at the end of a torchrun translate for the slowest shard. A rank that
@@ -108,8 +93,8 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: str, tile_size:
 SHARD_WAIT = datetime.timedelta(hours=24)
 
 
-def _translate_ranks(ctx: click.Context, world: Any, region: Any, out: str, inputs: list[str], overwrite: bool,
-                     options: dict[str, Any], model: str, device: str, no_amp: bool, tta: bool) -> None:
+def _translate_ranks(ctx: click.Context, world: Any, region: Any, out: str, inputs: list[str | os.PathLike[str]],
+                     model: ModelOptions, options: dict[str, Any]) -> None:
     """Under torchrun: rank r translates shard r/N into a part in a temporary folder beside OUT,
     on its own device; when all are written rank 0 merges them into OUT and removes the folder.
     Checks come first and are agreed, so a bad input is one line on every rank, before any work."""
@@ -120,12 +105,12 @@ def _translate_ranks(ctx: click.Context, world: Any, region: Any, out: str, inpu
     from geo_pix2pix.runtime.distributed import agree, barrier, device_for, on_main
     from geo_pix2pix.tiles.atomic import check_output, mkdtemp_beside
 
-    target = Path(out)
+    target, overwrite = Path(out), options["overwrite"]
     parts = Path(on_main(lambda: str(mkdtemp_beside(check_output(target, inputs, overwrite)))))
     try:
-        m = agree(lambda: load_model(model, device=device_for(device), amp=not no_amp, tta=tta))
+        m = agree(lambda: load_model(model.model, device=device_for(model.device), amp=model.amp, tta=model.tta))
         part = parts / f"part-{world.rank:05d}.tif"
-        result = agree(lambda: m.translate(region, part, shard=f"{world.rank}/{world.size}", **options))
+        result = agree(lambda: m.translate(region, part, **{**options, "shard": f"{world.rank}/{world.size}"}))
         if not quiet(ctx):
             click.echo(f"rank {world.rank}: wrote shard {world.rank}/{world.size} ({result.height} rows, "
                        f"{result.tiles} tiles)", err=True)

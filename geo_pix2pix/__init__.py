@@ -29,7 +29,7 @@ _LAZY = {
     "fit": "geo_pix2pix.api",
     "merge": "geo_pix2pix.api",
     "TrainConfig": "geo_pix2pix.training.config",
-    "apply_recipe": "geo_pix2pix.training.config",
+    "apply_recipe": "geo_pix2pix.training.recipes",
     "PairSpec": "geo_pix2pix.tiles.pairs.pair",
     "GeopixError": "geo_pix2pix.tiles.errors",
     "VectorRegion": "geo_pix2pix.inference.vector_layouts",

@@ -1,13 +1,18 @@
 """The geopix Python API: what the ``geopix`` command does, for notebooks and pipelines.
 
+    import rasterio
+
     import geo_pix2pix as geopix
 
     model = geopix.load_model("runs/demo")                  # a run directory or a model file, once
     model.translate("region.tif", "region_map.tif")         # a raster -> a COG on the same grid
-    filler.inpaint("scene.tif", "filled.tif", holes="clouds.gpkg")  # a model trained with task="inpaint"
     with rasterio.open("region.tif") as src:
         out = model.predict(src.read(model.input_bands), mask=src.dataset_mask() > 0)
-    result = geopix.fit(config, on_step=lambda step, losses: ...)
+    filler = geopix.load_model("runs/fill")                 # a model trained with task="inpaint"
+    filler.inpaint("scene.tif", "filled.tif", holes="clouds.gpkg")
+    config, _ = geopix.apply_recipe(geopix.TrainConfig(pairs=(geopix.PairSpec("sat.tif", "map.tif"),),
+                                                       out="runs/new"), "cpu")
+    result = geopix.fit(config, on_step=lambda step, losses: print(step, losses.as_row()))
 
 The command line is a thin layer over these functions, so both behave alike: the same checks,
 the same pixels (an array through :meth:`Model.predict` equals translate of the same raster), and
@@ -28,6 +33,16 @@ from typing import Any, TypeVar
 import numpy as np
 
 from geo_pix2pix.files.modelfile import ModelMeta
+from geo_pix2pix.inference.run_options import (
+    FillOptions,
+    ModelOptions,
+    OutputOptions,
+    TilingOptions,
+    TranslateOptions,
+    keyword_signature,
+    keyword_values,
+    values_of,
+)
 from geo_pix2pix.inference.vector_layouts import VectorRegion
 from geo_pix2pix.tiles.errors import BandError, GeopixError, environment_error
 from geo_pix2pix.tiles.mosaic.fill import FillResult
@@ -37,6 +52,11 @@ from geo_pix2pix.training.config import TrainConfig
 __all__ = ["Model", "load_model", "fit", "merge", "TrainConfig", "GeopixError", "MosaicResult", "FillResult"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The option groups whose fields are the keyword arguments of Model.translate / inpaint / predict.
+_TRANSLATE = (TilingOptions, OutputOptions, TranslateOptions)
+_INPAINT = (FillOptions, TilingOptions, OutputOptions)
+_PREDICT = ("tile", "overlap", "batch_size", "style", "seed")
 
 
 @contextlib.contextmanager
@@ -98,13 +118,7 @@ class Model:
 
     @_api
     def translate(self, region: str | os.PathLike[str] | VectorRegion, out: str | os.PathLike[str], *,
-                  tile: int | None = None,
-                  overlap: int | None = None, batch_size: int = 8,
-                  creation_options: dict[str, str] | None = None, bands: tuple[int, ...] | None = None,
-                  output_dtype: str | None = None, palette: str | None = None,
-                  probabilities: str | os.PathLike[str] | None = None, overwrite: bool = False,
-                  progress: Callable[[int, int], None] | None = None, style: str | os.PathLike[str] | None = None,
-                  seed: int | None = None, shard: str | tuple[int, int] | None = None) -> MosaicResult:
+                  progress: Callable[[int, int], None] | None = None, **options: Any) -> MosaicResult:
         """Translate the raster ``region`` into the Cloud Optimized GeoTIFF ``out``, on its grid.
 
         What ``geopix translate`` does: the region is checked against the model (bands, dtype;
@@ -116,83 +130,55 @@ class Model:
         grid) for a model that paints from class layouts: the layers are burnt with the model's
         classes onto that grid (a temporary raster beside ``out``), which is then ``out``'s grid.
 
-        Args:
-            tile / overlap: tile side and overlap in pixels (default: see
-                :func:`~geo_pix2pix.inference.translate.default_tile`; a quarter of the tile).
-            batch_size: tiles per forward pass.
-            creation_options: GDAL COG creation options (``{"COMPRESS": "ZSTD"}``), checked
-                against the COG driver's list.
-            bands: bands of ``region`` to read, in the model's order (needed when the region has
-                more bands than the training input had).
-            output_dtype: dtype of a measured-value output (default float32).
-            palette: palette JSON: write an RGB map as classes (nearest palette colour, codes 1..K).
-            probabilities: a class model's per-class probabilities, also written to this float32
-                COG (a second pass over the region).
-            progress: called as ``progress(tiles_done, tiles_total)`` after each row of tiles.
-            style / seed: a SPADE model with a style encoder paints in the style of the reference
-                raster ``style``, or of a random draw reproducible by ``seed``; neither: the
-                deterministic default. One style per raster.
-            shard: ``"I/N"`` or ``(I, N)``: write only shard I (from 0) of N, a band of tile rows,
-                into the GeoTIFF part ``out``; :func:`merge` puts the N parts together into the
-                COG an unsharded translate writes, pixel for pixel.
+        Keyword arguments: the options of ``geopix translate``, by field name, as declared in
+        :mod:`geo_pix2pix.inference.run_options` (:class:`~.TilingOptions`: ``tile``, ``overlap``,
+        ``batch_size``, ``bands``; :class:`~.OutputOptions`: ``creation_options`` as a mapping,
+        ``overwrite``; :class:`~.TranslateOptions`: ``output_dtype``, ``palette``, ``probabilities``,
+        ``style``, ``seed``, ``shard`` as ``"I/N"`` or ``(I, N)``: write only that part, for
+        :func:`merge`). ``progress(tiles_done, tiles_total)`` is called after each row of tiles.
         """
         from geo_pix2pix.inference.translate import TranslateConfig, translate
-        from geo_pix2pix.tiles.mosaic.cog_options import check_creation_options
         from geo_pix2pix.tiles.raster import check_input_file
 
         if isinstance(region, VectorRegion):  # burnt with the model's classes, then as a raster
             from geo_pix2pix.inference.vector_layouts import burnt_region
 
             with burnt_region(region, self.meta, out) as path:
-                return self.translate(path, out, tile=tile, overlap=overlap, batch_size=batch_size,  # type: ignore[no-any-return]
-                                      creation_options=creation_options, bands=bands, output_dtype=output_dtype,
-                                      palette=palette, probabilities=probabilities, overwrite=overwrite,
-                                      progress=progress, style=style, seed=seed, shard=shard)
+                return self.translate(path, out, progress=progress, **options)  # type: ignore[no-any-return]
         check_input_file(region, "region")
-        options = check_creation_options(creation_options or {})
-        cfg = TranslateConfig(model=str(self.path), tile=tile, overlap=overlap, batch_size=batch_size,
-                              creation_options=tuple(options.items()), overwrite=overwrite,
-                              bands=tuple(bands) if bands else None, output_dtype=output_dtype, palette=palette,
-                              probabilities=os.fspath(probabilities) if probabilities is not None else None,
-                              style=os.fspath(style) if style is not None else None, seed=seed,
-                              shard=_shard(shard))
+        values = keyword_values(_TRANSLATE, options, "translate")
+        values["tile"] = self._engine_tile(values.get("tile"), values.get("style"), values.get("seed"))
+        cfg = TranslateConfig(model=str(self.path), **values)
         result, _ = translate(region, out, cfg, progress=progress, predictor=self._pred)
         return result
 
     @_api
     def inpaint(self, region: str | os.PathLike[str], out: str | os.PathLike[str], *,
-                holes: str | os.PathLike[str] | None = None, max_hole: float | None = None,
-                record: str | os.PathLike[str] | None = None, tile: int | None = None, overlap: int | None = None,
-                batch_size: int = 8, creation_options: dict[str, str] | None = None,
-                bands: tuple[int, ...] | None = None, overwrite: bool = False,
-                progress: Callable[[int, int], None] | None = None) -> FillResult:
+                progress: Callable[[int, int], None] | None = None, **options: Any) -> FillResult:
         """Fill the holes of the raster ``region`` into the COG ``out`` (an inpainting model,
         ``--task inpaint``): what ``geopix inpaint`` does.
 
         The holes are the region's invalid pixels (nodata, alpha, mask, NaN), or ``holes``: a mask
         raster (non-zero = hole) or polygons, in any CRS. Valid pixels come out bit for bit; holes
         whose farthest pixel lies more than ``max_hole`` pixels from a known one stay nodata
-        (:data:`~geo_pix2pix.inference.inpainting.DEFAULT_MAX_HOLE`, with a warning). The state of every pixel
-        (kept, filled, too large, nodata) is written to ``record`` (default ``OUT.filled.tif``).
-        Returns the paths, the tiles run and the hole plan's counts.
+        (:data:`~geo_pix2pix.inference.run_options.DEFAULT_MAX_HOLE`, with a warning). The state of
+        every pixel (kept, filled, too large, nodata) is written to ``record`` (default
+        ``OUT.filled.tif``). Returns the paths, the tiles run and the hole plan's counts.
+
+        Keyword arguments: :class:`~geo_pix2pix.inference.run_options.FillOptions` (``holes``,
+        ``max_hole``, ``record``) and, as for :meth:`translate`, the tiling and output options.
         """
-        from geo_pix2pix.inference.inpainting import DEFAULT_MAX_HOLE, InpaintConfig, inpaint
-        from geo_pix2pix.tiles.mosaic.cog_options import check_creation_options
+        from geo_pix2pix.inference.inpainting import InpaintConfig, inpaint
         from geo_pix2pix.tiles.raster import check_input_file
 
         check_input_file(region, "region")
-        options = check_creation_options(creation_options or {})
-        cfg = InpaintConfig(model=str(self.path), holes=os.fspath(holes) if holes is not None else None,
-                            max_hole=DEFAULT_MAX_HOLE if max_hole is None else float(max_hole),
-                            record=os.fspath(record) if record is not None else None, tile=tile, overlap=overlap,
-                            batch_size=batch_size, creation_options=tuple(options.items()), overwrite=overwrite,
-                            bands=tuple(bands) if bands else None)
+        values = keyword_values(_INPAINT, options, "inpaint")
+        values["tile"] = self._engine_tile(values.get("tile"))
+        cfg = InpaintConfig(model=str(self.path), **values)
         return inpaint(region, out, cfg, progress=progress, predictor=self._pred)
 
     @_api
-    def predict(self, array: np.ndarray, mask: np.ndarray | None = None, *, tile: int | None = None,
-                overlap: int | None = None, batch_size: int = 8, style: str | os.PathLike[str] | None = None,
-                seed: int | None = None) -> np.ma.MaskedArray:
+    def predict(self, array: np.ndarray, mask: np.ndarray | None = None, **options: Any) -> np.ma.MaskedArray:
         """Translate an array of any size, in memory, exactly as translate does a raster.
 
         Args:
@@ -202,7 +188,7 @@ class Model:
                 takes ``(height, width)``.
             mask: ``(height, width)`` validity, True where the input is valid (e.g.
                 ``src.dataset_mask() > 0``); NaN in floating-point input is invalid too.
-            tile / overlap / batch_size / style / seed: as for :meth:`translate`.
+            tile / overlap / batch_size / style / seed: keyword arguments, as for :meth:`translate`.
 
         Returns:
             ``(output bands, height, width)`` in the target's units and dtype, a numpy masked array
@@ -212,14 +198,31 @@ class Model:
         from geo_pix2pix.inference.translate import choose_tiling
         from geo_pix2pix.tiles.mosaic.arrays import mosaic_array
 
+        settings = {**values_of(TilingOptions(), TranslateOptions()),
+                    **keyword_values(_TRANSLATE, options, "predict", _PREDICT)}
         if self.meta.family == "inpaint":
             raise GeopixError(f"{self.path} is an inpainting model: fill a raster's holes with Model.inpaint")
         data = self._checked_array(array)
-        tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], tile, overlap)
+        tile = self._engine_tile(settings["tile"], settings["style"], settings["seed"])
+        tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], tile, settings["overlap"])
         m = self.meta
-        z = choose_style(self._pred.G, m, self._pred.plan.device, os.fspath(style) if style else None, seed)
+        z = choose_style(self._pred.G, m, self._pred.plan.device, settings["style"], settings["seed"])
         run = self._pred if z is None else functools.partial(self._pred, style=z)
-        return mosaic_array(data, run, m.input_stats, m.output_stats, tile, overlap, batch_size, mask)
+        return mosaic_array(data, run, m.input_stats, m.output_stats, tile, overlap, settings["batch_size"], mask)
+
+    def _engine_tile(self, tile: int | None, style: Any = None, seed: int | None = None) -> int | None:
+        """The tile to use with this model's engine: an ONNX graph exported with a fixed tile takes
+        that one (the default), and its style was fixed at export."""
+        fixed = getattr(self._pred, "fixed_tile", None)
+        if getattr(self._pred, "engine", "torch") != "torch" and (style is not None or seed is not None):
+            raise GeopixError(f"{self.path} is an ONNX model: its style was fixed at export (geopix export "
+                              "--style/--seed); translate it without --style/--seed")
+        if fixed and tile is not None and tile != fixed:
+            from geo_pix2pix.tiles.errors import TileSizeError
+
+            raise TileSizeError(f"{self.path} was exported for {fixed}-pixel tiles only; leave out --tile-size, or "
+                                "export it again without --tile")
+        return fixed or tile
 
     def _checked_array(self, array: Any) -> np.ndarray:
         m = self.meta
@@ -240,15 +243,10 @@ class Model:
         return data
 
 
-def _shard(shard: Any) -> Any:
-    from geo_pix2pix.tiles.mosaic.shard import Shard, parse_shard
-
-    if shard is None or isinstance(shard, Shard):
-        return shard
-    if isinstance(shard, str):
-        return parse_shard(shard)
-    i, n = shard
-    return parse_shard(f"{int(i)}/{int(n)}")
+# help(), IDEs and inspect show the declared keyword arguments of the methods that take **options
+Model.translate.__signature__ = keyword_signature(Model.translate, _TRANSLATE)  # type: ignore[attr-defined]
+Model.inpaint.__signature__ = keyword_signature(Model.inpaint, _INPAINT)  # type: ignore[attr-defined]
+Model.predict.__signature__ = keyword_signature(Model.predict, _TRANSLATE, _PREDICT)  # type: ignore[attr-defined]
 
 
 @_api
@@ -268,18 +266,26 @@ def merge(out: str | os.PathLike[str], parts: list[str | os.PathLike[str]] | str
 
 
 @_api
-def load_model(model: str | os.PathLike[str] = "runs/latest", *, device: str = "auto", amp: bool = True,
-               tta: bool = False) -> Model:
-    """Load a model (a run directory or a ``model.safetensors`` file) once, for many calls.
+def load_model(model: str | os.PathLike[str] | None = None, **options: Any) -> Model:
+    """Load a model (a run directory, a ``model.safetensors`` file, or an ONNX file ``geopix export``
+    wrote; default ``runs/latest``) once, for many calls.
 
-    Args:
-        device: ``auto`` (a GPU if there is one), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-        amp: mixed precision where the device computes it natively.
-        tta: average each tile over its 8 rotations/mirrors (8x the compute).
+    An ``.onnx`` file runs through ONNX Runtime (``pip install geopix[onnx]``) with the same tiling,
+    blending, masks and outputs; its style (SPADE) is the one fixed at export, and a file exported
+    with ``--tile`` takes that tile only (the default then).
+
+    Keyword arguments: :class:`~geo_pix2pix.inference.run_options.ModelOptions`' ``device``
+    (``auto``: a GPU if there is one; ``cpu``, ``cuda``, ``cuda:N``, ``mps``; ONNX: cpu, cuda), ``amp``
+    (mixed precision where the device computes it natively; torch only) and ``tta`` (average each
+    tile over its 8 rotations/mirrors, 8x the compute), as ``geopix translate`` takes them.
     """
-    from geo_pix2pix.inference.predict import Predictor
+    from geo_pix2pix.inference.predict import load_predictor
 
-    return Model(Predictor(model, device, amp, tta))
+    chosen = ModelOptions(**keyword_values([ModelOptions], {"model": model, **options}, "load_model"))
+    return Model(load_predictor(chosen.model, chosen.device, chosen.amp, chosen.tta))
+
+
+load_model.__signature__ = keyword_signature(load_model, [ModelOptions], ("device", "amp", "tta"))  # type: ignore
 
 
 @_api
@@ -288,7 +294,7 @@ def fit(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, An
     """Train (or, with ``resume``, continue) the run ``config.out`` as ``geopix train`` does.
 
     ``config`` holds every training option (:class:`~geo_pix2pix.training.config.TrainConfig`; start from
-    a family's recipe with :func:`~geo_pix2pix.training.config.apply_recipe`). ``on_step(step, losses)`` is
+    a family's recipe with :func:`~geo_pix2pix.training.recipes.apply_recipe`). ``on_step(step, losses)`` is
     called after every step with the step's named losses (``losses.as_row()``). Returns a
     :class:`~geo_pix2pix.training.loop.FitResult`: the run directory, the last step and the validation
     metrics. The model file is ``result.run_dir / "model.safetensors"``, for :func:`load_model`.

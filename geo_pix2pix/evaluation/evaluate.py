@@ -20,6 +20,7 @@ import numpy as np
 
 from geo_pix2pix.evaluation.metrics import ImageMetrics, MetricAccumulator, ValueAccumulator
 from geo_pix2pix.evaluation.palette import ClassAccumulator, Palette
+from geo_pix2pix.files.modelfile import ModelMeta
 from geo_pix2pix.inference.predict import Predictor
 from geo_pix2pix.inference.translate import check_tile, default_tile
 from geo_pix2pix.tiles.encoding.classes import ClassTable
@@ -28,6 +29,7 @@ from geo_pix2pix.tiles.errors import GeopixError, NoValidDataError
 from geo_pix2pix.tiles.mosaic.grid import PixelWindow, grid_windows
 from geo_pix2pix.tiles.pairs.pair import PairSpec, open_pair
 from geo_pix2pix.tiles.pairs.prepare import TilerConfig, prepare_pair
+from geo_pix2pix.tiles.pairs.reader import PairReader
 from geo_pix2pix.tiles.pairs.split import SplitConfig
 
 __all__ = ["Evaluation", "evaluate", "evaluate_pairs"]
@@ -118,6 +120,62 @@ def _select(specs: list[PairSpec], pred: Predictor, windows: str, min_valid: flo
     return "all", [(s, _all_windows(s, trained, tile)) for s in specs]
 
 
+class _Scores:
+    """What one evaluation adds its batches to: image metrics, errors in the map's units (one-band
+    measured values), and classes (a categorical model's codes, or RGB maps read by a palette)."""
+
+    def __init__(self, meta: ModelMeta, palette: Palette | None) -> None:
+        out = meta.output_stats
+        self.table = out if isinstance(out, ClassTable) else None
+        self.denormalize = out.denormalize
+        self.images = MetricAccumulator()
+        self.values = (ValueAccumulator(min(out.low), max(out.high))
+                       if isinstance(out, BandStats) and out.method == "robust" and out.bands == 1 else None)
+        names = palette if palette is not None else self.table.names if self.table is not None else None
+        self.classes = ClassAccumulator(names) if names is not None else None
+        self.count = 0
+
+    def add(self, fake: np.ndarray, real: np.ndarray, valid: np.ndarray, raws: list[np.ndarray]) -> None:
+        """A batch: network outputs, targets (normalised, or class indexes), validity, raw map values."""
+        self.count += len(fake)
+        if self.table is not None and self.classes is not None:  # codes: the arg-max class against the reference's
+            self.classes.add_indices(fake.argmax(1), real, valid)
+            return
+        self.images.add(fake, real, valid)
+        if self.values is not None:  # measured values: errors in the map's units
+            self.values.add(self.denormalize(fake[:, 0]), np.stack(raws), valid[:, 0])
+        if self.classes is not None:  # RGB maps read as classes by the palette
+            rgb = self.denormalize
+            self.classes.add(np.stack([rgb(f) for f in fake]), np.stack([rgb(r) for r in real]), valid)
+
+    def result(self, mode: str, sizes: tuple[int, ...], tta: bool) -> Evaluation:
+        c = self.classes
+        if self.table is not None and c is not None:
+            nan = float("nan")
+            return Evaluation(ImageMetrics(nan, nan, nan, c.accuracy(), self.count), mode, self.count, sizes,
+                              c.iou(), c.miou(), tta, True, tuple(tuple(int(v) for v in row) for row in c.confusion))
+        values = self.values.result() if self.values is not None else None
+        return Evaluation(self.images.result(), mode, self.count, sizes, c.iou() if c else None,
+                          c.miou() if c else None, tta, values=values)
+
+
+def _batch(pair: PairReader, wins: list[PixelWindow], meta: ModelMeta, scores: _Scores, min_valid: float
+           ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Inputs, targets, validity and raw map values of the windows with enough valid pixels."""
+    xs, ys, vs, raws = [], [], [], []
+    for w in wins:
+        s = pair.read(w)
+        if s.valid.mean() < min_valid:
+            continue
+        a, b = (s.imagery, s.maps) if meta.direction == "sat2map" else (s.maps, s.imagery)
+        xs.append(meta.input_stats.normalize(a))
+        ys.append(scores.table.class_indices(b) if scores.table is not None else meta.output_stats.normalize(b))
+        vs.append(s.valid[None])
+        if scores.values is not None:
+            raws.append(b[0].astype(np.float64))
+    return xs, ys, vs, raws
+
+
 def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows: str = "auto",
                    device: str = "auto", batch_size: int = 8, min_valid: float = 0.95,
                    palette: Palette | None = None, amp: bool = True, tile: int | None = None,
@@ -131,61 +189,27 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
     meta = pred.meta
     if tile is not None:
         check_tile(pred, tile)
-    sat2map = meta.direction == "sat2map"
-    table = meta.output_stats if isinstance(meta.output_stats, ClassTable) else None
-    if palette is not None and (table is not None or meta.output_stats.bands != 3 or meta.output_stats.dtype != "uint8"):
-        raise GeopixError("--palette needs a model whose output is a 3-band uint8 (RGB) map"
-                          + ("; this model writes class codes, scored per class without one" if table else ""))
-    acc = MetricAccumulator()
     out = meta.output_stats
-    values = (ValueAccumulator(min(out.low), max(out.high))
-              if isinstance(out, BandStats) and out.method == "robust" and out.bands == 1 else None)
-    classes = ClassAccumulator(palette if palette is not None else table.names) if (palette or table) else None
-    count = 0
+    if palette is not None and (isinstance(out, ClassTable) or out.bands != 3 or out.dtype != "uint8"):
+        raise GeopixError("--palette needs a model whose output is a 3-band uint8 (RGB) map" + (
+            "; this model writes class codes, scored per class without one" if isinstance(out, ClassTable) else ""))
+    scores = _Scores(meta, palette)
+    sat2map = meta.direction == "sat2map"
     specs = [PairSpec(s.imagery, s.maps, meta.input_bands if sat2map else meta.output_bands,
                       meta.output_bands if sat2map else meta.input_bands, s.resampling, s.aligned, meta.map_kind)
              for s in specs]
     mode, selected = _select(specs, pred, windows, min_valid, tile)
-    sizes = sorted({w.height for _, wins in selected for w in wins})
+    sizes = tuple(sorted({w.height for _, wins in selected for w in wins}))
     for spec, wins in selected:
         with open_pair(spec) as pair:
             for i in range(0, len(wins), batch_size):
-                xs, ys, vs, raws = [], [], [], []
-                for w in wins[i:i + batch_size]:
-                    s = pair.read(w)
-                    if s.valid.mean() < min_valid:
-                        continue
-                    a, b = (s.imagery, s.maps) if sat2map else (s.maps, s.imagery)
-                    xs.append(meta.input_stats.normalize(a))
-                    ys.append(table.class_indices(b) if table is not None else meta.output_stats.normalize(b))
-                    vs.append(s.valid[None])
-                    if values is not None:
-                        raws.append(b[0].astype(np.float64))
-                if not xs:
-                    continue
-                fake, real, valid = pred(np.stack(xs)), np.stack(ys), np.stack(vs)
-                if table is not None and classes is not None:  # codes: the arg-max class against the reference's
-                    classes.add_indices(fake.argmax(1), real, valid)
-                    count += len(xs)
-                    continue
-                acc.add(fake, real, valid)
-                if values is not None:  # measured values: errors in the map's units
-                    values.add(out.denormalize(fake[:, 0]), np.stack(raws), valid[:, 0])
-                if classes is not None:
-                    to_rgb = meta.output_stats.denormalize
-                    classes.add(np.stack([to_rgb(f) for f in fake]), np.stack([to_rgb(r) for r in real]), valid)
-                count += len(xs)
-    if count == 0:
+                xs, ys, vs, raws = _batch(pair, wins[i:i + batch_size], meta, scores, min_valid)
+                if xs:
+                    scores.add(pred(np.stack(xs)), np.stack(ys), np.stack(vs), raws)
+    if scores.count == 0:
         size = "/".join(map(str, sizes)) or str(meta.tile_size)
         raise NoValidDataError(f"no {size}-pixel window with {min_valid:.0%} valid pixels to evaluate")
-    if table is not None and classes is not None:
-        nan = float("nan")
-        return Evaluation(ImageMetrics(nan, nan, nan, classes.accuracy(), count), mode, count, tuple(sizes),
-                          classes.iou(), classes.miou(), tta, True,
-                          tuple(tuple(int(v) for v in row) for row in classes.confusion))
-    return Evaluation(acc.result(), mode, count, tuple(sizes),
-                      classes.iou() if classes else None, classes.miou() if classes else None, tta,
-                      values=values.result() if values is not None else None)
+    return scores.result(mode, sizes, tta)
 
 
 def evaluate(model: str | os.PathLike[str], imagery: str, maps: str, windows: str = "auto",

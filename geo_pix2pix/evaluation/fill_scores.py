@@ -11,8 +11,8 @@ Both are scored inside the holes only, against the raster's own pixels:
 * MAE in the raster's units;
 * PSNR and SSIM on values scaled to [0, 1] per band: uint8 by 255, other types by the band's 1-99%
   range over the valid pixels (clipped), so 16-bit and reflectance bands score on the range their
-  pixels use; PSNR from the mean squared error over all hole pixels, SSIM as the mean of the SSIM
-  map (7 x 7 windows, per band, then averaged over bands) over the hole pixels.
+  pixels use; both by :func:`~geo_pix2pix.evaluation.metrics.hole_scores`, the rule training's
+  validation of an inpainting model scores by.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from geo_pix2pix.evaluation.metrics import hole_scores
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.holes.draw import EVAL_HOLES, eval_holes
 
@@ -65,17 +66,11 @@ def _scaled(data: np.ndarray, ref: np.ndarray, valid: np.ndarray) -> np.ndarray:
 def score_fill(filled: np.ndarray, truth: np.ndarray, holes: np.ndarray, valid: np.ndarray
                ) -> tuple[float, float, float]:
     """MAE (raster units), PSNR and SSIM of ``filled`` against ``truth`` inside ``holes`` (module docstring)."""
-    from skimage.metrics import structural_similarity
-
     m = holes & valid
     if not m.any():
         raise GeopixError("no hole pixels to score")
     mae = float(np.abs(filled[:, m].astype(np.float64) - truth[:, m].astype(np.float64)).mean())
-    f, t = _scaled(filled, truth, valid), _scaled(truth, truth, valid)
-    mse = float(((f[:, m] - t[:, m]) ** 2).mean())
-    psnr = 100.0 if mse <= 1e-12 else 10 * float(np.log10(1.0 / mse))
-    ssim = float(np.mean([structural_similarity(t[b], f[b], data_range=1.0, full=True)[1][m].mean()
-                          for b in range(f.shape[0])]))
+    psnr, ssim = hole_scores(_scaled(truth, truth, valid), _scaled(filled, truth, valid), m)
     return mae, psnr, ssim
 
 

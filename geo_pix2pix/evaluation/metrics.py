@@ -14,10 +14,37 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["HoleAccumulator", "ImageMetrics", "MetricAccumulator", "ValueAccumulator", "ACCURACY_THRESHOLD",
-           "VALUE_BANDS"]
+           "PSNR_CAP", "VALUE_BANDS", "psnr", "hole_scores"]
 
 #: A pixel is correct when its largest channel difference is below 5/255.
 ACCURACY_THRESHOLD = 5.0 / 255.0
+#: Every PSNR geopix reports is capped here (dB): an exact image has an infinite PSNR, which would
+#: make any mean over images infinite.
+PSNR_CAP = 100.0
+
+
+def psnr(mse: float) -> float:
+    """PSNR in dB of a mean squared error of values in [0, 1], capped at :data:`PSNR_CAP` (an
+    error at or below ``10 ** (-PSNR_CAP / 10)``, an exact fill included, scores the cap)."""
+    if mse <= 10 ** (-PSNR_CAP / 10):
+        return PSNR_CAP
+    return min(PSNR_CAP, 10 * float(np.log10(1.0 / mse)))
+
+
+def hole_scores(real: np.ndarray, fake: np.ndarray, inside: np.ndarray) -> tuple[float, float]:
+    """PSNR and SSIM of ``fake`` against ``real`` (``(C, H, W)`` in [0, 1]) over the pixels
+    ``inside`` (``(H, W)`` bool, at least one) only: the one rule for scoring filled holes.
+
+    PSNR (:func:`psnr`) of the squared error pooled over those pixels and every channel; SSIM as
+    the mean over them of the SSIM map (7x7 windows, data range 1, channels averaged per pixel).
+    The whole image's SSIM would credit a fill with the pixels it kept, and its windows still see
+    the hole's surroundings, so a fill that breaks an edge at the hole's border is marked down.
+    """
+    from skimage.metrics import structural_similarity
+
+    mse = float(((fake - real) ** 2)[:, inside].mean())
+    _, smap = structural_similarity(real, fake, data_range=1.0, channel_axis=0, full=True)
+    return psnr(mse), float(smap.mean(axis=0)[inside].mean())
 
 
 @dataclass(frozen=True)
@@ -65,7 +92,7 @@ class MetricAccumulator:
 
         if valid.mean() < 0.5:
             return  # mostly nodata: PSNR/SSIM would measure the fill value
-        self._psnr.append(min(100.0, float(peak_signal_noise_ratio(real, fake, data_range=1.0))))
+        self._psnr.append(min(PSNR_CAP, float(peak_signal_noise_ratio(real, fake, data_range=1.0))))
         self._ssim.append(float(structural_similarity(real, fake, data_range=1.0, channel_axis=0)))
 
     def result(self) -> ImageMetrics:
@@ -81,20 +108,15 @@ class MetricAccumulator:
 
 class HoleAccumulator(MetricAccumulator):
     """:class:`ImageMetrics` of filled holes, inside the holes only (``valid``: the hole pixels with
-    a known truth): L1 (the MAE in [0, 1] units), PSNR of the pooled squared error of each image's
-    hole pixels, SSIM as the mean of the SSIM map (7x7 windows) over them, and the share of hole
-    pixels within 5/255. Scoring whole windows would credit the fill with the pixels it kept."""
+    a known truth): L1 (the MAE in [0, 1] units), PSNR and SSIM by :func:`hole_scores` for each
+    image, and the share of hole pixels within 5/255."""
 
     def _add_image(self, real: np.ndarray, fake: np.ndarray, valid: np.ndarray) -> None:
-        from skimage.metrics import structural_similarity
-
-        m = valid[0]
-        if not m.any():
+        if not valid[0].any():
             return
-        mse = float(((fake - real) ** 2)[:, m].mean())
-        self._psnr.append(100.0 if mse <= 1e-10 else min(100.0, 10 * float(np.log10(1.0 / mse))))
-        _, smap = structural_similarity(real, fake, data_range=1.0, channel_axis=0, full=True)
-        self._ssim.append(float(smap.mean(axis=0)[m].mean()))
+        p, s = hole_scores(real, fake, valid[0])
+        self._psnr.append(p)
+        self._ssim.append(s)
 
 
 #: Number of equal-width bands of reference values that measured-value errors are also given for.
@@ -140,7 +162,8 @@ class ValueAccumulator:
         lows = [-np.inf, *self.edges]
         highs = [*self.edges, np.inf]
         out["bands"] = [{"from": float(lo), "to": float(hi), **self._stats(n, a, q, e)}
-                        for lo, hi, n, a, q, e in zip(lows, highs, self._n, self._abs, self._sq, self._err) if n]
+                        for lo, hi, n, a, q, e in zip(lows, highs, self._n, self._abs, self._sq, self._err, strict=True)
+                        if n]
         return out
 
 

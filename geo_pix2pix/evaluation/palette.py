@@ -86,7 +86,7 @@ class ClassAccumulator:
         """``(N, 3, H, W)`` RGB in 0..255 for prediction and reference; ``valid`` ``(N, 1, H, W)``."""
         if self.palette is None:
             raise TypeError("RGB pixels need a palette; use add_indices for class indexes")
-        for f, r, v in zip(fake_rgb, real_rgb, valid):
+        for f, r, v in zip(fake_rgb, real_rgb, valid, strict=True):
             self.add_indices(self.palette.classify(f)[None], self.palette.classify(r)[None], v[None])
 
     def add_indices(self, pred: np.ndarray, ref: np.ndarray, valid: np.ndarray) -> None:
@@ -102,7 +102,7 @@ class ClassAccumulator:
         union = self.confusion.sum(0) + self.confusion.sum(1) - tp
         with np.errstate(invalid="ignore", divide="ignore"):
             values = np.where(union > 0, tp / union, np.nan)
-        return {name: float(v) for name, v in zip(self.names, values)}
+        return {name: float(v) for name, v in zip(self.names, values, strict=True)}
 
     def miou(self) -> float:
         vals = [v for v in self.iou().values() if not np.isnan(v)]

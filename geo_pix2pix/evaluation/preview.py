@@ -29,7 +29,8 @@ def quicklook(path: str, size: int = 512) -> np.ndarray:
     if src.dtypes[0] != "uint8":
         valid = data[:, mask & np.isfinite(data).all(0)]
         lo, hi = (np.percentile(valid, [2, 98], axis=1) if valid.size else (np.zeros(len(bands)), np.ones(len(bands))))
-        data = (data - np.asarray(lo)[:, None, None]) / np.maximum(np.asarray(hi) - np.asarray(lo), 1e-9)[:, None, None] * 255
+        lo, hi = np.asarray(lo)[:, None, None], np.asarray(hi)[:, None, None]
+        data = (data - lo) / np.maximum(hi - lo, 1e-9) * 255
     rgb = np.clip(np.nan_to_num(data), 0, 255).astype(np.uint8)
     if rgb.shape[0] < 3:
         rgb = np.repeat(rgb[:1], 3, axis=0)

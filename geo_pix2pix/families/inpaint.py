@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from geo_pix2pix.families import Family
-from geo_pix2pix.families.shared import MultiScaleOptions, multiscale_weights, vgg_perceptual
+from geo_pix2pix.families.multiscale import MultiScaleFamily, MultiScaleOptions
 from geo_pix2pix.tiles.errors import GeopixError
+from geo_pix2pix.training.objective import Batch
 from geo_pix2pix.training.option_fields import option
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,12 +46,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
     from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
-    from geo_pix2pix.runtime.device import DevicePlan
     from geo_pix2pix.training.config import TrainConfig
     from geo_pix2pix.training.data import TrainingData
-    from geo_pix2pix.training.step import Batch, LossWeights
+    from geo_pix2pix.training.objective import Draw, Drawn, Networks
 
-__all__ = ["InpaintOptions", "Inpaint", "HoleBatches", "FAMILY", "holed_input"]
+__all__ = ["InpaintOptions", "Inpaint", "HoleBatch", "HoleBatches", "FAMILY", "draw_holes", "holed_input",
+           "paint_holes"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,47 @@ CPU: Mapping[str, Any] = MappingProxyType({
     "lambda_feat": 0.0})
 
 
+@dataclass(frozen=True)
+class HoleBatch(Batch):
+    """An inpainting batch: G reads the window with its unknown pixels (``hole``, ``(N, 1, T, T)``
+    bool: the drawn holes and the raster's own nodata) zeroed plus their mask, and paints only
+    those: the rest of its output is the window itself."""
+
+    hole: torch.Tensor
+
+    def judged(self, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The window with G's pixels in its holes, scored inside the holes."""
+        return paint_holes(fake, self.real_B, self.hole), self.hole
+
+    @property
+    def shown(self) -> torch.Tensor:
+        """The holed window, without its mask channel."""
+        return self.real_A[:, :self.real_B.shape[1]]
+
+
+def paint_holes(fake: torch.Tensor, real: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """Inpainting's output: the real window with G's pixels in its holes only (what ``geopix
+    inpaint`` writes, what the losses and the discriminators judge, what validation scores)."""
+    import torch
+
+    return torch.where(hole, fake, real.to(fake.dtype))
+
+
+def draw_holes(nets: Networks, batch: Batch) -> Drawn:
+    """Inpainting's draw: ``fake_B`` is the window with G's pixels in its holes, the L1 is taken over
+    the holes' valid pixels, and the raster's own nodata is never a target nor part of a real
+    example: there the real window shows G's pixels too, so no loss can read what it holds."""
+    import torch
+
+    from geo_pix2pix.training.objective import Drawn, generate
+
+    if not isinstance(batch, HoleBatch):
+        raise TypeError("the inpaint family draws HoleBatches (Inpaint.batches makes them)")
+    fake_B = paint_holes(generate(nets, batch.real_A)[0], batch.real_B, batch.hole)
+    real_B = torch.where(batch.valid, batch.real_B.to(fake_B.dtype), fake_B.detach())
+    return Drawn(fake_B, real_B, batch.hole & batch.valid)
+
+
 class HoleBatches:
     """Makes the step's batch from the loader's windows: holes drawn for ``(seed, step)``, the
     holed window and its mask as G's input, the window itself as the target.
@@ -84,17 +125,16 @@ class HoleBatches:
     def __init__(self, spec: Any, bank: list[np.ndarray], seed: int) -> None:
         self.spec, self.bank, self.seed = spec, bank, seed
 
-    def __call__(self, d: Mapping[str, torch.Tensor], step: int, rank: int = 0, world: int = 1) -> Batch:
+    def __call__(self, d: Mapping[str, torch.Tensor], step: int, rank: int = 0, world: int = 1) -> HoleBatch:
         import torch
 
-        from geo_pix2pix.tiles.holes.draw import draw_holes
-        from geo_pix2pix.training.step import Batch
+        from geo_pix2pix.tiles.holes.draw import draw_holes as draw_hole_masks
 
         image, valid = d["imagery"], d["valid"]
         n, size = image.shape[0], image.shape[-1]
-        drawn = draw_holes(np.random.default_rng([self.seed, step, 1]), n * world, size, self.spec, self.bank)
+        drawn = draw_hole_masks(np.random.default_rng([self.seed, step, 1]), n * world, size, self.spec, self.bank)
         hole = torch.from_numpy(drawn[rank * n:(rank + 1) * n, None]).to(image.device) | ~valid
-        return Batch(holed_input(image, hole), image, valid, hole)
+        return HoleBatch(holed_input(image, hole), image, valid, hole)
 
 
 def holed_input(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
@@ -128,14 +168,13 @@ def _nodata_bank(data: TrainingData, size: int, max_fraction: float) -> list[np.
     return nodata_shapes(masks, max_fraction)
 
 
-class Inpaint(Family):
+class Inpaint(MultiScaleFamily):
     name: ClassVar[str] = "inpaint"
     summary: ClassVar[str] = "PatchGAN inpainting: fill holes in imagery (--task inpaint)"
     options: ClassVar[type | None] = InpaintOptions
     recipes: ClassVar[Mapping[str, Mapping[str, Any]]] = MappingProxyType({"paper": PAPER, "cpu": CPU})
-    loss_terms: ClassVar[tuple[str, ...]] = ("G_GAN", "G_L1", "G_feat", "G_VGG")
 
-    def check(self, cfg: TrainConfig, opts: InpaintOptions) -> None:
+    def check_family(self, cfg: TrainConfig, opts: InpaintOptions) -> None:
         from geo_pix2pix.tiles.holes.draw import parse_kinds
 
         if cfg.task != "inpaint":
@@ -147,24 +186,24 @@ class Inpaint(Family):
             parse_kinds(opts.hole_kinds)
         except ValueError as exc:
             raise GeopixError(f"--hole-kinds: {exc}") from None
-        if opts.vgg_weights:
-            from geo_pix2pix.models.vgg import check_vgg_weights
 
-            check_vgg_weights(opts.vgg_weights)
+    def generator_for(self, cfg: TrainConfig, opts: InpaintOptions, in_channels: int = 3,
+                      out_channels: int = 3) -> GeneratorConfig:
+        """The Pix2Pix U-Net reading the holed window plus its mask channel."""
+        from geo_pix2pix.models.registry import GeneratorConfig
 
-    def configure(self, cfg: TrainConfig, opts: InpaintOptions, in_channels: int, out_channels: int,
-                  head: Mapping[str, Any]) -> tuple[GeneratorConfig, DiscriminatorConfig]:
-        from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
-
-        if opts.vgg_weights and opts.lambda_vgg > 0 and out_channels != 3:
-            raise GeopixError(f"the VGG perceptual loss needs 3-band (RGB) imagery; this imagery has {out_channels} "
-                              "band(s): drop --vgg-weights")
-        gcfg = GeneratorConfig(name=cfg.generator, in_channels=in_channels + 1, out_channels=out_channels,
+        return GeneratorConfig(name=cfg.generator, in_channels=in_channels + 1, out_channels=out_channels,
                                tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=False,
                                encoder_weights=cfg.encoder_weights)
-        dcfg = DiscriminatorConfig(in_channels=2 * in_channels + 1, ndf=cfg.ndf, n_layers=cfg.d_layers,
+
+    def discriminator_for(self, cfg: TrainConfig, opts: InpaintOptions, in_channels: int,
+                          out_channels: int) -> DiscriminatorConfig:
+        """The PatchGANs and, unless ``--no-global-d``, a global discriminator of the whole window,
+        both conditioned on the holed window and its mask."""
+        from geo_pix2pix.models.registry import DiscriminatorConfig
+
+        return DiscriminatorConfig(in_channels=2 * in_channels + 1, ndf=cfg.ndf, n_layers=cfg.d_layers,
                                    norm=cfg.d_norm, num_d=opts.num_d, global_tile=cfg.tile if opts.global_d else 0)
-        return gcfg, dcfg
 
     def generator_config(self, d: Mapping[str, Any]) -> GeneratorConfig:
         from geo_pix2pix.models.registry import GeneratorConfig
@@ -177,19 +216,16 @@ class Inpaint(Family):
 
         return PrefilledGenerator(build_generator(gcfg, init=init))
 
-    def loss_weights(self, cfg: TrainConfig, opts: InpaintOptions) -> LossWeights:
-        return multiscale_weights(cfg, opts)  # type: ignore[no-any-return]
-
-    def perceptual(self, cfg: TrainConfig, opts: InpaintOptions, plan: DevicePlan) -> nn.Module | None:
-        return vgg_perceptual(opts, plan)  # type: ignore[no-any-return]
-
     def batches(self, cfg: TrainConfig, opts: InpaintOptions, data: TrainingData, a: str, b: str
-                ) -> Callable[..., Batch]:
+                ) -> Callable[..., HoleBatch]:
         from geo_pix2pix.tiles.holes.draw import HoleSpec, parse_kinds
 
         spec = HoleSpec(parse_kinds(opts.hole_kinds), opts.max_hole_fraction)
         bank = _nodata_bank(data, cfg.tile, opts.max_hole_fraction) if "nodata" in spec.kinds else []
         return HoleBatches(spec, bank, cfg.seed)
+
+    def draw(self, G: nn.Module, opts: InpaintOptions) -> Draw:
+        return draw_holes
 
 
 FAMILY = Inpaint()

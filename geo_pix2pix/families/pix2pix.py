@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from geo_pix2pix.families import Family
+from geo_pix2pix.families.base import Family
 from geo_pix2pix.training.config import RECIPES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,7 +27,6 @@ class Pix2Pix(Family):
     name: ClassVar[str] = "pix2pix"
     summary: ClassVar[str] = "U-Net (or smp encoder U-Net) + PatchGAN, adversarial + lambda * L1"
     recipes: ClassVar[Mapping[str, Mapping[str, Any]]] = RECIPES
-    loss_terms: ClassVar[tuple[str, ...]] = ("G_GAN", "G_L1")
 
     def configure(self, cfg: TrainConfig, opts: Any, in_channels: int, out_channels: int,
                   head: Mapping[str, Any]) -> tuple[GeneratorConfig, DiscriminatorConfig]:

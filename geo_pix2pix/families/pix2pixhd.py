@@ -26,18 +26,15 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from geo_pix2pix.families import Family
-from geo_pix2pix.families.shared import MultiScaleOptions, RecordedConfig, multiscale_weights, vgg_perceptual
+from geo_pix2pix.families.base import RecordedConfig
+from geo_pix2pix.families.multiscale import MultiScaleFamily, MultiScaleOptions
 from geo_pix2pix.tiles.errors import GeopixError, TileSizeError
 from geo_pix2pix.training.option_fields import option
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-    from geo_pix2pix.models.registry import DiscriminatorConfig
-    from geo_pix2pix.runtime.device import DevicePlan
     from geo_pix2pix.training.config import TrainConfig
-    from geo_pix2pix.training.step import LossWeights
 
 __all__ = ["Pix2PixHDOptions", "HDGeneratorConfig", "Pix2PixHD", "FAMILY"]
 
@@ -87,36 +84,34 @@ PAPER: Mapping[str, Any] = MappingProxyType({
 #: needs multiples of 16) in batches of 4, ngf 16 (global 32), three downsamplings and three
 #: residual blocks in the global generator, one in the enhancer, two discriminators of ndf 32;
 #: Pix2Pix's CPU lessons kept (lr 1e-3, L1 400 with edge weight 4, batch norm), since at a CPU
-#: budget the L1 is what draws the map. Measured (bench/README.md): 4725 steps in 20 minutes
-#: against the Pix2Pix recipe's 5899 (0.8x the pixels a minute), and fainter roads at the end
-#: (road IoU 0.36 against 0.51 on maps256): on a CPU, Pix2Pix stays the default family.
+#: budget the L1 is what draws the map. In the same CPU time it sees fewer pixels and draws
+#: fainter roads than the Pix2Pix recipe (bench/README.md), so on a CPU Pix2Pix stays the
+#: default family.
 CPU: Mapping[str, Any] = MappingProxyType({
     "tile": 128, "batch_size": 4, "ngf": 16, "ndf": 32, "norm": "batch", "d_norm": "batch", "gan_loss": "lsgan",
     "lambda_l1": 400.0, "edge_weight": 4.0, "lr": 1e-3, "n_downsample": 3, "n_blocks": 3, "n_blocks_local": 1})
 
 
-class Pix2PixHD(Family):
+class Pix2PixHD(MultiScaleFamily):
     name: ClassVar[str] = "pix2pixhd"
     summary: ClassVar[str] = "coarse-to-fine generator, multi-scale PatchGANs, feature matching (+ VGG)"
     options: ClassVar[type | None] = Pix2PixHDOptions
     recipes: ClassVar[Mapping[str, Mapping[str, Any]]] = MappingProxyType({"paper": PAPER, "cpu": CPU})
-    loss_terms: ClassVar[tuple[str, ...]] = ("G_GAN", "G_L1", "G_feat", "G_VGG")
 
-    def check(self, cfg: TrainConfig, opts: Pix2PixHDOptions) -> None:
+    def check_family(self, cfg: TrainConfig, opts: Pix2PixHDOptions) -> None:
         if cfg.generator != "unet":
             raise GeopixError(f"--generator {cfg.generator} is a pix2pix option; pix2pixhd builds its own "
                               "coarse-to-fine generator (--n-downsample, --n-blocks, --n-local-enhancers)")
         if cfg.palette_head:
             raise GeopixError("--palette-head is a pix2pix option; train pix2pixhd on the map's colours")
-        multiple = 2 ** (opts.n_downsample + opts.n_local_enhancers)
+        multiple = self.generator_for(cfg, opts).multiple
         if cfg.tile % multiple:
             raise TileSizeError(_tile_message(cfg.tile, multiple, opts))
         if opts.fix_global_steps and not opts.n_local_enhancers:
             raise GeopixError("--fix-global-steps trains the local enhancers alone: it needs --n-local-enhancers >= 1")
-        if opts.vgg_weights:
-            from geo_pix2pix.models.vgg import check_vgg_weights
 
-            check_vgg_weights(opts.vgg_weights)
+    def check(self, cfg: TrainConfig, opts: Pix2PixHDOptions) -> None:
+        super().check(cfg, opts)
         if opts.from_run:
             self._global_run(cfg, opts)
 
@@ -133,20 +128,12 @@ class Pix2PixHD(Family):
                               "(train one with --family pix2pixhd --n-local-enhancers 0)")
         return meta
 
-    def configure(self, cfg: TrainConfig, opts: Pix2PixHDOptions, in_channels: int, out_channels: int,
-                  head: Mapping[str, Any]) -> tuple[HDGeneratorConfig, DiscriminatorConfig]:
-        from geo_pix2pix.models.registry import DiscriminatorConfig
-
-        if opts.vgg_weights and opts.lambda_vgg > 0 and out_channels != 3:
-            raise GeopixError(f"the VGG perceptual loss needs 3-band (RGB) output; this model outputs {out_channels} "
-                              "band(s): drop --vgg-weights")
-        gcfg = HDGeneratorConfig(in_channels=in_channels, out_channels=out_channels, ngf=cfg.ngf,
+    def generator_for(self, cfg: TrainConfig, opts: Pix2PixHDOptions, in_channels: int = 3,
+                      out_channels: int = 3) -> HDGeneratorConfig:
+        return HDGeneratorConfig(in_channels=in_channels, out_channels=out_channels, ngf=cfg.ngf,
                                  n_downsample=opts.n_downsample, n_blocks=opts.n_blocks,
                                  n_local_enhancers=opts.n_local_enhancers, n_blocks_local=opts.n_blocks_local,
                                  norm=cfg.norm)
-        dcfg = DiscriminatorConfig(in_channels=in_channels + out_channels, ndf=cfg.ndf, n_layers=cfg.d_layers,
-                                   norm=cfg.d_norm, num_d=opts.num_d)
-        return gcfg, dcfg
 
     def generator_config(self, d: Mapping[str, Any]) -> HDGeneratorConfig:
         return HDGeneratorConfig.from_dict(d)
@@ -160,12 +147,6 @@ class Pix2PixHD(Family):
         if init:
             init_weights(G)
         return G
-
-    def loss_weights(self, cfg: TrainConfig, opts: Pix2PixHDOptions) -> LossWeights:
-        return multiscale_weights(cfg, opts)  # type: ignore[no-any-return]
-
-    def perceptual(self, cfg: TrainConfig, opts: Pix2PixHDOptions, plan: DevicePlan) -> nn.Module | None:
-        return vgg_perceptual(opts, plan)  # type: ignore[no-any-return]
 
     def initialise(self, G: nn.Module, cfg: TrainConfig, opts: Pix2PixHDOptions) -> None:
         if not opts.from_run:  # check() has made sure it is a global-only pix2pixhd run

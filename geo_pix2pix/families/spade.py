@@ -29,20 +29,22 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from geo_pix2pix.families import Family
-from geo_pix2pix.families.shared import MultiScaleOptions, RecordedConfig, multiscale_weights, vgg_perceptual
+from geo_pix2pix.families.base import RecordedConfig
+from geo_pix2pix.families.multiscale import MultiScaleFamily, MultiScaleOptions
 from geo_pix2pix.tiles.errors import GeopixError, TileSizeError
 from geo_pix2pix.training.option_fields import option
 
 if TYPE_CHECKING:  # pragma: no cover
+    import torch
     from torch import nn
 
-    from geo_pix2pix.models.registry import DiscriminatorConfig
     from geo_pix2pix.runtime.device import DevicePlan
+    from geo_pix2pix.tiles.encoding.classes import ClassTable
+    from geo_pix2pix.tiles.encoding.normalize import BandStats
     from geo_pix2pix.training.config import TrainConfig
-    from geo_pix2pix.training.step import LossWeights
+    from geo_pix2pix.training.objective import Batch, Draw, Drawn, GeneratorView, LossTerm, Networks
 
-__all__ = ["SPADEOptions", "SPADEGeneratorConfig", "Spade", "FAMILY"]
+__all__ = ["SPADEOptions", "SPADEGeneratorConfig", "Spade", "StyleDraw", "style_kl", "FAMILY"]
 
 
 @dataclass(frozen=True)
@@ -89,49 +91,64 @@ CPU: Mapping[str, Any] = MappingProxyType({
     "spade_hidden": 32})
 
 
-class Spade(Family):
+class StyleDraw:
+    """SPADE's draw with a style encoder: ``fake_B = G(real_A, z)``, ``z`` drawn from the encoder's
+    Gaussian for ``real_B`` (reparameterisation, ``z = mu + eps * exp(logvar / 2)``), so G learns to
+    paint the real image's style and the encoder to describe it; ``mu`` and ``logvar`` go to the KL
+    term (:func:`style_kl`)."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        self.encoder = encoder
+
+    def __call__(self, nets: Networks, batch: Batch) -> Drawn:
+        import torch
+
+        from geo_pix2pix.training.objective import Drawn, generate
+
+        mu, logvar = self.encoder(batch.real_B)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        fake_B, logits = generate(nets, batch.real_A, z)
+        return Drawn(fake_B, batch.real_B, batch.valid, logits, {"mu": mu, "logvar": logvar})
+
+
+def style_kl(g: GeneratorView) -> torch.Tensor:
+    """``G_KL``: the style encoder's KL term of the style it drew
+    (:func:`~geo_pix2pix.training.losses.kl_divergence`)."""
+    from geo_pix2pix.training.losses import kl_divergence
+
+    return kl_divergence(g.drawn.aux["mu"], g.drawn.aux["logvar"])
+
+
+class Spade(MultiScaleFamily):
     name: ClassVar[str] = "spade"
     summary: ClassVar[str] = "GauGAN: imagery painted from class layouts (SPADE generator), styles"
     options: ClassVar[type | None] = SPADEOptions
     recipes: ClassVar[Mapping[str, Mapping[str, Any]]] = MappingProxyType({"paper": PAPER, "cpu": CPU})
-    loss_terms: ClassVar[tuple[str, ...]] = ("G_GAN", "G_L1", "G_feat", "G_VGG", "G_KL")
 
-    def check(self, cfg: TrainConfig, opts: SPADEOptions) -> None:
+    def check_family(self, cfg: TrainConfig, opts: SPADEOptions) -> None:
         if cfg.direction != "map2sat":
             raise GeopixError("the spade family paints imagery from a class layout: it needs --direction map2sat")
         if cfg.generator != "unet" or cfg.palette_head:
             raise GeopixError("--generator and --palette-head are pix2pix options; spade builds its own generator "
                               "(--ngf, --n-up, --spade-hidden)")
-        multiple = 2 ** opts.n_up
+        multiple = self.generator_for(cfg, opts).multiple
         if cfg.tile % multiple or cfg.tile < 2 * multiple:
             ok = ", ".join(str(k * multiple) for k in range(max(2, cfg.tile // multiple), cfg.tile // multiple + 3))
             raise TileSizeError(f"the spade generator ({opts.n_up} upsamplings) takes tiles of at least two "
                                 f"{multiple}-pixel steps, in multiples of {multiple}; --tile-size {cfg.tile} is not "
                                 f"one (e.g. {ok}), or change --n-up")
-        if opts.vgg_weights:
-            from geo_pix2pix.models.vgg import check_vgg_weights
 
-            check_vgg_weights(opts.vgg_weights)
-
-    def check_sides(self, in_stats: Any, out_stats: Any) -> None:
+    def check_sides(self, in_stats: BandStats | ClassTable, out_stats: BandStats | ClassTable) -> None:
         """The input must be classes; say how to get them otherwise."""
         if getattr(in_stats, "kind", None) != "categorical":
             raise GeopixError("the spade family paints from classes, but the map is not categorical: give a class "
                               "raster (or --map-kind categorical), vector layers (--layout), or "
                               "--classes-from-palette for a rendered map")
 
-    def configure(self, cfg: TrainConfig, opts: SPADEOptions, in_channels: int, out_channels: int,
-                  head: Mapping[str, Any]) -> tuple[SPADEGeneratorConfig, DiscriminatorConfig]:
-        from geo_pix2pix.models.registry import DiscriminatorConfig
-
-        if opts.vgg_weights and opts.lambda_vgg > 0 and out_channels != 3:
-            raise GeopixError(f"the VGG perceptual loss needs 3-band (RGB) imagery; this imagery has {out_channels} "
-                              "band(s): drop --vgg-weights")
-        gcfg = SPADEGeneratorConfig(in_channels=in_channels, out_channels=out_channels, ngf=cfg.ngf, n_up=opts.n_up,
+    def generator_for(self, cfg: TrainConfig, opts: SPADEOptions, in_channels: int = 2,
+                      out_channels: int = 3) -> SPADEGeneratorConfig:
+        return SPADEGeneratorConfig(in_channels=in_channels, out_channels=out_channels, ngf=cfg.ngf, n_up=opts.n_up,
                                     hidden=opts.spade_hidden, style_dim=opts.style_dim if opts.style_encoder else 0)
-        dcfg = DiscriminatorConfig(in_channels=in_channels + out_channels, ndf=cfg.ndf, n_layers=cfg.d_layers,
-                                   norm=cfg.d_norm, num_d=opts.num_d)
-        return gcfg, dcfg
 
     def generator_config(self, d: Mapping[str, Any]) -> SPADEGeneratorConfig:
         return SPADEGeneratorConfig.from_dict(d)
@@ -143,17 +160,24 @@ class Spade(Family):
         # modulation near 0, which with (1 + gamma) is what the default init gives as well
         return SPADEGenerator(gcfg.in_channels, gcfg.out_channels, gcfg.ngf, gcfg.n_up, gcfg.hidden, gcfg.style_dim)
 
-    def loss_weights(self, cfg: TrainConfig, opts: SPADEOptions) -> LossWeights:
-        return multiscale_weights(cfg, opts, kl=opts.lambda_kl if opts.style_encoder else 0.0)  # type: ignore
-
-    def perceptual(self, cfg: TrainConfig, opts: SPADEOptions, plan: DevicePlan) -> nn.Module | None:
-        return vgg_perceptual(opts, plan)  # type: ignore[no-any-return]
-
-    def style_encoder(self, G: nn.Module) -> nn.Module | None:
-        return G.encoder  # type: ignore[return-value]
-
     def d_lr_factor(self, opts: SPADEOptions) -> float:
         return float(opts.d_lr_factor)
+
+    def draw(self, G: nn.Module, opts: SPADEOptions) -> Draw:
+        """With a style encoder, G paints the style drawn for the real image (:class:`StyleDraw`)."""
+        if G.encoder is None:
+            return super().draw(G, opts)
+        return StyleDraw(G.encoder)  # type: ignore[arg-type]
+
+    def generator_terms(self, cfg: TrainConfig, opts: SPADEOptions, plan: DevicePlan,
+                        out_stats: BandStats | ClassTable) -> tuple[LossTerm, ...]:
+        """The multi-scale terms, then the style encoder's KL term (``G_KL``)."""
+        from geo_pix2pix.training.objective import LossTerm
+
+        terms = super().generator_terms(cfg, opts, plan, out_stats)
+        if opts.style_encoder and opts.lambda_kl > 0:
+            terms += (LossTerm("G_KL", opts.lambda_kl, style_kl),)
+        return terms
 
 
 FAMILY = Spade()

@@ -76,13 +76,15 @@ def training_state(G: torch.nn.Module, D: torch.nn.Module, opt_G: torch.optim.Op
 def restore_training_state(state: dict[str, Any], G: torch.nn.Module, D: torch.nn.Module,
                            opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                            scaler: torch.amp.GradScaler | None, cuda: bool, rank: int = 0,
-                           world: int = 1) -> tuple[int, float]:
+                           world: int = 1, *, seed: int) -> tuple[int, float]:
     """Load :func:`training_state` back; returns ``(step, seconds spent before)``.
 
     Rank ``rank`` of ``world`` takes its own RNG state when the checkpoint was written by as many
-    ranks; with another rank count each rank's stream is re-seeded from (step, rank): the run
+    ranks; with another rank count each rank's stream is re-seeded for the run's ``seed`` at the
+    checkpoint's step (:func:`~geo_pix2pix.runtime.distributed.seed_rank_stream`): the run
     continues, not bit for bit."""
     from geo_pix2pix.models.registry import upgrade_discriminator_state
+    from geo_pix2pix.runtime.distributed import seed_rank_stream
 
     try:
         G.load_state_dict(state["G"])
@@ -97,7 +99,7 @@ def restore_training_state(state: dict[str, Any], G: torch.nn.Module, D: torch.n
     if len(ranks) == world:
         torch.set_rng_state(ranks[rank])
     else:
-        torch.manual_seed(int(state["step"]) * 1000 + rank)
+        seed_rank_stream(seed, rank, int(state["step"]))
     if cuda and state.get("rng_cuda") and world == 1:
         torch.cuda.set_rng_state(state["rng_cuda"][0])
     return int(state["step"]), float(state.get("elapsed", 0.0))

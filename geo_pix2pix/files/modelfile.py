@@ -97,7 +97,7 @@ class ModelMeta:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelMeta:
-        from geo_pix2pix.families import get_family
+        from geo_pix2pix.families.base import get_family
 
         family = str(d.get("family", "pix2pix"))  # files before families are Pix2Pix files
         return cls(
@@ -171,7 +171,7 @@ def load_model(path: str | os.PathLike[str], device: Any = "cpu") -> tuple[Any, 
     """Rebuild the generator from the file alone; returns ``(generator in eval mode, meta)``."""
     from safetensors.torch import load_file
 
-    from geo_pix2pix.families import get_family
+    from geo_pix2pix.families.base import get_family
 
     p = resolve_model_path(path)
     meta = read_meta(p)

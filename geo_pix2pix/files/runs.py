@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,19 @@ import numpy as np
 
 from geo_pix2pix.tiles.atomic import atomic_path
 
-__all__ = ["METRIC_FIELDS", "MetricsLog", "write_json", "save_sample_grid", "plot_losses", "link_latest",
-           "to_rgb8"]
+__all__ = ["METRIC_FIELDS", "MetricsLog", "metric_fields", "write_json", "save_sample_grid", "plot_losses",
+           "link_latest", "to_rgb8"]
 
 METRIC_FIELDS = ["step", "lr", "D_real", "D_fake", "G_GAN", "G_L1", "G_feat", "G_VGG", "G_CE", "G_KL",
                  "val_L1", "val_PSNR", "val_SSIM", "val_pixel_accuracy"]
+
+
+def metric_fields(losses: Sequence[str] = ()) -> list[str]:
+    """The columns of ``metrics.csv``: :data:`METRIC_FIELDS`, with any loss term a family adds of its
+    own (not among them) before the validation metrics, so a new family's terms are logged too."""
+    own = [n for n in losses if n not in METRIC_FIELDS]
+    i = METRIC_FIELDS.index("val_L1")
+    return [*METRIC_FIELDS[:i], *own, *METRIC_FIELDS[i:]]
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -30,15 +38,26 @@ def write_json(path: Path, data: Any) -> None:
 
 
 class MetricsLog:
-    """Append-only ``metrics.csv``; ``truncate_after(step)`` prepares it for a resume."""
+    """Append-only ``metrics.csv``; ``truncate_after(step)`` prepares it for a resume.
 
-    def __init__(self, path: Path) -> None:
+    Each row reaches the file when it is written (line buffering), so a user tailing the file, or
+    a test waiting for training to be under way, sees every step as it ends rather than in bursts
+    of a buffer's worth; :meth:`flush` adds the fsync that makes the rows durable at a checkpoint.
+    ``losses``: the loss terms the run reports (:func:`metric_fields`).
+    """
+
+    def __init__(self, path: Path, losses: Sequence[str] = ()) -> None:
         self.path = path
+        self.fields = metric_fields(losses)
         if not path.exists():
             with atomic_path(path) as tmp:
-                tmp.write_text(",".join(METRIC_FIELDS) + "\n")
-        self._fh = open(path, "a", newline="")  # noqa: SIM115 (closed in close())
-        self._w = csv.DictWriter(self._fh, METRIC_FIELDS)
+                tmp.write_text(",".join(self.fields) + "\n")
+        self._open()
+
+    def _open(self) -> None:
+        # buffering=1: line buffered, a row is handed to the OS as soon as its line ends
+        self._fh = open(self.path, "a", newline="", buffering=1)  # noqa: SIM115 (closed in close())
+        self._w = csv.DictWriter(self._fh, self.fields)
 
     def truncate_after(self, step: int) -> None:
         """Drop rows with a step greater than ``step`` (written after the last checkpoint)."""
@@ -49,11 +68,10 @@ class MetricsLog:
             rows = [r for r in csv.DictReader(f)
                     if r.get("step") and None not in r.values() and int(r["step"]) <= step]
         with atomic_path(self.path) as tmp, open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, METRIC_FIELDS)
+            w = csv.DictWriter(f, self.fields)
             w.writeheader()
             w.writerows(rows)
-        self._fh = open(self.path, "a", newline="")  # noqa: SIM115
-        self._w = csv.DictWriter(self._fh, METRIC_FIELDS)
+        self._open()
 
     def write(self, row: dict[str, Any]) -> None:
         self._w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
@@ -95,7 +113,7 @@ def save_sample_grid(path: Path, inputs: np.ndarray, fakes: np.ndarray, targets:
         return np.transpose(paint(x), (1, 2, 0)) if paint is not None else to_rgb8(x)
 
     rows = [np.concatenate([to_rgb8(a), out_rgb(f), out_rgb(t)], axis=1)
-            for a, f, t in zip(inputs, fakes, targets)]
+            for a, f, t in zip(inputs, fakes, targets, strict=True)]
     grid = np.concatenate(rows, axis=0)
     with atomic_path(path) as tmp:
         Image.fromarray(grid).save(tmp, format="PNG")

@@ -23,6 +23,13 @@ import numpy as np
 from geo_pix2pix._version import __version__
 from geo_pix2pix.families.inpaint import holed_input
 from geo_pix2pix.inference.predict import Predictor
+from geo_pix2pix.inference.run_options import (
+    DEFAULT_MAX_HOLE,
+    FillOptions,
+    ModelOptions,
+    OutputOptions,
+    TilingOptions,
+)
 from geo_pix2pix.inference.translate import check_region, choose_tiling
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.errors import GeopixError
@@ -35,41 +42,11 @@ __all__ = ["InpaintConfig", "inpaint", "record_path", "DEFAULT_MAX_HOLE"]
 
 log = logging.getLogger(__name__)
 
-#: Holes whose farthest pixel lies more than this many pixels from a known pixel (holes wider than
-#: about twice this) are left as nodata. Measured in bench/README.md ("Inpainting"): on the aerial
-#: image the CPU recipe's fills stay within 0.9 dB of GDAL FillNodata's PSNR inside the holes up to
-#: 32-px clouds (radius ~17) and fall 2.2 dB behind at 64 px (radius ~37); and a 128-pixel training
-#: window cannot teach what lies further than a quarter of it from every known pixel.
-DEFAULT_MAX_HOLE = 24.0
-
-
 @dataclass(frozen=True)
-class InpaintConfig:
-    """Settings of one fill.
-
-    Attributes:
-        model: run directory or model file of an inpainting model (``--task inpaint``).
-        holes: a mask raster (non-zero = hole) or polygons (any vector format and CRS) of the
-            pixels to fill; None: the region's own invalid pixels (nodata, alpha, mask, NaN).
-        max_hole: holes of a larger radius (pixels) are left as nodata (:data:`DEFAULT_MAX_HOLE`).
-        record: path of the filled-pixels record (default: :func:`record_path`).
-        tile, overlap, batch_size, device, amp, tta, creation_options, overwrite, bands: as translate's
-            (:class:`~geo_pix2pix.inference.translate.TranslateConfig`).
-    """
-
-    model: str = "runs/latest"
-    holes: str | None = None
-    max_hole: float = DEFAULT_MAX_HOLE
-    record: str | None = None
-    tile: int | None = None
-    overlap: int | None = None
-    batch_size: int = 8
-    device: str = "auto"
-    amp: bool = True
-    tta: bool = False
-    creation_options: tuple[tuple[str, str], ...] = ()
-    overwrite: bool = False
-    bands: tuple[int, ...] | None = None
+class InpaintConfig(FillOptions, OutputOptions, TilingOptions, ModelOptions):
+    """Settings of one fill: the model (an inpainting model, ``--task inpaint``) and its device,
+    the tiling and output options translate has too, and the holes
+    (:mod:`geo_pix2pix.inference.run_options`, where each field is documented)."""
 
 
 def record_path(out: str | os.PathLike[str]) -> Path:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ import torch
 from geo_pix2pix.files.modelfile import ModelMeta, load_model, resolve_model_path
 from geo_pix2pix.runtime.device import DevicePlan, plan_device
 
-__all__ = ["Predictor", "TTA_TRANSFORMS", "dihedral_mean"]
+__all__ = ["Engine", "Predictor", "TTA_TRANSFORMS", "dihedral_mean", "load_predictor"]
 
 #: Number of test-time transforms: 4 rotations, each with and without a mirror.
 TTA_TRANSFORMS = 8
@@ -97,3 +97,28 @@ class Predictor:
             return self.G(x, *args)
         with amp():
             return self.G(x, *args)
+
+
+class Engine(Protocol):
+    """What translate, inpaint, evaluate and the API ask of a loaded model: the torch
+    :class:`Predictor`, or ONNX Runtime's :class:`~geo_pix2pix.inference.onnx_engine.OnnxPredictor`."""
+
+    path: Any
+    meta: ModelMeta
+    tta: bool
+    plan: DevicePlan
+    G: Any  # translate reads its ``multiple`` (the tile multiple) and, with --style, its style encoder
+
+    def __call__(self, tiles: np.ndarray, style: torch.Tensor | None = None) -> np.ndarray: ...
+
+
+def load_predictor(model: str | os.PathLike[str], device: str = "auto", amp: bool = True,
+                   tta: bool = False) -> Engine:
+    """The engine for ``model``: ONNX Runtime for an exported ``.onnx`` file, torch for a run
+    directory or a ``.safetensors`` model file. torch stays the engine of model files on every
+    device: on a quiet CPU ONNX Runtime's float32 was no faster than torch's (bench/README.md)."""
+    from geo_pix2pix.inference.onnx_engine import OnnxPredictor, is_onnx
+
+    if is_onnx(model):
+        return OnnxPredictor(model, device, amp, tta)
+    return Predictor(model, device, amp, tta)

@@ -19,13 +19,13 @@ import numpy as np
 from geo_pix2pix._version import __version__
 from geo_pix2pix.files.modelfile import ModelMeta
 from geo_pix2pix.inference.predict import TTA_TRANSFORMS, Predictor
+from geo_pix2pix.inference.run_options import ModelOptions, OutputOptions, TilingOptions, TranslateOptions
 from geo_pix2pix.inference.style import choose_style
 from geo_pix2pix.tiles.atomic import check_output
 from geo_pix2pix.tiles.encoding.classes import ClassTable, ProbabilityOutput
 from geo_pix2pix.tiles.errors import BandError, GeopixError, TileSizeError
 from geo_pix2pix.tiles.mosaic.blend import plan_mosaic
 from geo_pix2pix.tiles.mosaic.mosaicker import MosaicConfig, MosaicResult, mosaic_raster
-from geo_pix2pix.tiles.mosaic.shard import Shard
 from geo_pix2pix.tiles.raster import open_raster
 
 __all__ = ["TranslateConfig", "translate", "check_region", "check_tile", "choose_tiling", "default_tile",
@@ -35,63 +35,16 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TranslateConfig:
-    """Settings of one translation.
-
-    Attributes:
-        model: run directory or model file.
-        tile: tile side in pixels (default: :func:`default_tile`). The generators are fully
-            convolutional, so any multiple of the generator's stride product works: larger tiles
-            give every pixel more context and cost less blending per pixel.
-        overlap: overlap of neighbouring tiles (default: a quarter of the tile).
-        batch_size: tiles per forward pass.
-        device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps``.
-        amp: mixed precision where the device computes it natively (see :mod:`geo_pix2pix.runtime.device`).
-        creation_options: GDAL COG creation options.
-        overwrite: replace an existing output.
-        tta: average each tile's output over its 8 rotations/mirrors (8x the compute; see
-            :class:`~geo_pix2pix.inference.predict.Predictor`).
-        bands: 1-based bands of the region to read, in the model's order (default: the model's
-            input bands; required when the region has more bands than the training input had).
-        output_dtype: dtype of a measured-value (continuous) output (default float32), e.g.
-            ``uint16`` for a DEM; values are rounded and kept in the dtype's range.
-        palette: palette JSON: write an RGB model's map as classes (each pixel the code of its
-            nearest palette colour, the palette as colour table).
-        probabilities: also write a class model's per-class probabilities to this float32 COG
-            (one band per class, named after it). It is a second pass over the region: twice the
-            compute, and exactly the scores whose arg-max the codes are.
-        style: reference image whose style a SPADE model with a style encoder paints in.
-        seed: draw the style of such a model at random with this seed (reproducible).
-        Without ``style`` or ``seed`` the output is deterministic; either way one style is used for
-        the whole raster (:mod:`geo_pix2pix.inference.style`).
-        shard: write only this shard of the output, as a part for
-            :func:`~geo_pix2pix.tiles.mosaic.merge.merge_parts` (:mod:`geo_pix2pix.tiles.mosaic.shard`).
-    """
-
-    model: str = "runs/latest"
-    tile: int | None = None
-    overlap: int | None = None
-    batch_size: int = 8
-    device: str = "auto"
-    amp: bool = True
-    creation_options: tuple[tuple[str, str], ...] = ()
-    overwrite: bool = False
-    tta: bool = False
-    bands: tuple[int, ...] | None = None
-    output_dtype: str | None = None
-    palette: str | None = None
-    probabilities: str | None = None
-    style: str | None = None
-    seed: int | None = None
-    shard: Shard | None = None
+class TranslateConfig(TranslateOptions, OutputOptions, TilingOptions, ModelOptions):
+    """Settings of one translation: the option groups of :mod:`geo_pix2pix.inference.run_options`
+    (the model and its device, the tiling, the output, translate's own), each field documented
+    where it is declared. ``tile`` defaults to :func:`default_tile`."""
 
 
-#: Smallest tile translate picks by default. Models trained on small windows (the CPU recipe
-#: trains on 64 pixels) translate better and faster on larger tiles: on the 8 held-out maps256
-#: scenes a 64-pixel model scored the same at 64, 128 and 256 (road IoU 0.33/0.34/0.35 with the
-#: first, mixed palette; L1 0.033 each), while 256-pixel tiles made a 2048x2048 translation 1.6x faster (a fifteenth of the
-#: tiles, the same overlap fraction) and its tile boundaries less visible (seam ratio 1.03
-#: against 1.10); see bench/README.md.
+#: Smallest tile translate picks by default. A model trained on small windows (the CPU recipe
+#: trains on 64 pixels) scores as well on larger tiles, and larger tiles are faster (fewer tiles
+#: for the same overlap fraction) and show their boundaries less (measured in bench/README.md,
+#: "Figures moved out of docstrings").
 MIN_DEFAULT_TILE = 256
 
 
@@ -136,67 +89,86 @@ def check_region(region: str, meta: ModelMeta, bands: tuple[int, ...] | None = N
                  ) -> tuple[tuple[int, ...], list[str]]:
     """Refuse a region the model cannot read; return the bands to read and warnings for doubts.
 
-    Extra bands are never used silently: a region with more bands (alpha aside) than the
-    training input had must name the ones to read (``bands``, ``--bands``), in the model's order.
+    Refused: bands the model cannot read (:func:`_region_bands`), values of another dtype or class
+    codes it does not know. Doubted: a pixel size far from the training imagery's (a model learns
+    features at one ground resolution) and band means far from the training input's.
     """
+    with open_raster(region, "region") as src:
+        bands = _region_bands(src, region, meta, bands)
+        _check_values(src, region, meta, bands)
+        warnings = [*_pixel_size_doubt(src, meta), *_content_doubt(src, meta, bands)]
+    return bands, warnings
+
+
+def _region_bands(src: Any, region: str, meta: ModelMeta, bands: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The region's bands to read: ``bands`` if given (as many as the model reads, all present),
+    else the model's input bands. Extra bands are never used silently: a region with more bands
+    (alpha aside) than the training input had must name the ones to read, in the model's order."""
     from geo_pix2pix.tiles.raster import default_bands
 
-    warnings = []
     want = ",".join(map(str, meta.input_bands))
-    with open_raster(region, "region") as src:
-        if bands is not None:
-            if len(bands) != len(meta.input_bands):
-                raise BandError(f"--bands names {len(bands)} band(s) but the model reads {len(meta.input_bands)} "
-                                f"(bands {want} of its training input)")
-            if max(bands) > src.count or min(bands) < 1:
-                raise BandError(f"--bands {','.join(map(str, bands))}: region {region} has bands 1..{src.count}")
-        else:
-            need = max(meta.input_bands)
-            if src.count < need:
-                raise BandError(
-                    f"region {region} has {src.count} band(s) but the model reads bands "
-                    f"{want} (trained on {len(meta.input_bands)}-band input)"
-                )
-            side = "imagery_count" if meta.direction == "sat2map" else "map_count"
-            trained = int(meta.pairs[0].get(side) or len(meta.input_bands)) if meta.pairs else len(meta.input_bands)
-            have = len(default_bands(src))
-            if have > trained:
-                raise BandError(
-                    f"region {region} has {have} bands but the model was trained on {trained}-band input and "
-                    f"reads bands {want}; name the region's bands to read, in that order, with --bands "
-                    f"(e.g. --bands {want})"
-                )
-            bands = tuple(meta.input_bands)
-        dtype = src.dtypes[bands[0] - 1]
-        codes_in = getattr(meta.input_stats, "kind", None) == "categorical"  # class codes come in any dtype
-        if dtype != meta.input_stats.dtype and not codes_in:
-            raise GeopixError(
-                f"region {region} is {dtype} but the model was trained on {meta.input_stats.dtype} input; "
-                f"rescale it to the training range (e.g. gdal_translate -ot {meta.input_stats.dtype} -scale SRC_MIN "
-                "SRC_MAX DST_MIN DST_MAX, with the source and training value ranges) or train on data of this type"
-            )
-        if codes_in and not meta.input_stats.rgb_colors:
-            _check_codes(src, bands[0], meta.input_stats, region)
-        if src.crs is not None and meta.pairs:
-            p0 = meta.pairs[0]
-            train_px = float(p0["pixel_size"][0])
-            same_units = p0.get("crs") and _linear_units(p0["crs"]) == _linear_units(src.crs.to_wkt())
-            if same_units and train_px > 0:
-                ratio = abs(src.res[0]) / train_px
-                if ratio > 2 or ratio < 0.5:
-                    warnings.append(
-                        f"the region's pixel size ({abs(src.res[0]):.4g}) differs from the training imagery's "
-                        f"({train_px:.4g}) by {max(ratio, 1 / ratio):.1f}x; results may be poor"
-                    )
-        shift = _content_shift(src, meta, bands)
-        if shift is not None and shift > CONTENT_SHIFT_WARN:
-            side = "imagery" if meta.direction == "sat2map" else "maps"
-            warnings.append(
-                f"the region's band means lie {shift:.1f} standard deviations from the training {side}'s "
-                f"(bands {','.join(map(str, meta.input_bands))}); is it the kind of raster the model "
-                f"translates ({meta.direction})? Results may be poor"
-            )
-    return bands, warnings
+    if bands is not None:
+        if len(bands) != len(meta.input_bands):
+            raise BandError(f"--bands names {len(bands)} band(s) but the model reads {len(meta.input_bands)} "
+                            f"(bands {want} of its training input)")
+        if max(bands) > src.count or min(bands) < 1:
+            raise BandError(f"--bands {','.join(map(str, bands))}: region {region} has bands 1..{src.count}")
+        return bands
+    if src.count < max(meta.input_bands):
+        raise BandError(f"region {region} has {src.count} band(s) but the model reads bands {want} (trained on "
+                        f"{len(meta.input_bands)}-band input)")
+    side = "imagery_count" if meta.direction == "sat2map" else "map_count"
+    trained = int(meta.pairs[0].get(side) or len(meta.input_bands)) if meta.pairs else len(meta.input_bands)
+    have = len(default_bands(src))
+    if have > trained:
+        raise BandError(f"region {region} has {have} bands but the model was trained on {trained}-band input and "
+                        f"reads bands {want}; name the region's bands to read, in that order, with --bands "
+                        f"(e.g. --bands {want})")
+    return tuple(meta.input_bands)
+
+
+def _check_values(src: Any, region: str, meta: ModelMeta, bands: tuple[int, ...]) -> None:
+    """Refuse values of another dtype than the training input's (class codes come in any dtype,
+    but must be codes the model knows)."""
+    stats = meta.input_stats
+    if isinstance(stats, ClassTable):
+        if not stats.rgb_colors:
+            _check_codes(src, bands[0], stats, region)
+        return
+    dtype = src.dtypes[bands[0] - 1]
+    if dtype != stats.dtype:
+        raise GeopixError(
+            f"region {region} is {dtype} but the model was trained on {stats.dtype} input; rescale it to the "
+            f"training range (e.g. gdal_translate -ot {stats.dtype} -scale SRC_MIN SRC_MAX DST_MIN DST_MAX, with "
+            "the source and training value ranges) or train on data of this type")
+
+
+def _pixel_size_doubt(src: Any, meta: ModelMeta) -> list[str]:
+    """A warning when the region's pixels are over 2x larger or smaller than the training imagery's
+    (compared only in the same linear units)."""
+    if src.crs is None or not meta.pairs:
+        return []
+    p0 = meta.pairs[0]
+    train_px = float(p0["pixel_size"][0])
+    same_units = p0.get("crs") and _linear_units(p0["crs"]) == _linear_units(src.crs.to_wkt())
+    if not same_units or train_px <= 0:
+        return []
+    ratio = abs(src.res[0]) / train_px
+    if 0.5 <= ratio <= 2:
+        return []
+    return [f"the region's pixel size ({abs(src.res[0]):.4g}) differs from the training imagery's ({train_px:.4g}) "
+            f"by {max(ratio, 1 / ratio):.1f}x; results may be poor"]
+
+
+def _content_doubt(src: Any, meta: ModelMeta, bands: tuple[int, ...]) -> list[str]:
+    """A warning when the region's band means lie beyond :data:`CONTENT_SHIFT_WARN`."""
+    shift = _content_shift(src, meta, bands)
+    if shift is None or shift <= CONTENT_SHIFT_WARN:
+        return []
+    side = "imagery" if meta.direction == "sat2map" else "maps"
+    return [f"the region's band means lie {shift:.1f} standard deviations from the training {side}'s (bands "
+            f"{','.join(map(str, meta.input_bands))}); is it the kind of raster the model translates "
+            f"({meta.direction})? Results may be poor"]
 
 
 def _check_codes(src: Any, band: int, table: ClassTable, region: str) -> None:
@@ -210,7 +182,7 @@ def _check_codes(src: Any, band: int, table: ClassTable, region: str) -> None:
     valid = src.dataset_mask(out_shape=shape) > 0
     unknown = table.unknown_codes(codes[valid & np.isfinite(codes)])
     if unknown:
-        known = ", ".join(f"{c} {n}" for c, n in zip(table.codes, table.names))
+        known = ", ".join(f"{c} {n}" for c, n in zip(table.codes, table.names, strict=True))
         raise GeopixError(f"region {region} holds class code(s) {', '.join(map(str, unknown))} that the model does not "
                           f"know (its classes: {known}); recode them or mark them nodata")
 
@@ -262,7 +234,8 @@ def output_codec(meta: ModelMeta, dtype: str | None, palette: str | None = None)
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        raise GeopixError(f"--output-dtype {dtype}: not a numeric dtype (uint8, uint16, int16, int32, float32...)") from None
+        raise GeopixError(f"--output-dtype {dtype}: not a numeric dtype (uint8, uint16, int16, int32, "
+                          "float32...)") from None
     nodata = out.nodata
     if np.issubdtype(dt, np.integer):
         info = np.iinfo(dt)
@@ -299,55 +272,66 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
         log.warning(w)
     out_stats = output_codec(meta, cfg.output_dtype, cfg.palette)
     if cfg.probabilities is not None:
-        if cfg.shard is not None:
-            raise GeopixError("--probabilities is written by an unsharded translate; translate the shards "
-                              "without it (or run the probabilities as a job of their own)")
-        if not isinstance(meta.output_stats, ClassTable) or cfg.palette:
-            raise GeopixError("--probabilities needs a model that writes classes (a categorical map)")
-        check_output(cfg.probabilities, [str(region), str(out)], cfg.overwrite)
+        _check_probabilities(cfg, cfg.probabilities, meta, [str(region), str(out)])
     with open_raster(str(region), "region") as src:
         height, width = src.height, src.width
     tile, overlap = choose_tiling(pred, height, width, cfg.tile, cfg.overlap)
-    mcfg = MosaicConfig(
-        bands=bands, in_stats=meta.input_stats, out_stats=out_stats, tile=tile,
-        overlap=overlap, batch_size=cfg.batch_size, creation_options=dict(cfg.creation_options),
-        tags={"GEOPIX_MODEL": str(pred.path.resolve()), "GEOPIX_STEP": str(meta.step),
-              "GEOPIX_DIRECTION": meta.direction, "GEOPIX_VERSION": __version__,
-              "GEOPIX_GENERATOR": meta.generator.name, "GEOPIX_FAMILY": meta.family,
-              "GEOPIX_MAP_KIND": meta.map_kind,
-              **({"GEOPIX_TTA": f"mean of {TTA_TRANSFORMS} rotations/mirrors"} if pred.tta else {})},
-    )
-
     style = choose_style(pred.G, meta, pred.plan.device, cfg.style, cfg.seed)
-    if style is not None:
-        mcfg = dataclasses.replace(mcfg, tags={**mcfg.tags, "GEOPIX_STYLE": f"reference {cfg.style}" if cfg.style
-                                               else f"random, seed {cfg.seed}"})
+    mcfg = MosaicConfig(bands=bands, in_stats=meta.input_stats, out_stats=out_stats, tile=tile, overlap=overlap,
+                        batch_size=cfg.batch_size, creation_options=dict(cfg.creation_options),
+                        tags=output_tags(pred, cfg, style is not None))
 
     def run(batch: np.ndarray) -> np.ndarray:
         return pred(batch, style)
 
-    counter = None
-    if progress is not None:
-        from geo_pix2pix.runtime.progress import counting
-
-        passes = 2 if cfg.probabilities is not None else 1
-        plan = plan_mosaic(height, width, tile, overlap)
-        total = plan.n_tiles * passes
-        if cfg.shard is not None:
-            from geo_pix2pix.tiles.mosaic.shard import shard_rows
-
-            rows = shard_rows(plan, cfg.shard)
-            total = (rows.tile_rows[1] - rows.first_tile_row) * len(plan.col_starts)
-        counter = counting(progress, total)
-
+    counter = None if progress is None else _counter(progress, cfg, plan_mosaic(height, width, tile, overlap))
     if cfg.probabilities is not None:
         pcfg = dataclasses.replace(mcfg, out_stats=ProbabilityOutput(meta.output_stats),
                                    tags={**mcfg.tags, "GEOPIX_OUTPUT": "class probabilities"})
         mosaic_raster(region, cfg.probabilities, run, pcfg, overwrite=cfg.overwrite, progress=counter)
-
     job = job_id(pred, cfg, mcfg) if cfg.shard is not None else ""
     return mosaic_raster(region, out, run, mcfg, overwrite=cfg.overwrite, progress=counter, shard=cfg.shard,
                          job=job), pred
+
+
+def _check_probabilities(cfg: TranslateConfig, probabilities: str, meta: ModelMeta,
+                         others: list[str | os.PathLike[str]]) -> None:
+    """Refuse ``--probabilities`` where it cannot be written: a sharded translate (the second pass
+    would be split too), a model that writes no classes, or a file that exists or is an input."""
+    if cfg.shard is not None:
+        raise GeopixError("--probabilities is written by an unsharded translate; translate the shards "
+                          "without it (or run the probabilities as a job of their own)")
+    if not isinstance(meta.output_stats, ClassTable) or cfg.palette:
+        raise GeopixError("--probabilities needs a model that writes classes (a categorical map)")
+    check_output(probabilities, others, cfg.overwrite)
+
+
+def output_tags(pred: Predictor, cfg: TranslateConfig, styled: bool) -> dict[str, str]:
+    """The ``GEOPIX_*`` tags of a translation: which model (file, step, family, generator), which
+    direction and map kind, which geopix, and how it was run (TTA, style)."""
+    meta = pred.meta
+    tags = {"GEOPIX_MODEL": str(pred.path.resolve()), "GEOPIX_STEP": str(meta.step),
+            "GEOPIX_DIRECTION": meta.direction, "GEOPIX_VERSION": __version__,
+            "GEOPIX_GENERATOR": meta.generator.name, "GEOPIX_FAMILY": meta.family, "GEOPIX_MAP_KIND": meta.map_kind}
+    if pred.tta:
+        tags["GEOPIX_TTA"] = f"mean of {TTA_TRANSFORMS} rotations/mirrors"
+    if styled:
+        tags["GEOPIX_STYLE"] = f"reference {cfg.style}" if cfg.style else f"random, seed {cfg.seed}"
+    return tags
+
+
+def _counter(progress: Callable[[int, int], None], cfg: TranslateConfig, plan: Any) -> Callable[[int], None]:
+    """``progress`` fed with the tiles this translation runs: the whole plan once per pass, or a
+    shard's tile rows."""
+    from geo_pix2pix.runtime.progress import counting
+
+    total = plan.n_tiles * (2 if cfg.probabilities is not None else 1)
+    if cfg.shard is not None:
+        from geo_pix2pix.tiles.mosaic.shard import shard_rows
+
+        rows = shard_rows(plan, cfg.shard)
+        total = (rows.tile_rows[1] - rows.first_tile_row) * len(plan.col_starts)
+    return counting(progress, total)
 
 
 def _file_sha256(path: str | os.PathLike[str]) -> str:

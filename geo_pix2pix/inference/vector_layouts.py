@@ -40,9 +40,9 @@ def layout_pairs(imagery: Sequence[str], spec: LayoutSpec, directory: str | os.P
                  ) -> tuple[list[tuple[str, str]], str]:
     """Burn ``spec`` onto every imagery raster's grid; returns the (imagery, layout raster) pairs
     and the path of the class table file, all under ``directory``."""
+    table = layout_table(layout_classes(spec))  # reads every layer: one that cannot be read leaves no folder
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    table = layout_table(layout_classes(spec))
     pairs = []
     for i, path in enumerate(imagery):
         out = d / f"{i:02d}-{Path(path).stem}.tif"

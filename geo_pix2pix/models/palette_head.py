@@ -10,9 +10,8 @@ colour ``z_k``; the RGB output is the softmax-weighted mean of the colours,
 ``sum_k softmax(z)_k * c_k``, so it stays in the colours' convex hull and the L1, the GAN term and
 the discriminator are used unchanged. Training adds a class cross-entropy on the logits (a
 class's logit is the log-sum-exp of its colours' logits, so a class with several shades - anti-
-aliased edges - is one class), which makes the class decision explicit. Measured on maps256 (``bench/README.md``, seventh
-round): after 4 CPU minutes buildings IoU 0.37 -> 0.39 and roads 0.43 -> 0.47 over the CPU
-recipe; after 20 minutes no better than the recipe (parks lost what buildings gained).
+aliased edges - is one class), which makes the class decision explicit. What it gained on maps256
+over the CPU recipe, and for how long, is measured in ``bench/README.md``.
 """
 
 from __future__ import annotations
@@ -20,6 +19,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from geo_pix2pix.tiles.encoding.classes import nearest_colour_classes
 
 __all__ = ["PaletteHead", "LOGIT_SCALE"]
 
@@ -36,6 +37,9 @@ class PaletteHead(nn.Module):
         colors: ``(K, C)`` palette colours in the output's normalised space.
         color_class: ``(K,)`` class index of every colour.
     """
+
+    colors: torch.Tensor
+    color_class: torch.Tensor
 
     def __init__(self, body: nn.Module, colors: torch.Tensor, color_class: torch.Tensor) -> None:
         super().__init__()
@@ -60,10 +64,9 @@ class PaletteHead(nn.Module):
         return torch.log(torch.einsum("nkhw,kj->njhw", (z - m).exp(), onehot).clamp_min(1e-30)) + m
 
     def target_classes(self, target: torch.Tensor) -> torch.Tensor:
-        """``(N, C, H, W)`` target -> ``(N, H, W)`` class of each pixel's nearest palette colour."""
-        c = self.colors
-        score = torch.einsum("nchw,kc->nkhw", target.float(), c) - 0.5 * (c * c).sum(1)[None, :, None, None]
-        return self.color_class[score.argmax(1)]
+        """``(N, C, H, W)`` target -> ``(N, H, W)`` class of each pixel's nearest palette colour
+        (:func:`~geo_pix2pix.tiles.encoding.classes.nearest_colour_classes`)."""
+        return nearest_colour_classes(target, self.colors, self.color_class)
 
     def forward(self, x: torch.Tensor, with_logits: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         z = self.logits(x)

@@ -17,7 +17,7 @@ from torch import nn
 from geo_pix2pix.tiles.errors import GeopixError
 
 __all__ = ["GeneratorConfig", "DiscriminatorConfig", "build_generator", "build_discriminator",
-           "register_generator", "register_discriminator", "generator_names", "upgrade_discriminator_state"]
+           "register_generator", "register_discriminator", "upgrade_discriminator_state"]
 
 
 @dataclass(frozen=True)
@@ -117,10 +117,6 @@ def register_discriminator(name: str) -> Callable[[DiscriminatorBuilder], Discri
         return fn
 
     return deco
-
-
-def generator_names() -> list[str]:
-    return sorted(_GENERATORS)
 
 
 def build_generator(cfg: GeneratorConfig, init: bool = True) -> nn.Module:

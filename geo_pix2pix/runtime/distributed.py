@@ -28,13 +28,14 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
 from geo_pix2pix.tiles.errors import GeopixError, environment_error, one_line
 
 __all__ = ["World", "world", "init_world", "launched", "agree", "on_main", "agree_stop", "StopSignals",
-           "barrier", "device_for", "data_parallel", "gather_rng", "lost_peer", "TRAIN_TIMEOUT"]
+           "barrier", "device_for", "data_parallel", "gather_rng", "seed_rank_stream", "lost_peer", "TRAIN_TIMEOUT"]
 
 T = TypeVar("T")
 
@@ -213,6 +214,15 @@ def gather_rng() -> list[torch.Tensor]:
     """Every rank's torch CPU RNG state (dropout, style noise), for rank 0's checkpoint."""
     state = torch.get_rng_state()
     return _gather(state) if world().distributed else [state]
+
+
+def seed_rank_stream(seed: int, rank: int, step: int = 0) -> None:
+    """Seed this rank's own torch RNG stream (dropout, style noise) for training from ``step`` on,
+    from ``numpy.random.SeedSequence([seed, rank, step])``: at the start of a run under torchrun
+    (step 0), and when a resume cannot continue the saved streams (another rank count). One rule
+    for both, so no two ranks, runs or resume points share a stream. At step 0 it is the seed of
+    ``[seed, rank]`` (SeedSequence pads short entropy with zeros), which runs have started from."""
+    torch.manual_seed(int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0]))
 
 
 def lost_peer(exc: BaseException) -> GeopixError | None:

@@ -1,9 +1,9 @@
 """Class-balanced L1 for rendered maps: rare map classes weigh more in the pixel loss.
 
 A rendered map is mostly background and building fill; the classes a user looks for first
-(highways, water, parks) cover a few percent of the pixels or less (``maps256``: highways 0.6%,
-water 0.8% of the training maps). A plain L1 averages over pixels, so those classes hardly move
-it and are learnt last, if at all: after 20 CPU minutes the CPU recipe drew roads but no highway.
+(highways, water, parks) cover a few percent of the pixels or less. A plain L1 averages over
+pixels, so those classes hardly move it and are learnt last, if at all (the shares on maps256, and
+what the CPU recipe drew without the weights, are in ``bench/README.md``).
 
 With a palette (the one ``geopix evaluate --palette`` reads) every target pixel takes the class of
 its nearest palette colour, compared in the network's [-1, 1] space, and its L1 is weighted by
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from geo_pix2pix.evaluation.palette import Palette
-from geo_pix2pix.tiles.encoding.classes import ClassTable
+from geo_pix2pix.tiles.encoding.classes import ClassTable, nearest_colour_classes
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.pairs.dataset import N_AUGMENT, PairWindowDataset
@@ -72,20 +72,12 @@ class ClassBalance:
     centers: np.ndarray
     color_class: np.ndarray
 
-    def _color_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, C, H, W)`` -> ``(N, K, H, W)``: ``x . c_k - |c_k|^2 / 2`` for every colour ``c_k``.
-
-        That is ``-|x - c_k|^2 / 2`` up to a term that is the same for every colour, so it ranks
-        colours exactly as the distance does, as one 1x1 convolution instead of a
-        ``(N, K, C, H, W)`` difference tensor (5x less memory traffic, every training step).
-        """
-        c = torch.as_tensor(self.centers, dtype=torch.float32, device=x.device)
-        return torch.einsum("nchw,kc->nkhw", x.float(), c) - 0.5 * (c * c).sum(1)[None, :, None, None]
-
     def classify(self, target: torch.Tensor) -> torch.Tensor:
-        """``(N, C, H, W)`` targets in [-1, 1] -> ``(N, H, W)`` class indexes (nearest colour)."""
+        """``(N, C, H, W)`` targets in [-1, 1] -> ``(N, H, W)`` class indexes (nearest colour,
+        :func:`~geo_pix2pix.tiles.encoding.classes.nearest_colour_classes`)."""
+        c = torch.as_tensor(self.centers, dtype=torch.float32, device=target.device)
         owner = torch.as_tensor(self.color_class, dtype=torch.long, device=target.device)
-        return owner[self._color_scores(target).argmax(1)]
+        return nearest_colour_classes(target, c, owner)
 
     def pixel_weights(self, target: torch.Tensor) -> torch.Tensor:
         """``(N, C, H, W)`` targets -> ``(N, 1, H, W)`` L1 weights."""
@@ -93,8 +85,14 @@ class ClassBalance:
         return w[self.classify(target)].unsqueeze(1)
 
     def to_dict(self) -> dict[str, dict[str, float]]:
-        return {n: {"frequency": round(f, 6), "weight": round(w, 4)}
-                for n, f, w in zip(self.classes, self.frequency, self.weights)}
+        return weight_record(self.classes, self.frequency, self.weights)
+
+
+def weight_record(names: tuple[str, ...], frequency: tuple[float, ...], weights: tuple[float, ...]
+                  ) -> dict[str, dict[str, float]]:
+    """``{class: {"frequency", "weight"}}``, rounded, as the run records class weights."""
+    return {n: {"frequency": round(f, 6), "weight": round(w, 4)}
+            for n, f, w in zip(names, frequency, weights, strict=True)}
 
 
 def class_balance(palette: Palette, stats: BandStats, targets: np.ndarray, valid: np.ndarray | None = None,
@@ -167,7 +165,7 @@ def categorical_balance(table: ClassTable, ds: PairWindowDataset, b: str, power:
     """Cross-entropy weights of a categorical map's classes from training windows, and their record."""
     targets, valid = _sample_targets(ds, b)
     freq, weights = categorical_class_weights(targets, valid, power)
-    record = {n: {"frequency": round(f, 6), "weight": round(w, 4)} for n, f, w in zip(table.names, freq, weights)}
+    record = weight_record(table.names, freq, weights)
     log.info("class-balanced cross-entropy: %s", ", ".join(f"{n} {v['frequency']:.1%} x{v['weight']:.2f}"
                                                           for n, v in record.items()))
     return weights, record

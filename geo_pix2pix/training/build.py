@@ -1,5 +1,6 @@
 """Building a training run's model side from its config and data: which raster is the input,
-the family's networks, their optimisers, the loss weights and what the model file records.
+the family's networks, their optimisers, the objective of the GAN step and what the model file
+records.
 
 Everything here is decided before the run directory is touched, so a config the family refuses
 (a missing VGG weights file, a palette head on a family that has none) leaves nothing behind.
@@ -17,20 +18,22 @@ from torch import nn
 
 from geo_pix2pix._version import __version__
 from geo_pix2pix.evaluation.palette import Palette, load_palette
-from geo_pix2pix.families import Family, get_family
+from geo_pix2pix.families.base import Family, get_family
 from geo_pix2pix.files.modelfile import ModelMeta
-from geo_pix2pix.models.class_head import ClassHead, with_output_head
-from geo_pix2pix.models.palette_head import PaletteHead
+from geo_pix2pix.models.class_head import with_output_head
 from geo_pix2pix.runtime.device import DevicePlan
 from geo_pix2pix.tiles.encoding.classes import ClassTable
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.errors import GeopixError
-from geo_pix2pix.training.balance import palette_centers, require_rgb
+from geo_pix2pix.tiles.pairs.dataset import PairWindowDataset
+from geo_pix2pix.training.balance import categorical_balance, palette_balance, palette_centers, require_rgb
 from geo_pix2pix.training.config import DIRECTIONS, TrainConfig
 from geo_pix2pix.training.data import TrainingData, pair_meta
-from geo_pix2pix.training.step import LossWeights, Networks, Optimisers, make_optimisers, place
+from geo_pix2pix.training.objective import LossTerm, Networks, Objective
+from geo_pix2pix.training.output_head import head_of, head_terms, shared_weights
+from geo_pix2pix.training.step import Optimisers, make_optimisers, place
 
-__all__ = ["Sides", "ModelSetup", "check_config", "build_model"]
+__all__ = ["Sides", "ModelSetup", "check_config", "build_model", "build_objective"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,8 @@ class Sides:
 @dataclass
 class ModelSetup:
     """A run's networks and what describes them. ``G``/``D`` are the modules checkpoints and
-    model files hold; ``nets`` may wrap them (``torch.compile``)."""
+    model files hold; ``nets`` may wrap them (``torch.compile``). ``terms``: the family's own
+    generator loss terms (:meth:`~geo_pix2pix.families.base.Family.generator_terms`)."""
 
     family: Family
     options: Any
@@ -71,7 +75,7 @@ class ModelSetup:
     D: nn.Module
     nets: Networks
     opts: Optimisers
-    weights: LossWeights
+    terms: tuple[LossTerm, ...]
     head_palette: Palette | None
 
     def meta(self, cfg: TrainConfig, data: TrainingData, sides: Sides, step: int) -> ModelMeta:
@@ -126,8 +130,8 @@ def check_discriminator_fits(tile: int, dcfg: Any) -> None:
 
 
 def build_model(cfg: TrainConfig, family: Family, opts: Any, sides: Sides, plan: DevicePlan) -> ModelSetup:
-    """The family's G and D (seeded by ``cfg.seed``), placed for ``plan``, with Adam and the loss
-    weights; a palette head and a perceptual network where the config asks for them."""
+    """The family's G and D (seeded by ``cfg.seed``), placed for ``plan``, with Adam and the
+    family's generator terms; a palette head where the config asks for one."""
     categorical_out = isinstance(sides.out_stats, ClassTable)
     if categorical_out and (cfg.palette_head or cfg.balance_palette):
         raise GeopixError("--palette-head and --balance-palette are for rendered (RGB) maps; this map is "
@@ -148,12 +152,32 @@ def build_model(cfg: TrainConfig, family: Family, opts: Any, sides: Sides, plan:
     D = place(family.build_discriminator(dcfg), plan)
     family.initialise(G, cfg, opts)
     opts_ = make_optimisers(G, D, plan, cfg.lr, (cfg.beta1, cfg.beta2), family.d_lr_factor(opts))
-    vgg = family.perceptual(cfg, opts, plan)
-    nets = Networks(G, D, G if isinstance(G, (PaletteHead, ClassHead)) else None, vgg, family.style_encoder(G))
+    # after G, D and Adam: a term may build a network of its own (VGG), which draws from the seeded RNG
+    terms = family.generator_terms(cfg, opts, plan, sides.out_stats)
+    nets = Networks(G, D, head_of(G))
     if cfg.compile:
         nets = dataclasses.replace(nets, G=torch.compile(G), D=torch.compile(D))
-    weights = dataclasses.replace(family.loss_weights(cfg, opts), gan=cfg.lambda_gan)
-    if categorical_out:  # classes are learnt by cross-entropy; an L1 between probability maps adds nothing
-        weights = dataclasses.replace(weights, l1=0.0, edge=0.0, vgg=0.0, classes=cfg.class_weight)
-        nets.vgg = None  # a perceptual loss needs RGB pictures
-    return ModelSetup(family, opts, gcfg, dcfg, G, D, nets, opts_, weights, head_palette)
+    return ModelSetup(family, opts, gcfg, dcfg, G, D, nets, opts_, terms, head_palette)
+
+
+def build_objective(cfg: TrainConfig, model: ModelSetup, sides: Sides, train_ds: PairWindowDataset,
+                    data: TrainingData) -> tuple[Objective, dict[str, dict[str, float]] | None]:
+    """What the run's GAN step trains on: the shared adversarial and L1 weights, the family's draw
+    and terms, then the output head's cross-entropy; with the class balance asked for
+    (``--balance-palette`` weighs a rendered map's L1 by colour class, ``--balance-classes`` a
+    categorical map's cross-entropy). Returns it and the record of ``class_balance.json``."""
+    b, pixel_weight, class_weights, record = sides.b, None, None, None
+    if cfg.balance_palette:
+        balance = palette_balance(load_palette(cfg.balance_palette), train_ds, b, sides.out_stats, cfg.balance_power)
+        pixel_weight, record = balance.pixel_weights, balance.to_dict()
+    if cfg.balance_classes:
+        if not isinstance(sides.out_stats, ClassTable) or b != "maps":
+            raise GeopixError("--balance-classes weighs the classes of a categorical map (sat2map); this map is "
+                              f"{data.map_kind} (--balance-palette weighs a rendered map's colours)")
+        class_weights, record = categorical_balance(sides.out_stats, train_ds, b, cfg.balance_power)
+    terms = model.terms + head_terms(head_of(model.G), cfg.class_weight, class_weights)
+    objective = Objective(shared_weights(cfg, sides.out_stats, pixel_weight), model.family.draw(model.G, model.options),
+                          terms)
+    if not objective.term_names():
+        raise GeopixError("nothing trains the generator: every loss weight is 0 (give --lambda-gan or --lambda-l1)")
+    return objective, record

@@ -13,12 +13,12 @@ from dataclasses import asdict, dataclass, fields, replace
 from types import MappingProxyType
 from typing import Any
 
-from geo_pix2pix.families import FAMILIES
+from geo_pix2pix.families.registry import FAMILIES
 from geo_pix2pix.tiles.encoding.classes import MAP_KINDS
 from geo_pix2pix.tiles.pairs.pair import PairSpec
 from geo_pix2pix.training.option_fields import internal, option
 
-__all__ = ["CPU_RECIPE", "DIRECTIONS", "RECIPES", "TrainConfig", "apply_recipe"]
+__all__ = ["CPU_RECIPE", "DIRECTIONS", "RECIPES", "TrainConfig"]
 
 DIRECTIONS = ("sat2map", "map2sat")
 
@@ -35,7 +35,7 @@ CPU_RECIPE: Mapping[str, Any] = MappingProxyType(
 
 #: The Pix2Pix family's named sets of defaults: ``paper`` is the paper's configuration
 #: (TrainConfig's own defaults, the GPU default), ``cpu`` the CPU recipe. Other families name
-#: their own (:attr:`geo_pix2pix.families.Family.recipes`).
+#: their own (:attr:`geo_pix2pix.families.base.Family.recipes`).
 RECIPES: Mapping[str, Mapping[str, Any]] = MappingProxyType({"paper": MappingProxyType({}), "cpu": CPU_RECIPE})
 
 
@@ -170,23 +170,3 @@ class TrainConfig:
         if done < self.decay_start or self.decay_start >= 1.0:
             return self.lr
         return self.lr * max(0.0, 1.0 - (done - self.decay_start) / (1.0 - self.decay_start))
-
-
-def apply_recipe(cfg: TrainConfig, recipe: str, given: frozenset[str] | set[str] = frozenset()
-                 ) -> tuple[TrainConfig, dict[str, Any]]:
-    """Start ``cfg`` from the family's ``recipe`` defaults, keeping every option in ``given``.
-
-    ``recipe`` is ``paper`` or ``cpu`` (``auto`` must be resolved by the caller, which knows the
-    device). The recipe's values apply to TrainConfig fields and to the family's own options alike.
-    Returns the new config and the values it took from the recipe (for the user to see).
-    """
-    from geo_pix2pix.families import get_family
-
-    family = get_family(cfg.family)
-    if recipe not in family.recipes:
-        raise ValueError(f"unknown recipe {recipe!r}; choose {', '.join(family.recipes)}")
-    own = {f.name for f in fields(TrainConfig)}
-    taken = {k: v for k, v in family.recipes[recipe].items() if k not in given}
-    top = {k: v for k, v in taken.items() if k in own}
-    fam = {**cfg.family_options, **{k: v for k, v in taken.items() if k not in own}}
-    return cfg.with_(recipe=recipe, family_options=fam, **top), taken

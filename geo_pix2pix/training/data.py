@@ -26,7 +26,6 @@ from geo_pix2pix.tiles.pairs.pair import PairSpec, open_pair
 from geo_pix2pix.tiles.pairs.prepare import PreparedPair, TilerConfig, prepare_pair
 from geo_pix2pix.tiles.pairs.sampling import WindowIndex
 from geo_pix2pix.tiles.pairs.split import SplitConfig
-from geo_pix2pix.tiles.raster import has_color_table
 from geo_pix2pix.training.config import TrainConfig
 
 __all__ = ["TrainingData", "prepare_training", "merge_stats", "pair_meta", "paletted_map_warning"]
@@ -79,7 +78,8 @@ def merge_stats(stats: list[BandStats], what: str) -> BandStats:
     return BandStats(first.dtype, low, high, "percentile", mean, std)
 
 
-def _pooled(means: list[tuple[float, ...]], stds: list[tuple[float, ...]]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _pooled(means: list[tuple[float, ...]], stds: list[tuple[float, ...]]
+            ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Mean and standard deviation of the pairs' values taken together, each pair weighted alike
     (the law of total variance: the mean within-pair variance plus the variance of the means)."""
     if not all(means):
@@ -155,17 +155,17 @@ def map_codec(cfg: TrainConfig, kind: str, prepared: tuple[PreparedPair, ...]) -
     if kind != "continuous":
         return stats
     with open_pair(prepared[0].spec) as pair:
-        band = pair.map_bands[0]
-        units = pair._raw_map.units[band - 1] or None
-        nodata = pair._raw_map.nodata
+        info = pair.map_info()
+    units, nodata = info.units, info.nodata
     if cfg.direction == "sat2map":  # the output: float32, the map's nodata (NaN if none)
         return stats.widened("float32", nodata, units)
     return stats.widened(stats.dtype, None, units)  # an input: read in its own dtype, never clipped early
 
 
-def resolve_map_kind(cfg: TrainConfig) -> str:
+def resolve_map_kind(cfg: TrainConfig, announce: bool = True) -> str:
     """``cfg.map_kind``, or the kind inferred from the first pair's map (announced, since it decides
-    the loss, the output and the resampling; ``--map-kind`` overrides it)."""
+    the loss, the output and the resampling; ``--map-kind`` overrides it; ``announce=False``: a
+    look ahead of training, which announces it)."""
     from geo_pix2pix.runtime.progress import NOTICE
 
     spec = cfg.pairs[0]
@@ -182,16 +182,14 @@ def resolve_map_kind(cfg: TrainConfig) -> str:
         kind = "rendered"  # side-by-side pictures
     else:
         with open_pair(spec) as pair:
-            raw = pair._raw_map
-            bands = pair.map_bands
-            colors = has_color_table(raw, bands[0])
-            dtype = raw.dtypes[bands[0] - 1]
+            info, bands = pair.map_info(), pair.map_bands
+            colors, dtype = info.colors is not None, info.dtype
             distinct = len(pair.map_codes()) if len(bands) == 1 and np.issubdtype(np.dtype(dtype), np.integer) else None
         kind = infer_map_kind(dtype, len(bands), colors, distinct)
         why = ("it has a colour table" if colors else f"one {dtype} band with {distinct} distinct values"
                if kind == "categorical" else f"{len(bands)} {dtype} band(s)")
-        log.log(NOTICE, "map kind: %s (%s; --map-kind to override)", kind, why)
-    if kind == "categorical" and not cfg.classes_from_palette and (spec.aligned or len(spec.map_bands or (1,)) != 1):
+        log.log(NOTICE if announce else logging.DEBUG, "map kind: %s (%s; --map-kind to override)", kind, why)
+    if kind == "categorical" and not cfg.classes_from_palette and len(spec.map_bands or (1,)) != 1:
         raise GeopixError("a categorical map is one band of class codes; choose it with --map-bands N, or use "
                           "--map-kind rendered for a picture of a map")
     if cfg.class_table and kind != "categorical":
@@ -214,9 +212,8 @@ def class_table(cfg: TrainConfig, prepared: tuple[PreparedPair, ...]) -> ClassTa
                                   "class codes (--map-kind continuous?)")
             found.update(int(c) for c in codes)
             if i == 0:
-                nodata = pair._raw_map.nodata
-                if has_color_table(pair._raw_map, pair.map_bands[0]):
-                    colors = {k: tuple(v) for k, v in pair._raw_map.colormap(pair.map_bands[0]).items()}
+                info = pair.map_info()
+                nodata, colors = info.nodata, info.colors or {}
     names: dict[int, str] = {}
     codes = sorted(found)
     if cfg.class_table:
@@ -229,7 +226,7 @@ def class_table(cfg: TrainConfig, prepared: tuple[PreparedPair, ...]) -> ClassTa
     if not codes:
         raise NoValidDataError("the categorical map has no valid pixels")
     table = ClassTable.build(codes, names, colors, nodata)
-    log.info("classes: %s", ", ".join(f"{c} {n}" for c, n in zip(table.codes, table.names)))
+    log.info("classes: %s", ", ".join(f"{c} {n}" for c, n in zip(table.codes, table.names, strict=True)))
     return table
 
 

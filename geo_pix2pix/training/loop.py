@@ -1,13 +1,13 @@
 """The training loop: ``fit(config)`` reads top to bottom like a short training script.
 
 Phases: data (align pairs, split, index windows, statistics) -> build (the family's G and D, their
-optimisers, the loss weights) -> resume if asked -> loop (learning rate, batch, ``gan_step``, log,
-validate, checkpoint) -> finish (model file, curves, the ``latest`` link). The model family
-(:mod:`geo_pix2pix.families`) decides the networks and the loss terms; nothing here depends on
-which family runs.
+optimisers, the objective of the GAN step) -> resume if asked -> loop (learning rate, batch,
+``gan_step``, log, validate, checkpoint) -> finish (model file, curves, the ``latest`` link). The
+model family (:mod:`geo_pix2pix.families`) decides the networks, how G draws and its loss terms;
+nothing here depends on which family runs.
 
 Exact resume: the windows and augmentations of step ``s`` are drawn from
-``numpy.random.default_rng([seed, s])`` (:class:`StepBatchSampler`), dropout uses torch's global
+``numpy.random.default_rng([seed, s])`` (:mod:`~geo_pix2pix.training.batches`), dropout uses torch's global
 RNG whose state is checkpointed, the DataLoader has a generator of its own (so starting it does
 not consume the global RNG), and the learning rate is a pure function of the step. Training
 ``2N`` steps straight and ``N`` steps + resume therefore give identical weights on the CPU.
@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import logging
 import math
-import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -27,12 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader, Sampler
 
 from geo_pix2pix.evaluation.metrics import ImageMetrics
-from geo_pix2pix.evaluation.palette import load_palette
 from geo_pix2pix.files.checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
 from geo_pix2pix.files.modelfile import save_model
 from geo_pix2pix.files.runs import MetricsLog, link_latest, plot_losses, save_sample_grid, write_json
@@ -48,18 +44,20 @@ from geo_pix2pix.runtime.distributed import (
     gather_rng,
     init_world,
     lost_peer,
+    seed_rank_stream,
 )
 from geo_pix2pix.tiles.encoding.classes import ClassTable
 from geo_pix2pix.tiles.errors import GeopixError
-from geo_pix2pix.tiles.pairs.dataset import N_AUGMENT, PairWindowDataset
-from geo_pix2pix.training.balance import categorical_balance, palette_balance
-from geo_pix2pix.training.build import ModelSetup, Sides, build_model, check_config
+from geo_pix2pix.tiles.pairs.dataset import PairWindowDataset
+from geo_pix2pix.training.batches import step_loader
+from geo_pix2pix.training.build import ModelSetup, Sides, build_model, build_objective, check_config
 from geo_pix2pix.training.config import TrainConfig
 from geo_pix2pix.training.data import TrainingData, prepare_training
-from geo_pix2pix.training.step import Batch, LossWeights, Networks, StepLosses, gan_step
+from geo_pix2pix.training.objective import Batch, Networks, Objective
+from geo_pix2pix.training.step import StepLosses, gan_step
 from geo_pix2pix.training.validation import validate, validation_batches
 
-__all__ = ["fit", "FitResult", "StepBatchSampler", "TrainingInterrupted", "ProgressCallback"]
+__all__ = ["fit", "FitResult", "TrainingInterrupted", "ProgressCallback"]
 
 log = logging.getLogger(__name__)
 
@@ -83,76 +81,6 @@ class FitResult:
 ProgressCallback = Callable[[int, StepLosses], None]
 
 
-class StepBatchSampler(Sampler[list[int]]):
-    """Batches of dataset keys for steps ``start..end-1``; step ``s`` depends only on (seed, s).
-
-    Each sample picks a pair with probability proportional to ``weights`` (its valid training
-    area), then one of that pair's candidate windows and one of the 8 dihedral transforms, all
-    from ``numpy.random.default_rng([seed, s])``.
-    """
-
-    def __init__(self, counts: list[int], weights: list[float], batch_size: int, seed: int,
-                 start: int, end: int, rank: int = 0, world: int = 1) -> None:
-        self.counts = np.asarray(counts, dtype=np.int64)
-        self.offsets = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
-        w = np.asarray(weights, dtype=np.float64) * (self.counts > 0)
-        self.p = w / w.sum()
-        self.batch_size, self.seed, self.start, self.end = batch_size, seed, start, end
-        self.rank, self.world = rank, world
-
-    def batch_for(self, step: int) -> list[int]:
-        """Step ``step``'s batch for this rank: slice ``rank`` of the ``world * batch_size``
-        samples drawn for the step, so ranks get disjoint shares of one reproducible draw (two
-        ranks of batch B train on exactly the windows one process of batch 2B would)."""
-        rng = np.random.default_rng([self.seed, step])
-        n = self.batch_size * self.world
-        pair = rng.choice(len(self.p), size=n, p=self.p)
-        cand = self.offsets[pair] + (rng.random(n) * self.counts[pair]).astype(np.int64)
-        aug = rng.integers(0, N_AUGMENT, size=n)
-        keys = cand * N_AUGMENT + aug
-        return keys[self.rank * self.batch_size:(self.rank + 1) * self.batch_size].tolist()
-
-    def __iter__(self) -> Iterator[list[int]]:
-        for step in range(self.start, self.end):
-            yield self.batch_for(step)
-
-    def __len__(self) -> int:
-        return max(0, self.end - self.start)
-
-
-def _workers(cfg: TrainConfig, plan: DevicePlan) -> int:
-    """Loader worker processes: several on a GPU; none on a CPU.
-
-    On a CPU every core already runs the networks; a worker process reading windows preempts
-    them at random moments and stalls torch's thread team. Measured on 2 cores
-    (``bench/train_throughput.py``): one worker made a step 10% slower than pre-made batches,
-    loading in the main process (~2 ms per 256-pixel sample) 0%.
-    """
-    if cfg.workers >= 0:
-        return cfg.workers
-    cpus = os.cpu_count() or 1
-    return min(8, max(1, cpus - 1)) if plan.device.type == "cuda" else 0
-
-
-def _balanced(cfg: TrainConfig, weights: LossWeights, train_ds: PairWindowDataset, sides: Sides,
-              data: TrainingData) -> tuple[LossWeights, dict[str, dict[str, float]] | None]:
-    """The loss weights with class balance where asked for (``--balance-palette`` weighs a
-    rendered map's L1 by colour class, ``--balance-classes`` a categorical map's cross-entropy),
-    and the record written to ``class_balance.json``."""
-    b = sides.b
-    record = None
-    if cfg.balance_palette:
-        balance = palette_balance(load_palette(cfg.balance_palette), train_ds, b, sides.out_stats, cfg.balance_power)
-        weights, record = dataclasses.replace(weights, pixel_weight=balance.pixel_weights), balance.to_dict()
-    if cfg.balance_classes:
-        if not isinstance(sides.out_stats, ClassTable) or b != "maps":
-            raise GeopixError("--balance-classes weighs the classes of a categorical map (sat2map); this map is "
-                              f"{data.map_kind} (--balance-palette weighs a rendered map's colours)")
-        class_weights, record = categorical_balance(sides.out_stats, train_ds, b, cfg.balance_power)
-        weights = dataclasses.replace(weights, class_weights=class_weights)
-    return weights, record
-
-
 def _with_epoch_steps(cfg: TrainConfig, data: TrainingData) -> TrainConfig:
     """``--epochs E``: ``steps`` = E passes over the training area (non-overlapping tiles) in
     batches; the result is recorded in config.json, and a resume with ``--steps`` clears ``epochs``."""
@@ -170,14 +98,14 @@ def _set_frozen(G: torch.nn.Module, frozen: list[torch.nn.Parameter]) -> None:
 
 @dataclass
 class _Run:
-    """What the loop needs, prepared on every rank (data, networks, weights, validation batches)."""
+    """What the loop needs, prepared on every rank (data, networks, objective, validation batches)."""
 
     cfg: TrainConfig
     data: TrainingData
     sides: Sides
     model: ModelSetup
     train_ds: PairWindowDataset
-    weights: LossWeights
+    objective: Objective
     balance_record: dict[str, dict[str, float]] | None
     val_batches: list[dict[str, torch.Tensor]]
     make: Callable[..., Batch]
@@ -185,15 +113,15 @@ class _Run:
 
 def _prepare(cfg: TrainConfig, family: Any, options: Any, plan: DevicePlan) -> _Run:
     """Data (align, split, index, statistics) and build (the family's networks, optimisers and
-    loss weights), before anything is created on disk."""
+    the objective of the GAN step), before anything is created on disk."""
     data = prepare_training(cfg)
     cfg = _with_epoch_steps(cfg, data)
     sides = Sides.of(cfg, data)
     model = build_model(cfg, family, options, sides, plan)
     train_ds = PairWindowDataset(data.specs, data.index, data.imagery_stats, data.map_stats, augment=True)
-    weights, record = _balanced(cfg, model.weights, train_ds, sides, data)
+    objective, balance_record = build_objective(cfg, model, sides, train_ds, data)
     make = family.batches(cfg, options, data, sides.a, sides.b)
-    return _Run(cfg, data, sides, model, train_ds, weights, record, validation_batches(cfg, data), make)
+    return _Run(cfg, data, sides, model, train_ds, objective, balance_record, validation_batches(cfg, data), make)
 
 
 def _distribute(run: _Run, plan: DevicePlan, world: World) -> Networks:
@@ -207,7 +135,7 @@ def _distribute(run: _Run, plan: DevicePlan, world: World) -> Networks:
     nets = dataclasses.replace(model.nets, G=G, D=D, D_for_G=model.D)
     if cfg.compile:
         nets = dataclasses.replace(nets, G=torch.compile(G), D=torch.compile(D), D_for_G=torch.compile(model.D))
-    torch.manual_seed(int(np.random.SeedSequence([cfg.seed, world.rank]).generate_state(1)[0]))
+    seed_rank_stream(cfg.seed, world.rank)
     return nets
 
 
@@ -232,63 +160,46 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     Under torchrun every rank calls it; rank 0 alone writes the run directory
     (:mod:`geo_pix2pix.runtime.distributed`).
     """
+    # -- set-up: the checks, the device, then data and networks on every rank --------------
     world = init_world(cfg.device)
     family, options = check_config(cfg)
     out = Path(cfg.out)
     plan = plan_device(device_for(cfg.device), cfg.amp)
-    main = world.is_main
     log.info("training %s on %s%s", family.name, plan.describe(),
              f", rank {world.rank} of {world.size}" if world.distributed else "")
-
     run = agree(lambda: _prepare(cfg, family, options, plan))
     cfg, model = run.cfg, run.model
-    G, opts = model.G, model.opts
     nets = _distribute(run, plan, world)
 
+    # -- the run directory (rank 0), the checkpoint to resume from, the schedule -------------
     cuda = plan.device.type == "cuda"
     start, spent_before, metrics = _open_run(run, out, world, resume, cuda)
-    t_start = time.monotonic()
-
-    def elapsed() -> float:
-        return spent_before + time.monotonic() - t_start
-
-    # -- the loop -------------------------------------------------------------------------
+    elapsed = _Clock(spent_before)
     budget = cfg.time_budget
-    steps_total = cfg.steps if budget is None else 10**9  # a budget ends training by time
-    end = min(steps_total, cfg.stop_at) if cfg.stop_at else steps_total
-    loader = _loader(run, plan, start, end, world)
-    from geo_pix2pix.runtime.progress import progress_bar
+    end = _end_step(cfg)
+    loader = step_loader(cfg, run.data, run.train_ds, plan, start, end, world.rank, world.size)
+    bar = _progress_bar(progress and world.is_main, None if budget else end, start)
 
-    bar = progress_bar(disable=not (progress and main), total=None if budget else end, initial=start, unit="step",
-                       desc="train")
+    # -- the loop: learning rate, batch, step, record; every rank stops after the same step ----
     step, last_val, now = start, None, spent_before  # now: rank 0's elapsed seconds, agreed after each step
-    d_lr_factor = model.family.d_lr_factor(model.options)
     signals = StopSignals()
-    G.train()
+    model.G.train()
     model.D.train()
     with signals.installed(), _peers(world):
-        for step_i, batch in zip(range(start, end), loader):
-            # under a budget the rate follows the time spent: this process's clock alone, rank 0's as
-            # agreed after the last step under torchrun (every rank must step with the same rate)
-            spent = now if world.distributed else elapsed()
-            lr = cfg.lr_at(step_i) if budget is None else cfg.lr_at_fraction(spent / budget)
-            _set_lr(opts, lr, d_lr_factor)
-            _set_frozen(G, model.family.frozen_parameters(G, options, step_i))
-            d = to_device(batch, plan)
-            losses = gan_step(nets, opts, run.make(d, step_i, world.rank, world.size), run.weights, plan.autocast())
+        for step_i, batch in zip(range(start, end), loader, strict=False):  # the loop ends at `last`
+            lr = _lr_at(cfg, step_i, now if world.distributed else elapsed())
+            _set_lr(model.opts, lr, model.family.d_lr_factor(options))
+            _set_frozen(model.G, model.family.frozen_parameters(model.G, options, step_i))
+            made = run.make(to_device(batch, plan), step_i, world.rank, world.size)
+            losses = gan_step(nets, model.opts, made, run.objective, plan.autocast())
             step = step_i + 1
             now, stop = agree_stop(elapsed(), signals.requested is not None)
             last = step == end or (budget is not None and now >= budget) or stop
-            row: dict[str, Any] = {"step": step, "lr": lr, **losses.as_row()}
-            if main and (step % cfg.val_every == 0 or last):
-                last_val = _validate_and_sample(run, plan, out, step, row)
-            if metrics is not None:
-                metrics.write(row)
-            if step % cfg.checkpoint_every == 0 and not last:
-                _checkpoint(run, out, metrics, step, now, cuda)
+            val = _record(run, plan, out, metrics, step, {"step": step, "lr": lr, **losses.as_row()}, last, now, cuda)
+            last_val = val if val is not None else last_val
             # the postfix first, without its own redraw: update() redraws at the bar's interval (at most
             # every 30 s into a log file), while set_postfix's default refresh would redraw every step
-            bar.set_postfix(D=f"{losses.D:.3f}", G_GAN=f"{losses.G_GAN:.3f}", L1=f"{losses.G_L1:.3f}", refresh=False)
+            bar.set_postfix(losses.postfix(), refresh=False)
             bar.update(1)
             if on_step is not None:
                 on_step(step, losses)
@@ -300,6 +211,50 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     if signals.requested is not None:
         raise _interrupted(signals.requested, step, out)
     return FitResult(out, step, last_val)
+
+
+class _Clock:
+    """Seconds the run has trained: before this process (from the checkpoint) and since."""
+
+    def __init__(self, before: float) -> None:
+        self.before, self.t0 = before, time.monotonic()
+
+    def __call__(self) -> float:
+        return self.before + time.monotonic() - self.t0
+
+
+def _lr_at(cfg: TrainConfig, step: int, spent: float) -> float:
+    """The learning rate of ``step``. Under a time budget it follows the time ``spent``: this
+    process's clock alone, rank 0's as agreed after the last step under torchrun (every rank must
+    step with the same rate)."""
+    return cfg.lr_at(step) if cfg.time_budget is None else cfg.lr_at_fraction(spent / cfg.time_budget)
+
+
+def _end_step(cfg: TrainConfig) -> int:
+    """The step after which training ends at the latest (a time budget ends it by time)."""
+    steps_total = cfg.steps if cfg.time_budget is None else 10**9
+    return min(steps_total, cfg.stop_at) if cfg.stop_at else steps_total
+
+
+def _progress_bar(shown: bool, total: int | None, start: int) -> Any:
+    from geo_pix2pix.runtime.progress import progress_bar
+
+    return progress_bar(disable=not shown, total=total, initial=start, unit="step", desc="train")
+
+
+def _record(run: _Run, plan: DevicePlan, out: Path, metrics: MetricsLog | None, step: int, row: dict[str, Any],
+            last: bool, now: float, cuda: bool) -> ImageMetrics | None:
+    """After step ``step``: validation (rank 0, every ``val_every`` steps and the last), the
+    metrics row, a checkpoint every ``checkpoint_every`` steps (the last one is fit's). Returns
+    the validation metrics if it validated."""
+    cfg, val = run.cfg, None
+    if metrics is not None and (step % cfg.val_every == 0 or last):
+        val = _validate_and_sample(run, plan, out, step, row)
+    if metrics is not None:
+        metrics.write(row)
+    if step % cfg.checkpoint_every == 0 and not last:
+        _checkpoint(run, out, metrics, step, now, cuda)
+    return val
 
 
 def _set_lr(opts: Any, lr: float, d_lr_factor: float) -> None:
@@ -337,13 +292,13 @@ def _open_run(run: _Run, out: Path, world: World, resume: bool, cuda: bool) -> t
     main = world.is_main
     if main:
         out.mkdir(parents=True, exist_ok=True)
-    metrics = MetricsLog(out / "metrics.csv") if main else None
+    metrics = MetricsLog(out / "metrics.csv", run.objective.term_names()) if main else None
     start, spent_before = 0, 0.0  # seconds of training before this process count for --time-budget
     if resume:
         m = run.model
         start, spent_before = agree(lambda: restore_training_state(
             load_checkpoint(out / "checkpoint.pt"), m.G, m.D, m.opts.G, m.opts.D, m.opts.scaler, cuda, world.rank,
-            world.size))
+            world.size, seed=run.cfg.seed))
         if metrics is not None:
             metrics.truncate_after(start)
         log.info("resuming %s at step %d", out, start)
@@ -352,18 +307,6 @@ def _open_run(run: _Run, out: Path, world: World, resume: bool, cuda: bool) -> t
         if run.balance_record is not None:
             write_json(out / "class_balance.json", run.balance_record)
     return start, spent_before, metrics
-
-
-def _loader(run: _Run, plan: DevicePlan, start: int, end: int, world: World) -> DataLoader:
-    """Batches of steps ``start..end-1``, this rank's share of each (:class:`StepBatchSampler`)."""
-    cfg, data = run.cfg, run.data
-    workers = _workers(cfg, plan)
-    return DataLoader(
-        run.train_ds, batch_sampler=StepBatchSampler(data.train_counts, data.train_weights, cfg.batch_size,
-                                                     cfg.seed, start, end, world.rank, world.size),
-        num_workers=workers, pin_memory=plan.device.type == "cuda", prefetch_factor=4 if workers else None,
-        generator=torch.Generator().manual_seed(cfg.seed),
-    )
 
 
 def _validate_and_sample(run: _Run, plan: DevicePlan, out: Path, step: int, row: dict[str, Any]) -> ImageMetrics:

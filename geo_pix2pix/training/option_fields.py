@@ -11,7 +11,7 @@ torch- and click-free, so reading the declarations costs nothing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +73,3 @@ def flag_of(name: str, spec: OptionSpec) -> str:
     """The command-line flag of field ``name``."""
     return spec.flag or "--" + name.replace("_", "-")
 
-
-def names(classes: Sequence[type]) -> list[str]:
-    """Field names of several option classes (for collision checks)."""
-    return [f.name for cls in classes for f in dataclasses.fields(cls)]

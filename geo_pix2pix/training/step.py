@@ -1,111 +1,44 @@
-"""One GAN training step, as a function of (networks, optimisers, batch, loss weights).
+"""One GAN training step: the D then G update that every family shares.
 
-The Pix2Pix step of the paper, which every family of geopix runs with its own loss weights:
+The reference pix2pix's ``optimize_parameters``, as a function of (networks, optimisers, batch,
+objective: :mod:`~geo_pix2pix.training.objective`):
 
-1. ``fake_B = G(real_A)``
+1. draw ``fake_B = G(real_A)``, through the objective's :attr:`~.Objective.draw`: a family changes
+   there what G reads or what its output becomes (SPADE's style noise, inpainting's holes);
 2. update D on ``(real_A, fake_B.detach())`` -> fake and ``(real_A, real_B)`` -> real, the loss
    halved "to slow down the rate at which D learns relative to G"; with several discriminator
    scales the GAN loss is their mean;
-3. update G (D frozen) with ``GAN(D(real_A, fake_B), real) + lambda_L1 * L1(fake_B, real_B)``,
-   plus the terms a family turns on: Pix2PixHD's feature matching ``lambda_feat * FM`` and VGG
-   perceptual loss ``lambda_vgg * VGG``, the palette head's ``class_weight * CE``, and SPADE's
-   style-encoder KL term ``lambda_kl * KL``: with a style encoder, step 1 becomes
-   ``fake_B = G(real_A, z)`` with ``z`` drawn from the encoder's Gaussian for ``real_B``
-   (reparameterisation), so G learns to paint the real image's style and the encoder to describe it.
-   Inpainting (``Batch.hole``): ``fake_B`` is the image with G's pixels in its holes only, and the
-   L1 is taken over the holes.
+3. update G (D frozen) on ``lambda_GAN * GAN(D(real_A, fake_B), real) + lambda_L1 * L1(fake_B,
+   real_B)``, then each further :class:`~.LossTerm` of the objective, ``weight * value``, added in
+   the objective's order: the family's own (feature matching, VGG, KL), then the output head's
+   class cross-entropy.
 
-Every tensor and module it touches is passed in; it returns the named losses as a small dataclass.
-A term whose weight is 0 is not computed, so a Pix2Pix step does exactly the paper's arithmetic.
+A term whose weight is 0 is neither computed nor reported, so a Pix2Pix step does exactly the
+paper's arithmetic, and the step returns by name the terms it trained (``metrics.csv`` columns).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from geo_pix2pix.models.palette_head import PaletteHead
 from geo_pix2pix.runtime.device import DevicePlan
-from geo_pix2pix.training.losses import (
-    adversarial_loss,
-    feature_matching_loss,
-    kl_divergence,
-    masked_cross_entropy,
-    masked_l1,
+from geo_pix2pix.training.losses import adversarial_loss, masked_l1
+from geo_pix2pix.training.objective import (
+    Autocast,
+    Batch,
+    Drawn,
+    GeneratorView,
+    LossWeights,
+    Networks,
+    Objective,
 )
 
-__all__ = ["Batch", "LossWeights", "Networks", "Optimisers", "StepLosses", "make_optimisers", "gan_step",
-           "paint_holes", "place"]
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One training batch on the device.
-
-    Attributes:
-        real_A: input ``(N, Ca, T, T)`` in [-1, 1].
-        real_B: target ``(N, Cb, T, T)`` in [-1, 1].
-        valid: ``(N, 1, T, T)`` bool, pixels valid in both rasters.
-        hole: ``(N, 1, T, T)`` bool, inpainting's unknown pixels: G paints only these (the rest of
-            its output is replaced by ``real_B``) and the L1 is taken over them alone.
-    """
-
-    real_A: torch.Tensor
-    real_B: torch.Tensor
-    valid: torch.Tensor
-    hole: torch.Tensor | None = None
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    """What G and D are trained on.
-
-    Attributes:
-        gan_loss: ``vanilla`` | ``lsgan`` | ``hinge``.
-        gan: weight of the adversarial term in G's loss; 0: D is neither trained nor consulted
-            (unless feature matching needs its features), ``D_*`` and ``G_GAN`` are logged as 0.
-        l1: weight of the masked L1 to the target.
-        edge: extra L1 weight of pixels at the target's colour edges (see
-            :func:`~geo_pix2pix.training.losses.masked_l1`); the logged ``G_L1`` stays the plain L1.
-        pixel_weight: target ``(N, C, T, T)`` -> ``(N, 1, T, T)`` L1 weights (class balance).
-        feat: weight of the discriminator feature-matching loss (Pix2PixHD).
-        vgg: weight of the VGG perceptual loss (needs ``Networks.vgg``).
-        classes: weight of the class cross-entropy of a palette or class head (needs ``Networks.head``).
-        class_weights: per-class weights of that cross-entropy (``--balance-classes``).
-        kl: weight of the style encoder's KL term (needs ``Networks.encoder``; SPADE).
-    """
-
-    gan_loss: str = "vanilla"
-    gan: float = 1.0
-    l1: float = 100.0
-    edge: float = 0.0
-    pixel_weight: Callable[[torch.Tensor], torch.Tensor] | None = None
-    feat: float = 0.0
-    vgg: float = 0.0
-    classes: float = 0.0
-    class_weights: tuple[float, ...] | None = None
-    kl: float = 0.0
-
-
-@dataclass
-class Networks:
-    """The networks of a step. ``head`` is G itself when it is a palette head (unwrapped, for its
-    class maths); ``vgg`` the frozen perceptual-loss network; ``encoder`` G's style encoder (a
-    submodule of G, trained with it). ``G`` and ``D`` may be compiled or DistributedDataParallel
-    wrappers of the modules that checkpoints and model files hold. ``D_for_G``: D as G's loss
-    consults it (frozen), where that must bypass the wrapper: under DDP a wrapped forward whose
-    parameters then get no gradient would leave its gradient synchronisation waiting."""
-
-    G: nn.Module
-    D: nn.Module
-    head: PaletteHead | None = None
-    vgg: nn.Module | None = None
-    encoder: nn.Module | None = None
-    D_for_G: nn.Module | None = None
+__all__ = ["Optimisers", "StepLosses", "gan_step", "make_optimisers", "place"]
 
 
 @dataclass
@@ -117,36 +50,40 @@ class Optimisers:
     scaler: torch.amp.GradScaler | None = None
 
 
-@dataclass(frozen=True)
-class StepLosses:
-    """Losses of one step (python floats, for logging); a term the step did not compute is None."""
+class StepLosses(Mapping[str, float]):
+    """The losses one step computed, by name (python floats, for logging): ``D_real``, ``D_fake``
+    while D trains, then G's terms in the order they were added (``G_GAN``, ``G_L1``, a family's,
+    the output head's ``G_CE``). A term the step did not train is absent."""
 
-    D_real: float
-    D_fake: float
-    G_GAN: float
-    G_L1: float
-    G_feat: float | None = None
-    G_VGG: float | None = None
-    G_CE: float | None = None
-    G_KL: float | None = None
-    extra: dict[str, float] = field(default_factory=dict)
+    def __init__(self, values: Mapping[str, float]) -> None:
+        self._values = dict(values)
+
+    def __getitem__(self, name: str) -> float:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"StepLosses({self._values})"
 
     @property
-    def D(self) -> float:
-        return 0.5 * (self.D_real + self.D_fake)
+    def D(self) -> float | None:
+        """D's loss (the mean of its real and fake terms), or None when D did not train."""
+        return 0.5 * (self["D_real"] + self["D_fake"]) if "D_real" in self else None
 
     def as_row(self) -> dict[str, float]:
         """The named losses that were computed, for ``metrics.csv``."""
-        row = {"D_real": self.D_real, "D_fake": self.D_fake, "G_GAN": self.G_GAN, "G_L1": self.G_L1}
-        row.update({k: v for k, v in (("G_feat", self.G_feat), ("G_VGG", self.G_VGG), ("G_CE", self.G_CE),
-                                      ("G_KL", self.G_KL)) if v is not None})
-        return row
+        return dict(self._values)
 
-
-def paint_holes(fake: torch.Tensor, real: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
-    """Inpainting's output: the real window with G's pixels in its holes only (what ``geopix
-    inpaint`` writes, what the losses and the discriminators judge, what validation scores)."""
-    return torch.where(hole, fake, real.to(fake.dtype))
+    def postfix(self) -> dict[str, str]:
+        """The progress bar's figures: D's loss, then each of G's terms without its ``G_`` prefix."""
+        shown = {} if self.D is None else {"D": self.D}
+        shown.update((k.removeprefix("G_"), v) for k, v in self.items() if k.startswith("G_"))
+        return {k: f"{v:.3f}" for k, v in shown.items()}
 
 
 def place(module: nn.Module, plan: DevicePlan) -> nn.Module:
@@ -160,9 +97,9 @@ def make_optimisers(G: nn.Module, D: nn.Module, plan: DevicePlan, lr: float,
     """Adam for both networks (the paper's), one fused kernel over all parameters on CPU and CUDA.
 
     Fused is the same update rule; the default per-parameter loop spent a fifth of a CPU training
-    step (54 M parameters, ~10 element-wise passes each). Parameters whose gradient is None (frozen
-    ones, e.g. Pix2PixHD's global generator in its fixed phase) are skipped by Adam, so they stay
-    bit-identical. ``d_lr_factor``: D's learning rate as a multiple of G's (TTUR, SPADE).
+    step (bench/README.md). Parameters whose gradient is None (frozen ones, e.g. Pix2PixHD's global
+    generator in its fixed phase) are skipped by Adam, so they stay bit-identical.
+    ``d_lr_factor``: D's learning rate as a multiple of G's (TTUR, SPADE).
     """
     fused = True if plan.device.type in ("cpu", "cuda") else None
     return Optimisers(torch.optim.Adam(G.parameters(), lr, betas, fused=fused),
@@ -184,85 +121,58 @@ def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch
         scaler.step(opt)
 
 
-def _value(t: torch.Tensor | None) -> float | None:
-    return None if t is None else float(t.detach())
+def _l1_term(w: LossWeights, drawn: Drawn, plain: torch.Tensor) -> torch.Tensor:
+    """The L1 that trains G: ``plain`` (the reported ``G_L1``), or with edge and class weights."""
+    if w.edge <= 0 and w.pixel_weight is None:
+        return plain
+    weight = w.pixel_weight(drawn.real_B) if w.pixel_weight is not None else None
+    return masked_l1(drawn.fake_B, drawn.real_B, drawn.l1_valid, w.edge, weight)
 
 
-def gan_step(nets: Networks, opts: Optimisers, batch: Batch, w: LossWeights,
-             autocast: Callable[[], AbstractContextManager[object]] | None = None) -> StepLosses:
-    """One D update then one G update on ``batch``; returns the named losses.
-
-    ``autocast``: factory of the mixed-precision context (``None``: full precision).
-    """
+def gan_step(nets: Networks, opts: Optimisers, batch: Batch, objective: Objective,
+             autocast: Autocast | None = None) -> StepLosses:
+    """One D update then one G update on ``batch``; returns the losses computed, by name."""
     ctx = autocast if autocast is not None else nullcontext
-    real_A, real_B, valid = batch.real_A, batch.real_B, batch.valid
-    logits = loss_kl = None
+    w = objective.weights
     with ctx():
-        if nets.head is not None and w.classes > 0:
-            fake_B, logits = nets.G(real_A, with_logits=True)
-        elif nets.encoder is not None:
-            mu, logvar = nets.encoder(real_B)
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            loss_kl = kl_divergence(mu, logvar)
-            fake_B = nets.G(real_A, z)
-        else:
-            fake_B = nets.G(real_A)
-    l1_valid = valid
-    if batch.hole is not None:  # inpainting: the image with G's pixels in its holes
-        fake_B = paint_holes(fake_B, real_B, batch.hole)
-        l1_valid = batch.hole & valid
-        # the raster's own nodata is never a target, nor part of a real example: there the real
-        # window shows G's pixels too, so neither loss can read what the nodata pixels hold
-        real_B = torch.where(valid, real_B.to(fake_B.dtype), fake_B.detach())
+        drawn = objective.draw(nets, batch)
+    real_A, fake_B, real_B, valid = batch.real_A, drawn.fake_B, drawn.real_B, batch.valid
+    d: dict[str, torch.Tensor] = {}
 
     # -- D: fake pairs should score "fake", real pairs "real" --------------------------
-    zero = real_B.new_zeros(())
-    loss_D_fake = loss_D_real = loss_G_GAN = zero
     if w.gan > 0:
         _set_requires_grad(nets.D, True)
         opts.D.zero_grad(set_to_none=True)
         with ctx():
             pred_fake = nets.D(torch.cat([real_A, fake_B.detach()], 1))
             pred_real = nets.D(torch.cat([real_A, real_B], 1))
-        loss_D_fake = adversarial_loss(pred_fake, False, w.gan_loss, valid)
-        loss_D_real = adversarial_loss(pred_real, True, w.gan_loss, valid)
-        _backward_step((loss_D_fake + loss_D_real) * 0.5, opts.D, opts.scaler)
+        d["D_fake"] = adversarial_loss(pred_fake, False, w.gan_loss, valid)
+        d["D_real"] = adversarial_loss(pred_real, True, w.gan_loss, valid)
+        _backward_step((d["D_fake"] + d["D_real"]) * 0.5, opts.D, opts.scaler)
 
-    # -- G: fool D, stay close to the target (L1), and the family's terms -----------------
+    # -- G, D frozen: fool D, stay close to the target (L1), then the objective's terms ------
     _set_requires_grad(nets.D, False)
     opts.G.zero_grad(set_to_none=True)
-    D_frozen = nets.D_for_G if nets.D_for_G is not None else nets.D
-    if w.gan > 0 or w.feat > 0:
-        with ctx():
-            pred_fake = D_frozen(torch.cat([real_A, fake_B], 1))
+    view = GeneratorView(batch, drawn, nets.D_for_G if nets.D_for_G is not None else nets.D, ctx)
+    g: dict[str, torch.Tensor] = {}
+    weighted: list[torch.Tensor] = []
     if w.gan > 0:
-        loss_G_GAN = adversarial_loss(pred_fake, True, w.gan_loss, valid, for_discriminator=False)
-    loss_G_L1 = masked_l1(fake_B, real_B, l1_valid)
-    if w.edge > 0 or w.pixel_weight is not None:
-        l1_term = masked_l1(fake_B, real_B, l1_valid, w.edge,
-                            w.pixel_weight(real_B) if w.pixel_weight is not None else None)
-    else:
-        l1_term = loss_G_L1
-    loss_G = w.gan * loss_G_GAN + w.l1 * l1_term
-    loss_feat = loss_vgg = loss_ce = None
-    if w.feat > 0:
-        with torch.no_grad(), ctx():  # real features with D as just updated, as constants
-            pred_real = D_frozen(torch.cat([real_A, real_B], 1))
-        loss_feat = feature_matching_loss(pred_fake, pred_real, valid)
-        loss_G = loss_G + w.feat * loss_feat
-    if w.vgg > 0 and nets.vgg is not None:
-        # nodata: the target's own pixels stand in for the prediction, so they cost nothing
-        loss_vgg = nets.vgg(torch.where(valid, fake_B.float(), real_B.float()), real_B)
-        loss_G = loss_G + w.vgg * loss_vgg
-    if loss_kl is not None and w.kl > 0:
-        loss_G = loss_G + w.kl * loss_kl
-    if logits is not None and nets.head is not None:
-        cw = None if w.class_weights is None else torch.tensor(w.class_weights, device=logits.device)
-        loss_ce = masked_cross_entropy(nets.head.class_logits(logits), nets.head.target_classes(real_B), valid, cw)
-        loss_G = loss_G + w.classes * loss_ce
+        g["G_GAN"] = adversarial_loss(view.d_fake(), True, w.gan_loss, valid, for_discriminator=False)
+        weighted.append(w.gan * g["G_GAN"])
+    if w.l1 > 0:
+        g["G_L1"] = masked_l1(fake_B, real_B, drawn.l1_valid)
+        weighted.append(w.l1 * _l1_term(w, drawn, g["G_L1"]))
+    for term in objective.terms:
+        g[term.name] = term.value(view)
+        weighted.append(term.weight * g[term.name])
+    if not weighted:
+        raise ValueError("the objective trains G on nothing (every weight is 0 and it has no terms)")
+    loss_G = weighted[0]
+    for t in weighted[1:]:  # summed in the objective's order, one term after the other
+        loss_G = loss_G + t
     _backward_step(loss_G, opts.G, opts.scaler)
     if opts.scaler is not None:
         opts.scaler.update()
     _set_requires_grad(nets.D, True)
-    return StepLosses(float(loss_D_real.detach()), float(loss_D_fake.detach()), float(loss_G_GAN.detach()),
-                      float(loss_G_L1.detach()), _value(loss_feat), _value(loss_vgg), _value(loss_ce), _value(loss_kl))
+    computed: dict[str, torch.Tensor] = {**{k: d[k] for k in ("D_real", "D_fake") if k in d}, **g}
+    return StepLosses({k: float(v.detach()) for k, v in computed.items()})

@@ -21,7 +21,7 @@ from geo_pix2pix.tiles.mosaic.grid import PixelWindow
 from geo_pix2pix.tiles.pairs.dataset import WindowListDataset
 from geo_pix2pix.training.config import TrainConfig
 from geo_pix2pix.training.data import TrainingData
-from geo_pix2pix.training.step import Batch, paint_holes
+from geo_pix2pix.training.objective import Batch
 
 __all__ = ["validate", "validation_batches", "VALIDATION_STEP"]
 
@@ -41,10 +41,12 @@ def validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], make: C
              ) -> tuple[ImageMetrics, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Metrics over the fixed validation batches (G in eval mode), and the first batch's images.
 
-    ``make(windows, step)`` turns a loader batch into the step's :class:`~geo_pix2pix.training.step.Batch`
-    (the family's, :meth:`~geo_pix2pix.families.Family.batches`); validation batch ``i`` is made as
-    step :data:`VALIDATION_STEP` + ``i``, so inpainting's holes are the same at every validation.
-    An inpainting batch is scored inside its holes only (:class:`~geo_pix2pix.evaluation.metrics.HoleAccumulator`).
+    ``make(windows, step)`` turns a loader batch into the step's :class:`~geo_pix2pix.training.objective.Batch`
+    (the family's, :meth:`~geo_pix2pix.families.base.Family.batches`); validation batch ``i`` is made
+    as step :data:`VALIDATION_STEP` + ``i``, so inpainting's holes are the same at every validation.
+    G's output is judged as the batch says (:meth:`~geo_pix2pix.training.objective.Batch.judged`): a
+    batch whose G paints only its holes is scored inside them
+    (:class:`~geo_pix2pix.evaluation.metrics.HoleAccumulator`).
     A categorical map is scored by the share of valid pixels whose arg-max class is right (the
     image metrics of one-hot maps would mean nothing; ``geopix evaluate`` gives per-class IoU)."""
     acc: MetricAccumulator | None = None
@@ -61,19 +63,17 @@ def validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], make: C
             else:
                 with amp():
                     fake = G(batch.real_A)
-            valid, shown = batch.valid, batch.real_A
-            if batch.hole is not None:  # scored inside the holes; shown without the mask channel
-                fake, valid = paint_holes(fake.float(), batch.real_B, batch.hole), batch.hole & valid
-                shown = shown[:, :batch.real_B.shape[1]]
+            fake, painted = batch.judged(fake.float())  # a partial painting is scored inside what G painted
+            valid = batch.valid if painted is None else painted & batch.valid
             f, r, v = fake.float().cpu().numpy(), batch.real_B.float().cpu().numpy(), valid.cpu().numpy()
             if classes is not None:
                 right += int(((f.argmax(1) == r.argmax(1)) & v[:, 0]).sum())
                 total += int(v.sum())
             else:
-                acc = acc or (HoleAccumulator() if batch.hole is not None else MetricAccumulator())
+                acc = acc or (HoleAccumulator() if painted is not None else MetricAccumulator())
                 acc.add(f, r, v)
             if first is None:
-                first = (shown.float().cpu().numpy(), f, r)
+                first = (batch.shown.float().cpu().numpy(), f, r)
     G.train(was_training)
     if first is None:
         raise GeopixError("no windows to validate on")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 
+from tests.cli.conftest import metric_rows
 from tests.conftest import REPO, smooth_image, write_raster
 
 PALETTE = {10: (0, 90, 255, 255), 20: (40, 160, 40, 255), 30: (230, 230, 0, 255)}
@@ -52,6 +53,10 @@ def test_training_infers_the_kind_and_records_the_classes(class_pair, tmp_path, 
                "--ndf", "8", "--steps", "2", "--val-fraction", "0", "--device", "cpu")
     assert r.code == 0, r.err
     assert "map kind: categorical (it has a colour table" in r.err and "validation accuracy" in r.out
+    # classes are learnt by cross-entropy alone: the recipe line and metrics.csv show no L1 (issue 30)
+    assert r.err.count("map kind:") == 1 and "recipe cpu: batch_size 16, lr 0.001 (" in r.err
+    rows = metric_rows(tmp_path / "r")
+    assert all(row["G_L1"] == "" and float(row["G_CE"]) > 0 and row["G_GAN"] != "" for row in rows)
     from geo_pix2pix.files.modelfile import read_meta
 
     meta = read_meta(tmp_path / "r")

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
+import os
+from pathlib import Path
 
 import click
+import pytest
 
+import geo_pix2pix as geopix
+from geo_pix2pix.cli.evaluate import evaluate
+from geo_pix2pix.cli.inpaint import inpaint
 from geo_pix2pix.cli.train import FAMILY_OPTIONS, train
-from geo_pix2pix.families import iter_families
+from geo_pix2pix.cli.translate import translate
+from geo_pix2pix.families.base import iter_families
+from geo_pix2pix.inference.inpainting import InpaintConfig
+from geo_pix2pix.inference.run_options import (
+    FillOptions,
+    ModelOptions,
+    OutputOptions,
+    TilingOptions,
+    TranslateOptions,
+    keyword_values,
+)
+from geo_pix2pix.inference.translate import TranslateConfig
+from geo_pix2pix.tiles.mosaic.shard import Shard
 from geo_pix2pix.tiles.pairs.pair import PairSpec
 from geo_pix2pix.training.config import TrainConfig
 from geo_pix2pix.training.option_fields import option_specs
@@ -21,7 +40,7 @@ INPUTS = {"imagery", "maps", "pairs_csv", "aligned_dir", "aligned_order", "recip
 def test_every_declared_field_is_a_train_option_with_its_default_and_help() -> None:
     params = {p.name: p for p in train.params if isinstance(p, click.Option)}
     for cls in (TrainConfig, *FAMILY_OPTIONS):
-        for f, spec in option_specs(cls):
+        for f, _spec in option_specs(cls):
             assert f.name in params, f"{cls.__name__}.{f.name} has no geopix train option"
             p = params[f.name]
             assert p.help, f"--{f.name} has no help line"
@@ -70,3 +89,53 @@ def test_config_round_trips_with_every_field_changed() -> None:
     assert back == cfg
     base = TrainConfig(pairs=())
     assert all(getattr(back, k) != getattr(base, k) for k in changed)
+
+
+# -- translate, inpaint, evaluate and the API share the option groups of inference/run_options -------------------
+
+def _params(command) -> dict:
+    return {p.name: p for p in command.params if isinstance(p, click.Option)}
+
+
+def test_each_shared_option_is_one_declaration_in_every_command_that_takes_it() -> None:
+    takes = {translate: (ModelOptions, TilingOptions, OutputOptions, TranslateOptions),
+             inpaint: (ModelOptions, TilingOptions, OutputOptions, FillOptions),
+             evaluate: (ModelOptions,)}
+    for command, groups in takes.items():
+        params = _params(command)
+        for cls in groups:
+            for f, spec in option_specs(cls):
+                p = params[f.name]
+                assert p.default == f.default, f"{command.name} --{f.name}: {p.default!r} != {f.default!r}"
+                assert p.opts == [spec.flag or "--" + f.name.replace("_", "-")]
+                if not (command.name == "inpaint" and f.name == "model"):  # inpaint narrows --model's help
+                    assert p.help == spec.help, f"{command.name} --{f.name}"
+    assert _params(evaluate)["batch_size"].help == _params(translate)["batch_size"].help
+
+
+def test_inpaint_config_is_translate_config_without_translate_s_own_options() -> None:
+    def names(cls: type) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)}
+
+    shared = names(TranslateConfig) - names(TranslateOptions)
+    assert shared == names(InpaintConfig) - names(FillOptions)
+    assert {"model", "tile", "overlap", "batch_size", "device", "amp", "tta", "creation_options", "overwrite",
+            "bands"} <= shared
+    for name in shared:  # the same field objects' declarations, not look-alikes
+        a = next(f for f in dataclasses.fields(TranslateConfig) if f.name == name)
+        b = next(f for f in dataclasses.fields(InpaintConfig) if f.name == name)
+        assert a.metadata is b.metadata and a.default == b.default
+
+
+def test_the_api_takes_the_declared_fields_as_keywords_and_coerces_them_in_one_place() -> None:
+    sig = inspect.signature(geopix.Model.translate).parameters
+    assert list(sig)[:4] == ["self", "region", "out", "progress"]
+    assert sig["tile"].default is None and sig["batch_size"].default == 8 and sig["shard"].default is None
+    assert set(inspect.signature(geopix.Model.predict).parameters) == {"self", "array", "mask", "tile", "overlap",
+                                                                       "batch_size", "style", "seed"}
+    got = keyword_values([TilingOptions], {"bands": [3, 2, 1], "batch_size": None}, "translate")
+    assert got == {"bands": (3, 2, 1), "batch_size": 8}  # None: the declared default
+    got = keyword_values([TranslateOptions], {"shard": (1, 4), "style": Path("ref.tif")}, "translate")
+    assert got == {"shard": Shard(1, 4), "style": os.fspath(Path("ref.tif"))}
+    with pytest.raises(TypeError, match="translate\\(\\) got an unexpected keyword argument 'tile_size'"):
+        keyword_values([TilingOptions], {"tile_size": 64}, "translate")

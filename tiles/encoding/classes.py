@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.errors import GeopixError
 
-__all__ = ["MAP_KINDS", "ClassTable", "PalettedOutput", "ProbabilityOutput", "infer_map_kind", "load_class_table", "codec_from_dict",
-           "nearest_colour_classes", "MAX_AUTO_CLASSES"]
+__all__ = ["MAP_KINDS", "ClassTable", "PalettedOutput", "ProbabilityOutput", "infer_map_kind", "load_class_table",
+           "codec_from_dict", "nearest_colour_classes", "MAX_AUTO_CLASSES"]
 
 MAP_KINDS = ("categorical", "continuous", "rendered")
 #: A one-band integer raster without a colour table with at most this many distinct values is
@@ -114,7 +115,7 @@ class ClassTable:
         """The classes of a palette: codes 1..K (or ``codes``), each drawn in its first colour."""
         codes = codes or tuple(range(1, len(names) + 1))
         first = {int(k): tuple(int(round(v)) for v in colors[list(color_class).index(k)]) for k in range(len(names))}
-        table = cls.build(list(codes), dict(zip(codes, names)), {c: first[i] for i, c in enumerate(codes)})
+        table = cls.build(list(codes), dict(zip(codes, names, strict=True)), {c: first[i] for i, c in enumerate(codes)})
         return replace(table, rgb_colors=tuple(tuple(float(v) for v in c) for c in colors),
                        rgb_classes=tuple(int(k) for k in color_class))
 
@@ -172,7 +173,7 @@ class ClassTable:
 
     def colormap(self) -> dict[int, tuple[int, int, int, int]]:
         """GDAL colour table entries: every class's colour, the nodata code transparent."""
-        cmap = {c: col for c, col in zip(self.codes, self.colors)}
+        cmap = {c: col for c, col in zip(self.codes, self.colors, strict=False)}
         cmap[self.nodata] = (0, 0, 0, 0)
         return cmap
 
@@ -184,7 +185,7 @@ class ClassTable:
     def to_dict(self) -> dict[str, Any]:
         d = {"kind": self.kind, "dtype": self.dtype, "nodata": self.nodata,
              "classes": [{"code": c, "name": n, "color": list(col)}
-                         for c, n, col in zip(self.codes, self.names, self.colors)]}
+                         for c, n, col in zip(self.codes, self.names, self.colors, strict=False)]}
         if self.rgb_colors:
             d["palette"] = {"colors": [list(c) for c in self.rgb_colors], "classes": list(self.rgb_classes)}
         return d
@@ -254,14 +255,39 @@ class ProbabilityOutput:
         return np.clip((np.asarray(data, np.float32) + 1.0) * 0.5, 0.0, 1.0)
 
 
-def nearest_colour_classes(rgb: np.ndarray, colors: np.ndarray, color_class: np.ndarray) -> np.ndarray:
-    """``(3, h, w)`` RGB values -> ``(h, w)`` class index of each pixel's nearest colour (Euclidean in
-    RGB; anti-aliased edges between two classes go to the nearer one). The one palette classifier of
-    geopix: metrics, training targets and ``translate --palette`` all use it."""
-    px = rgb.reshape(rgb.shape[0], -1).T.astype(np.float32)  # (P, 3)
-    # |p - c|^2 = |p|^2 - 2 p.c + |c|^2; |p|^2 is the same for every colour
-    score = px @ colors.T * 2.0 - (colors * colors).sum(1)[None]
-    return np.asarray(color_class)[score.argmax(1)].reshape(rgb.shape[1:])
+#: An array of one library: ``numpy.ndarray`` or ``torch.Tensor``.
+ArrayT = TypeVar("ArrayT")
+
+
+def nearest_colour_classes(pixels: ArrayT, colors: ArrayT, color_class: ArrayT) -> ArrayT:
+    """``(..., C, H, W)`` pixels -> ``(..., H, W)`` class index of each pixel's nearest colour.
+
+    The one palette classifier of geopix: metrics, training targets and ``translate --palette``
+    (numpy), the class-balanced L1 and the palette head's targets (torch) all call it.
+
+    Rule: nearest is Euclidean in the pixels' space (RGB values, or the network's normalised
+    space), so anti-aliased edges between two classes go to the nearer one; a tie goes to the
+    first colour. Since ``|p - c|^2 = |p|^2 - 2 p.c + |c|^2`` and ``|p|^2`` is the same for every
+    colour, the nearest colour has the largest ``p.c - |c|^2 / 2``: one contraction over the
+    channels (a 1x1 convolution) rather than a ``(..., K, C, H, W)`` difference tensor. On
+    integer RGB values and palettes every term is exact in float32, so the classes do not depend
+    on the order in which a library sums.
+
+    Args:
+        pixels: numpy array or torch tensor, computed in float32.
+        colors: ``(K, C)`` colours, and ``color_class`` ``(K,)`` the class index of each, in the
+            pixels' library (and device).
+    """
+    xp = _array_module(pixels)  # numpy or torch, found from the type: this module never imports torch
+    x, c, owner = xp.asarray(pixels, dtype=xp.float32), cast(Any, colors), cast(Any, color_class)
+    score = xp.einsum("...chw,kc->...khw", x, c) - 0.5 * (c * c).sum(1)[:, None, None]
+    return cast(ArrayT, owner[score.argmax(-3)])
+
+
+def _array_module(array: Any) -> Any:
+    """The library of ``array`` (``numpy`` for an ndarray, ``torch`` for a tensor): the rule above
+    uses only functions both spell alike (``asarray``, ``einsum``, ``float32``)."""
+    return sys.modules[type(array).__module__.partition(".")[0]]
 
 
 def codec_from_dict(d: dict[str, Any]) -> BandStats | ClassTable:

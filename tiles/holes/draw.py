@@ -60,7 +60,7 @@ def _discs(mask: np.ndarray, ys: np.ndarray, xs: np.ndarray, radius: float) -> N
     r = int(math.ceil(radius))
     oy, ox = np.mgrid[-r:r + 1, -r:r + 1]
     disc = oy ** 2 + ox ** 2 <= radius ** 2
-    for y, x in zip(np.round(ys).astype(int), np.round(xs).astype(int)):
+    for y, x in zip(np.round(ys).astype(int), np.round(xs).astype(int), strict=True):
         y0, y1, x0, x1 = y - r, y + r + 1, x - r, x + r + 1
         cy0, cx0 = max(0, -y0), max(0, -x0)
         cy1, cx1 = disc.shape[0] - max(0, y1 - size), disc.shape[1] - max(0, x1 - size)
@@ -101,7 +101,8 @@ def _stripes(rng: np.random.Generator, size: int) -> np.ndarray:
     period = rng.uniform(size / 10, size / 3)
     w0, w1 = rng.uniform(1.0, period / 3, 2)
     width = w0 + (w1 - w0) * along
-    return (np.mod(across + rng.uniform(0, period), period) < width)
+    stripes: np.ndarray = np.mod(across + rng.uniform(0, period), period) < width
+    return stripes
 
 
 def _moved(rng: np.random.Generator, shape: np.ndarray) -> np.ndarray:
@@ -168,7 +169,8 @@ def eval_holes(rng: np.random.Generator, shape: tuple[int, int], kind: str, size
         angle = math.radians(8.0)
         across = yy * math.cos(angle) - xx * math.sin(angle)
         period = size / cover
-        return np.mod(across + rng.uniform(0, period), period) < size
+        stripes: np.ndarray = np.mod(across + rng.uniform(0, period), period) < size
+        return stripes
     if kind != "clouds":
         raise ValueError(f"unknown test hole kind {kind!r}; choose {', '.join(EVAL_HOLES)}")
     out = np.zeros(shape, bool)

@@ -10,8 +10,10 @@ Every pixel of the region gets a *state* (the codes of the filled-pixels record,
 The holes are the region's own invalid pixels (nodata value, alpha, internal mask, NaN, in any
 band; a filled pixel keeps the bands that were valid), or, with
 ``--holes``, the non-zero valid pixels of a mask raster (read onto the region's grid, nearest) or
-the pixels polygons touch (reprojected to the region's CRS). The generator sees every pixel that
-is not kept as unknown.
+the pixels polygons touch (reprojected to the region's CRS). Given holes that lie wholly outside
+the region are refused (:class:`NoOverlapError`), as imagery and a map that do not overlap are: a
+mask of another place or in a wrong CRS would otherwise fill nothing and report success. The
+generator sees every pixel that is not kept as unknown.
 
 **Too large.** A hole is a connected (8-neighbour) set of hole pixels. Its *radius* is the largest
 distance (Euclidean, pixels) from one of its pixels to the nearest kept pixel: half the width of
@@ -73,7 +75,7 @@ def band_validity(src: Any, bands: tuple[int, ...], window: Window, data: np.nda
     """``(bands, h, w)`` bool: each band's valid pixels in ``window`` (its mask: nodata, alpha or
     internal mask; and finite values). ``data``: the window's values, if already read."""
     data = src.read(list(bands), window=window) if data is None else data
-    valid = src.read_masks(list(bands), window=window) > 0
+    valid: np.ndarray = src.read_masks(list(bands), window=window) > 0
     if np.issubdtype(data.dtype, np.floating):
         valid &= np.isfinite(data)
     return valid
@@ -122,6 +124,9 @@ def _raster_holes(mask_src: Any, src: Any) -> np.ndarray:
                               "region's grid")
         vrt = mask_src
     else:
+        from rasterio.warp import transform_bounds
+
+        _check_overlap(f"holes mask {mask_src.name}", transform_bounds(mask_src.crs, src.crs, *mask_src.bounds), src)
         vrt = WarpedVRT(mask_src, crs=src.crs, transform=src.transform, width=src.width, height=src.height,
                         resampling=Resampling.nearest)
     out = np.empty((src.height, src.width), bool)
@@ -140,11 +145,24 @@ def _vector_holes(gdf: Any, src: Any, path: str) -> np.ndarray:
 
     if src.crs is None:
         raise GeopixError(f"the region has no CRS, so polygons ({path}) cannot be placed on it; give a mask raster")
-    geoms = [g for g in gdf.to_crs(src.crs).geometry if g is not None and not g.is_empty]
+    shapes = gdf.to_crs(src.crs)
+    geoms = [g for g in shapes.geometry if g is not None and not g.is_empty]
     if not geoms:
         raise NoOverlapError(f"--holes {path} holds no geometries")
-    return rasterize(geoms, out_shape=(src.height, src.width), transform=src.transform, fill=0, default_value=1,
-                     all_touched=True, dtype="uint8").astype(bool)
+    _check_overlap(f"--holes {path}", tuple(shapes.total_bounds), src)
+    holes: np.ndarray = rasterize(geoms, out_shape=(src.height, src.width), transform=src.transform, fill=0,
+                                  default_value=1, all_touched=True, dtype="uint8").astype(bool)
+    return holes
+
+
+def _check_overlap(what: str, bounds: tuple[float, ...], src: Any) -> None:
+    """Refuse holes whose bounds (in the region's CRS) share no area with the region."""
+    left, bottom, right, top = bounds
+    r = src.bounds
+    if left >= r.right or right <= r.left or bottom >= r.top or top <= r.bottom:
+        raise NoOverlapError(f"{what} does not overlap the region {src.name}: holes ({left:.2f}, {bottom:.2f}, "
+                             f"{right:.2f}, {top:.2f}) and region ({r.left:.2f}, {r.bottom:.2f}, {r.right:.2f}, "
+                             f"{r.top:.2f}) in {src.crs}")
 
 
 def plan_holes(valid: np.ndarray, holes: np.ndarray | None, max_hole: float) -> HolePlan:

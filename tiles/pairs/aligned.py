@@ -4,7 +4,7 @@ The datasets of the pix2pix paper store each example as a ``2W x H`` image, ``A 
 order ``AB`` the left half is the imagery and the right half the map (the maps dataset, as in
 ``../shared/data/maps256``); ``BA`` swaps them. Such images carry no georeferencing; each is a
 pair whose region is one half, and validation holds out whole images (``--val-pairs``).
-:class:`AlignedPair` offers the reading interface of :class:`~.pair.RasterPair`.
+:class:`AlignedPair` is a :class:`~.reader.PairReader`, like :class:`~.pair.RasterPair`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from geo_pix2pix.tiles.encoding.normalize import BandStats, compute_stats
 from geo_pix2pix.tiles.errors import InputNotFoundError, NotARasterError, TileSizeError
 from geo_pix2pix.tiles.mosaic.grid import PixelWindow
-from geo_pix2pix.tiles.pairs.pair import PairSpec, Sample
+from geo_pix2pix.tiles.pairs.reader import MapInfo, PairSpec, Sample
 from geo_pix2pix.tiles.raster import open_raster, reading, resolve_bands
 
 __all__ = ["AlignedPair", "aligned_specs", "ALIGNED_SUFFIXES"]
@@ -43,7 +43,7 @@ def aligned_specs(directory: str | os.PathLike[str], order: str = "AB") -> list[
 
 
 class AlignedPair:
-    """A side-by-side image read as an imagery/map pair (same interface as RasterPair)."""
+    """A side-by-side image read as an imagery/map pair (a :class:`~.reader.PairReader`)."""
 
     def __init__(self, spec: PairSpec) -> None:
         self.spec = spec
@@ -56,7 +56,8 @@ class AlignedPair:
                                   "expected input|target halves of equal width")
         half = self.src.width // 2
         left, right = 0, half
-        self.imagery_col, self.map_col = (left, right) if spec.aligned == "AB" else (right, left)
+        cols: tuple[int, int] = (left, right) if spec.aligned == "AB" else (right, left)
+        self.imagery_col, self.map_col = cols
         self.imagery_bands = resolve_bands(spec.imagery_bands or tuple(range(1, min(3, self.src.count) + 1)),
                                            self.src.count, "imagery")
         self.map_bands = resolve_bands(spec.map_bands or tuple(range(1, min(3, self.src.count) + 1)),
@@ -89,6 +90,16 @@ class AlignedPair:
 
     def coarse_valid(self, factor: int) -> np.ndarray:
         return np.ones((-(-self.region.height // factor), -(-self.region.width // factor)), bool)
+
+    def map_info(self) -> MapInfo:
+        """The image's dtype, nodata and units of the first map band; no colour table (one file
+        holds both halves, so a colour table would be the imagery's too)."""
+        band = self.map_bands[0]
+        return MapInfo(self.src.dtypes[band - 1], self.src.nodata, self.src.units[band - 1] or None, None)
+
+    def map_codes(self) -> np.ndarray:
+        """Distinct values of the first map band over the map half (every pixel is valid)."""
+        return np.unique(self.read(PixelWindow(0, 0, self.region.height, self.region.width)).maps[0])
 
     def compute_stats(self) -> tuple[BandStats, BandStats]:
         s = self.read(PixelWindow(0, 0, self.region.height, self.region.width))

@@ -57,7 +57,7 @@ def aoi_val_windows(
         boxes.append(shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
     arr = np.array(boxes, dtype=object)
     inside = shapely.area(shapely.intersection(arr, aoi)) / shapely.area(arr)
-    chosen = [w for w, f in zip(windows, inside) if f >= 0.5]
+    chosen = [w for w, f in zip(windows, inside, strict=True) if f >= 0.5]
     if not chosen:
         raise NoOverlapError(
             f"validation AOI {path} covers no {tile}-pixel window of the common footprint "

@@ -67,9 +67,6 @@ def write_chips(
         OutputExistsError: if ``out_dir`` exists and is not empty, without ``overwrite``.
         NoValidDataError: if no window has ``config.min_valid`` valid pixels.
     """
-    import geopandas as gpd
-    import shapely
-
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise OutputExistsError(f"output directory {out_dir} is not empty; pass --overwrite to replace it")
@@ -78,43 +75,17 @@ def write_chips(
     try:
         (tmp / "imagery").mkdir()
         (tmp / "maps").mkdir()
-        rows: list[dict[str, Any]] = []
-        skipped_invalid = skipped_gap = 0
         with RasterPair(spec) as pair:
             pair.require_tile(config.tile)
-            h, w, t = pair.region.height, pair.region.width, config.tile
-            split = choose_split(pair, config)
-            jobs: list[tuple[str, PixelWindow]] = [("val", v) for v in split.val_windows]
-            for win in grid_windows(h, w, t, overlap):
-                if split.allows_training(np.array([win.row]), np.array([win.col]))[0]:
-                    jobs.append(("train", win))
-                else:
-                    skipped_gap += 1
-            for kind, win in jobs:
-                s = pair.read(win)
-                frac = float(s.valid.mean())
-                if frac < config.min_valid:
-                    skipped_invalid += 1
-                    continue
-                name = f"{kind}_r{win.row:06d}_c{win.col:06d}.tif"
-                tr = pair.window_transform(win)
-                _write_chip(tmp / "imagery" / name, s.imagery, s.valid, pair.imagery, tr, pair.crs)
-                _write_chip(tmp / "maps" / name, s.maps, s.valid, pair.maps, tr, pair.crs)
-                x0, y0 = tr @ (0, 0)
-                x1, y1 = tr @ (win.width, win.height)
-                rows.append({
-                    "split": kind, "valid_fraction": round(frac, 4), "row": win.row,
-                    "col": win.col, "imagery": f"imagery/{name}", "map": f"maps/{name}",
-                    "geometry": shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)),
-                })
+            jobs, skipped_gap = _chip_windows(pair, config, overlap)
+            rows = [row for kind, win in jobs if (row := _write_chip_pair(pair, kind, win, config, tmp)) is not None]
             crs = pair.crs
         if not rows:
             raise NoValidDataError(
                 f"no {config.tile}-pixel window has {config.min_valid:.0%} valid pixels; "
                 "lower --min-valid or --tile-size"
             )
-        gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
-        gdf.to_file(tmp / "index.gpkg", layer="chips", driver="GPKG")
+        _write_index(rows, crs, tmp / "index.gpkg")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
@@ -122,4 +93,46 @@ def write_chips(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     n_train = sum(r["split"] == "train" for r in rows)
-    return ChipSummary(n_train, len(rows) - n_train, skipped_invalid, skipped_gap, out_dir / "index.gpkg")
+    return ChipSummary(n_train, len(rows) - n_train, len(jobs) - len(rows), skipped_gap, out_dir / "index.gpkg")
+
+
+def _chip_windows(pair: RasterPair, config: TilerConfig, overlap: int) -> tuple[list[tuple[str, PixelWindow]], int]:
+    """The split's validation windows, then the grid windows (with ``overlap``) the split lets
+    training use; and how many grid windows fell in the gap between the two."""
+    h, w, t = pair.region.height, pair.region.width, config.tile
+    split = choose_split(pair, config)
+    jobs: list[tuple[str, PixelWindow]] = [("val", v) for v in split.val_windows]
+    skipped_gap = 0
+    for win in grid_windows(h, w, t, overlap):
+        if split.allows_training(np.array([win.row]), np.array([win.col]))[0]:
+            jobs.append(("train", win))
+        else:
+            skipped_gap += 1
+    return jobs, skipped_gap
+
+
+def _write_chip_pair(pair: RasterPair, kind: str, win: PixelWindow, config: TilerConfig, tmp: Path
+                     ) -> dict[str, Any] | None:
+    """Write one window's imagery and map chips; its index row, or None if it has too few valid pixels."""
+    import shapely
+
+    s = pair.read(win)
+    frac = float(s.valid.mean())
+    if frac < config.min_valid:
+        return None
+    name = f"{kind}_r{win.row:06d}_c{win.col:06d}.tif"
+    tr = pair.window_transform(win)
+    _write_chip(tmp / "imagery" / name, s.imagery, s.valid, pair.imagery, tr, pair.crs)
+    _write_chip(tmp / "maps" / name, s.maps, s.valid, pair.maps, tr, pair.crs)
+    x0, y0 = tr @ (0, 0)
+    x1, y1 = tr @ (win.width, win.height)
+    return {"split": kind, "valid_fraction": round(frac, 4), "row": win.row, "col": win.col,
+            "imagery": f"imagery/{name}", "map": f"maps/{name}",
+            "geometry": shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))}
+
+
+def _write_index(rows: list[dict[str, Any]], crs: Any, path: Path) -> None:
+    """The chips' footprints and attributes as the GeoPackage layer ``chips``."""
+    import geopandas as gpd
+
+    gpd.GeoDataFrame(rows, geometry="geometry", crs=crs).to_file(path, layer="chips", driver="GPKG")

@@ -25,7 +25,8 @@ import numpy as np
 from geo_pix2pix.tiles.encoding.classes import ClassTable
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.mosaic.grid import PixelWindow
-from geo_pix2pix.tiles.pairs.pair import PairSpec, RasterPair, open_pair
+from geo_pix2pix.tiles.pairs.pair import open_pair
+from geo_pix2pix.tiles.pairs.reader import PairReader, PairSpec
 from geo_pix2pix.tiles.pairs.sampling import WindowIndex
 
 __all__ = ["PairWindowDataset", "WindowListDataset", "dihedral", "N_AUGMENT", "Item"]
@@ -46,14 +47,14 @@ def dihedral(array: np.ndarray, code: int) -> np.ndarray:
 
 
 class _PairReaders:
-    """Per-process cache of open :class:`RasterPair` objects (reopened after a fork)."""
+    """Per-process cache of open pair readers (reopened after a fork)."""
 
     def __init__(self, specs: Sequence[PairSpec]) -> None:
         self.specs = list(specs)
         self._pid: int | None = None
-        self._open: dict[int, RasterPair] = {}
+        self._open: dict[int, PairReader] = {}
 
-    def get(self, i: int) -> RasterPair:
+    def get(self, i: int) -> PairReader:
         if self._pid != os.getpid():
             self._open = {}  # handles inherited through fork are not ours to use
             self._pid = os.getpid()
@@ -66,7 +67,7 @@ class _PairReaders:
 
 
 def _to_item(
-    pair: RasterPair, win: PixelWindow, code: int, img_stats: BandStats | ClassTable,
+    pair: PairReader, win: PixelWindow, code: int, img_stats: BandStats | ClassTable,
     map_stats: BandStats | ClassTable,
 ) -> Item:
     s = pair.read(win)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,8 @@ from rasterio.windows import Window, from_bounds
 from geo_pix2pix.tiles.encoding.normalize import BandStats, compute_stats, sample_shape
 from geo_pix2pix.tiles.errors import GeoreferencingError, NoOverlapError, NoValidDataError
 from geo_pix2pix.tiles.mosaic.grid import PixelWindow
+from geo_pix2pix.tiles.pairs.aligned import AlignedPair
+from geo_pix2pix.tiles.pairs.reader import MapInfo, PairReader, PairSpec, Sample
 from geo_pix2pix.tiles.raster import default_bands, has_color_table, open_raster, reading, resolve_bands, valid_mask
 
 __all__ = ["PairSpec", "RasterPair", "Sample", "open_pair"]
@@ -38,40 +39,6 @@ log = logging.getLogger(__name__)
 _RESAMPLING = {"nearest": Resampling.nearest, "bilinear": Resampling.bilinear,
                "cubic": Resampling.cubic, "average": Resampling.average,
                "mode": Resampling.mode}
-
-
-@dataclass(frozen=True)
-class PairSpec:
-    """What to open: paths and band choices. Picklable, so DataLoader workers can reopen it.
-
-    Attributes:
-        imagery: path of the imagery raster (defines the grid).
-        maps: path of the map raster (warped onto the imagery grid).
-        imagery_bands: 1-based bands of the imagery; ``None`` = all but alpha.
-        map_bands: 1-based bands of the map; ``None`` = all but alpha.
-        resampling: resampling of the map; ``None`` = by the map's kind: nearest for a
-            categorical map (codes must stay codes), bilinear for continuous and rendered maps;
-            without a kind, nearest for integer/palette maps and bilinear for float maps.
-        aligned: ``"AB"``/``"BA"`` when ``imagery`` is a pix2pix side-by-side image (then
-            ``maps`` is the same file); ``None`` for two rasters.
-    """
-
-    imagery: str
-    maps: str
-    imagery_bands: tuple[int, ...] | None = None
-    map_bands: tuple[int, ...] | None = None
-    resampling: str | None = None
-    aligned: str | None = None
-    map_kind: str | None = None
-
-
-@dataclass(frozen=True)
-class Sample:
-    """Raw pixels of one window: ``imagery (bi, h, w)``, ``maps (bm, h, w)``, ``valid (h, w)``."""
-
-    imagery: np.ndarray
-    maps: np.ndarray
-    valid: np.ndarray
 
 
 def _bounds_text(b: tuple[float, float, float, float]) -> str:
@@ -107,6 +74,13 @@ class RasterPair:
     def paletted_map_bands(self) -> tuple[int, ...]:
         """The map bands read for training that carry a colour table (class codes, not values)."""
         return tuple(b for b in self.map_bands if has_color_table(self._raw_map, b))
+
+    def map_info(self) -> MapInfo:
+        """The map file's own dtype, nodata, units and colour table of the first map band (read
+        from the file, not the warped view, whose nodata and colours GDAL may change)."""
+        raw, band = self._raw_map, self.map_bands[0]
+        colors = ({k: tuple(v) for k, v in raw.colormap(band).items()} if has_color_table(raw, band) else None)
+        return MapInfo(raw.dtypes[band - 1], raw.nodata, raw.units[band - 1] or None, colors)
 
     # -- set-up ---------------------------------------------------------------------------
     def _auto_resampling(self) -> str:
@@ -300,10 +274,8 @@ class RasterPair:
         self.close()
 
 
-def open_pair(spec: PairSpec) -> Any:
-    """Open ``spec``: a :class:`RasterPair`, or an ``AlignedPair`` for side-by-side images."""
+def open_pair(spec: PairSpec) -> PairReader:
+    """Open ``spec``: a :class:`RasterPair`, or an :class:`~.aligned.AlignedPair` for side-by-side images."""
     if spec.aligned:
-        from geo_pix2pix.tiles.pairs.aligned import AlignedPair
-
         return AlignedPair(spec)
     return RasterPair(spec)

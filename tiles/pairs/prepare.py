@@ -15,7 +15,8 @@ import numpy as np
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.errors import NoValidDataError
 from geo_pix2pix.tiles.mosaic.grid import PixelWindow, axis_starts, grid_windows
-from geo_pix2pix.tiles.pairs.pair import PairSpec, RasterPair, open_pair
+from geo_pix2pix.tiles.pairs.pair import open_pair
+from geo_pix2pix.tiles.pairs.reader import PairReader, PairSpec
 from geo_pix2pix.tiles.pairs.sampling import WindowIndex, lattice_origins, window_valid_fraction
 from geo_pix2pix.tiles.pairs.split import SpatialSplit, SplitConfig, split_blocks, split_from_windows
 
@@ -85,7 +86,7 @@ def _coarse_factor(tile: int, height: int, width: int) -> int:
     return f
 
 
-def choose_split(pair: RasterPair, config: TilerConfig) -> SpatialSplit:
+def choose_split(pair: PairReader, config: TilerConfig) -> SpatialSplit:
     """The validation split of an open pair: the AOI's windows if given, else held-out blocks."""
     h, w, tile = pair.region.height, pair.region.width, config.tile
     if config.val_aoi:
@@ -94,6 +95,39 @@ def choose_split(pair: RasterPair, config: TilerConfig) -> SpatialSplit:
         return split_from_windows(aoi_val_windows(config.val_aoi, pair.crs, pair.transform, h, w, tile),
                                   tile, "aoi")
     return split_blocks(h, w, tile, config.split)
+
+
+@dataclass(frozen=True)
+class _Windows:
+    """The windows a split leaves with enough valid pixels: training origins, validation windows,
+    and how many non-overlapping tiles the training area holds (one epoch)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    val: tuple[PixelWindow, ...]
+    epoch: int
+
+
+def _windows(pair: PairReader, config: TilerConfig, split: SpatialSplit) -> _Windows:
+    """Training origins on the lattice and validation windows of ``split`` whose valid share
+    (read from a decimated validity mask, not the whole raster) is at least ``config.min_valid``."""
+    h, w, tile = pair.region.height, pair.region.width, config.tile
+    factor = _coarse_factor(tile, h, w)
+    coarse = pair.coarse_valid(factor)
+
+    def valid_enough(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return window_valid_fraction(coarse, factor, rows, cols, tile) >= config.min_valid
+
+    rows, cols = lattice_origins(h, w, tile, config.lattice_step or max(1, tile // 8))
+    keep = split.allows_training(rows, cols) & valid_enough(rows, cols)
+    vr = np.array([v.row for v in split.val_windows], dtype=np.int64)
+    vc = np.array([v.col for v in split.val_windows], dtype=np.int64)
+    val_ok = valid_enough(vr, vc) if len(vr) else np.zeros(0, bool)
+    val = tuple(v for v, ok in zip(split.val_windows, val_ok, strict=True) if ok)
+    gr, gc = (a.ravel() for a in np.meshgrid(np.array(axis_starts(h, tile)), np.array(axis_starts(w, tile)),
+                                             indexing="ij"))
+    epoch = int((split.allows_training(gr, gc) & valid_enough(gr, gc)).sum())
+    return _Windows(rows[keep], cols[keep], val, epoch)
 
 
 def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0, holdout: bool = False) -> PreparedPair:
@@ -115,51 +149,25 @@ def prepare_pair(spec: PairSpec, config: TilerConfig, pair_id: int = 0, holdout:
             split = SpatialSplit(tile, tuple(grid_windows(h, w, tile, 0)), (whole.dilate(tile),), "holdout")
         else:
             split = choose_split(pair, config)
-        factor = _coarse_factor(tile, h, w)
-        coarse = pair.coarse_valid(factor)
-        rows, cols = lattice_origins(h, w, tile, config.lattice_step or max(1, tile // 8))
-        frac = window_valid_fraction(coarse, factor, rows, cols, tile)
-        keep = split.allows_training(rows, cols) & (frac >= config.min_valid)
-        vr = np.array([v.row for v in split.val_windows], dtype=np.int64)
-        vc = np.array([v.col for v in split.val_windows], dtype=np.int64)
-        vfrac = window_valid_fraction(coarse, factor, vr, vc, tile) if len(vr) else np.zeros(0)
-        val_ok = tuple(v for v, f in zip(split.val_windows, vfrac) if f >= config.min_valid)
-        gr, gc = (a.ravel() for a in np.meshgrid(np.array(axis_starts(h, tile)), np.array(axis_starts(w, tile)),
-                                                 indexing="ij"))
-        epoch = int((split.allows_training(gr, gc)
-                     & (window_valid_fraction(coarse, factor, gr, gc, tile) >= config.min_valid)).sum())
-        if holdout and not val_ok:
+        found = _windows(pair, config, split)
+        if holdout and not found.val:
             raise NoValidDataError(
                 f"held-out pair {spec.imagery} has no {tile}-pixel window with {config.min_valid:.0%} valid pixels"
             )
-        if not keep.any() and not holdout:
+        if not len(found.rows) and not holdout:
             raise NoValidDataError(
                 f"no {tile}-pixel training window of {spec.imagery} has {config.min_valid:.0%} "
                 "valid pixels in both rasters (nodata, masks, NaN); lower --min-valid or "
                 "--tile-size, or check the map's nodata"
             )
-        resolved = PairSpec(
-            spec.imagery, spec.maps, pair.imagery_bands, pair.map_bands, pair.resampling, spec.aligned
-        )
+        index = WindowIndex(np.full(len(found.rows), pair_id, dtype=np.int64), found.rows, found.cols, tile)
+        log.info("%s: region %dx%d px, %d training candidates, %d validation windows (%s split)",
+                 spec.imagery, w, h, len(index), len(found.val), split.method)
         t = pair.transform
-        index = WindowIndex(
-            np.full(int(keep.sum()), pair_id, dtype=np.int64), rows[keep], cols[keep], tile
-        )
-        log.info(
-            "%s: region %dx%d px, %d training candidates, %d validation windows (%s split)",
-            spec.imagery, w, h, len(index), len(val_ok), split.method,
-        )
         return PreparedPair(
-            spec=resolved,
-            region=pair.region,
-            crs=pair.crs.to_wkt() if pair.crs else None,
-            transform=(t.a, t.b, t.c, t.d, t.e, t.f),
-            pixel_size=(abs(t.a), abs(t.e)),
-            imagery_stats=img_stats,
-            map_stats=map_stats,
-            split=split,
-            train=index,
-            val=val_ok,
-            epoch_windows=0 if holdout else max(1, epoch),
-            paletted_map_bands=pair.paletted_map_bands,
+            spec=PairSpec(spec.imagery, spec.maps, pair.imagery_bands, pair.map_bands, pair.resampling, spec.aligned),
+            region=pair.region, crs=pair.crs.to_wkt() if pair.crs else None,
+            transform=(t.a, t.b, t.c, t.d, t.e, t.f), pixel_size=(abs(t.a), abs(t.e)),
+            imagery_stats=img_stats, map_stats=map_stats, split=split, train=index, val=found.val,
+            epoch_windows=0 if holdout else max(1, found.epoch), paletted_map_bands=pair.paletted_map_bands,
         )

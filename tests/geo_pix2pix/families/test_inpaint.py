@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from geo_pix2pix.families.inpaint import HoleBatches, holed_input
+from geo_pix2pix.families.inpaint import HoleBatch, HoleBatches, draw_holes, holed_input
 from geo_pix2pix.models.global_d import GlobalDiscriminator
 from geo_pix2pix.models.prefill import PrefilledGenerator, push_pull
 from geo_pix2pix.tiles.holes.draw import HoleSpec
@@ -47,7 +47,8 @@ def test_holes_are_the_step_s_and_ranks_share_one_draw() -> None:
 
 def _nets(seed: int = 0):
     from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
-    from geo_pix2pix.training.step import Networks, Optimisers
+    from geo_pix2pix.training.objective import Networks
+    from geo_pix2pix.training.step import Optimisers
 
     torch.manual_seed(seed)
     G = PrefilledGenerator(build_generator(GeneratorConfig(in_channels=4, out_channels=3, tile=32, ngf=8,
@@ -59,8 +60,12 @@ def _nets(seed: int = 0):
 def test_real_nodata_is_never_a_target_nor_a_real_example() -> None:
     """Whatever the raster holds under its nodata, the step computes the same losses and leaves the
     same weights: nothing in it reads those pixels."""
-    from geo_pix2pix.training.step import LossWeights, gan_step
+    from geo_pix2pix.families.multiscale import feature_matching
+    from geo_pix2pix.training.objective import LossTerm, LossWeights, Objective
+    from geo_pix2pix.training.step import gan_step
 
+    objective = Objective(LossWeights(gan_loss="lsgan", l1=10.0), draw_holes,
+                          (LossTerm("G_feat", 1.0, feature_matching),))
     make = HoleBatches(HoleSpec(("boxes",)), [], seed=1)
     results = []
     for junk in (0.0, 0.9):
@@ -68,15 +73,16 @@ def test_real_nodata_is_never_a_target_nor_a_real_example() -> None:
         d["imagery"] = torch.where(d["valid"], d["imagery"], torch.tensor(junk))
         nets, opts = _nets()
         torch.manual_seed(7)
-        losses = gan_step(nets, opts, make(d, 0), LossWeights(gan_loss="lsgan", l1=10.0, feat=1.0))
+        losses = gan_step(nets, opts, make(d, 0), objective)
         results.append((losses, [p.detach().clone() for p in nets.G.parameters()]))
     (l0, g0), (l1, g1) = results
     assert l0.as_row() == l1.as_row()
-    assert all(torch.equal(a, b) for a, b in zip(g0, g1))
+    assert all(torch.equal(a, b) for a, b in zip(g0, g1, strict=True))
 
 
 def test_the_l1_is_taken_inside_the_holes_only() -> None:
-    from geo_pix2pix.training.step import Batch, LossWeights, gan_step
+    from geo_pix2pix.training.objective import LossWeights, Objective
+    from geo_pix2pix.training.step import gan_step
 
     nets, opts = _nets()
     image = torch.rand(1, 3, 32, 32) * 2 - 1
@@ -85,8 +91,9 @@ def test_the_l1_is_taken_inside_the_holes_only() -> None:
     hole[..., 8:16, 8:16] = True
     with torch.no_grad():
         expected = (nets.G(holed_input(image, hole)) - image).abs()[hole.expand(-1, 3, -1, -1)].mean()
-    losses = gan_step(nets, opts, Batch(holed_input(image, hole), image, valid, hole), LossWeights(gan=0.0, l1=1.0))
-    assert losses.G_L1 == pytest.approx(float(expected), rel=1e-5)
+    batch = HoleBatch(holed_input(image, hole), image, valid, hole)
+    losses = gan_step(nets, opts, batch, Objective(LossWeights(gan=0.0, l1=1.0), draw_holes))
+    assert losses["G_L1"] == pytest.approx(float(expected), rel=1e-5)
 
 
 @pytest.mark.parametrize("tile", [64, 128, 256])

@@ -10,7 +10,9 @@ from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discr
 from geo_pix2pix.models.palette_head import PaletteHead
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.errors import GeopixError
-from geo_pix2pix.training.step import Batch, LossWeights, Networks, Optimisers, gan_step
+from geo_pix2pix.training.objective import Batch, Networks, Objective
+from geo_pix2pix.training.output_head import head_terms
+from geo_pix2pix.training.step import Optimisers, gan_step
 
 # three colours in [-1, 1]; the first two are shades of class 0, the third is class 1
 COLORS = ((0.8, 0.8, 0.8), (0.7, 0.7, 0.6), (-0.5, 0.2, 1.0))
@@ -78,7 +80,32 @@ def test_class_weight_enters_the_generator_loss() -> None:
         torch.manual_seed(1)
         a = torch.rand(2, 3, 32, 32) * 2 - 1
         b = torch.tensor(COLORS)[torch.randint(0, 3, (2, 32, 32))].permute(0, 3, 1, 2).contiguous()
-        losses = gan_step(nets, opts, Batch(a, b, torch.ones(2, 1, 32, 32, dtype=torch.bool)), LossWeights(classes=w))
-        assert (losses.G_CE is not None) == (w > 0)
+        objective = Objective(terms=head_terms(G, w))
+        losses = gan_step(nets, opts, Batch(a, b, torch.ones(2, 1, 32, 32, dtype=torch.bool)), objective)
+        assert ("G_CE" in losses) == (w > 0)
         after.append([p.detach().clone() for p in G.parameters()])
-    assert any(not torch.equal(p, q) for p, q in zip(*after))
+    assert any(not torch.equal(p, q) for p, q in zip(*after, strict=True))
+
+
+def test_head_balance_and_numpy_classify_by_the_one_rule() -> None:
+    """The palette head's targets, the class-balanced L1 and the numpy callers (metrics,
+    translate --palette) share nearest_colour_classes; on integer RGB torch and numpy agree
+    exactly, and in the normalised space the head and the balance agree."""
+    import numpy as np
+
+    from geo_pix2pix.evaluation.palette import Palette
+    from geo_pix2pix.tiles.encoding.classes import nearest_colour_classes
+    from geo_pix2pix.training.balance import ClassBalance
+
+    rng = np.random.default_rng(1)
+    colors = rng.integers(0, 256, (6, 3)).astype(np.float32)
+    owner = np.array([0, 0, 1, 1, 2, 3])
+    rgb = rng.integers(0, 256, (2, 3, 16, 16)).astype(np.uint8)
+    pal = Palette("p", ("a", "b", "c", "d"), colors, owner)
+    numpy_classes = np.stack([pal.classify(x) for x in rgb])
+    torch_classes = nearest_colour_classes(torch.from_numpy(rgb), torch.from_numpy(colors), torch.from_numpy(owner))
+    assert (torch_classes.numpy() == numpy_classes).all()
+
+    target = torch.rand(2, 3, 8, 8) * 2 - 1
+    bal = ClassBalance(("a", "b"), (), (), np.asarray(COLORS, np.float32), np.asarray(CLASSES))
+    assert torch.equal(_head().target_classes(target), bal.classify(target))

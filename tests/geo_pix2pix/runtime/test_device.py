@@ -8,7 +8,8 @@ import torch
 from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from geo_pix2pix.runtime.device import cpu_has_native_bf16, plan_device
 from geo_pix2pix.tiles.errors import GeopixError
-from geo_pix2pix.training.step import Batch, LossWeights, Networks, gan_step, make_optimisers, place
+from geo_pix2pix.training.objective import Batch, Networks, Objective
+from geo_pix2pix.training.step import gan_step, make_optimisers, place
 
 
 def test_cpu_plan_uses_bf16_only_where_the_cpu_computes_it() -> None:
@@ -38,8 +39,8 @@ def test_a_training_step_under_the_plan_learns_and_keeps_float32_weights(amp: bo
     a = torch.rand(2, 3, 32, 32) * 2 - 1
     b = -a  # a simple function to learn
     valid = torch.ones(2, 1, 32, 32, dtype=torch.bool)
-    first = gan_step(nets, opts, Batch(a, b, valid), LossWeights(), plan.autocast()).G_L1
+    first = gan_step(nets, opts, Batch(a, b, valid), Objective(), plan.autocast())["G_L1"]
     for _ in range(30):
-        last = gan_step(nets, opts, Batch(a, b, valid), LossWeights(), plan.autocast()).G_L1
+        last = gan_step(nets, opts, Batch(a, b, valid), Objective(), plan.autocast())["G_L1"]
     assert last < 0.8 * first
     assert all(p.dtype == torch.float32 for p in G.parameters())

@@ -145,8 +145,9 @@ def test_bad_input_on_one_rank_ends_every_rank_with_its_error(tmp_path: Path) ->
 def test_a_killed_rank_is_restarted_and_the_run_resumes(tmp_path: Path) -> None:
     sat, mp = _pair(tmp_path)
     run = tmp_path / "run"
-    r = _run([*TORCHRUN[:-2], "--nproc-per-node", "2", "--max-restarts", "1", "-m", "tests.geo_pix2pix.runtime.rank_fault",
-              "train", "--imagery", sat, "--maps", mp, "--steps", 8, "--checkpoint-every", 2, "--out", run, *SMALL],
+    r = _run([*TORCHRUN[:-2], "--nproc-per-node", "2", "--max-restarts", "1", "-m",
+              "tests.geo_pix2pix.runtime.rank_fault", "train", "--imagery", sat, "--maps", mp, "--steps", 8,
+              "--checkpoint-every", 2, "--out", run, *SMALL],
              timeout=300, GEOPIX_TEST_FAULT="kill:1:5")
     assert r.returncode == 0, r.stderr
     assert "elastic restart 1: resuming" in r.stderr
@@ -180,3 +181,21 @@ def test_resume_under_torchrun_is_exact(tmp_path: Path) -> None:
     assert all(torch.equal(a[n][k], b[n][k]) for n in a for k in a[n])
     state = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
     assert len(state["rng_ranks"]) == 2 and not torch.equal(*state["rng_ranks"])  # each rank its own stream
+
+
+def test_one_rule_seeds_every_rank_s_stream() -> None:
+    """seed_rank_stream(seed, rank, step) seeds a run's start (step 0: the seed runs have always
+    started from) and a resume on another rank count (its step) alike; streams differ by seed,
+    rank and step."""
+    from geo_pix2pix.runtime.distributed import seed_rank_stream
+
+    def first(seed: int, rank: int, step: int = 0) -> float:
+        seed_rank_stream(seed, rank, step)
+        return float(torch.rand(()))
+
+    for seed, rank in ((0, 0), (3, 1), (2**33, 7)):
+        torch.manual_seed(int(np.random.SeedSequence([seed, rank]).generate_state(1)[0]))  # the start's rule
+        expected = float(torch.rand(()))
+        assert first(seed, rank) == expected
+    draws = {first(s, r, t) for s in (0, 1) for r in (0, 1) for t in (0, 500)}
+    assert len(draws) == 8

@@ -7,7 +7,8 @@ import torch
 
 from geo_pix2pix.models import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from geo_pix2pix.training.losses import adversarial_loss, feature_matching_loss, gan_loss, masked_l1, patch_weights
-from geo_pix2pix.training.step import Batch, LossWeights, Networks, Optimisers, gan_step
+from geo_pix2pix.training.objective import Batch, LossTerm, LossWeights, Networks, Objective
+from geo_pix2pix.training.step import Optimisers, gan_step
 
 
 def test_masked_l1_ignores_invalid_pixels() -> None:
@@ -44,12 +45,17 @@ def test_train_step_updates_both_networks_and_returns_losses() -> None:
     g0 = [p.detach().clone() for p in G.parameters()]
     d0 = [p.detach().clone() for p in D.parameters()]
     a, b = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
-    losses = gan_step(nets, opts, Batch(a, b, torch.ones(2, 1, 64, 64, dtype=torch.bool)), LossWeights())
+    losses = gan_step(nets, opts, Batch(a, b, torch.ones(2, 1, 64, 64, dtype=torch.bool)), Objective())
     assert all(p.requires_grad for p in D.parameters())  # D unfrozen again for the next step
-    assert any(not torch.equal(p, q) for p, q in zip(G.parameters(), g0))
-    assert any(not torch.equal(p, q) for p, q in zip(D.parameters(), d0))
-    assert 0.1 < losses.G_L1 < 2 and losses.D > 0
+    assert any(not torch.equal(p, q) for p, q in zip(G.parameters(), g0, strict=True))
+    assert any(not torch.equal(p, q) for p, q in zip(D.parameters(), d0, strict=True))
+    assert 0.1 < losses["G_L1"] < 2 and losses.D > 0
     assert set(losses.as_row()) == {"D_real", "D_fake", "G_GAN", "G_L1"}  # Pix2Pix computes no other term
+    assert list(losses.postfix()) == ["D", "GAN", "L1"]  # the progress bar's
+    # a term of weight 0 is neither computed nor shown: without the GAN term D does not train
+    l1_only = gan_step(nets, opts, Batch(a, b, torch.ones(2, 1, 64, 64, dtype=torch.bool)),
+                       Objective(LossWeights(gan=0.0)))
+    assert list(l1_only) == ["G_L1"] and l1_only.D is None and list(l1_only.postfix()) == ["L1"]
 
 
 def _scales(values: list[list[float]]) -> list[list[torch.Tensor]]:
@@ -116,10 +122,13 @@ def test_hd_terms_are_computed_and_logged_only_when_weighted() -> None:
     opts = Optimisers(torch.optim.Adam(G.parameters(), 2e-4), torch.optim.Adam(D.parameters(), 2e-4))
     batch = Batch(torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1,
                   torch.ones(2, 1, 64, 64, dtype=torch.bool))
-    plain = gan_step(nets, opts, batch, LossWeights(gan_loss="lsgan"))
-    assert plain.G_feat is None and "G_feat" not in plain.as_row()
-    hd = gan_step(nets, opts, batch, LossWeights(gan_loss="lsgan", feat=10.0))
-    assert hd.G_feat is not None and hd.G_feat > 0 and "G_feat" in hd.as_row()
+    from geo_pix2pix.families.multiscale import feature_matching
+
+    plain = gan_step(nets, opts, batch, Objective(LossWeights(gan_loss="lsgan")))
+    assert "G_feat" not in plain and "G_feat" not in plain.as_row()
+    hd = gan_step(nets, opts, batch, Objective(LossWeights(gan_loss="lsgan"),
+                                               terms=(LossTerm("G_feat", 10.0, feature_matching),)))
+    assert "G_feat" in hd and hd["G_feat"] > 0 and "G_feat" in hd.as_row()
 
 
 def test_edge_band_marks_thin_strokes_and_edge_weight_emphasises_them() -> None:

@@ -10,9 +10,9 @@ from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.errors import BandError, GeopixError
 from geo_pix2pix.tiles.pairs.dataset import N_AUGMENT, PairWindowDataset
 from geo_pix2pix.tiles.pairs.pair import PairSpec
+from geo_pix2pix.training.batches import StepBatchSampler
 from geo_pix2pix.training.config import TrainConfig
 from geo_pix2pix.training.data import merge_stats, prepare_training
-from geo_pix2pix.training.loop import StepBatchSampler
 from tests.conftest import smooth_image, write_raster
 
 

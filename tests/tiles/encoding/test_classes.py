@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from geo_pix2pix.tiles.encoding.classes import ClassTable, codec_from_dict, infer_map_kind
+from geo_pix2pix.tiles.encoding.classes import ClassTable, codec_from_dict, infer_map_kind, nearest_colour_classes
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.mosaic.arrays import mosaic_array
@@ -112,3 +112,18 @@ def test_resampling_follows_the_map_kind(tmp_path) -> None:
         assert (s.maps % 50 != 0).mean() > 0.5  # interpolated between the coarse values: no stair steps
     with open_pair(PairSpec(str(img), str(mp), map_kind="categorical")) as pair:
         assert (pair.read(PixelWindow(0, 0, 64, 64)).maps % 50 == 0).all()  # codes stay codes
+
+
+def test_nearest_colour_is_the_exact_nearest_on_integer_rgb_ties_to_the_first() -> None:
+    rng = np.random.default_rng(5)
+    colors = rng.integers(0, 256, (9, 3)).astype(np.float32)
+    owner = np.array([0, 0, 1, 2, 3, 3, 4, 5, 6])
+    rgb = rng.integers(0, 256, (3, 40, 50)).astype(np.uint8)
+    rgb[:, 0, 0] = (colors[0] + colors[1]) / 2 if ((colors[0] + colors[1]) % 2 == 0).all() else colors[1]
+    d2 = ((rgb.reshape(3, -1).T[:, None].astype(np.float64) - colors[None].astype(np.float64)) ** 2).sum(-1)
+    expected = owner[d2.argmin(1)].reshape(40, 50)  # argmin: the first of equally near colours
+    assert (nearest_colour_classes(rgb, colors, owner) == expected).all()
+    batch = np.stack([rgb, rgb[:, ::-1]])  # (N, C, H, W) as well as (C, H, W)
+    assert (nearest_colour_classes(batch, colors, owner) == np.stack([expected, expected[::-1]])).all()
+    tie = np.array([[[0.0]], [[0.0]], [[0.0]]], np.float32)  # equally near both colours
+    assert nearest_colour_classes(tie, np.array([[1, 0, 0], [0, 1, 0]], np.float32), np.array([7, 3])) == 7

@@ -8,7 +8,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from geo_pix2pix.tiles.errors import GeopixError
+from geo_pix2pix.tiles.errors import GeopixError, NoOverlapError
 from geo_pix2pix.tiles.holes.draw import (
     EVAL_HOLES,
     MIN_FRACTION,
@@ -73,6 +73,23 @@ def test_polygons_without_a_crs_are_refused(tmp_path) -> None:
     region = write_raster(tmp_path / "r.tif", smooth_image(60, 60, 1))
     with rasterio.open(region) as s, pytest.raises(GeopixError, match="not degrees|no CRS"):
         read_holes(tmp_path / "c.geojson", s)
+
+
+def test_holes_that_miss_the_region_are_refused(tmp_path) -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    region = write_raster(tmp_path / "r.tif", smooth_image(60, 60, 1))  # 500000..500600, 4199400..4200000
+    beside = write_raster(tmp_path / "m.tif", np.ones((60, 60), np.uint8),  # its right edge on the region's left
+                          transform=Affine(10.0, 0, 499_400.0, 0, -10.0, 4_200_000.0))
+    gpd.GeoDataFrame(geometry=[box(510_000, 4_100_000, 510_100, 4_100_100)], crs="EPSG:32618").to_crs(
+        "EPSG:4326").to_file(tmp_path / "far.gpkg")
+    with rasterio.open(region) as s:
+        for path in (beside, tmp_path / "far.gpkg"):
+            with pytest.raises(NoOverlapError, match=f"{path.name} does not overlap the region"):
+                read_holes(path, s)
+        inside = write_raster(tmp_path / "z.tif", np.zeros((60, 60), np.uint8))  # overlaps, holds no hole
+        assert not read_holes(inside, s).any()
 
 
 def test_too_large_holes_are_left_whole() -> None:

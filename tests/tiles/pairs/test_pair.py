@@ -13,6 +13,7 @@ from geo_pix2pix.tiles.errors import BandError, GeoreferencingError, InputNotFou
 from geo_pix2pix.tiles.mosaic.grid import PixelWindow, grid_windows
 from geo_pix2pix.tiles.pairs.pair import PairSpec, RasterPair
 from geo_pix2pix.tiles.pairs.prepare import TilerConfig, prepare_pair
+from geo_pix2pix.tiles.pairs.reader import PairReader
 from tests.conftest import real, smooth_image, write_raster
 
 
@@ -117,7 +118,8 @@ def test_errors_are_clear(tmp_path, pair_paths) -> None:
         RasterPair(PairSpec(str(sat), str(far)))
     with pytest.raises(BandError, match="band 5 is out of range"):
         RasterPair(PairSpec(str(sat), str(mp), imagery_bands=(1, 5)))
-    with RasterPair(PairSpec(str(sat), str(mp))) as pair, pytest.raises(NoOverlapError, match="smaller than one 512-pixel tile"):
+    with (RasterPair(PairSpec(str(sat), str(mp))) as pair,
+          pytest.raises(NoOverlapError, match="smaller than one 512-pixel tile")):
         pair.require_tile(512)
 
 
@@ -165,3 +167,23 @@ def test_real_spacenet_pan_with_rasterized_buildings(tmp_path) -> None:
         assert disagree.mean() < 0.02  # only building edges differ (1 m vs 0.5 m cells)
         imgst, mapst = pair.compute_stats()
         assert imgst.method == "percentile"
+
+
+def test_map_info_is_the_map_files_own_not_the_warped_views(tmp_path) -> None:
+    """Nodata, units and colour table come from the map file, also when the pair reads it warped
+    onto the imagery grid (here: a map of 20 m pixels under 10 m imagery)."""
+    sat = write_raster(tmp_path / "sat.tif", smooth_image(64, 64, 3, seed=2))
+    codes = np.where(smooth_image(32, 32, 1, seed=3)[0] < 128, 1, 2).astype(np.uint8)
+    mp = tmp_path / "classes.tif"
+    with rasterio.open(mp, "w", driver="GTiff", width=32, height=32, count=1, dtype="uint8", crs="EPSG:32618",
+                       transform=Affine(20.0, 0, 500_000.0, 0, -20.0, 4_200_000.0), nodata=0) as dst:
+        dst.write(codes[None])
+        dst.write_colormap(1, {1: (0, 90, 255, 255), 2: (40, 160, 40, 255)})
+        dst.units = ("class",)
+    with RasterPair(PairSpec(str(sat), str(mp))) as pair:
+        assert isinstance(pair, PairReader)
+        assert pair.maps is not pair.imagery and pair.maps.width == 64  # the warped view
+        info = pair.map_info()
+        assert (info.dtype, info.nodata, info.units) == ("uint8", 0.0, "class")
+        assert info.colors is not None and info.colors[1] == (0, 90, 255, 255)
+        assert sorted(pair.map_codes()) == [1, 2]

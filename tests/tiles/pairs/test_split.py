@@ -26,7 +26,7 @@ def test_no_training_window_within_one_tile_of_validation(h: int, w: int, tile: 
     split = split_blocks(h, w, tile, SplitConfig(val_fraction=frac, block_tiles=2, seed=seed))
     rows, cols = lattice_origins(h, w, tile, max(1, tile // 8))
     allowed = split.allows_training(rows, cols)
-    train = [PixelWindow(int(r), int(c), tile, tile) for r, c in zip(rows[allowed], cols[allowed])]
+    train = [PixelWindow(int(r), int(c), tile, tile) for r, c in zip(rows[allowed], cols[allowed], strict=True)]
     for v in split.val_windows:
         assert 0 <= v.row and v.row_stop <= h and 0 <= v.col and v.col_stop <= w
         for t in train:
