@@ -5,7 +5,9 @@ The region is checked against the model file as for translate (bands, dtype, pix
 (:mod:`~geo_pix2pix.tiles.holes.plan`: the region's own invalid pixels, or ``holes``, a mask raster
 or polygons; holes wider than ``2 * max_hole`` left as nodata with a warning); then
 :func:`~geo_pix2pix.tiles.mosaic.fill.fill_raster` paints them, tile by tile, into a COG on the region's
-grid in its dtype, and writes the filled-pixels record beside it.
+grid in its dtype, and writes the filled-pixels record beside it. The fill hands the model the
+normalised tiles and their unknown pixels; the model's input is built here, by the family's own
+:func:`~geo_pix2pix.families.inpaint.holed_input` (the one place that knows its channel layout).
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from geo_pix2pix._version import __version__
+from geo_pix2pix.families.inpaint import holed_input
 from geo_pix2pix.inference.predict import Predictor
 from geo_pix2pix.inference.run_options import (
     DEFAULT_MAX_HOLE,
@@ -29,7 +34,7 @@ from geo_pix2pix.inference.translate import check_region, choose_tiling
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.holes.plan import plan_holes, read_holes, read_validity
-from geo_pix2pix.tiles.mosaic.fill import FillResult, fill_raster
+from geo_pix2pix.tiles.mosaic.fill import FillPredict, FillResult, fill_raster
 from geo_pix2pix.tiles.mosaic.mosaicker import MosaicConfig
 from geo_pix2pix.tiles.raster import open_raster
 
@@ -91,4 +96,15 @@ def inpaint(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: In
         from geo_pix2pix.tiles.mosaic.blend import plan_mosaic
 
         counter = counting(progress, plan_mosaic(height, width, tile, overlap).n_tiles)
-    return fill_raster(region, out, record, pred, fcfg, plan, cfg.overwrite, counter)
+    return fill_raster(region, out, record, holed(pred), fcfg, plan, cfg.overwrite, counter)
+
+
+def holed(pred: Predictor) -> FillPredict:
+    """The fill's predict function for an inpainting model: its input built by ``holed_input``
+    (the tiles with their unknown pixels set to 0, and the unknown mask as one more channel)."""
+    import torch
+
+    def predict(tiles: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+        return pred(holed_input(torch.from_numpy(tiles), torch.from_numpy(unknown)).numpy())
+
+    return predict

@@ -60,8 +60,8 @@ def mosaic_array(data: np.ndarray, predict: Predict, in_stats: BandStats | Class
     for k in range(len(plan.row_starts)):
         tiles = plan.tile_row(k, lambda lo, hi: data[:, lo:hi])
         blend_tile_row(tiles, predict, in_stats, batch_size, blender)
-        for row, values in blender.finished():
-            out[:, row:row + values.shape[1]] = out_stats.denormalize(values)
+        for row, col, values in blender.finished():
+            out[:, row:row + values.shape[1], col:col + values.shape[2]] = out_stats.denormalize(values)
     invalid = ~array_validity(data, mask)
     if out_stats.nodata is not None:  # as translate writes it: the nodata value where invalid
         out[:, invalid] = out_stats.nodata

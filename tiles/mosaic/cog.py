@@ -7,19 +7,22 @@ Two sinks take the same rows (``write(values, row, mask)``):
   end GDAL's COG driver copies the stream and its levels into a second temporary file, renamed
   over the output. The mosaicker (one process) and the merge of shards (:mod:`.merge`) both write
   through it, so a merged raster is made by the very code that makes an unsharded one.
-* :func:`part_file` writes them into one shard's part: a tiled GeoTIFF holding rows
+* :func:`part_file` writes them into one shard's part: a striped GeoTIFF holding rows
   ``[row0, row0 + n)`` of the full grid, georeferenced where those rows lie (its transform is the
   full grid's moved down ``row0`` rows), lossless (DEFLATE), renamed into place when complete.
 
 Either way a reader never sees a partial file, and a failure (a full disk...) is one line that
-names the output.
+names the output. What the bands mean is written once, from a :class:`~.metadata.BandMetadata`.
+
+A sink's dataset may be written from another thread than the one that opened it (the pipeline's
+I/O thread, :mod:`.mosaicker`), never from two at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,19 +35,22 @@ from rasterio.windows import Window
 
 from geo_pix2pix.tiles.atomic import PARTIAL_SUFFIX, atomic_path
 from geo_pix2pix.tiles.errors import OutputWriteError, first_line
+from geo_pix2pix.tiles.mosaic.metadata import BandMetadata
 from geo_pix2pix.tiles.mosaic.overviews import OverviewPyramid, overview_sizes
+from geo_pix2pix.tiles.mosaic.strips import STREAM_ROWS
 
-__all__ = ["DEFAULT_COG_OPTIONS", "STREAM_ROWS", "GDAL_CACHE_MB", "StreamSpec", "RowSink", "StripBuffer",
+__all__ = ["DEFAULT_COG_OPTIONS", "STREAM_ROWS", "GDAL_CACHE_BYTES", "StreamSpec", "RowSink",
            "cog_options", "cog_stream", "part_file", "writing"]
-
-#: Rows per strip of the temporary stream file (writers buffer to whole strips).
-STREAM_ROWS = 64
 #: The stream file is written uncompressed up to this size (compressing it cost the writer 1.5
 #: CPU-seconds per 8192x8192 RGB raster, and the COG copy as much again to decompress); above it,
 #: DEFLATE level 1, so translating a country does not need its raw size in temporary space.
 STREAM_RAW_MAX_BYTES = 4 << 30
-#: GDAL block cache while mosaicking; GDAL's default (5% of RAM) grows with the raster.
-GDAL_CACHE_MB = 128
+#: GDAL block cache while mosaicking, in bytes (rasterio hands ``GDAL_CACHEMAX`` to GDAL as a
+#: byte count: a bare 128 is 128 bytes). Every block the writers write is written whole, once
+#: (:mod:`.strips`), so the cache only saves decoding again the source blocks two chunks or two
+#: tile rows share; it fills whatever its size on a wide raster, so it is kept small (GDAL's
+#: default, 5% of RAM, would grow with the raster; measured in bench/README.md).
+GDAL_CACHE_BYTES = 16 << 20
 
 #: DEFLATE (readable by every GIS) at level 1: 2.6x less CPU than the default level 6 for 8% more
 #: bytes on a translated 2048x2048 map; overviews averaged (the COG driver's default, cubic,
@@ -73,7 +79,6 @@ class StreamSpec:
     dtype: str
     crs: Any
     transform: Affine
-    nodata: float | None = None
 
 
 class RowSink:
@@ -93,77 +98,44 @@ class RowSink:
             self.dst.write_mask(mask.astype(np.uint8) * 255, window=window)
 
 
-class StripBuffer:
-    """Rows arriving top to bottom in blocks of any height, handed on as whole strips of
-    :data:`STREAM_ROWS` rows of the full grid (the last one partial, on :meth:`close`), so GDAL
-    never has to re-read and re-compress a half-written strip of the stream. ``flush(row, block)``
-    receives each strip, ``(bands, rows, width)``, and its first row."""
-
-    def __init__(self, row0: int, flush: Callable[[int, np.ndarray], None]) -> None:
-        self.row = row0  # first buffered row
-        self._flush = flush
-        self._buf: list[np.ndarray] = []
-
-    def add(self, row: int, values: np.ndarray) -> None:
-        """``values``: rows ``[row, row + n)``, the block after the last one added."""
-        if row != self.row + sum(b.shape[1] for b in self._buf):
-            raise RuntimeError(f"rows out of order: got {row}")  # a caller's bug, not user input
-        self._buf.append(values)
-        n = sum(b.shape[1] for b in self._buf)
-        aligned = (self.row + n) // STREAM_ROWS * STREAM_ROWS - self.row
-        if aligned > 0:
-            data = np.concatenate(self._buf, axis=1)
-            self._emit(data[:, :aligned])
-            self._buf = [data[:, aligned:]] if aligned < n else []
-
-    def close(self) -> None:
-        """Hand on what is left (the last, partial strip)."""
-        if self._buf:
-            self._emit(np.concatenate(self._buf, axis=1))
-            self._buf = []
-
-    def _emit(self, data: np.ndarray) -> None:
-        self._flush(self.row, data)
-        self.row += data.shape[1]
-
-
-def _profile(spec: StreamSpec) -> dict[str, Any]:
+def _profile(spec: StreamSpec, meta: BandMetadata) -> dict[str, Any]:
     return {"width": spec.width, "height": spec.height, "count": spec.count, "dtype": spec.dtype,
             "crs": spec.crs, "transform": spec.transform,
-            **({"nodata": spec.nodata} if spec.nodata is not None else {})}
+            **({"nodata": meta.nodata} if meta.nodata is not None else {})}
 
 
 @contextlib.contextmanager
 def cog_stream(out: Path, spec: StreamSpec, options: dict[str, str], masked: bool,
-               describe: Callable[[Any], None]) -> Iterator[RowSink]:
+               meta: BandMetadata) -> Iterator[RowSink]:
     """Yield a sink for every row of ``spec``'s grid; on success ``out`` is the finished COG.
 
-    ``describe(dst)`` writes the stream's colour interpretation, tags and band names (the COG
-    copy carries them over). ``masked``: the rows come with a mask (overviews are then GDAL's,
-    which skip masked pixels).
+    ``meta`` is written into the stream (the COG copy carries it over). ``masked``: the rows come
+    with a mask (overviews are then GDAL's, which skip masked pixels).
     """
     temp = out.parent / f".{out.name}.stream-{os.getpid()}"
     stream = temp.with_name(temp.name + PARTIAL_SUFFIX)
     raw_bytes = spec.width * spec.height * spec.count * np.dtype(spec.dtype).itemsize
-    profile = {"driver": "GTiff", **_profile(spec), "tiled": False, "blockysize": STREAM_ROWS, "bigtiff": "if_safer",
+    profile = {"driver": "GTiff", **_profile(spec, meta), "tiled": False, "blockysize": STREAM_ROWS,
+               "bigtiff": "if_safer",
                **({} if raw_bytes <= STREAM_RAW_MAX_BYTES else {"compress": "deflate", "zlevel": 1})}
     options = dict(options)
     sizes = _streamed_overviews(options, masked, spec.height, spec.width)
     levels = [temp.with_name(f"{temp.name}.ovr{k}{PARTIAL_SUFFIX}") for k in range(1, len(sizes) + 1)]
     vrt = temp.with_name(f"{temp.name}.vrt{PARTIAL_SUFFIX}")
     try:
-        with writing(out), rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB):
+        with writing(out), rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_BYTES):
             pyramid = OverviewPyramid(levels, profile, sizes) if sizes else None
             try:
                 with rasterio.open(stream, "w", **profile) as dst:
-                    describe(dst)
+                    meta.write(dst)
                     yield RowSink(dst, 0, pyramid)
+                if pyramid is not None:
+                    pyramid.finish()
             finally:
                 if pyramid is not None:
                     pyramid.close()
             source = stream
             if pyramid is not None:  # the COG driver copies the levels instead of computing them
-                pyramid.finish()
                 source = pyramid.vrt(stream, vrt)
                 options["OVERVIEWS"] = "FORCE_USE_EXISTING"
             with atomic_path(out) as tmp:
@@ -175,18 +147,18 @@ def cog_stream(out: Path, spec: StreamSpec, options: dict[str, str], masked: boo
 
 
 @contextlib.contextmanager
-def part_file(out: Path, spec: StreamSpec, row0: int, rows: int,
-              describe: Callable[[Any], None]) -> Iterator[RowSink]:
+def part_file(out: Path, spec: StreamSpec, row0: int, rows: int, meta: BandMetadata) -> Iterator[RowSink]:
     """Yield a sink for rows ``[row0, row0 + rows)`` of ``spec``'s grid; on success ``out`` is a
-    GeoTIFF of exactly those rows, where they lie on the ground."""
-    profile = {"driver": "GTiff", **_profile(spec), "height": rows,
+    GeoTIFF of exactly those rows, where they lie on the ground, in strips of :data:`STREAM_ROWS`
+    rows from its first (each written whole, once)."""
+    profile = {"driver": "GTiff", **_profile(spec, meta), "height": rows,
                "transform": spec.transform @ Affine.translation(0, row0),
-               "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate", "zlevel": 1,
+               "tiled": False, "blockysize": STREAM_ROWS, "compress": "deflate", "zlevel": 1,
                "bigtiff": "if_safer"}
-    with writing(out), rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_MB):
+    with writing(out), rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=GDAL_CACHE_BYTES):
         with atomic_path(out) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
-                describe(dst)
+                meta.write(dst)
                 yield RowSink(dst, row0)
 
 

@@ -64,7 +64,8 @@ def cog_creation_options() -> dict[str, CreationOption] | None:
     for opt in root.iter("Option"):
         name = (opt.get("name") or "").upper()
         if name:
-            choices = tuple(v.text for v in opt.findall("Value") if v.text) if opt.get("type") == "string-select" else ()
+            select = opt.get("type") == "string-select"
+            choices = tuple(v.text for v in opt.findall("Value") if v.text) if select else ()
             options[name] = CreationOption(name, opt.get("type") or "string", choices)
     return options
 
@@ -88,7 +89,8 @@ def check_creation_options(options: Mapping[str, str]) -> dict[str, str]:
         if opt.choices and value.upper() not in {c.upper() for c in opt.choices}:
             raise CreationOptionError(f"--co {key}={value}: {key} takes one of {', '.join(opt.choices)}")
         if opt.type in ("int", "float") and not _is_number(value, opt.type):
-            raise CreationOptionError(f"--co {key}={value}: {key} takes {'an integer' if opt.type == 'int' else 'a number'}")
+            kind = "an integer" if opt.type == "int" else "a number"
+            raise CreationOptionError(f"--co {key}={value}: {key} takes {kind}")
     return checked
 
 

@@ -7,7 +7,8 @@ anything the merge checks that the parts belong together: one job, every index `
 exactly once, each part holding exactly the rows its index owns on that grid. Then it streams
 the rows, top to bottom, through the same COG sink as an unsharded translation
 (:func:`~.cog.cog_stream`: same strips, same overviews, same COG copy), so the merged raster's
-pixels are those of a one-process run, byte for byte.
+pixels are those of a one-process run, byte for byte; its bands say what the parts' say
+(:meth:`~.metadata.BandMetadata.read`). One thread does it all: reading the parts and writing.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from rasterio.windows import Window
 from geo_pix2pix.tiles.atomic import check_output, remove_stale_partials
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.tiles.mosaic.blend import plan_mosaic
-from geo_pix2pix.tiles.mosaic.cog import STREAM_ROWS, StreamSpec, cog_stream
+from geo_pix2pix.tiles.mosaic.cog import StreamSpec, cog_stream
+from geo_pix2pix.tiles.mosaic.metadata import BandMetadata
 from geo_pix2pix.tiles.mosaic.mosaicker import SHARD_TAG
 from geo_pix2pix.tiles.mosaic.shard import Shard, shard_rows
+from geo_pix2pix.tiles.mosaic.strips import STREAM_ROWS
 from geo_pix2pix.tiles.raster import open_raster
 
 __all__ = ["MergeResult", "Part", "merge_parts", "read_parts"]
@@ -136,31 +139,6 @@ def read_parts(paths: list[str | os.PathLike[str]]) -> list[Part]:
     return [by_index[i] for i in range(count)]
 
 
-def _describe_like(part: Any) -> Callable[[Any], None]:
-    """Copy what a part says about its values (colours, classes, names, units, tags) to the stream."""
-    tags = {k: v for k, v in part.tags().items() if k != SHARD_TAG}
-    colorinterp = part.colorinterp
-    colormap = part.colormap(1) if part.colorinterp[0].name == "palette" else None
-    descriptions, units = part.descriptions, part.units
-    band_tags = [part.tags(b) for b in range(1, part.count + 1)]
-
-    def describe(dst: Any) -> None:
-        dst.colorinterp = colorinterp
-        if colormap is not None:
-            dst.write_colormap(1, colormap)
-        for b, d in enumerate(descriptions, 1):
-            if d:
-                dst.set_band_description(b, d)
-        if any(units):
-            dst.units = units
-        for b, t in enumerate(band_tags, 1):
-            if t:
-                dst.update_tags(b, **t)
-        dst.update_tags(**tags)
-
-    return describe
-
-
 def merge_parts(out: str | os.PathLike[str], paths: list[str | os.PathLike[str]], overwrite: bool = False,
                 progress: Callable[[int, int], None] | None = None) -> MergeResult:
     """Merge the parts of one sharded translation (files, or folders of them) into the COG ``out``.
@@ -178,11 +156,11 @@ def merge_parts(out: str | os.PathLike[str], paths: list[str | os.PathLike[str]]
     rec = parts[0].record
     with open_raster(parts[0].path, "part") as src:
         spec = StreamSpec(int(rec["width"]), int(rec["height"]), src.count, src.dtypes[0], src.crs,
-                          Affine(*rec["transform"]), src.nodata)
-        describe = _describe_like(src)
+                          Affine(*rec["transform"]))
+        meta = BandMetadata.read(src, drop=(SHARD_TAG,))
     masked = bool(rec["masked"])
-    with_mask = masked and spec.nodata is None
-    with cog_stream(out, spec, dict(rec["options"]), masked, describe) as sink:
+    with_mask = masked and meta.nodata is None
+    with cog_stream(out, spec, dict(rec["options"]), masked, meta) as sink:
         handles: dict[int, Any] = {}
         try:
             for a in range(0, spec.height, STREAM_ROWS):  # the strips the one-process writer writes

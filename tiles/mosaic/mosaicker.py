@@ -2,14 +2,12 @@
 
 It knows no network: it takes ``predict(tiles) -> tiles`` on normalised float32 arrays.
 
-Pipeline (three threads, each with its own GDAL handle, since a dataset must not be shared
-across threads): a *reader* reads the source rows of tile row ``k + 1`` in one windowed read,
-reflects them into the padded frame and cuts tiles, in the source's own dtype (a quarter of the
-memory of float32 for bytes: a tile row of an 8192-pixel-wide raster is 9 MB, not 35), while the
-*main* thread normalises and runs ``predict`` batch by batch on tile row ``k`` and blends each
-batch (:class:`~.blend.RowBlender`); a *writer* turns finished rows into output values, applies
-the input's mask and hands them to the output sink (:mod:`.cog`: a streamed COG with its
-overviews, or one shard's part). The output has exactly the input's CRS, transform and size.
+The raster runs through the streaming pipeline (:mod:`.pipeline`, which says what each thread
+does): tiles read in the source's own dtype (a quarter of float32's memory for bytes), normalised
+and predicted batch by batch, blended (:class:`~.blend.RowBlender`), turned into output values,
+masked like the input, and written to the output sink (:mod:`.cog`: a streamed COG with its
+overviews, or one shard's part). The output has exactly the input's CRS, transform and size, and
+its bands say what they hold (:meth:`~.metadata.BandMetadata.of_values`).
 
 With a shard (:mod:`.shard`) only that shard's tile rows run, and only its rows are written, into
 a part that :func:`~.merge.merge_parts` puts together with the others.
@@ -21,32 +19,30 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rasterio.enums import ColorInterp, MaskFlags
+from rasterio.enums import MaskFlags
 from rasterio.windows import Window
 
 from geo_pix2pix.tiles.atomic import check_output, remove_stale_partials
 from geo_pix2pix.tiles.encoding.classes import ClassTable
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.mosaic.blend import MosaicPlan, RowBlender, plan_mosaic
-from geo_pix2pix.tiles.mosaic.cog import RowSink, StreamSpec, StripBuffer, cog_options, cog_stream, part_file
-from geo_pix2pix.tiles.mosaic.shard import Shard, ShardRows, shard_rows
-from geo_pix2pix.tiles.raster import open_raster, reading
+from geo_pix2pix.tiles.mosaic.cog import StreamSpec, cog_options, cog_stream, part_file
+from geo_pix2pix.tiles.mosaic.metadata import BandMetadata
+from geo_pix2pix.tiles.mosaic.pipeline import CHUNK_COLUMNS, TileReader, run_pipeline
+from geo_pix2pix.tiles.mosaic.shard import Shard, shard_rows
+from geo_pix2pix.tiles.raster import open_raster
 
-__all__ = ["MosaicConfig", "MosaicResult", "mosaic_raster", "blend_tile_row", "Predict", "SHARD_TAG", "TileReader"]
+__all__ = ["MosaicConfig", "MosaicResult", "mosaic_raster", "blend_tile_row", "Predict", "SHARD_TAG"]
 
 log = logging.getLogger(__name__)
 
 Predict = Callable[[np.ndarray], np.ndarray]
 
-#: Finished row blocks waiting for the writer thread; past this the main thread waits, so a slow
-#: disk cannot pile float32 rows up in memory.
-MAX_PENDING_WRITES = 2
 #: Tag of a shard's part: JSON of what :func:`~.merge.merge_parts` checks before it merges.
 SHARD_TAG = "GEOPIX_SHARD"
 
@@ -92,25 +88,6 @@ def _has_mask(src: Any) -> bool:
         np.dtype(src.dtypes[0]), np.floating)
 
 
-class TileReader:
-    """Reads tile rows of the padded frame from its own dataset handle."""
-
-    def __init__(self, path: str, plan: MosaicPlan, cfg: MosaicConfig) -> None:
-        self.src = open_raster(path)
-        self.plan, self.cfg = plan, cfg
-
-    def row_tiles(self, k: int) -> np.ndarray:
-        """``(n_cols, bands, tile, tile)`` raw (not yet normalised) tiles of tile row ``k``."""
-        return self.plan.tile_row(k, self._read_rows)
-
-    def _read_rows(self, lo: int, hi: int) -> np.ndarray:
-        with reading(self.src.name, "region"):
-            return self.src.read(self.cfg.bands, window=Window(0, lo, self.plan.width, hi - lo))
-
-    def close(self) -> None:
-        self.src.close()
-
-
 def blend_tile_row(tiles: np.ndarray, predict: Predict, in_stats: BandStats, batch_size: int,
                    blender: RowBlender) -> None:
     """Normalise one tile row's raw tiles, predict them batch by batch and blend each batch in.
@@ -123,36 +100,49 @@ def blend_tile_row(tiles: np.ndarray, predict: Predict, in_stats: BandStats, bat
     blender.end_row()
 
 
-class _Writer:
-    """Writes finished rows (denormalised, masked like the input) into the output sink.
+class _Translate:
+    """The :class:`~.pipeline.TileJob` of a translation: every tile, in batches of ``batch_size``
+    from the left of each tile row, normalised and predicted as :func:`blend_tile_row` does."""
 
-    Rows arrive in blocks of the tile stride and are written in whole strips (:class:`~.cog.StripBuffer`).
-    """
+    def __init__(self, network: Predict, cfg: MosaicConfig, n_cols: int) -> None:
+        self.network, self.cfg, self.n_cols = network, cfg, n_cols
 
-    def __init__(self, src_path: str, sink: RowSink, cfg: MosaicConfig, masked: bool) -> None:
+    def batches(self, k: int) -> list[list[int]]:
+        bs = self.cfg.batch_size
+        return [list(range(i, min(i + bs, self.n_cols))) for i in range(0, self.n_cols, bs)]
+
+    def predict(self, k: int, cols: list[int], tiles: np.ndarray) -> np.ndarray:
+        return self.network(self.cfg.in_stats.normalize(tiles))
+
+
+class _Values:
+    """The :class:`~.pipeline.Output` of a translation: predictions as output values, masked like
+    the input (the nodata value where it has one, else the output's internal mask)."""
+
+    def __init__(self, src_path: str, cfg: MosaicConfig, masked: bool) -> None:
         self.src = open_raster(src_path)
-        self.sink, self.cfg, self.masked = sink, cfg, masked
-        self._strips = StripBuffer(sink.row0, self._flush)
+        self.cfg, self.masked = cfg, masked
+        self.floating = np.issubdtype(np.dtype(self.src.dtypes[0]), np.floating)
 
-    def write(self, row: int, values: np.ndarray) -> None:
-        self._strips.add(row, self.cfg.out_stats.denormalize(values))
+    def block(self, row: int, col: int, values: np.ndarray) -> np.ndarray:
+        return self.cfg.out_stats.denormalize(values)
 
-    def close_rows(self) -> None:
-        """Write what is left (the last, partial strip)."""
-        self._strips.close()
-
-    def _flush(self, row: int, data: np.ndarray) -> None:
-        window = Window(0, row, data.shape[2], data.shape[1])
+    def strip(self, row: int, data: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        if not self.masked:
+            return data, None
+        n, width = data.shape[1], data.shape[2]
+        mask = np.empty((n, width), bool)
+        for c in range(0, width, CHUNK_COLUMNS):  # a few columns at a time: float inputs are read whole
+            window = Window(c, row, min(CHUNK_COLUMNS, width - c), n)
+            m = self.src.dataset_mask(window=window) > 0
+            if self.floating:
+                m &= np.isfinite(self.src.read(self.cfg.bands, window=window)).all(axis=0)
+            mask[:, c:c + window.width] = m
         nodata = self.cfg.out_stats.nodata
-        mask = None
-        if self.masked:
-            mask = self.src.dataset_mask(window=window) > 0
-            if np.issubdtype(np.dtype(self.src.dtypes[0]), np.floating):
-                data_in = self.src.read(self.cfg.bands, window=window)
-                mask &= np.isfinite(data_in).all(axis=0)
-            if nodata is not None:  # codes and measured values: the nodata value marks what the input lacks
-                data = np.where(mask[None], data, np.asarray(nodata, data.dtype))
-        self.sink.write(data, row, mask if nodata is None else None)
+        if nodata is None:
+            return data, mask
+        # codes and measured values: the nodata value marks what the input lacks
+        return np.where(mask[None], data, np.asarray(nodata, data.dtype)), None
 
     def close(self) -> None:
         self.src.close()
@@ -191,87 +181,36 @@ def mosaic_raster(
     classes: ClassTable | None = getattr(cfg.out_stats, "class_table", None)
     options = cog_options(classes is not None, cfg.creation_options)
     spec = StreamSpec(width, height, cfg.out_stats.out_bands, cfg.out_stats.dtype, profile.get("crs"),
-                      profile["transform"], cfg.out_stats.nodata)
-
-    def describe(dst: Any) -> None:
-        _describe_output(dst, cfg.out_stats, spec.count)
-        dst.update_tags(**cfg.tags)
-
+                      profile["transform"])
+    meta = BandMetadata.of_values(cfg.out_stats, spec.count, cfg.tags)
     if shard is None:
-        with cog_stream(out, spec, options, masked, describe) as sink:
-            _run_pipeline(src_path, sink, plan, cfg, masked, predict, progress)
+        with cog_stream(out, spec, options, masked, meta) as sink:
+            _run(src_path, sink, plan, cfg, masked, predict, progress, range(len(plan.row_starts)))
         return MosaicResult(out, plan.n_tiles, width, height, masked)
     rows = shard_rows(plan, shard)
     record = {"index": shard.index, "count": shard.count, "rows": list(rows.rows), "job": job,
               "width": width, "height": height, "transform": list(spec.transform)[:6],
               "crs": spec.crs.to_wkt() if spec.crs else None, "tile": cfg.tile, "overlap": cfg.overlap,
               "masked": masked, "options": options}
-
-    def describe_part(dst: Any) -> None:
-        describe(dst)
-        dst.update_tags(**{SHARD_TAG: json.dumps(record)})
-
     r0, r1 = rows.rows
-    with part_file(out, spec, r0, r1 - r0, describe_part) as sink:
-        _run_pipeline(src_path, sink, plan, cfg, masked, predict, progress, rows)
-    k0, k1 = rows.tile_rows
-    return MosaicResult(out, (k1 - rows.first_tile_row) * len(plan.col_starts), width, r1 - r0, masked)
+    with part_file(out, spec, r0, r1 - r0, meta.with_tags(**{SHARD_TAG: json.dumps(record)})) as sink:
+        _run(src_path, sink, plan, cfg, masked, predict, progress, range(rows.first_tile_row, rows.tile_rows[1]))
+    return MosaicResult(out, (rows.tile_rows[1] - rows.first_tile_row) * len(plan.col_starts), width, r1 - r0,
+                        masked)
 
 
-def _describe_output(dst: Any, out_stats: Any, count: int) -> None:
-    """What the output's values are: RGB colour interpretation for a picture; for class codes a
-    colour table (QGIS draws the band paletted), band description and class names in the tags
-    (``CLASS_<code>=name``, and ``GEOPIX_CLASSES`` as JSON); band names (probabilities) and units."""
-    import json
-
-    classes: ClassTable | None = getattr(out_stats, "class_table", None)
-    if classes is None:
-        if count == 3 and out_stats.dtype == "uint8":
-            dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
-        for i, name in enumerate(getattr(out_stats, "band_names", ())):
-            dst.set_band_description(i + 1, name)
-        if out_stats.units:
-            dst.units = (out_stats.units,) * count
-        return
-    dst.colorinterp = [ColorInterp.palette]
-    dst.write_colormap(1, classes.colormap())
-    dst.set_band_description(1, "class code")
-    dst.update_tags(1, **{f"CLASS_{c}": n for c, n in zip(classes.codes, classes.names)})
-    dst.update_tags(GEOPIX_CLASSES=json.dumps(classes.to_dict()["classes"]))
-
-
-def _run_pipeline(src_path: str, sink: RowSink, plan: MosaicPlan, cfg: MosaicConfig, masked: bool,
-                  predict: Predict, progress: Callable[[int], None] | None,
-                  shard: ShardRows | None = None) -> None:
-    """Tile rows through ``predict`` into ``sink``: all of them, or a shard's (its halo rows
-    blended, their own rows not written)."""
-    reader = TileReader(src_path, plan, cfg)
-    writer = _Writer(src_path, sink, cfg, masked)
-    first, end = (shard.first_tile_row, shard.tile_rows[1]) if shard else (0, len(plan.row_starts))
-    r0 = shard.rows[0] if shard else 0
-    blender = RowBlender(plan, cfg.out_stats.bands, first)  # a class table: one channel per class
+def _run(src_path: str, sink: Any, plan: MosaicPlan, cfg: MosaicConfig, masked: bool, predict: Predict,
+         progress: Callable[[int], None] | None, rows: range) -> None:
+    """Tile rows ``rows`` through ``predict`` into ``sink`` (rows above ``sink.row0``: a shard's
+    halo, blended, not written)."""
+    reader = TileReader(src_path, plan, cfg.bands)
     try:
-        with ThreadPoolExecutor(1, "geopix-read") as rpool, ThreadPoolExecutor(1, "geopix-write") as wpool:
-            pending: Future[np.ndarray] = rpool.submit(reader.row_tiles, first)
-            writes: list[Future[None]] = []
-            for k in range(first, end):
-                tiles = pending.result()
-                if k + 1 < end:
-                    pending = rpool.submit(reader.row_tiles, k + 1)  # read ahead during compute
-                blend_tile_row(tiles, predict, cfg.in_stats, cfg.batch_size, blender)
-                for row, values in blender.finished():
-                    if row + values.shape[1] <= r0:
-                        continue  # the halo: rows of the shard above
-                    if row < r0:
-                        values, row = values[:, r0 - row:], r0
-                    writes.append(wpool.submit(writer.write, row, values))
-                while writes and (writes[0].done() or len(writes) > MAX_PENDING_WRITES):
-                    writes.pop(0).result()  # surface write errors (disk full...) early; bound the queue
-                if progress is not None:
-                    progress(len(tiles))
-            for w in writes:
-                w.result()
-            wpool.submit(writer.close_rows).result()
+        values = _Values(src_path, cfg, masked)
+        try:
+            blender = RowBlender(plan, cfg.out_stats.bands, rows[0])  # a class table: one channel per class
+            run_pipeline(reader, _Translate(predict, cfg, len(plan.col_starts)), values, sink, blender, rows,
+                         progress)
+        finally:
+            values.close()
     finally:
         reader.close()
-        writer.close()

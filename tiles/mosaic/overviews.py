@@ -12,6 +12,9 @@ above, rounding down, and is averaged from it; levels are added until the longer
 one COG block, as the COG driver's ``OVERVIEWS=AUTO`` does. Where the level above has even sides
 a pixel is the mean of 2x2 pixels, computed in integers for integer rasters.
 
+Every level is written in whole strips (:class:`~.strips.StripBuffer`): a block of a level file
+is written once, never read back and written again.
+
 Masked outputs (inputs with nodata) are left to GDAL: averaging must then skip masked pixels and
 the mask needs overviews of its own.
 """
@@ -28,8 +31,12 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from geo_pix2pix.tiles.mosaic.strips import STREAM_ROWS, StripBuffer
+
 __all__ = ["overview_sizes", "halve", "OverviewPyramid"]
 
+#: Columns halved at a time: the integer sums of a wide strip stay a few MB.
+HALVE_COLUMNS = 4096
 #: numpy dtype name -> GDAL data type name, for the VRT (the types a GeoTIFF stream can hold).
 GDAL_TYPES = {"uint8": "Byte", "int8": "Int8", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
               "int32": "Int32", "uint64": "UInt64", "int64": "Int64", "float32": "Float32", "float64": "Float64"}
@@ -52,11 +59,19 @@ def overview_sizes(height: int, width: int, block: int) -> list[tuple[int, int]]
 def halve(rows: np.ndarray) -> np.ndarray:
     """``(bands, 2h, 2w)`` -> ``(bands, h, w)``: the mean of each 2x2 block.
 
-    Integers are rounded half up, in integers: exactly GDAL's AVERAGE for a factor of 2.
+    Integers are rounded half up, in integers: exactly GDAL's AVERAGE for a factor of 2. Computed
+    :data:`HALVE_COLUMNS` columns at a time (each output pixel on its own: the same values).
     """
     h, w = rows.shape[1:]
     if h % 2 or w % 2:
         raise ValueError(f"halve needs even sides, got {h} x {w}")
+    out = np.empty((rows.shape[0], h // 2, w // 2), rows.dtype)
+    for c in range(0, w, HALVE_COLUMNS):
+        out[:, :, c // 2:(c + HALVE_COLUMNS) // 2] = _halve(rows[:, :, c:c + HALVE_COLUMNS])
+    return out
+
+
+def _halve(rows: np.ndarray) -> np.ndarray:
     dt = rows.dtype
     if np.issubdtype(dt, np.integer):
         wide = np.int64 if dt.itemsize >= 4 else np.int32
@@ -75,7 +90,10 @@ class OverviewPyramid:
     made at :meth:`finish` from the last streamed level by GDAL's own averaging, as the COG
     driver makes every level from the one above. Either way the values are GDAL's. Each level
     is an uncompressed striped GeoTIFF (written once, read once by the COG copy: compression
-    would not pay for itself).
+    would not pay for itself), written in whole strips.
+
+    :meth:`add` and :meth:`finish` may be called from another thread than the one that made the
+    pyramid, never from two at once (:mod:`.mosaicker` says which thread does what).
     """
 
     def __init__(self, paths: list[Path], profile: dict[str, Any], sizes: list[tuple[int, int]]) -> None:
@@ -85,11 +103,12 @@ class OverviewPyramid:
             raise ValueError("the first overview level cannot be streamed from an odd-sized raster")
         self.paths, self.sizes = paths, sizes
         self._profile = {"driver": "GTiff", "count": profile["count"], "dtype": profile["dtype"],
-                         "crs": profile.get("crs"), "tiled": False, "blockysize": 64}
+                         "crs": profile.get("crs"), "tiled": False, "blockysize": STREAM_ROWS}
         self._full = (profile["height"], profile["width"], profile["transform"])
-        self._next_row = [0] * streamed
+        self._next_row = [0] * streamed  # rows of each streamed level made so far
         self._carry: list[np.ndarray | None] = [None] * streamed
         self._dst: list[Any] = [self._open(k) for k in range(streamed)]
+        self._strips = [StripBuffer(0, self.sizes[k][1], self._writer(k)) for k in range(streamed)]
 
     @staticmethod
     def streamable(height: int, width: int) -> bool:
@@ -112,10 +131,13 @@ class OverviewPyramid:
             dst.close()
 
     def finish(self) -> None:
-        """After the last row: close the streamed levels, then make the rest from the last of them."""
-        self.close()
+        """After the last row: write the streamed levels' last strips and close them, then make the
+        rest from the last of them."""
         if any(c is not None for c in self._carry):
             raise RuntimeError("an overview level was left with half a row pair")  # a caller bug
+        for strips in self._strips:
+            strips.close()
+        self.close()
         for k in range(len(self._dst), len(self.sizes)):
             with rasterio.open(self.paths[k - 1]) as above:
                 rows = above.read(out_shape=(above.count, *self.sizes[k]), resampling=Resampling.average)
@@ -133,13 +155,15 @@ class OverviewPyramid:
             if rows.shape[1] == 0:
                 return
             rows = halve(rows)
-            self._write(k, rows)
+            self._strips[k].add(self._next_row[k], rows)
+            self._next_row[k] += rows.shape[1]
             k += 1
 
-    def _write(self, k: int, rows: np.ndarray) -> None:
-        dst = self._dst[k]
-        dst.write(rows, window=Window(0, self._next_row[k], dst.width, rows.shape[1]))
-        self._next_row[k] += rows.shape[1]
+    def _writer(self, k: int) -> Any:
+        def write(row: int, rows: np.ndarray) -> None:
+            dst = self._dst[k]
+            dst.write(rows, window=Window(0, row, dst.width, rows.shape[1]))
+        return write
 
     def vrt(self, full: Path, path: Path) -> Path:
         """Write a VRT of ``full`` (the full-resolution stream) with these levels as its overviews;

@@ -74,14 +74,18 @@ def shard_rows(plan: MosaicPlan, shard: Shard) -> ShardRows:
     starts, n_rows, i, n = plan.row_starts, len(plan.row_starts), shard.index, shard.count
     frame = _frame_bounds(plan, n)
     rows = _raster_bounds(plan, n)
-    if any(b <= a for a, b in zip(rows, rows[1:])):  # a shard without rows: too many for this raster
-        most = max((m for m in range(1, n_rows + 1)
-                    if all(b > a for a, b in zip(_raster_bounds(plan, m), _raster_bounds(plan, m)[1:]))), default=1)
+    if any(b <= a for a, b in zip(rows, rows[1:], strict=False)):  # a shard without rows: too many for this raster
+        most = max((m for m in range(1, n_rows + 1) if _every_shard_has_rows(plan, m)), default=1)
         raise GeopixError(f"--shard {shard}: this raster has {n_rows} row(s) of tiles ({plan.height} pixel rows, "
                           f"tile {plan.tile}, overlap {plan.overlap}); use at most {most} shards")
     k0, k1 = i * n_rows // n, (i + 1) * n_rows // n
     first = next(k for k in range(n_rows) if starts[k] + plan.tile > frame[i]) if i else 0
     return ShardRows(i, n, first, (k0, k1), (rows[i], rows[i + 1]))
+
+
+def _every_shard_has_rows(plan: MosaicPlan, n: int) -> bool:
+    bounds = _raster_bounds(plan, n)
+    return all(b > a for a, b in zip(bounds, bounds[1:], strict=False))
 
 
 def _frame_bounds(plan: MosaicPlan, n: int) -> list[int]:

@@ -25,9 +25,10 @@ class Noise:
         self.tiles = 0
         self.rng = np.random.default_rng(0)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+        assert unknown.dtype == bool and unknown.shape == (x.shape[0], 1, *x.shape[2:]) and unknown.any()
         self.tiles += len(x)
-        return self.rng.uniform(-1, 1, (x.shape[0], x.shape[1] - 1, *x.shape[2:])).astype(np.float32)
+        return self.rng.uniform(-1, 1, x.shape).astype(np.float32)
 
 
 def _fill(tmp_path, src, stats, predict, holes=None, max_hole=1e9, tile=64, overlap=16, **kw):
@@ -128,10 +129,10 @@ def test_a_hole_across_tile_boundaries_is_blended_like_one_tile(tmp_path) -> Non
         order = []
         for k, r in enumerate(plan.row_starts):
             tiles = plan.tile_row(k, lambda lo, hi: state[None, lo:hi])
-            order += [(r, c) for c, t in zip(plan.col_starts, tiles) if (t == FILLED).any()]
+            order += [(r, c) for c, t in zip(plan.col_starts, tiles, strict=True) if (t == FILLED).any()]
         calls = iter(order)
 
-        def predict(x: np.ndarray) -> np.ndarray:
+        def predict(x: np.ndarray, unknown: np.ndarray) -> np.ndarray:
             out = []
             for _ in x:
                 r, c = next(calls)

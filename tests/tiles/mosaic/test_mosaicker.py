@@ -46,11 +46,17 @@ def test_blender_weights_normalise_to_one_everywhere(h: int, w: int, tiling: tup
         tiles = np.stack([strip[:, :, c:c + tile] for c in plan.col_starts])
         for i in range(0, len(tiles), batch):  # tiles arrive in batches, as from the model
             b.add_tiles(tiles[i:i + batch])
+            _take(b, out)  # the columns final so far
         b.end_row()
-        for row, vals in b.finished():
-            assert np.isnan(out[:, row:row + vals.shape[1]]).all()  # each row emitted once
-            out[:, row:row + vals.shape[1]] = vals
+        _take(b, out)
     np.testing.assert_allclose(out, img, atol=1e-5)
+
+
+def _take(blender: RowBlender, out: np.ndarray) -> None:
+    for row, col, vals in blender.finished():
+        block = out[:, row:row + vals.shape[1], col:col + vals.shape[2]]
+        assert block.shape == vals.shape and np.isnan(block).all()  # each pixel emitted once
+        block[...] = vals
 
 
 def test_blender_refuses_a_row_with_too_many_or_too_few_tiles() -> None:
@@ -144,3 +150,90 @@ def test_failure_mid_way_leaves_no_partial_output(tmp_path) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         mosaic_raster(src, out, failing, cfg)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif"]  # no OUT, no temporary files
+
+
+def _pixels(path) -> list[np.ndarray]:  # noqa: ANN001
+    """Full resolution, mask and every overview level as stored."""
+    with rasterio.open(path) as ds:
+        out, n = [ds.read(), ds.dataset_mask()], len(ds.overviews(1))
+    for k in range(n):
+        with rasterio.open(path, overview_level=k) as level:
+            out.append(level.read())
+    return out
+
+
+@pytest.mark.parametrize(("h", "w", "chunk", "spill"), [(300, 1000, 100, True), (130, 517, 64, False),
+                                                     (256, 1030, 300, True), (70, 2050, 4096, True)])
+def test_pixels_do_not_depend_on_how_the_width_is_cut(tmp_path, monkeypatch, h, w, chunk, spill) -> None:
+    """Chunks of columns (widths that are no multiple of them, nor of the tile stride or the COG
+    block) and a carry kept in memory or written to a file give the pixels of the in-memory mosaic,
+    and the same file contents as one chunk per tile row."""
+    from geo_pix2pix.tiles.mosaic import blend, pipeline
+    from geo_pix2pix.tiles.mosaic.arrays import mosaic_array
+    from tests.tiles.mosaic.test_shard import wobbly
+
+    data = smooth_image(h, w, 3, seed=w)
+    src = write_raster(tmp_path / "in.tif", data)
+    cfg = MosaicConfig(bands=(1, 2, 3), in_stats=_u8(3), out_stats=_u8(3), tile=64, overlap=20, batch_size=3,
+                       creation_options={"BLOCKSIZE": "128"})
+    whole = _pixels(mosaic_raster(src, tmp_path / "whole.tif", wobbly, cfg).path)
+    monkeypatch.setattr(pipeline, "CHUNK_COLUMNS", chunk)
+    monkeypatch.setattr(blend, "CARRY_IN_MEMORY", 0 if spill else 1 << 40)
+    cut = _pixels(mosaic_raster(src, tmp_path / "cut.tif", wobbly, cfg).path)
+    assert len(cut) == len(whole) > 2
+    for a, b in zip(cut, whole, strict=True):
+        assert a.tobytes() == b.tobytes()
+    assert cut[0].tobytes() == mosaic_array(data, wobbly, _u8(3), _u8(3), 64, 20, 3).data.tobytes()
+
+
+def test_memory_does_not_follow_the_width(tmp_path, monkeypatch) -> None:
+    """16 times the columns cost the rows of one tile row's band in output values, not tile rows
+    of float32 (before issue 29 a tile row of tiles, two of blended float32 rows and the blender's
+    buffers: about 15 KB per column at tile 256). The blender's carry is held to 1 MB here (its
+    cap, CARRY_IN_MEMORY, is 32 MB: the rest goes to a file)."""
+    import tracemalloc
+
+    from geo_pix2pix.tiles.mosaic import blend
+
+    monkeypatch.setattr(blend, "CARRY_IN_MEMORY", 1 << 20)
+
+    def peak(width: int) -> int:
+        src = write_raster(tmp_path / f"in{width}.tif", np.zeros((3, 300, width), np.uint8))
+        cfg = MosaicConfig(bands=(1, 2, 3), in_stats=_u8(3), out_stats=_u8(3), tile=64, overlap=16, batch_size=8)
+        tracemalloc.start()
+        try:
+            mosaic_raster(src, tmp_path / f"out{width}.tif", identity, cfg)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    narrow, wide = peak(2048), peak(32768)
+    per_column = (wide - narrow) / (32768 - 2048)
+    # the last band (56 rows) below up to 63 left over, their copy, half a level-0 strip: (119 + 63 + 32) x 3 bytes
+    assert per_column < 700, f"{per_column:.0f} bytes per column"
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_no_thread_outlives_a_translation(tmp_path, fail) -> None:
+    """The pipeline's I/O thread is joined before mosaic_raster returns or raises: nothing of it
+    runs on at interpreter exit (a native thread still running then aborts the process)."""
+    import threading
+
+    src = write_raster(tmp_path / "in.tif", smooth_image(200, 300, 3, seed=4))
+    cfg = MosaicConfig(bands=(1, 2, 3), in_stats=_u8(3), out_stats=_u8(3), tile=64, overlap=16, batch_size=2)
+    calls = {"n": 0}
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        calls["n"] += 1
+        if fail and calls["n"] == 5:
+            raise RuntimeError("boom")
+        return x.copy()
+
+    before = set(threading.enumerate())
+    if fail:
+        with pytest.raises(RuntimeError, match="boom"):
+            mosaic_raster(src, tmp_path / "out.tif", predict, cfg)
+    else:
+        mosaic_raster(src, tmp_path / "out.tif", predict, cfg)
+    assert set(threading.enumerate()) == before
+    assert calls["n"] >= 5

@@ -66,7 +66,7 @@ def test_streamed_levels_equal_halving_the_whole_raster(tmp_path_factory, h2: in
         row, i = row + n, i + 1
     pyramid.finish()
     expect = data
-    for path, size in zip(paths, sizes):
+    for path, size in zip(paths, sizes, strict=True):
         with rasterio.open(path) as level:
             assert (level.height, level.width) == size
             got = level.read()
@@ -89,7 +89,7 @@ def test_translated_cog_has_gdal_identical_overviews(tmp_path, h: int, w: int, l
     rasterio.shutil.copy(str(src), str(ref), driver="COG", BLOCKSIZE="128", RESAMPLING="AVERAGE")
     ours, gdal = _levels(out), _levels(ref)
     assert len(ours) == len(gdal) == levels
-    for a, b in zip(ours, gdal):
+    for a, b in zip(ours, gdal, strict=True):
         np.testing.assert_array_equal(a, b)
     with rasterio.open(out) as a, rasterio.open(src) as s:
         assert (a.crs, a.transform, a.tags()["GEOPIX_STEP"]) == (s.crs, s.transform, "7")
@@ -137,5 +137,5 @@ def test_other_output_types_get_gdal_overviews_too(tmp_path, dtype: str, high: f
     rasterio.shutil.copy(str(tmp_path / "flat.tif"), str(ref), driver="COG", BLOCKSIZE="128", RESAMPLING="AVERAGE")
     ours, gdal = _levels(out), _levels(ref)
     assert len(ours) == len(gdal) == 3 and ours[0].dtype == np.dtype(dtype)
-    for a, b in zip(ours, gdal):
+    for a, b in zip(ours, gdal, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=0)
