@@ -108,3 +108,22 @@ def test_a_short_table_lists_only_its_codes_and_a_replaced_output_loses_its_side
                        out_stats=BandStats("uint8", (0.0,) * 3, (255.0,) * 3), tile=32, overlap=8)
     mosaic_raster(src, out, lambda x: x.copy(), cfg, overwrite=True)  # a picture now: no classes to name
     assert not sidecar_path(out).exists()
+
+
+def test_merged_shards_of_a_class_output_carry_the_names(tmp_path) -> None:
+    from geo_pix2pix.tiles.mosaic.merge import merge_parts
+    from geo_pix2pix.tiles.mosaic.shard import Shard
+
+    table = ClassTable.build([0, 255], {0: "background", 255: "roads"})
+    src = write_raster(tmp_path / "in.tif", smooth_image(96, 96, 1, seed=3))
+    cfg = MosaicConfig(bands=(1,), in_stats=BandStats("uint8", (0.0,), (255.0,)), out_stats=table, tile=32,
+                       overlap=8, batch_size=4)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i in range(2):
+        mosaic_raster(src, parts / f"p{i}.tif", lambda x: np.concatenate([-x, x], 1), cfg, shard=Shard(i, 2), job="j")
+    assert not list(parts.glob("*.aux.xml"))  # parts are no deliverable: only the merged raster is named
+    merge_parts(tmp_path / "merged.tif", [parts])
+    with rasterio.open(tmp_path / "merged.tif") as o:
+        assert (o.dtypes[0], o.nodata) == ("uint8", 254)
+    assert read_categories(tmp_path / "merged.tif") == {0: "background", 255: "roads"}
