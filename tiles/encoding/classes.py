@@ -94,18 +94,24 @@ class ClassTable:
     @classmethod
     def build(cls, codes: list[int], names: dict[int, str] | None = None,
               colors: dict[int, tuple[int, ...]] | None = None, nodata: float | None = None) -> ClassTable:
-        """A table for ``codes`` (sorted), naming and colouring what ``names``/``colors`` know;
-        the output nodata is the map's own nodata code if it is usable, else the first free code
-        of 255, 0, 65535... (uint16 when a code or the class count passes 255)."""
+        """A table for ``codes`` (sorted), naming and colouring what ``names``/``colors`` know.
+
+        Rule: the codes stay uint8 while they fit in 0..255 and leave one code free for nodata
+        (GIS clients draw a byte raster's colour table as its legend; a wider type for a 0/255
+        mask would list 65,536 entries); otherwise uint16. The output nodata is the map's own
+        nodata code if it is usable, else the type's top code (255, 65535) if free, else the
+        highest free code below it, so that it lands where a legend ends.
+        """
         codes = sorted({int(c) for c in codes})
         names, colors = names or {}, colors or {}
-        wide = max(codes) > 254 or min(codes) < 0
+        wide = min(codes) < 0 or max(codes) > 255 or len(codes) > 255
         dtype = "uint16" if wide else "uint8"
         top = 65535 if wide else 255
         if nodata is not None and float(nodata).is_integer() and int(nodata) not in codes and 0 <= nodata <= top:
             nd = int(nodata)
         else:
-            nd = next(c for c in (top, 0, *range(top - 1, 0, -1)) if c not in codes)
+            taken = set(codes)
+            nd = next(c for c in range(top, -1, -1) if c not in taken)
         return cls(tuple(codes), tuple(names.get(c, f"class {c}") for c in codes),
                    tuple(_rgba(colors.get(c, _default_color(i))) for i, c in enumerate(codes)), dtype, nd)
 

@@ -189,7 +189,9 @@ def layout_table(classes: Sequence[str]) -> ClassTable:
 def write_layout(spec: LayoutSpec, grid: Grid, out: str | os.PathLike[str],
                  table: ClassTable | None = None) -> ClassTable:
     """Burn ``spec`` onto ``grid`` as a tiled GeoTIFF of codes with a colour table and class names
-    (``CLASS_<code>`` tags, band description), written to a temporary name and renamed.
+    (tags, band description, and the PAM sidecar GDAL and QGIS read them from: see
+    :meth:`~geo_pix2pix.tiles.mosaic.metadata.BandMetadata.of_classes`), written to a temporary
+    name and renamed.
 
     ``table``: the classes to burn by name (a model's); pixels no feature covers take its
     ``background`` class, or its nodata code if it has none. Default: the layers' own classes
@@ -202,12 +204,14 @@ def write_layout(spec: LayoutSpec, grid: Grid, out: str | os.PathLike[str],
     from rasterio.windows import transform as window_transform
 
     from geo_pix2pix.tiles.atomic import atomic_path
+    from geo_pix2pix.tiles.mosaic.metadata import BandMetadata
 
     loaded = _load(spec)
     table = table or layout_table(_classes(loaded, spec.class_field))
     code_of = dict(zip(table.names, table.codes))
     fill = code_of.get(BACKGROUND, table.nodata)
     shapes = _shapes(loaded, spec.class_field, grid, code_of)
+    meta = BandMetadata.of_classes(table, "class layout: " + ", ".join(table.names), {})
     profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": table.dtype,
                "crs": CRS.from_wkt(grid.crs), "transform": grid.transform, "nodata": table.nodata, "tiled": True,
                "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
@@ -219,9 +223,8 @@ def write_layout(spec: LayoutSpec, grid: Grid, out: str | os.PathLike[str],
                 block = rasterize(shapes, out_shape=block.shape, transform=window_transform(window, grid.transform),
                                   fill=fill, all_touched=spec.all_touched, dtype=table.dtype)
             dst.write(block, 1, window=window)
-        dst.write_colormap(1, table.colormap())
-        dst.update_tags(1, **{f"CLASS_{c}": n for c, n in zip(table.codes, table.names)})
-        dst.set_band_description(1, "class layout: " + ", ".join(table.names))
+        meta.write(dst)
+    meta.write_sidecar(out)
     log.info("layout: %d feature(s) of %d layer(s) burnt onto a %dx%d grid as %s", len(shapes), len(spec.layers),
              grid.width, grid.height, ", ".join(f"{c} {n}" for c, n in zip(table.codes, table.names)))
     return table

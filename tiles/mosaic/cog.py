@@ -109,7 +109,8 @@ def cog_stream(out: Path, spec: StreamSpec, options: dict[str, str], masked: boo
                meta: BandMetadata) -> Iterator[RowSink]:
     """Yield a sink for every row of ``spec``'s grid; on success ``out`` is the finished COG.
 
-    ``meta`` is written into the stream (the COG copy carries it over). ``masked``: the rows come
+    ``meta`` is written into the stream (the COG copy carries it over), and class names also into
+    the PAM sidecar GDAL reads (:meth:`~.metadata.BandMetadata.write_sidecar`). ``masked``: the rows come
     with a mask (overviews are then GDAL's, which skip masked pixels).
     """
     temp = out.parent / f".{out.name}.stream-{os.getpid()}"
@@ -140,6 +141,7 @@ def cog_stream(out: Path, spec: StreamSpec, options: dict[str, str], masked: boo
                 options["OVERVIEWS"] = "FORCE_USE_EXISTING"
             with atomic_path(out) as tmp:
                 rasterio.shutil.copy(str(source), str(tmp), driver="COG", **options)
+            meta.write_sidecar(out)  # after the rename: the sidecar names the file now at ``out``
     finally:
         for path in (stream, vrt, *levels):
             with contextlib.suppress(FileNotFoundError):

@@ -11,6 +11,12 @@ four ways an output gets its meaning:
 * :meth:`BandMetadata.record`: the fill's record, its pixel states as classes;
 * :meth:`BandMetadata.read`: a merged raster's, from what its parts say.
 
+Class codes (a translation's classes, a layout, the fill's record) are named twice: inside the
+TIFF (the ``GEOPIX_CLASSES`` tag, ``CLASS_<code>`` band tags and the RGB colour map: what any copy
+of the file keeps) and, for GDAL and QGIS, as category names, a colour table with alpha and a RAT
+in the PAM sidecar ``<output>.aux.xml`` (:meth:`BandMetadata.write_sidecar`), since GDAL's GeoTIFF
+and COG drivers keep those nowhere else (:mod:`~geo_pix2pix.tiles.encoding.categories`).
+
 Writing order is fixed (colour interpretation, colour table, descriptions, units, band tags,
 dataset tags): GDAL keeps metadata items in the order they were set, so the same meaning gives
 the same file.
@@ -20,12 +26,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rasterio.enums import ColorInterp
 
+from geo_pix2pix.tiles.atomic import atomic_path
+from geo_pix2pix.tiles.encoding.categories import Category, pam_xml, sidecar_path
 from geo_pix2pix.tiles.encoding.classes import ClassTable
 
 __all__ = ["BandMetadata"]
@@ -77,19 +86,25 @@ class BandMetadata:
 
     @classmethod
     def of_values(cls, out_stats: Any, count: int, tags: Mapping[str, str]) -> BandMetadata:
-        """A translation's output: RGB colour interpretation for a 3-band byte picture; for class
-        codes a colour table (QGIS draws the band paletted), the band described, the class names
-        as band tags (``CLASS_<code>=name``) and as JSON (``GEOPIX_CLASSES``); band names
-        (probabilities) and units; ``tags``; the values' nodata."""
+        """A translation's output: class codes as :meth:`of_classes`; RGB colour interpretation for
+        a 3-band byte picture; band names (probabilities) and units; ``tags``; the values' nodata."""
         classes: ClassTable | None = getattr(out_stats, "class_table", None)
         if classes is not None:
-            return cls((ColorInterp.palette,), classes.colormap(), ("class code",), (),
-                       ({f"CLASS_{c}": n for c, n in zip(classes.codes, classes.names, strict=False)},),
-                       {"GEOPIX_CLASSES": json.dumps(classes.to_dict()["classes"]), **tags}, out_stats.nodata)
+            return cls.of_classes(classes, "class code", tags)
         picture = count == 3 and out_stats.dtype == "uint8"
         rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue) if picture else ()
         units = (out_stats.units,) * count if out_stats.units else ()
         return cls(rgb, None, tuple(getattr(out_stats, "band_names", ())), units, (), dict(tags), out_stats.nodata)
+
+    @classmethod
+    def of_classes(cls, table: ClassTable, description: str, tags: Mapping[str, str]) -> BandMetadata:
+        """One band of ``table``'s codes: a colour table (QGIS draws the band paletted), the band
+        described, the class names as band tags (``CLASS_<code>=name``) and with their colours as
+        JSON (``GEOPIX_CLASSES``, from which :meth:`write_sidecar` names them for GDAL); ``tags``;
+        the table's nodata."""
+        return cls((ColorInterp.palette,), table.colormap(), (description,), (),
+                   ({f"CLASS_{c}": n for c, n in zip(table.codes, table.names, strict=True)},),
+                   {"GEOPIX_CLASSES": json.dumps(table.to_dict()["classes"]), **tags}, table.nodata)
 
     @classmethod
     def like(cls, src: Any, bands: tuple[int, ...], tags: Mapping[str, str]) -> BandMetadata:
@@ -103,8 +118,9 @@ class BandMetadata:
     def record(cls, states: Mapping[int, str], colors: Mapping[int, tuple[int, ...]], description: str,
                tags: Mapping[str, str]) -> BandMetadata:
         """A raster of pixel states drawn as classes: ``states`` code -> name, ``colors`` code -> RGBA."""
+        classes = [{"code": c, "name": n, "color": list(colors[c])} for c, n in states.items()]
         return cls((ColorInterp.palette,), colors, (description,), (), ({f"CLASS_{c}": n for c, n in states.items()},),
-                   {"GEOPIX_CLASSES": json.dumps([{"code": c, "name": n} for c, n in states.items()]), **tags})
+                   {"GEOPIX_CLASSES": json.dumps(classes), **tags})
 
     @classmethod
     def read(cls, src: Any, drop: tuple[str, ...] = ()) -> BandMetadata:
@@ -114,3 +130,31 @@ class BandMetadata:
                    tuple(d or "" for d in src.descriptions), tuple(u or "" for u in src.units),
                    tuple(src.tags(b) for b in range(1, src.count + 1)),
                    {k: v for k, v in src.tags().items() if k not in drop}, src.nodata)
+
+    def categories(self) -> list[Category]:
+        """The classes ``GEOPIX_CLASSES`` names: code, name and RGBA (from the tag, else the colour
+        table, else opaque grey); empty for bands that hold no class codes."""
+        try:
+            listed = json.loads(self.tags.get("GEOPIX_CLASSES", "[]"))
+            cmap = self.colormap or {}
+            return [(int(c["code"]), str(c["name"]),
+                     _rgba(c.get("color") or cmap.get(int(c["code"])) or (128, 128, 128, 255))) for c in listed]
+        except (ValueError, TypeError, KeyError):
+            return []  # a tag damaged by hand names nothing; the TIFF itself is unaffected
+
+    def write_sidecar(self, out: str | os.PathLike[str]) -> None:
+        """Write ``<out>.aux.xml`` naming the classes for GDAL and QGIS (category names, colour
+        table with alpha, RAT), or remove one left by a file this output replaced: the sidecar
+        belongs to the file at ``out``, and a stale one would rename or recolour its codes."""
+        sidecar, classes = sidecar_path(out), self.categories()
+        if not classes or max(c[0] for c in classes) > 65535 or min(c[0] for c in classes) < 0:
+            with contextlib.suppress(FileNotFoundError):
+                sidecar.unlink()
+            return
+        with atomic_path(sidecar) as tmp:
+            tmp.write_text(pam_xml(classes), encoding="utf-8")
+
+
+def _rgba(color: Any) -> tuple[int, int, int, int]:
+    values = [int(v) for v in color]
+    return (values[0], values[1], values[2], values[3] if len(values) > 3 else 255)

@@ -76,11 +76,14 @@ class RasterPair:
         return tuple(b for b in self.map_bands if has_color_table(self._raw_map, b))
 
     def map_info(self) -> MapInfo:
-        """The map file's own dtype, nodata, units and colour table of the first map band (read
-        from the file, not the warped view, whose nodata and colours GDAL may change)."""
+        """The map file's own dtype, nodata, units, colour table and class names of the first map
+        band (read from the file, not the warped view, whose nodata and colours GDAL may change)."""
+        from geo_pix2pix.tiles.encoding.categories import read_categories
+
         raw, band = self._raw_map, self.map_bands[0]
         colors = ({k: tuple(v) for k, v in raw.colormap(band).items()} if has_color_table(raw, band) else None)
-        return MapInfo(raw.dtypes[band - 1], raw.nodata, raw.units[band - 1] or None, colors)
+        return MapInfo(raw.dtypes[band - 1], raw.nodata, raw.units[band - 1] or None, colors,
+                       read_categories(raw.name, band))
 
     # -- set-up ---------------------------------------------------------------------------
     def _auto_resampling(self) -> str:

@@ -9,7 +9,7 @@ other. :class:`PairSpec` (what to open) and :class:`Sample` (what a read returns
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -66,12 +66,15 @@ class MapInfo:
         nodata: the map's nodata value (``None`` if it declares none).
         units: the band's units (``None`` if unset), e.g. ``metre`` for a DEM.
         colors: the band's colour table (code -> RGBA), ``None`` without one.
+        names: the class names GDAL reads for the band (category names, a RAT's name column:
+            :func:`~geo_pix2pix.tiles.encoding.categories.read_categories`), code -> name.
     """
 
     dtype: str
     nodata: float | None
     units: str | None
     colors: dict[int, tuple[int, ...]] | None
+    names: dict[int, str] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -63,6 +63,22 @@ def test_valid_pixels_come_out_bit_for_bit(tmp_path, dtype, nodata) -> None:
     assert out[:, hole].std() > 0  # painted, not copied
 
 
+def test_the_records_kept_pixels_are_transparent_for_gdal(tmp_path) -> None:
+    """Over the image in QGIS, kept pixels must let it show: a TIFF palette has no alpha, so the
+    record's sidecar carries the colour table (kept alpha 0) and the states' names (issue 30)."""
+    from geo_pix2pix.tiles.encoding.categories import read_categories
+
+    src = write_raster(tmp_path / "in.tif", smooth_image(96, 96, 3, seed=2))
+    holes = np.zeros((96, 96), bool)
+    holes[10:20, 10:20] = True
+    res = _fill(tmp_path, src, _stats("uint8", 3, 0, 255), Noise(), holes=holes, max_hole=8)
+    with rasterio.open(res.record) as r:
+        cmap = r.colormap(1)
+    assert cmap[KEPT][3] == 0 and cmap[FILLED] == RECORD_COLORS[FILLED] and len(cmap) == 4
+    assert read_categories(res.record)[KEPT].startswith("kept") and read_categories(res.record)[FILLED]
+    assert not (tmp_path / "out.tif.aux.xml").exists()  # the filled raster holds values: nothing to name
+
+
 def test_the_record_says_what_was_painted(tmp_path) -> None:
     data = smooth_image(128, 128, 3, seed=2)
     src = write_raster(tmp_path / "in.tif", data)  # no nodata: holes come from a mask
