@@ -16,17 +16,28 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from qgis.core import QgsApplication, QgsMapRendererParallelJob, QgsMapSettings, QgsRasterLayer  # noqa: E402
+from qgis.core import (  # noqa: E402
+    QgsApplication,
+    QgsContrastEnhancement,
+    QgsMapRendererParallelJob,
+    QgsMapSettings,
+    QgsRasterLayer,
+    QgsRasterMinMaxOrigin,
+)
 from qgis.PyQt.QtCore import QSize, Qt  # noqa: E402
 from qgis.PyQt.QtGui import QColor, QFont, QImage, QPainter  # noqa: E402
 
 SIZE, GAP, TITLE = 420, 10, 28
 
 
-def layer(path: str, opacity: float = 1.0) -> QgsRasterLayer:
+def layer(path: str, opacity: float = 1.0, stretch: bool = False) -> QgsRasterLayer:
+    """A raster layer as QGIS adds it; ``stretch``: a grey image stretched over its 2-98% cumulative
+    cut, as *Layer Properties > Symbology* offers (16-bit imagery looks black at QGIS's default)."""
     lyr = QgsRasterLayer(path, os.path.basename(path))
     if not lyr.isValid():
         sys.exit(f"QGIS cannot open {path}")
+    if stretch:
+        lyr.setContrastEnhancement(QgsContrastEnhancement.StretchToMinimumMaximum, QgsRasterMinMaxOrigin.CumulativeCut)
     lyr.setOpacity(opacity)
     return lyr
 
@@ -72,9 +83,9 @@ def main(folder: str) -> None:
     ])
     pan, filled, record = "examples/data/atlanta_pan.tif", "out/atlanta_filled.tif", "out/atlanta_filled.filled.tif"
     panels(f"{folder}/tutorial_inpaint.png", [
-        ("atlanta_pan.tif", [layer(pan)]),
-        ("out/atlanta_filled.tif (buildings painted over)", [layer(filled)]),
-        ("out/atlanta_filled.filled.tif over the fill", [layer(record, 0.6), layer(filled)]),
+        ("atlanta_pan.tif (2-98% stretch)", [layer(pan, stretch=True)]),
+        ("out/atlanta_filled.tif: buildings painted over", [layer(filled, stretch=True)]),
+        ("out/atlanta_filled.filled.tif (magenta: filled)", [layer(record)]),
     ])
     # exitQgis() segfaults in headless QGIS 3.22 on teardown; the pictures are written, so leave at once.
     os._exit(0)
