@@ -15,6 +15,9 @@ import os
 import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# QGIS computes the stretch statistics through GDAL, which would leave .aux.xml files beside the
+# bundled samples: keep them in memory.
+os.environ["GDAL_PAM_ENABLED"] = "NO"
 
 from qgis.core import (  # noqa: E402
     QgsApplication,
