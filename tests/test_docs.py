@@ -43,7 +43,9 @@ FOREIGN_OPTIONS = {
     "--skip-large": "bench/translate_throughput.py",
     "--minutes": "bench/cpu_recipe.py", "--seeds": "bench/cpu_recipe.py", "--preview": "bench/cpu_recipe.py",
     "--paper": "bench/cpu_recipe.py", "--google": "bench/hd_quality.py", "--rounds": "bench/stream_stress.py",
-    "--nproc": "bench/scale_out.py", "--base": "bench/parity.py",
+    "--nproc": "bench/scale_out.py", "--base": "bench/parity.py", "--size": "bench/scale_out.py, onnx_throughput.py",
+    "--repeats": "bench/scale_out.py, onnx_throughput.py", "--skip-export": "bench/onnx_throughput.py",
+    "--only": "bench/core_step.py",
     "--noversioncheck": "qgis_process (a wrapper's option QGIS 3.22 does not know)",
 }
 
