@@ -99,6 +99,7 @@ class Model:
 
     @property
     def meta(self) -> ModelMeta:
+        """The model file's metadata: family, generator, direction, bands, normalisation, tile, step."""
         return self._pred.meta  # type: ignore[no-any-return]
 
     @property
@@ -188,7 +189,8 @@ class Model:
                 takes ``(height, width)``.
             mask: ``(height, width)`` validity, True where the input is valid (e.g.
                 ``src.dataset_mask() > 0``); NaN in floating-point input is invalid too.
-            tile / overlap / batch_size / style / seed: keyword arguments, as for :meth:`translate`.
+            **options: ``tile``, ``overlap``, ``batch_size``, ``style`` and ``seed``, as for
+                :meth:`translate`.
 
         Returns:
             ``(output bands, height, width)`` in the target's units and dtype, a numpy masked array
