@@ -116,7 +116,8 @@ class ClassTable:
         codes = codes or tuple(range(1, len(names) + 1))
         first = {int(k): tuple(int(round(v)) for v in colors[list(color_class).index(k)]) for k in range(len(names))}
         table = cls.build(list(codes), dict(zip(codes, names, strict=True)), {c: first[i] for i, c in enumerate(codes)})
-        return replace(table, rgb_colors=tuple(tuple(float(v) for v in c) for c in colors),
+        rgb = tuple(tuple(float(v) for v in c) for c in colors)  # (K, 3)
+        return replace(table, rgb_colors=cast("tuple[tuple[float, float, float], ...]", rgb),
                        rgb_classes=tuple(int(k) for k in color_class))
 
     @property
@@ -169,7 +170,7 @@ class ClassTable:
     def denormalize(self, data: np.ndarray) -> np.ndarray:
         """``(K, h, w)`` class scores -> ``(1, h, w)`` codes of the arg-max class."""
         codes = np.asarray(self.codes, np.dtype(self.dtype))
-        return codes[np.argmax(data, axis=0)][None]
+        return cast(np.ndarray, codes[np.argmax(data, axis=0)][None])
 
     def colormap(self) -> dict[int, tuple[int, int, int, int]]:
         """GDAL colour table entries: every class's colour, the nodata code transparent."""
@@ -196,7 +197,8 @@ class ClassTable:
         pal = d.get("palette") or {}
         return cls(tuple(int(c["code"]) for c in classes), tuple(str(c["name"]) for c in classes),
                    tuple(_rgba(c["color"]) for c in classes), str(d.get("dtype", "uint8")), int(d.get("nodata", 255)),
-                   tuple(tuple(float(v) for v in c) for c in pal.get("colors", ())),
+                   cast("tuple[tuple[float, float, float], ...]",
+                        tuple(tuple(float(v) for v in c) for c in pal.get("colors", ()))),
                    tuple(int(k) for k in pal.get("classes", ())))
 
 
@@ -222,7 +224,7 @@ class PalettedOutput:
 
     def denormalize(self, data: np.ndarray) -> np.ndarray:
         idx = self.class_table.class_indices(self.rgb.denormalize(data))
-        return np.asarray(self.class_table.codes, np.dtype(self.dtype))[idx][None]
+        return cast(np.ndarray, np.asarray(self.class_table.codes, np.dtype(self.dtype))[idx][None])
 
 
 class ProbabilityOutput:
@@ -252,7 +254,7 @@ class ProbabilityOutput:
 
     def denormalize(self, data: np.ndarray) -> np.ndarray:
         """Scores in [-1, 1] (``2 p - 1``) -> probabilities in [0, 1]."""
-        return np.clip((np.asarray(data, np.float32) + 1.0) * 0.5, 0.0, 1.0)
+        return cast(np.ndarray, np.clip((np.asarray(data, np.float32) + 1.0) * 0.5, 0.0, 1.0))
 
 
 #: An array of one library: ``numpy.ndarray`` or ``torch.Tensor``.

@@ -88,7 +88,7 @@ def _has_mask(src: Any) -> bool:
         np.dtype(src.dtypes[0]), np.floating)
 
 
-def blend_tile_row(tiles: np.ndarray, predict: Predict, in_stats: BandStats, batch_size: int,
+def blend_tile_row(tiles: np.ndarray, predict: Predict, in_stats: BandStats | ClassTable, batch_size: int,
                    blender: RowBlender) -> None:
     """Normalise one tile row's raw tiles, predict them batch by batch and blend each batch in.
 
