@@ -205,12 +205,12 @@ def class_table(cfg: TrainConfig, prepared: tuple[PreparedPair, ...]) -> ClassTa
     nodata = None
     for i, p in enumerate(prepared):
         with open_pair(p.spec) as pair:
-            codes = pair.map_codes()
-            fractional = codes[codes != np.round(codes)]
+            values = pair.map_codes()
+            fractional = values[values != np.round(values)]
             if fractional.size:  # float rasters often hold integer codes; anything else is no class
                 raise GeopixError(f"map {p.spec.maps} holds values such as {fractional[0]:g} that are not integer "
                                   "class codes (--map-kind continuous?)")
-            found.update(int(c) for c in codes)
+            found.update(int(c) for c in values)
             if i == 0:
                 info = pair.map_info()
                 nodata, colors = info.nodata, info.colors or {}
