@@ -174,7 +174,7 @@ class ClassTable:
 
     def colormap(self) -> dict[int, tuple[int, int, int, int]]:
         """GDAL colour table entries: every class's colour, the nodata code transparent."""
-        cmap = {c: col for c, col in zip(self.codes, self.colors, strict=False)}
+        cmap = {c: col for c, col in zip(self.codes, self.colors, strict=True)}
         cmap[self.nodata] = (0, 0, 0, 0)
         return cmap
 
@@ -186,7 +186,7 @@ class ClassTable:
     def to_dict(self) -> dict[str, Any]:
         d = {"kind": self.kind, "dtype": self.dtype, "nodata": self.nodata,
              "classes": [{"code": c, "name": n, "color": list(col)}
-                         for c, n, col in zip(self.codes, self.names, self.colors, strict=False)]}
+                         for c, n, col in zip(self.codes, self.names, self.colors, strict=True)]}
         if self.rgb_colors:
             d["palette"] = {"colors": [list(c) for c in self.rgb_colors], "classes": list(self.rgb_classes)}
         return d

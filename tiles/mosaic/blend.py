@@ -266,7 +266,7 @@ class RowBlender:
         if not len(preds):
             return
         self._extend(p.col_starts[self._col + len(preds) - 1] + p.tile)
-        for c0, pred in zip(p.col_starts[self._col:], preds, strict=False):
+        for c0, pred in zip(p.col_starts[self._col:], preds, strict=False):  # a batch: part of the row's rest
             cs = slice(c0 - self._a, c0 - self._a + p.tile)
             self._acc[:, :, cs] += pred * self.weight2d
             self._wsum[:, cs] += self.weight2d

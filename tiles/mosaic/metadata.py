@@ -84,7 +84,7 @@ class BandMetadata:
         classes: ClassTable | None = getattr(out_stats, "class_table", None)
         if classes is not None:
             return cls((ColorInterp.palette,), classes.colormap(), ("class code",), (),
-                       ({f"CLASS_{c}": n for c, n in zip(classes.codes, classes.names, strict=False)},),
+                       ({f"CLASS_{c}": n for c, n in zip(classes.codes, classes.names, strict=True)},),
                        {"GEOPIX_CLASSES": json.dumps(classes.to_dict()["classes"]), **tags}, out_stats.nodata)
         picture = count == 3 and out_stats.dtype == "uint8"
         rgb = (ColorInterp.red, ColorInterp.green, ColorInterp.blue) if picture else ()
