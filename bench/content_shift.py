@@ -45,8 +45,10 @@ def main() -> None:
             for side, x in (("sat", sats), ("map", maps))}
     rows = []
     for name, (data, valid, dtype), same, other in (
-        ("Google sat (Houston)", hou_sat, [("Charlotte sat", cha_sat)], [("Houston map", hou_map), ("Charlotte map", cha_map)]),
-        ("Google map (Houston)", hou_map, [("Charlotte map", cha_map)], [("Houston sat", hou_sat), ("Charlotte sat", cha_sat)]),
+        ("Google sat (Houston)", hou_sat, [("Charlotte sat", cha_sat)],
+         [("Houston map", hou_map), ("Charlotte map", cha_map)]),
+        ("Google map (Houston)", hou_map, [("Charlotte map", cha_map)],
+         [("Houston sat", hou_sat), ("Charlotte sat", cha_sat)]),
     ):
         stats = compute_stats(data, valid, dtype)
         for label, (d, v, _) in same:
@@ -62,7 +64,8 @@ def main() -> None:
         rows.append((f"maps256 {side} (32 tiles)", f"8 held-out {other} tiles, min", "other side", min(other_shifts)))
         cross = "Charlotte sat" if side == "sat" else "Charlotte map"
         d, v, _ = cha_sat if side == "sat" else cha_map
-        rows.append((f"maps256 {side} (32 tiles)", f"Google {cross}", "same kind, other source", content_shift(m256[side], d, v)))
+        rows.append((f"maps256 {side} (32 tiles)", f"Google {cross}", "same kind, other source",
+                     content_shift(m256[side], d, v)))
     print(f"{'training input':26} {'region':32} {'relation':24} shift (training std)")
     for name, label, rel, shift in rows:
         flag = "  -> warned" if shift > CONTENT_SHIFT_WARN else ""

@@ -134,8 +134,9 @@ def main() -> None:
     ap.add_argument("--tta", action="store_true", help="also score both with test-time augmentation")
     ap.add_argument("--preview", type=Path, default=None, help="PNG of the first seed's held-out predictions")
     a = ap.parse_args()
-    recipe = ({} if a.paper else dict(CPU_RECIPE)) | {k: ast.literal_eval(v) if v[:1].isdigit() or v[:1] in "-[(" or v in ("True", "False") else v
-              for k, v in (item.split("=", 1) for item in a.recipe)}
+    recipe = ({} if a.paper else dict(CPU_RECIPE)) | {
+        k: ast.literal_eval(v) if v[:1].isdigit() or v[:1] in "-[(" or v in ("True", "False") else v
+        for k, v in (item.split("=", 1) for item in a.recipe)}
     specs = aligned_specs(DATA, "AB")
     sat, ref = load_images(specs[-N_EVAL:])
     train_sat, train_ref = load_images(specs[:-N_EVAL])
@@ -167,7 +168,7 @@ def main() -> None:
                 continue
             G, steps = baseline(seed, seconds, train_sat, train_ref)
             with torch.inference_mode():
-                r, iou = score(lambda x: G(torch.from_numpy(x)).numpy(), sat, ref)
+                r, iou = score(lambda x, G=G: G(torch.from_numpy(x)).numpy(), sat, ref)
                 r["steps"] = steps
                 if "baseline" not in shown:
                     shown["baseline"] = G(torch.from_numpy(sat)).numpy()
@@ -175,7 +176,7 @@ def main() -> None:
             report("baseline", seed, r, iou)
             if a.tta:
                 with torch.inference_mode():
-                    r, iou = score(lambda x: dihedral_mean(G, torch.from_numpy(x)).numpy(), sat, ref)
+                    r, iou = score(lambda x, G=G: dihedral_mean(G, torch.from_numpy(x)).numpy(), sat, ref)
                 rows["baseline+tta"].append(r | {"steps": steps})
                 report("baseline+tta", seed, r, iou)
     if a.preview is not None and shown:

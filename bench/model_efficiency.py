@@ -73,7 +73,7 @@ def main() -> None:
             xx = x.contiguous(memory_format=fmt)
             amp = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if prec == "bf16" else contextlib.nullcontext
 
-            def fwd() -> None:
+            def fwd(g=g, xx=xx, amp=amp) -> None:  # this iteration's g, xx and amp, bound now
                 with torch.inference_mode(), amp():
                     g(xx)
 
@@ -81,7 +81,8 @@ def main() -> None:
             mine = (cl == plan.channels_last and (prec == "bf16") == (plan.amp_dtype is not None) and not comp)
             name = f"{prec:7s} {'channels_last' if cl else 'contiguous':13s}{' compiled' if comp else ''}"
             print(f"{'*' if mine else ' '} batch {batch:2d} {name:32s} {r:7.1f} GFLOP/s = "
-                  f"{r / mm32:6.1%} of float32 matmul" + (f", {r / mm16:6.1%} of bf16 matmul" if prec == "bf16" else ""),
+                  f"{r / mm32:6.1%} of float32 matmul"
+                  + (f", {r / mm16:6.1%} of bf16 matmul" if prec == "bf16" else ""),
                   flush=True)
 
 

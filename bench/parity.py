@@ -129,7 +129,7 @@ def compare(a: Path, b: Path) -> list[str]:
                 print(f"    {rel}: {len(ta)} tensors identical")
         elif fa.suffix == ".tif" and "layouts" not in rel.parts or fa.name.endswith("-atlanta_pan.tif"):
             la, lb = raster_levels(fa), raster_levels(fb)
-            if len(la) != len(lb) or any(not np.array_equal(x, y) for x, y in zip(la, lb)):
+            if len(la) != len(lb) or any(not np.array_equal(x, y) for x, y in zip(la, lb, strict=True)):
                 problems.append(f"{rel}: pixels differ")
             else:
                 print(f"    {rel}: {la[0].shape} and {len(la) - 2} overview level(s) and the mask identical")

@@ -129,7 +129,8 @@ def main() -> None:
         small = make_raster(d / "r2048.tif", 2048)
         # medians of a few runs: on a shared machine a single 2-second run can be off by 40%
         e2e = _median([run_translate(small, d / "o2048.tif", a.model, tile=tile) for _ in range(a.repeats)])
-        model = _median([dict(zip(("seconds", "cpu_seconds", "tiles"), model_only_seconds(small, a.model, tile)))
+        model = _median([dict(zip(("seconds", "cpu_seconds", "tiles"), model_only_seconds(small, a.model, tile),
+                                  strict=True))
                          for _ in range(a.repeats)])
         model_s, model_cpu, n = model["seconds"], model["cpu_seconds"], model["tiles"]
         assert n == e2e["tiles"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -31,8 +32,8 @@ def info(path: str, as_json: bool) -> None:
     if path.lower().endswith(".onnx"):
         from geo_pix2pix.export.describe import describe_onnx
 
-        desc = describe_onnx(path)
-        click.echo(json.dumps(desc, indent=2) if as_json else "\n".join(_onnx_lines(desc)))
+        onnx_desc = describe_onnx(path)
+        click.echo(json.dumps(onnx_desc, indent=2) if as_json else "\n".join(_onnx_lines(onnx_desc)))
         return
     if path.endswith(".safetensors") or _is_run_dir(path):
         from geo_pix2pix.files.modelfile import describe_model
@@ -60,7 +61,7 @@ def _is_run_dir(path: str) -> bool:
     return Path(path).is_dir() and (Path(path) / "model.safetensors").exists()
 
 
-def _generator_line(g: dict) -> str:
+def _generator_line(g: dict[str, Any]) -> str:
     """The generator's name and, for Pix2PixHD and SPADE, its shape (what decides tile multiples)."""
     if g.get("name") == "spade":
         style = f"style encoder ({g['style_dim']}-d styles)" if g.get("style_dim") else "no style encoder"
@@ -73,7 +74,7 @@ def _generator_line(g: dict) -> str:
             f"{g['n_local_enhancers']} local enhancer(s); tiles in multiples of {mult}")
 
 
-def _model_lines(meta: dict) -> list[str]:
+def _model_lines(meta: dict[str, Any]) -> list[str]:
     g = meta["generator"]
     lines = [
         f"model:       {meta['path']}",
@@ -109,7 +110,7 @@ def _model_lines(meta: dict) -> list[str]:
     return lines
 
 
-def _side(stats: dict) -> str:
+def _side(stats: dict[str, Any]) -> str:
     """One side's encoding: class codes, or values (how they are scaled, dtype, nodata, units)."""
     if stats.get("kind") == "categorical":
         return f"{len(stats['classes'])} classes as {stats['dtype']} codes, nodata {stats['nodata']}"
@@ -124,9 +125,11 @@ def _side(stats: dict) -> str:
     return text
 
 
-def _onnx_lines(d: dict) -> list[str]:
+def _onnx_lines(d: dict[str, Any]) -> list[str]:
     """An ONNX file: geopix's model lines where it is a geopix export, then the graph and client keys."""
-    shape = lambda v: " x ".join(map(str, v["shape"]))  # noqa: E731
+    def shape(v: dict[str, Any]) -> str:
+        return " x ".join(map(str, v["shape"]))
+
     g = d.get("geopix")
     lines = []
     if g is not None:

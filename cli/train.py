@@ -71,7 +71,7 @@ _RECIPE_NOTES = {k: f"pix2pix CPU recipe, the default without a GPU: {_value_tex
 @resampling_opt
 @overwrite_opt
 @click.pass_context
-def train(ctx: click.Context, **kw: Any) -> None:
+def train(ctx: click.Context, /, **kw: Any) -> None:  # ctx positional: click passes it first
     """Train a Pix2Pix-family model (default pix2pix: U-Net generator, PatchGAN, adversarial + lambda * L1).
 
     \b

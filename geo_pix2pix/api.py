@@ -145,7 +145,7 @@ class Model:
             from geo_pix2pix.inference.vector_layouts import burnt_region
 
             with burnt_region(region, self.meta, out) as path:
-                return self.translate(path, out, progress=progress, **options)  # type: ignore[no-any-return]
+                return self.translate(path, out, progress=progress, **options)
         check_input_file(region, "region")
         values = keyword_values(_TRANSLATE, options, "translate")
         values["tile"] = self._engine_tile(values.get("tile"), values.get("style"), values.get("seed"))

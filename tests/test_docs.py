@@ -47,6 +47,7 @@ FOREIGN_OPTIONS = {
     "--repeats": "bench/scale_out.py, onnx_throughput.py", "--skip-export": "bench/onnx_throughput.py",
     "--only": "bench/core_step.py",
     "--noversioncheck": "qgis_process (a wrapper's option QGIS 3.22 does not know)",
+    "--png": "tests/qgis_plugin/legend_driver.py",
 }
 
 

@@ -159,7 +159,7 @@ class ValueAccumulator:
 
     def result(self) -> dict[str, object]:
         """``{"pixels", "MAE", "RMSE", "bias", "bands": [{"from", "to", ...}, ...]}`` (empty bands left out)."""
-        out: dict[str, object] = self._stats(self._n.sum(), self._abs.sum(), self._sq.sum(), self._err.sum())
+        out: dict[str, object] = dict(self._stats(self._n.sum(), self._abs.sum(), self._sq.sum(), self._err.sum()))
         lows = [-np.inf, *self.edges]
         highs = [*self.edges, np.inf]
         out["bands"] = [{"from": float(lo), "to": float(hi), **self._stats(n, a, q, e)}

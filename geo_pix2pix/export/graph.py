@@ -8,7 +8,7 @@ so the exporter folds it into the graph and a client needs nothing but the ONNX 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -118,11 +118,12 @@ class ExportGraph(nn.Module):
         elif contract.input_kind == "codes":
             self.encode = CodesIn(ins, contract.input_scale)
         elif contract.input_kind == "holes":
-            from geo_pix2pix.files.onnx_contract import MAX_TILE
             from geo_pix2pix.export.prefill import FixedDepthPrefill, levels_for
+            from geo_pix2pix.files.onnx_contract import MAX_TILE
 
             self.encode = HolesIn(ValuesIn(ins.low, ins.high, contract.input_scale))
-            self.G = FixedDepthPrefill(G.G, levels_for(contract.tile or MAX_TILE))  # a static pyramid depth
+            inner = cast(nn.Module, G.G)  # a PrefilledGenerator's generator (Module.__getattr__: Tensor | Module)
+            self.G = FixedDepthPrefill(inner, levels_for(contract.tile or MAX_TILE))  # a static pyramid depth
         else:
             self.encode = ValuesIn(ins.low, ins.high, contract.input_scale)
         self.probabilities = isinstance(out, ClassTable)
@@ -136,6 +137,6 @@ class ExportGraph(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.encode(x)
         if self.probabilities:  # the class head's logits, as probabilities (what 2 p - 1 is made of)
-            return self.G.logits(h).softmax(1)
+            return cast(torch.Tensor, self.G.logits(h).softmax(1))
         y = self.G(h) if self.style is None else self.G(h, self.style.expand(h.shape[0], -1))
-        return (y.float().clamp(-1.0, 1.0) + 1.0) * self.out_half + self.out_low
+        return cast(torch.Tensor, (y.float().clamp(-1.0, 1.0) + 1.0) * self.out_half + self.out_low)

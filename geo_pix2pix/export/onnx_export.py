@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from geo_pix2pix.files.onnx_contract import MAX_TILE, Contract, contract_for
 from geo_pix2pix.export.graph import ExportGraph
+from geo_pix2pix.files.onnx_contract import MAX_TILE, Contract, contract_for
 from geo_pix2pix.files.onnx_metadata import client_notes, metadata_props, require
 from geo_pix2pix.tiles.errors import GeopixError, OutputExistsError, OutputNameError, TileSizeError, first_line
 

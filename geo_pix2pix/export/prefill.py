@@ -12,6 +12,7 @@ upsamples to itself. (A tile without any known pixel gives 0 both ways.)
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -53,4 +54,4 @@ class FixedDepthPrefill(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         image, hole = x[:, :-1], x[:, -1:]
         filled = push_pull_levels(image, 1.0 - hole.float(), self.levels).to(x.dtype)
-        return (filled + self.G(torch.cat([filled, hole], 1))).clamp(-1.0, 1.0)
+        return cast(torch.Tensor, (filled + self.G(torch.cat([filled, hole], 1))).clamp(-1.0, 1.0))

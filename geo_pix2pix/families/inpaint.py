@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 
@@ -164,7 +164,7 @@ def _nodata_bank(data: TrainingData, size: int, max_fraction: float) -> list[np.
             for i, (r, c) in enumerate((r, c) for r in rows for c in cols):
                 if i % step == 0:
                     # unknown as geopix inpaint sees it: missing in any band
-                    masks.append(~band_validity(src, bands, Window(c, r, size, size)).all(axis=0))
+                    masks.append(cast(np.ndarray, ~band_validity(src, bands, Window(c, r, size, size)).all(axis=0)))
     return nodata_shapes(masks, max_fraction)
 
 

@@ -113,16 +113,16 @@ class Pix2PixHD(MultiScaleFamily):
     def check(self, cfg: TrainConfig, opts: Pix2PixHDOptions) -> None:
         super().check(cfg, opts)
         if opts.from_run:
-            self._global_run(cfg, opts)
+            self._global_run(cfg, opts, opts.from_run)
 
-    def _global_run(self, cfg: TrainConfig, opts: Pix2PixHDOptions) -> Any:
+    def _global_run(self, cfg: TrainConfig, opts: Pix2PixHDOptions, run: str) -> Any:
         """The model file of ``--from-run``, checked to be a global-only Pix2PixHD generator."""
         from geo_pix2pix.files.modelfile import read_meta
 
         if not opts.n_local_enhancers:
             raise GeopixError("--from-run starts the global generator under local enhancers: it needs "
                               "--n-local-enhancers >= 1")
-        meta = read_meta(opts.from_run)
+        meta = read_meta(run)
         if meta.family != self.name or meta.generator.n_local_enhancers != 0:
             raise GeopixError(f"--from-run {opts.from_run} is not a global-only pix2pixhd run "
                               "(train one with --family pix2pixhd --n-local-enhancers 0)")

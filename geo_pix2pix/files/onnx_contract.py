@@ -34,7 +34,7 @@ palette colour.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -124,11 +124,15 @@ def graph_input(x: np.ndarray, stats: BandStats | ClassTable, contract: Contract
         bands = graph_input(x[:, :-1], stats, replace(contract, input_kind="values"))
         return np.ascontiguousarray(np.concatenate([bands, x[:, -1:]], axis=1), dtype=np.float32)
     if contract.input_kind == "values":
+        if not isinstance(stats, BandStats):  # pragma: no cover - a values contract comes with band statistics
+            raise ModelFileError("a values input needs band statistics, not a class table")
         low = np.asarray(stats.low, np.float32)[:, None, None]
         high = np.asarray(stats.high, np.float32)[:, None, None]
         raw = (x.astype(np.float32) + 1.0) * ((high - low) / 2.0) + low
         return np.ascontiguousarray(raw / np.float32(contract.input_scale), dtype=np.float32)
-    table: ClassTable = stats  # type: ignore[assignment]
+    if not isinstance(stats, ClassTable):  # pragma: no cover - a codes or palette contract comes with a class table
+        raise ModelFileError(f"a {contract.input_kind} input needs a class table")
+    table: ClassTable = stats
     idx = np.argmax(x, axis=1)
     if contract.input_kind == "palette":
         classes = np.asarray(table.rgb_classes)
@@ -145,7 +149,9 @@ def normalised_output(y: np.ndarray, stats: BandStats | ClassTable, contract: Co
     as ``2 p - 1`` (a class head's scores), values mapped onto [-1, 1] by the output statistics."""
     y = np.asarray(y, np.float32)
     if contract.output_kind == "probabilities":
-        return y * np.float32(2.0) - np.float32(1.0)
+        return cast(np.ndarray, y * np.float32(2.0) - np.float32(1.0))
+    if not isinstance(stats, BandStats):  # pragma: no cover - a values contract comes with band statistics
+        raise ModelFileError("a values output needs band statistics, not a class table")
     low = np.asarray(stats.low, np.float32)[:, None, None]
     high = np.asarray(stats.high, np.float32)[:, None, None]
-    return (y - low) * (np.float32(2.0) / (high - low)) - np.float32(1.0)
+    return cast(np.ndarray, (y - low) * (np.float32(2.0) / (high - low)) - np.float32(1.0))

@@ -77,7 +77,7 @@ def resolution_cm(meta: Any) -> float | None:
     px = float(p0["pixel_size"][0])
     crs = CRS.from_wkt(p0["crs"])
     if not crs.is_geographic:
-        return round(px * crs.linear_units_factor[1] * 100.0, 4)
+        return round(px * float(crs.linear_units_factor[1]) * 100.0, 4)
     try:  # degrees: the ground distance at the imagery's centre latitude, as GeoDeep estimates it
         from geo_pix2pix.tiles.raster import open_raster
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -114,7 +114,7 @@ class OnnxPredictor:
             y = self._run(np.ascontiguousarray(turned))
             y = y[..., ::-1] if code >= 4 else y
             total += np.rot90(y, -(code % 4), axes=(-2, -1))
-        return total / np.float32(8.0)
+        return cast(np.ndarray, total / np.float32(8.0))
 
     def _run(self, tiles: np.ndarray) -> np.ndarray:
         c: Contract = self.contract

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -94,9 +94,9 @@ class Predictor:
         amp = self.plan.autocast()
         args = () if style is None else (style.expand(x.shape[0], -1),)
         if amp is None:
-            return self.G(x, *args)
+            return cast(torch.Tensor, self.G(x, *args))
         with amp():
-            return self.G(x, *args)
+            return cast(torch.Tensor, self.G(x, *args))
 
 
 class Engine(Protocol):

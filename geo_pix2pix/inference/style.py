@@ -15,6 +15,7 @@ borders:
 from __future__ import annotations
 
 import os
+from typing import cast
 
 import numpy as np
 import torch
@@ -77,7 +78,7 @@ def reference_style(G: torch.nn.Module, meta: ModelMeta, path: str | os.PathLike
     if not tiles:
         raise GeopixError(f"style reference {path} has no tile with {MIN_VALID:.0%} valid pixels")
     mus = []
-    encoder = G.encoder
+    encoder = cast(torch.nn.Module, G.encoder)  # Module.__getattr__ says Tensor | Module
     with torch.inference_mode():
         for x in tiles:
             mu, _ = encoder(torch.from_numpy(np.ascontiguousarray(x))[None].to(device))

@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -248,7 +248,7 @@ def _linear_units(wkt: str) -> str | None:
     from rasterio.crs import CRS
 
     try:
-        return CRS.from_wkt(wkt).linear_units
+        return cast(str, CRS.from_wkt(wkt).linear_units)
     except Exception:
         return None
 
@@ -286,6 +286,8 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
 
     counter = None if progress is None else _counter(progress, cfg, plan_mosaic(height, width, tile, overlap))
     if cfg.probabilities is not None:
+        if not isinstance(meta.output_stats, ClassTable):  # pragma: no cover - refused by _check_probabilities
+            raise GeopixError("--probabilities needs a model that writes classes (a categorical map)")
         pcfg = dataclasses.replace(mcfg, out_stats=ProbabilityOutput(meta.output_stats),
                                    tags={**mcfg.tags, "GEOPIX_OUTPUT": "class probabilities"})
         mosaic_raster(region, cfg.probabilities, run, pcfg, overwrite=cfg.overwrite, progress=counter)

@@ -50,7 +50,7 @@ def layout_pairs(imagery: Sequence[str], spec: LayoutSpec, directory: str | os.P
         pairs.append((str(path), str(out)))
     classes = d / "classes.json"
     rows = [json.dumps({"code": c, "name": n, "color": list(col)}) for c, n, col in
-            zip(table.codes, table.names, table.colors)]
+            zip(table.codes, table.names, table.colors, strict=True)]
     with atomic_path(classes) as tmp:  # the class table file format (README), one class a line
         tmp.write_text('{"classes": [\n  ' + ",\n  ".join(rows) + "\n]}\n")
     return pairs, str(classes)

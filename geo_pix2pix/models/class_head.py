@@ -11,7 +11,7 @@ and the GAN step's cross-entropy reads the logits (``with_logits=True``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -37,7 +37,7 @@ class ClassHead(nn.Module):
             return getattr(super().__getattr__("body"), name)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x).float() * LOGIT_SCALE
+        return cast(torch.Tensor, self.body(x).float() * LOGIT_SCALE)
 
     def class_logits(self, z: torch.Tensor) -> torch.Tensor:
         """The logits are already per class."""

@@ -62,5 +62,5 @@ class LocalGlobalDiscriminator(nn.Module):
         self.whole = GlobalDiscriminator(in_channels, ndf, tile, norm) if global_d else None
 
     def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
-        outs = self.local(x)
+        outs: list[list[torch.Tensor]] = self.local(x)
         return outs + [self.whole(x)] if self.whole is not None else outs

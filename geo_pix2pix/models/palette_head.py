@@ -16,6 +16,8 @@ over the CPU recipe, and for how long, is measured in ``bench/README.md``.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -51,7 +53,7 @@ class PaletteHead(nn.Module):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C_in, H, W)`` -> ``(N, K, H, W)`` per-colour logits."""
-        return self.body(x).float() * LOGIT_SCALE
+        return cast(torch.Tensor, self.body(x).float() * LOGIT_SCALE)
 
     def paint(self, z: torch.Tensor) -> torch.Tensor:
         """Per-colour logits -> ``(N, C, H, W)`` RGB: the softmax-weighted mean colour."""

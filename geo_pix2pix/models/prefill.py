@@ -25,6 +25,8 @@ set to anything, and the unknown-pixel mask as the last channel) -> ``(N, C, T, 
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -52,7 +54,7 @@ def push_pull(image: torch.Tensor, known: torch.Tensor, steps: int = SMOOTHING_S
         values.append(F.avg_pool2d(values[-1], 2, ceil_mode=True))
         weights.append(F.avg_pool2d(weights[-1], 2, ceil_mode=True))
     filled = values[-1] / weights[-1].clamp_min(1e-8)
-    for v, w in zip(reversed(values[:-1]), reversed(weights[:-1])):
+    for v, w in zip(reversed(values[:-1]), reversed(weights[:-1]), strict=True):
         up = F.interpolate(filled, size=v.shape[-2:], mode="bilinear", align_corners=False)
         hole = w <= 0
         filled = _relax(torch.where(hole, up, v / w.clamp_min(1e-8)), hole, steps)
@@ -72,4 +74,4 @@ class PrefilledGenerator(nn.Module):
         image, hole = x[:, :-1], x[:, -1:]
         with torch.no_grad():
             filled = push_pull(image, 1.0 - hole.float()).to(x.dtype)
-        return (filled + self.G(torch.cat([filled, hole], 1))).clamp(-1.0, 1.0)
+        return cast(torch.Tensor, (filled + self.G(torch.cat([filled, hole], 1))).clamp(-1.0, 1.0))

@@ -37,6 +37,8 @@ tile's output does not depend on which other pixels share its tile, and a mosaic
 
 from __future__ import annotations
 
+from typing import Final, cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -46,7 +48,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 #: then see a continuation of the layout rather than a black frame, which a fully convolutional
 #: generator with a receptive field wider than translate's overlap would otherwise draw into
 #: every tile's margin (measured: zero padding left visible tile lines in mosaics; see bench/README.md).
-PAD = "reflect"
+PAD: Final = "reflect"
 
 __all__ = ["SPADE", "SPADEResBlock", "SPADEGenerator", "StyleEncoder", "layout_channels"]
 
@@ -78,7 +80,7 @@ class SPADE(nn.Module):
         if self.style is not None and z is not None:
             a = a + self.style(z).to(a.dtype)[:, :, None, None]
         a = F.relu(a)
-        return self.norm(h) * (1 + self.gamma(a)) + self.beta(a)
+        return cast(torch.Tensor, self.norm(h) * (1 + self.gamma(a)) + self.beta(a))
 
 
 class SPADEResBlock(nn.Module):
@@ -100,13 +102,13 @@ class SPADEResBlock(nn.Module):
         skip = self.conv_s(self.norm_s(x, layout, z)) if self.learned_shortcut else x
         h = self.conv_0(F.relu(self.norm_0(x, layout, z)))
         h = self.conv_1(F.relu(self.norm_1(h, layout, z)))
-        return skip + h
+        return cast(torch.Tensor, skip + h)
 
 
 def _width(ngf: int, level: int) -> int:
     """Channels at ``level`` halvings below the tile: ngf, 2ngf, 4ngf, ... capped at 16ngf (the
     paper's 1024 for ngf 64)."""
-    return ngf * min(2 ** level, 16)
+    return ngf * min(int(2 ** level), 16)
 
 
 class SPADEGenerator(nn.Module):
@@ -156,8 +158,8 @@ class StyleEncoder(nn.Module):
 
     Stride-2 3x3 convolutions (spectral norm, instance norm, LeakyReLU 0.2), as many as the
     generator has upsamplings, of widths ngf, 2ngf, 4ngf, 8ngf, 8ngf..., then a global average: any
-    tile size gives one style vector (the paper resizes to 256 and flattens a 4x4 grid). The mean over a reference raster's tiles of ``mu`` is
-    its style at translate time.
+    tile size gives one style vector (the paper resizes to 256 and flattens a 4x4 grid). The mean over a
+    reference raster's tiles of ``mu`` is its style at translate time.
     """
 
     def __init__(self, in_channels: int, ngf: int, style_dim: int, layers: int = 5) -> None:

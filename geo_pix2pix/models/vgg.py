@@ -76,7 +76,7 @@ def load_vgg19_features(path: str | Path) -> nn.Module:
         raise VGGWeightsError(f"--vgg-weights {path}: is a directory, not a weights file")
     state = _features_state(_read_state(path))
     with torch.device("meta"):  # no 140M-parameter random init only to overwrite it
-        features = vgg19(weights=None).features
+        features: nn.Module = vgg19(weights=None).features
     features = features.to_empty(device="cpu")
     expected = features.state_dict()
     layout = f"--vgg-weights {path} is not a VGG19 state dict in torchvision's layout"
@@ -105,6 +105,9 @@ def check_vgg_weights(path: str | Path) -> None:
 
 class VGGLoss(nn.Module):
     """``sum_k w_k * L1(phi_k(fake), phi_k(real))`` over the five VGG19 relu*_1 outputs ``phi_k``."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, features: nn.Module) -> None:
         super().__init__()

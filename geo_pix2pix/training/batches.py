@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import cast
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
 from geo_pix2pix.runtime.device import DevicePlan
-from geo_pix2pix.tiles.pairs.dataset import N_AUGMENT, PairWindowDataset
+from geo_pix2pix.tiles.pairs.dataset import N_AUGMENT, Item, PairWindowDataset
 from geo_pix2pix.training.config import TrainConfig
 from geo_pix2pix.training.data import TrainingData
 
@@ -49,7 +50,7 @@ class StepBatchSampler(Sampler[list[int]]):
         cand = self.offsets[pair] + (rng.random(n) * self.counts[pair]).astype(np.int64)
         aug = rng.integers(0, N_AUGMENT, size=n)
         keys = cand * N_AUGMENT + aug
-        return keys[self.rank * self.batch_size:(self.rank + 1) * self.batch_size].tolist()
+        return cast(list[int], keys[self.rank * self.batch_size:(self.rank + 1) * self.batch_size].tolist())
 
     def __iter__(self) -> Iterator[list[int]]:
         for step in range(self.start, self.end):
@@ -74,12 +75,13 @@ def loader_workers(cfg: TrainConfig, plan: DevicePlan) -> int:
 
 
 def step_loader(cfg: TrainConfig, data: TrainingData, train_ds: PairWindowDataset, plan: DevicePlan, start: int,
-                end: int, rank: int = 0, world: int = 1) -> DataLoader:
+                end: int, rank: int = 0, world: int = 1) -> DataLoader[Item]:
     """Batches of steps ``start..end-1``, rank ``rank``'s share of each (:class:`StepBatchSampler`)."""
     workers = loader_workers(cfg, plan)
     return DataLoader(
-        train_ds, batch_sampler=StepBatchSampler(data.train_counts, data.train_weights, cfg.batch_size,
-                                                 cfg.seed, start, end, rank, world),
+        train_ds,  # type: ignore[arg-type]  # its stubs want a Dataset; any len/[key] object does (tiles is torch-free)
+        batch_sampler=StepBatchSampler(data.train_counts, data.train_weights, cfg.batch_size,
+                                       cfg.seed, start, end, rank, world),
         num_workers=workers, pin_memory=plan.device.type == "cuda", prefetch_factor=4 if workers else None,
         generator=torch.Generator().manual_seed(cfg.seed),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -141,6 +141,8 @@ def build_model(cfg: TrainConfig, family: Family, opts: Any, sides: Sides, plan:
     head_palette = load_palette(cfg.palette_head) if cfg.palette_head else None
     head: dict[str, Any] = {}
     if head_palette is not None:
+        if not isinstance(sides.out_stats, BandStats):  # pragma: no cover - a categorical map is refused above
+            raise GeopixError("--palette-head is for rendered (RGB) maps")
         head = {"palette": tuple(map(tuple, palette_centers(head_palette, sides.out_stats).tolist())),
                 "palette_classes": tuple(int(c) for c in head_palette.color_class)}
     family.check_sides(sides.in_stats, sides.out_stats)
@@ -156,7 +158,8 @@ def build_model(cfg: TrainConfig, family: Family, opts: Any, sides: Sides, plan:
     terms = family.generator_terms(cfg, opts, plan, sides.out_stats)
     nets = Networks(G, D, head_of(G))
     if cfg.compile:
-        nets = dataclasses.replace(nets, G=torch.compile(G), D=torch.compile(D))
+        # torch.compile of a Module returns a Module (OptimizedModule); its stubs say a callable
+        nets = dataclasses.replace(nets, G=cast(nn.Module, torch.compile(G)), D=cast(nn.Module, torch.compile(D)))
     return ModelSetup(family, opts, gcfg, dcfg, G, D, nets, opts_, terms, head_palette)
 
 
@@ -168,6 +171,8 @@ def build_objective(cfg: TrainConfig, model: ModelSetup, sides: Sides, train_ds:
     categorical map's cross-entropy). Returns it and the record of ``class_balance.json``."""
     b, pixel_weight, class_weights, record = sides.b, None, None, None
     if cfg.balance_palette:
+        if not isinstance(sides.out_stats, BandStats):  # pragma: no cover - build_model refuses a categorical map
+            raise GeopixError("--balance-palette is for rendered (RGB) maps")
         balance = palette_balance(load_palette(cfg.balance_palette), train_ds, b, sides.out_stats, cfg.balance_power)
         pixel_weight, record = balance.pixel_weights, balance.to_dict()
     if cfg.balance_classes:

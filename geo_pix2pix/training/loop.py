@@ -24,9 +24,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
+from torch import nn
 
 from geo_pix2pix.evaluation.metrics import ImageMetrics
 from geo_pix2pix.files.checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
@@ -134,7 +135,9 @@ def _distribute(run: _Run, plan: DevicePlan, world: World) -> Networks:
     G, D = data_parallel(model.G, model.D, plan.device.type == "cuda", find_unused=frozen)
     nets = dataclasses.replace(model.nets, G=G, D=D, D_for_G=model.D)
     if cfg.compile:
-        nets = dataclasses.replace(nets, G=torch.compile(G), D=torch.compile(D), D_for_G=torch.compile(model.D))
+        # torch.compile of a Module returns a Module (OptimizedModule); its stubs say a callable
+        nets = dataclasses.replace(nets, G=cast(nn.Module, torch.compile(G)), D=cast(nn.Module, torch.compile(D)),
+                                   D_for_G=cast(nn.Module, torch.compile(model.D)))
     seed_rank_stream(cfg.seed, world.rank)
     return nets
 

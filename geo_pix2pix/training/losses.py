@@ -27,7 +27,7 @@ GAN_LOSSES = ("vanilla", "lsgan", "hinge")
 
 def patch_weights(valid: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """Valid share of each logit's area: ``(N, 1, H, W)`` bool -> ``(N, 1, P, P)`` in [0, 1]."""
-    return F.adaptive_avg_pool2d(valid.to(logits.dtype), logits.shape[-2:])
+    return F.adaptive_avg_pool2d(valid.to(logits.dtype), (logits.shape[-2], logits.shape[-1]))
 
 
 def _weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
@@ -85,9 +85,9 @@ def feature_matching_loss(fake: DiscriminatorOutput, real: DiscriminatorOutput, 
     """
     total = torch.zeros((), device=valid.device)
     n_scales = len(fake)
-    for f_scale, r_scale in zip(fake, real):
+    for f_scale, r_scale in zip(fake, real, strict=True):
         layers = len(f_scale) - 1
-        for f, r in zip(f_scale[:-1], r_scale[:-1]):
+        for f, r in zip(f_scale[:-1], r_scale[:-1], strict=True):
             w = patch_weights(valid, f)
             diff = (f.float() - r.detach().float()).abs().mean(dim=1, keepdim=True)
             total = total + (4.0 / layers / n_scales) * _weighted_mean(diff, w)

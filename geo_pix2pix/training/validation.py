@@ -90,6 +90,7 @@ def validation_batches(cfg: TrainConfig, data: TrainingData) -> list[dict[str, t
         val_list = [data.index.window(i) for i in range(0, len(data.index), max(1, len(data.index) // 4))][:4]
     val_ds = WindowListDataset(data.specs, val_list, data.imagery_stats, data.map_stats)
     # Every DataLoader gets its own generator: starting one would otherwise draw from the global
-    # RNG (which drives dropout) and break exact resume.
-    return list(DataLoader(val_ds, batch_size=min(8, len(val_ds)), num_workers=0,
+    # RNG (which drives dropout) and break exact resume. (DataLoader's stubs want a Dataset; any
+    # object with len and [key] does, and tiles' datasets are torch-free.)
+    return list(DataLoader(val_ds, batch_size=min(8, len(val_ds)), num_workers=0,  # type: ignore[arg-type]
                            generator=torch.Generator().manual_seed(cfg.seed)))

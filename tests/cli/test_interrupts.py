@@ -86,7 +86,8 @@ class Proc:
             return self.p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill_group()
-            raise AssertionError(f"waited {timeout:.0f} s for {what}; it did not end. Output:\n{self.output()}") from None
+            raise AssertionError(f"waited {timeout:.0f} s for {what}; it did not end. "
+                                 f"Output:\n{self.output()}") from None
 
     def kill_group(self) -> None:
         with contextlib.suppress(ProcessLookupError):

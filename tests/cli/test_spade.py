@@ -204,5 +204,5 @@ def test_spade_translation_with_a_style_has_no_seams(tmp_path, geopix) -> None:
     ratio, cut = seam_ratio(blended, 64, 16), seam_ratio(hard, 64, 0)
     print(f"seam ratio (columns, rows): blended {ratio}, the picture's own {own}, hard cut {cut}")
     assert min(cut) > 1.2  # the test can fail: cut hard, this model's tiles show
-    assert all(r <= 1.05 * max(1.0, o) for r, o in zip(ratio, own))
+    assert all(r <= 1.05 * max(1.0, o) for r, o in zip(ratio, own, strict=True))
     assert np.abs(blended - whole).mean() < 1.0  # grey levels: the mosaic is the one-tile picture

@@ -122,7 +122,8 @@ class ClassTable:
         codes = codes or tuple(range(1, len(names) + 1))
         first = {int(k): tuple(int(round(v)) for v in colors[list(color_class).index(k)]) for k in range(len(names))}
         table = cls.build(list(codes), dict(zip(codes, names, strict=True)), {c: first[i] for i, c in enumerate(codes)})
-        return replace(table, rgb_colors=tuple(tuple(float(v) for v in c) for c in colors),
+        rgb = tuple(tuple(float(v) for v in c) for c in colors)  # (K, 3)
+        return replace(table, rgb_colors=cast("tuple[tuple[float, float, float], ...]", rgb),
                        rgb_classes=tuple(int(k) for k in color_class))
 
     @property
@@ -175,11 +176,11 @@ class ClassTable:
     def denormalize(self, data: np.ndarray) -> np.ndarray:
         """``(K, h, w)`` class scores -> ``(1, h, w)`` codes of the arg-max class."""
         codes = np.asarray(self.codes, np.dtype(self.dtype))
-        return codes[np.argmax(data, axis=0)][None]
+        return cast(np.ndarray, codes[np.argmax(data, axis=0)][None])
 
     def colormap(self) -> dict[int, tuple[int, int, int, int]]:
         """GDAL colour table entries: every class's colour, the nodata code transparent."""
-        cmap = {c: col for c, col in zip(self.codes, self.colors, strict=False)}
+        cmap = {c: col for c, col in zip(self.codes, self.colors, strict=True)}
         cmap[self.nodata] = (0, 0, 0, 0)
         return cmap
 
@@ -191,7 +192,7 @@ class ClassTable:
     def to_dict(self) -> dict[str, Any]:
         d = {"kind": self.kind, "dtype": self.dtype, "nodata": self.nodata,
              "classes": [{"code": c, "name": n, "color": list(col)}
-                         for c, n, col in zip(self.codes, self.names, self.colors, strict=False)]}
+                         for c, n, col in zip(self.codes, self.names, self.colors, strict=True)]}
         if self.rgb_colors:
             d["palette"] = {"colors": [list(c) for c in self.rgb_colors], "classes": list(self.rgb_classes)}
         return d
@@ -202,7 +203,8 @@ class ClassTable:
         pal = d.get("palette") or {}
         return cls(tuple(int(c["code"]) for c in classes), tuple(str(c["name"]) for c in classes),
                    tuple(_rgba(c["color"]) for c in classes), str(d.get("dtype", "uint8")), int(d.get("nodata", 255)),
-                   tuple(tuple(float(v) for v in c) for c in pal.get("colors", ())),
+                   cast("tuple[tuple[float, float, float], ...]",
+                        tuple(tuple(float(v) for v in c) for c in pal.get("colors", ()))),
                    tuple(int(k) for k in pal.get("classes", ())))
 
 
@@ -228,7 +230,7 @@ class PalettedOutput:
 
     def denormalize(self, data: np.ndarray) -> np.ndarray:
         idx = self.class_table.class_indices(self.rgb.denormalize(data))
-        return np.asarray(self.class_table.codes, np.dtype(self.dtype))[idx][None]
+        return cast(np.ndarray, np.asarray(self.class_table.codes, np.dtype(self.dtype))[idx][None])
 
 
 class ProbabilityOutput:
@@ -258,7 +260,7 @@ class ProbabilityOutput:
 
     def denormalize(self, data: np.ndarray) -> np.ndarray:
         """Scores in [-1, 1] (``2 p - 1``) -> probabilities in [0, 1]."""
-        return np.clip((np.asarray(data, np.float32) + 1.0) * 0.5, 0.0, 1.0)
+        return cast(np.ndarray, np.clip((np.asarray(data, np.float32) + 1.0) * 0.5, 0.0, 1.0))
 
 
 #: An array of one library: ``numpy.ndarray`` or ``torch.Tensor``.

@@ -125,8 +125,9 @@ def read_layer(layer: str) -> tuple[str, Any]:
         west, south, east, north = gdf.total_bounds
         if min(west, east) < -180 or max(west, east) > 360 or min(south, north) < -90 or max(south, north) > 90:
             raise GeopixError(f"vector layer {path} is in {gdf.crs.to_string()} (GeoJSON without a crs member "
-                              f"means WGS 84) but its coordinates (x {west:.6g}..{east:.6g}, y {south:.6g}..{north:.6g}) "
-                              "are not degrees; set its real CRS, e.g. ogr2ogr -a_srs EPSG:XXXX")
+                              f"means WGS 84) but its coordinates (x {west:.6g}..{east:.6g}, "
+                              f"y {south:.6g}..{north:.6g}) are not degrees; set its real CRS, "
+                              "e.g. ogr2ogr -a_srs EPSG:XXXX")
     return name, gdf
 
 
@@ -174,7 +175,7 @@ def _shapes(loaded: list[tuple[str, Any]], field: str | None, grid: Grid,
         else:
             classes = [name] * len(gdf)
         unknown += sorted({c for c in classes if c not in code_of} - set(unknown))
-        shapes += [(g, code_of[c]) for g, c in zip(gdf.geometry, classes) if c in code_of]
+        shapes += [(g, code_of[c]) for g, c in zip(gdf.geometry, classes, strict=True) if c in code_of]
     if unknown:
         raise GeopixError(f"the layout has class(es) {', '.join(unknown)} that the model does not know (its classes: "
                           f"{', '.join(code_of)}); name a layer's class with --layout NAME=PATH")
@@ -208,7 +209,7 @@ def write_layout(spec: LayoutSpec, grid: Grid, out: str | os.PathLike[str],
 
     loaded = _load(spec)
     table = table or layout_table(_classes(loaded, spec.class_field))
-    code_of = dict(zip(table.names, table.codes))
+    code_of = dict(zip(table.names, table.codes, strict=True))
     fill = code_of.get(BACKGROUND, table.nodata)
     shapes = _shapes(loaded, spec.class_field, grid, code_of)
     meta = BandMetadata.of_classes(table, "class layout: " + ", ".join(table.names), {})
@@ -226,5 +227,5 @@ def write_layout(spec: LayoutSpec, grid: Grid, out: str | os.PathLike[str],
         meta.write(dst)
     meta.write_sidecar(out)
     log.info("layout: %d feature(s) of %d layer(s) burnt onto a %dx%d grid as %s", len(shapes), len(spec.layers),
-             grid.width, grid.height, ", ".join(f"{c} {n}" for c, n in zip(table.codes, table.names)))
+             grid.width, grid.height, ", ".join(f"{c} {n}" for c, n in zip(table.codes, table.names, strict=True)))
     return table

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -96,7 +96,7 @@ class BandStats:
             info = np.iinfo(dtype)
             np.rint(out, out=out)
             np.clip(out, info.min, info.max, out=out)
-        return out.astype(dtype)
+        return cast(np.ndarray, out.astype(dtype))
 
     def to_dict(self) -> dict[str, Any]:
         return {

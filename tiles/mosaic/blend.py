@@ -29,7 +29,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 
@@ -58,7 +58,7 @@ def reflect_index(idx: np.ndarray, n: int) -> np.ndarray:
         return np.zeros_like(idx)
     period = 2 * (n - 1)
     m = np.mod(idx, period)
-    return np.where(m < n, m, period - m)
+    return cast(np.ndarray, np.where(m < n, m, period - m))
 
 
 @dataclass(frozen=True)
@@ -266,7 +266,7 @@ class RowBlender:
         if not len(preds):
             return
         self._extend(p.col_starts[self._col + len(preds) - 1] + p.tile)
-        for c0, pred in zip(p.col_starts[self._col:], preds, strict=False):
+        for c0, pred in zip(p.col_starts[self._col:], preds, strict=False):  # a batch: part of the row's rest
             cs = slice(c0 - self._a, c0 - self._a + p.tile)
             self._acc[:, :, cs] += pred * self.weight2d
             self._wsum[:, cs] += self.weight2d

@@ -143,7 +143,7 @@ class _Compose:
         raw = self.src.read(list(self.cfg.bands), window=window)
         state = self.plan.state[row:row + n, col:col + m]
         fill = state == FILLED
-        out = raw.copy()
+        out: np.ndarray = raw.copy()
         if fill.any():
             painted = self.cfg.out_stats.denormalize(values[:, fill][:, :, None])[:, :, 0].astype(raw.dtype)
             if not self.plan.given:  # a pixel missing in some bands keeps the bands it has

@@ -28,7 +28,7 @@ from rasterio.enums import MaskFlags
 from rasterio.windows import Window
 
 from geo_pix2pix.tiles.atomic import check_output, remove_stale_partials
-from geo_pix2pix.tiles.encoding.classes import ClassTable
+from geo_pix2pix.tiles.encoding.classes import ClassTable, PalettedOutput, ProbabilityOutput
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.mosaic.blend import MosaicPlan, RowBlender, plan_mosaic
 from geo_pix2pix.tiles.mosaic.cog import StreamSpec, cog_options, cog_stream, part_file
@@ -63,7 +63,7 @@ class MosaicConfig:
 
     bands: tuple[int, ...]
     in_stats: BandStats | ClassTable
-    out_stats: BandStats | ClassTable
+    out_stats: BandStats | ClassTable | PalettedOutput | ProbabilityOutput
     tile: int
     overlap: int
     batch_size: int = 8
@@ -88,7 +88,7 @@ def _has_mask(src: Any) -> bool:
         np.dtype(src.dtypes[0]), np.floating)
 
 
-def blend_tile_row(tiles: np.ndarray, predict: Predict, in_stats: BandStats, batch_size: int,
+def blend_tile_row(tiles: np.ndarray, predict: Predict, in_stats: BandStats | ClassTable, batch_size: int,
                    blender: RowBlender) -> None:
     """Normalise one tile row's raw tiles, predict them batch by batch and blend each batch in.
 

@@ -22,7 +22,7 @@ the mask needs overviews of its own.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -78,7 +78,8 @@ def _halve(rows: np.ndarray) -> np.ndarray:
         a = rows.astype(wide)
         s = a[:, 0::2, 0::2] + a[:, 1::2, 0::2] + a[:, 0::2, 1::2] + a[:, 1::2, 1::2]
         return ((s + 2) // 4).astype(dt)
-    return ((rows[:, 0::2, 0::2] + rows[:, 1::2, 0::2]) + (rows[:, 0::2, 1::2] + rows[:, 1::2, 1::2])) * dt.type(0.25)
+    half = ((rows[:, 0::2, 0::2] + rows[:, 1::2, 0::2]) + (rows[:, 0::2, 1::2] + rows[:, 1::2, 1::2])) * dt.type(0.25)
+    return cast(np.ndarray, half)
 
 
 class OverviewPyramid:

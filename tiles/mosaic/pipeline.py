@@ -46,7 +46,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 from rasterio.windows import Window
@@ -106,7 +106,7 @@ class TileReader:
 
     def _read(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         with reading(self.src.name, "region"):
-            return self.src.read(self.bands, window=Window(c0, r0, c1 - c0, r1 - r0))
+            return cast(np.ndarray, self.src.read(self.bands, window=Window(c0, r0, c1 - c0, r1 - r0)))
 
     def close(self) -> None:
         self.src.close()

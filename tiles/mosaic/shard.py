@@ -74,7 +74,8 @@ def shard_rows(plan: MosaicPlan, shard: Shard) -> ShardRows:
     starts, n_rows, i, n = plan.row_starts, len(plan.row_starts), shard.index, shard.count
     frame = _frame_bounds(plan, n)
     rows = _raster_bounds(plan, n)
-    if any(b <= a for a, b in zip(rows, rows[1:], strict=False)):  # a shard without rows: too many for this raster
+    # pairwise (strict=False: one fewer); a shard without rows: too many for this raster
+    if any(b <= a for a, b in zip(rows, rows[1:], strict=False)):
         most = max((m for m in range(1, n_rows + 1) if _every_shard_has_rows(plan, m)), default=1)
         raise GeopixError(f"--shard {shard}: this raster has {n_rows} row(s) of tiles ({plan.height} pixel rows, "
                           f"tile {plan.tile}, overlap {plan.overlap}); use at most {most} shards")
@@ -85,7 +86,7 @@ def shard_rows(plan: MosaicPlan, shard: Shard) -> ShardRows:
 
 def _every_shard_has_rows(plan: MosaicPlan, n: int) -> bool:
     bounds = _raster_bounds(plan, n)
-    return all(b > a for a, b in zip(bounds, bounds[1:], strict=False))
+    return all(b > a for a, b in zip(bounds, bounds[1:], strict=False))  # pairwise: one fewer
 
 
 def _frame_bounds(plan: MosaicPlan, n: int) -> list[int]:

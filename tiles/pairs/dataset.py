@@ -94,8 +94,8 @@ class PairWindowDataset:
         self,
         specs: Sequence[PairSpec],
         index: WindowIndex,
-        imagery_stats: BandStats,
-        map_stats: BandStats,
+        imagery_stats: BandStats | ClassTable,
+        map_stats: BandStats | ClassTable,
         augment: bool = True,
     ) -> None:
         self.readers = _PairReaders(specs)
@@ -123,8 +123,8 @@ class WindowListDataset:
         self,
         specs: Sequence[PairSpec],
         windows: Sequence[tuple[int, PixelWindow]],
-        imagery_stats: BandStats,
-        map_stats: BandStats,
+        imagery_stats: BandStats | ClassTable,
+        map_stats: BandStats | ClassTable,
     ) -> None:
         self.readers = _PairReaders(specs)
         self.windows = list(windows)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import rasterio
@@ -96,7 +96,7 @@ class RasterPair:
 
     def _same_grid(self) -> bool:
         i, m = self.imagery, self._raw_map
-        return (
+        return bool(
             i.crs == m.crs
             and i.width == m.width
             and i.height == m.height
@@ -187,9 +187,9 @@ class RasterPair:
 
     def window_transform(self, win: PixelWindow) -> Affine:
         """Affine transform of a region-relative window."""
-        return self.imagery.transform @ Affine.translation(
+        return cast(Affine, self.imagery.transform @ Affine.translation(
             self.region.col + win.col, self.region.row + win.row
-        )
+        ))
 
     def _rio_window(self, win: PixelWindow) -> Window:
         return Window(self.region.col + win.col, self.region.row + win.row, win.width, win.height)
@@ -220,7 +220,7 @@ class RasterPair:
             return self._coarse_valid(whole, shape)
 
     def _coarse_valid(self, whole: Window, shape: tuple[int, int]) -> np.ndarray:
-        valid = self.imagery.dataset_mask(window=whole, out_shape=shape) > 0
+        valid: np.ndarray = self.imagery.dataset_mask(window=whole, out_shape=shape) > 0
         valid &= self.maps.dataset_mask(window=whole, out_shape=shape) > 0
         for src, bands in ((self.imagery, self.imagery_bands), (self.maps, self.map_bands)):
             if np.issubdtype(np.dtype(src.dtypes[bands[0] - 1]), np.floating):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def window_valid_fraction(
     c1 = np.clip(-(-(cols + tile) // factor), 0, coarse_valid.shape[1])
     count = sat[r1, c1] - sat[r0, c1] - sat[r1, c0] + sat[r0, c0]
     area = np.maximum((r1 - r0) * (c1 - c0), 1)
-    return count / area
+    return cast(np.ndarray, count / area)
 
 
 @dataclass(frozen=True)

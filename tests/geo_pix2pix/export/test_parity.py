@@ -103,8 +103,8 @@ def test_predict_an_array_through_onnx_equals_its_translate(export_case, tmp_pat
 def test_the_fixed_depth_prefill_equals_the_data_dependent_one() -> None:
     import torch
 
-    from geo_pix2pix.files.onnx_contract import MAX_TILE
     from geo_pix2pix.export.prefill import levels_for, push_pull_levels
+    from geo_pix2pix.files.onnx_contract import MAX_TILE
     from geo_pix2pix.models.prefill import push_pull
 
     g = torch.Generator().manual_seed(0)

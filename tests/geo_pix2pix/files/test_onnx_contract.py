@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from geo_pix2pix.files.onnx_contract import Contract, graph_input, input_scale, normalised_output
 from geo_pix2pix.export.graph import CodesIn, PaletteIn, ValuesIn
+from geo_pix2pix.files.onnx_contract import Contract, graph_input, input_scale, normalised_output
 from geo_pix2pix.tiles.encoding.classes import ClassTable
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 

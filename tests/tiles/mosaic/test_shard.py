@@ -114,7 +114,7 @@ def test_shards_own_every_row_once_and_start_early_enough(height: int, tiling: t
         assert "at most" in str(exc) and n > 1
         return
     assert shards[0].rows[0] == 0 and shards[-1].rows[1] == height
-    for a, b in zip(shards, shards[1:], strict=False):
+    for a, b in zip(shards, shards[1:], strict=False):  # pairwise: one fewer
         assert a.rows[1] == b.rows[0] and a.tile_rows[1] == b.tile_rows[0]
     for s in shards:
         assert s.rows[1] > s.rows[0]
