@@ -187,7 +187,9 @@ class Model:
                 in the training input's dtype or any floating-point dtype. A one-band model also
                 takes ``(height, width)``.
             mask: ``(height, width)`` validity, True where the input is valid (e.g.
-                ``src.dataset_mask() > 0``); NaN in floating-point input is invalid too.
+                ``src.dataset_mask() > 0``); NaN in floating-point input is invalid too. Invalid
+                pixels are filled from the valid ones before the generator reads them, as
+                translate fills a raster's masked pixels, so what they hold does not matter.
             tile / overlap / batch_size / style / seed: keyword arguments, as for :meth:`translate`.
 
         Returns:
