@@ -188,7 +188,9 @@ class Model:
                 in the training input's dtype or any floating-point dtype. A one-band model also
                 takes ``(height, width)``.
             mask: ``(height, width)`` validity, True where the input is valid (e.g.
-                ``src.dataset_mask() > 0``); NaN in floating-point input is invalid too.
+                ``src.dataset_mask() > 0``); NaN in floating-point input is invalid too. Invalid
+                pixels are filled from the valid ones before the generator reads them, as
+                translate fills a raster's masked pixels, so what they hold does not matter.
             **options: ``tile``, ``overlap``, ``batch_size``, ``style`` and ``seed``, as for
                 :meth:`translate`.
 
@@ -209,7 +211,9 @@ class Model:
         tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], tile, settings["overlap"])
         m = self.meta
         z = choose_style(self._pred.G, m, self._pred.plan.device, settings["style"], settings["seed"])
-        run = self._pred if z is None else functools.partial(self._pred, style=z)
+        def run(tiles: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+            return self._pred(tiles, z, valid)  # type: ignore[no-any-return]
+
         return mosaic_array(data, run, m.input_stats, m.output_stats, tile, overlap, settings["batch_size"], mask)
 
     def _engine_tile(self, tile: int | None, style: Any = None, seed: int | None = None) -> int | None:

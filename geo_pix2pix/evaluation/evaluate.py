@@ -160,20 +160,23 @@ class _Scores:
 
 
 def _batch(pair: PairReader, wins: list[PixelWindow], meta: ModelMeta, scores: _Scores, min_valid: float
-           ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """Inputs, targets, validity and raw map values of the windows with enough valid pixels."""
-    xs, ys, vs, raws = [], [], [], []
+           ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Inputs, targets, validity, raw map values and the input's own validity (what the predictor
+    fills, as translate's does) of the windows with enough valid pixels."""
+    xs, ys, vs, raws, ins = [], [], [], [], []
     for w in wins:
         s = pair.read(w)
         if s.valid.mean() < min_valid:
             continue
-        a, b = (s.imagery, s.maps) if meta.direction == "sat2map" else (s.maps, s.imagery)
+        sat2map = meta.direction == "sat2map"
+        a, b = (s.imagery, s.maps) if sat2map else (s.maps, s.imagery)
+        ins.append((s.imagery_valid if sat2map else s.maps_valid)[None])
         xs.append(meta.input_stats.normalize(a))
         ys.append(scores.table.class_indices(b) if scores.table is not None else meta.output_stats.normalize(b))
         vs.append(s.valid[None])
         if scores.values is not None:
             raws.append(b[0].astype(np.float64))
-    return xs, ys, vs, raws
+    return xs, ys, vs, raws, ins
 
 
 def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows: str = "auto",
@@ -203,9 +206,9 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
     for spec, wins in selected:
         with open_pair(spec) as pair:
             for i in range(0, len(wins), batch_size):
-                xs, ys, vs, raws = _batch(pair, wins[i:i + batch_size], meta, scores, min_valid)
+                xs, ys, vs, raws, ins = _batch(pair, wins[i:i + batch_size], meta, scores, min_valid)
                 if xs:
-                    scores.add(pred(np.stack(xs)), np.stack(ys), np.stack(vs), raws)
+                    scores.add(pred(np.stack(xs), valid=np.stack(ins)), np.stack(ys), np.stack(vs), raws)
     if scores.count == 0:
         size = "/".join(map(str, sizes)) or str(meta.tile_size)
         raise NoValidDataError(f"no {size}-pixel window with {min_valid:.0%} valid pixels to evaluate")

@@ -24,6 +24,12 @@ them back to codes and one-hot encodes them (unknown codes all -1, as geopix rea
 read through a palette is three bands of RGB bytes; the graph classifies each pixel by its nearest
 palette colour.
 
+A translation graph reads no mask: it predicts from every value it is given, so what a client
+feeds at the raster's masked pixels (a nodata collar, say) reaches the predictions of the valid
+pixels within the generator's reach. geopix fills those pixels from the valid ones before its
+graph or network reads them (:func:`~geo_pix2pix.models.prefill.fill_masked_input`; training did
+the same); a client that does not sees edges that differ from geopix's next to its masks.
+
 **Output**: for a class map, the per-class probabilities (``N x K x T x T``, summing to 1, class
 *index* k = the k-th class of the model's table: Deepness' and GeoDeep's class ids); for values
 (a measured map, imagery, a rendered map picture) the values in the output raster's units

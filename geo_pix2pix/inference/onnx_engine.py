@@ -12,6 +12,12 @@ Device: ``cpu`` runs ONNX Runtime's CPU provider; ``cuda``/``cuda:N`` its CUDA p
 where that provider is not installed); ``auto`` takes CUDA where it is available. The graph runs in
 float32 (``amp`` has no effect: ONNX Runtime's CPU provider has no bf16 convolutions on x86).
 TTA averages the 8 rotations/mirrors of each tile, as the torch predictor does.
+
+Masked input: the graph reads no mask. This engine fills the masked pixels of a tile before the
+graph (:func:`~.predict.prefill_tiles`, the torch predictor's rule), so geopix gives the same pixels
+with either engine; another ONNX client (Deepness, GeoDeep) hands the graph the raster's values as
+they are, nodata included, and the predictions next to its masked pixels then depend on them
+(:mod:`~geo_pix2pix.files.onnx_contract`).
 """
 
 from __future__ import annotations
@@ -99,12 +105,16 @@ class OnnxPredictor:
         """The only tile side a graph exported with ``--tile`` takes (None: any multiple)."""
         return self.contract.tile or None
 
-    def __call__(self, tiles: np.ndarray, style: Any = None) -> np.ndarray:
+    def __call__(self, tiles: np.ndarray, style: Any = None, valid: np.ndarray | None = None) -> np.ndarray:
         if style is not None:
             raise GeopixError("an ONNX model's style is fixed at export (geopix export --style/--seed)")
         if self.fixed_tile and tiles.shape[-1] != self.fixed_tile:
             raise TileSizeError(f"{self.path} was exported for {self.fixed_tile}-pixel tiles only; translate with "
                                 f"--tile-size {self.fixed_tile} (or export without --tile)")
+        if valid is not None:
+            from geo_pix2pix.inference.predict import prefill_tiles
+
+            tiles = prefill_tiles(_torch_tiles(tiles), valid, self.meta).numpy()
         if not self.tta:
             return self._run(tiles)
         total = self._run(tiles)
@@ -121,6 +131,12 @@ class OnnxPredictor:
         x = graph_input(np.asarray(tiles, np.float32), self.meta.input_stats, c)
         y = self.session.run([c.output_name], {c.input_name: x})[0]
         return normalised_output(y, self.meta.output_stats, c)
+
+
+def _torch_tiles(tiles: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))
 
 
 def _plan(device: str) -> Any:

@@ -10,6 +10,10 @@ windows under), every output is turned back onto the input's grid, and the 8 are
 does not change meaning when the image is rotated, but a generator's output does a little: the
 average is exactly equivariant (rotating the input rotates the output), smoother, and scored better
 on held-out maps (``bench/README.md``), for 8 times the compute.
+
+Masked input (``valid``): the pixels the input raster masks are filled from its valid ones
+(:func:`~geo_pix2pix.models.prefill.fill_masked_input`, the rule training follows too) before the
+generator reads the batch, so a valid pixel's prediction does not depend on what they hold.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import torch
 from geo_pix2pix.files.modelfile import ModelMeta, load_model, resolve_model_path
 from geo_pix2pix.runtime.device import DevicePlan, plan_device
 
-__all__ = ["Engine", "Predictor", "TTA_TRANSFORMS", "dihedral_mean", "load_predictor"]
+__all__ = ["Engine", "Predictor", "TTA_TRANSFORMS", "dihedral_mean", "load_predictor", "prefill_tiles"]
 
 #: Number of test-time transforms: 4 rotations, each with and without a mirror.
 TTA_TRANSFORMS = 8
@@ -76,15 +80,19 @@ class Predictor:
     def tile(self) -> int:
         return self.meta.tile_size
 
-    def __call__(self, tiles: np.ndarray, style: torch.Tensor | None = None) -> np.ndarray:
+    def __call__(self, tiles: np.ndarray, style: torch.Tensor | None = None,
+                 valid: np.ndarray | None = None) -> np.ndarray:
         """``style``: ``(1, style_dim)`` style vector of a SPADE model with a style encoder, the
-        same for every tile of a raster (:mod:`geo_pix2pix.inference.style`); None: the model's default."""
+        same for every tile of a raster (:mod:`geo_pix2pix.inference.style`); None: the model's default.
+        ``valid``: ``(N, 1, T, T)`` bool, the input's valid pixels (None: all valid); the others are
+        filled before the generator reads them (module docstring)."""
         forward = self._forward if style is None else partial(self._forward, style=style.to(self.plan.device))
         x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))
         if self.plan.device.type == "cuda":
             x = x.pin_memory()  # page-locked: the copy to the GPU runs without a staging copy
         x = x.to(self.plan.device, non_blocking=True)
         with torch.inference_mode():
+            x = prefill_tiles(x, valid, self.meta)
             y = dihedral_mean(forward, x) if self.tta else forward(x)
         return y.float().cpu().numpy()
 
@@ -99,6 +107,19 @@ class Predictor:
             return cast(torch.Tensor, self.G(x, *args))
 
 
+def prefill_tiles(x: torch.Tensor, valid: np.ndarray | None, meta: ModelMeta) -> torch.Tensor:
+    """``x`` with the pixels ``valid`` leaves out filled as :func:`~geo_pix2pix.models.prefill.fill_masked_input`
+    fills a model's input (classes for a class-table input, values otherwise); shared by the torch and
+    the ONNX engines."""
+    from geo_pix2pix.models.prefill import fill_masked_input
+    from geo_pix2pix.tiles.encoding.classes import ClassTable
+
+    if valid is None:
+        return x
+    mask = torch.from_numpy(np.ascontiguousarray(valid, dtype=bool)).to(x.device)
+    return fill_masked_input(x, mask, isinstance(meta.input_stats, ClassTable))
+
+
 class Engine(Protocol):
     """What translate, inpaint, evaluate and the API ask of a loaded model: the torch
     :class:`Predictor`, or ONNX Runtime's :class:`~geo_pix2pix.inference.onnx_engine.OnnxPredictor`."""
@@ -109,7 +130,8 @@ class Engine(Protocol):
     plan: DevicePlan
     G: Any  # translate reads its ``multiple`` (the tile multiple) and, with --style, its style encoder
 
-    def __call__(self, tiles: np.ndarray, style: torch.Tensor | None = None) -> np.ndarray: ...
+    def __call__(self, tiles: np.ndarray, style: torch.Tensor | None = None,
+                 valid: np.ndarray | None = None) -> np.ndarray: ...
 
 
 def load_predictor(model: str | os.PathLike[str], device: str = "auto", amp: bool = True,

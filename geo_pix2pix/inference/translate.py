@@ -281,8 +281,8 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
                         batch_size=cfg.batch_size, creation_options=dict(cfg.creation_options),
                         tags=output_tags(pred, cfg, style is not None))
 
-    def run(batch: np.ndarray) -> np.ndarray:
-        return pred(batch, style)
+    def run(batch: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+        return pred(batch, style, valid)
 
     counter = None if progress is None else _counter(progress, cfg, plan_mosaic(height, width, tile, overlap))
     if cfg.probabilities is not None:

@@ -21,6 +21,13 @@ interpolation alone. It is part of the model, so training and ``geopix inpaint``
 
 Input and output as the wrapped generator's: ``(N, C + 1, T, T)`` (the image with unknown pixels
 set to anything, and the unknown-pixel mask as the last channel) -> ``(N, C, T, T)``.
+
+The same fill is the rule for every generator's masked input (:func:`fill_masked_input`): a pixel
+the input raster masks (nodata, alpha, an internal mask, NaN) holds a value that means nothing, and
+a generator reads a neighbourhood, so left as it is (a white 255 collar, say) it reaches the
+predictions of the valid pixels beside it. Training and inference both call that function on the
+batch the generator reads, so they agree, and a valid pixel's prediction depends only on valid
+pixels.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["push_pull", "PrefilledGenerator", "SMOOTHING_STEPS"]
+__all__ = ["push_pull", "fill_masked_input", "PrefilledGenerator", "SMOOTHING_STEPS"]
 
 #: Jacobi steps of Laplace's equation at each level of the push-pull pyramid (module docstring).
 SMOOTHING_STEPS = 8
@@ -59,6 +66,25 @@ def push_pull(image: torch.Tensor, known: torch.Tensor, steps: int = SMOOTHING_S
         hole = w <= 0
         filled = _relax(torch.where(hole, up, v / w.clamp_min(1e-8)), hole, steps)
     return torch.where(known > 0, image, filled)
+
+
+def fill_masked_input(x: torch.Tensor, valid: torch.Tensor | None, classes: bool = False) -> torch.Tensor:
+    """A generator's normalised input ``x`` ``(N, C, T, T)`` with the pixels ``valid``
+    ``(N, 1, T, T)`` (bool, True = valid) leaves out filled from the valid ones alone.
+
+    Values (imagery, measured maps, rendered maps): the push-pull fill of :func:`push_pull`, the
+    smooth continuation of the valid pixels that inpainting reads too. Classes (a one-hot layout,
+    ``classes``): "no class", every channel -1, the encoding of a code the table does not know: a
+    fill would blend one-hot vectors into class mixtures the generator never reads elsewhere. Either
+    way the masked pixels' own values are never read. ``x`` itself (no copy) when ``valid`` is None
+    or every pixel is valid, so rasters without masked pixels give the same pixels as before.
+    """
+    if valid is None or bool(valid.all()):
+        return x
+    valid = valid.to(torch.bool)
+    if classes:
+        return x.masked_fill(~valid, -1.0)
+    return push_pull(x.masked_fill(~valid, 0.0), valid).to(x.dtype)
 
 
 class PrefilledGenerator(nn.Module):

@@ -1,5 +1,9 @@
 """Which windows each training step learns from: the step's batch, and the loader that reads it.
 
+The generator's input in every batch it reads (training and validation) has its masked pixels
+filled from its valid ones (:func:`with_filled_input`), as translate fills them: the rule is
+:func:`~geo_pix2pix.models.prefill.fill_masked_input`'s, so training and inference agree.
+
 Exact resume: the windows and augmentations of step ``s`` are drawn from
 ``numpy.random.default_rng([seed, s])`` (:class:`StepBatchSampler`), and the DataLoader has a
 generator of its own, so starting it does not consume the global RNG that drives dropout.
@@ -8,19 +12,20 @@ generator of its own, so starting it does not consume the global RNG that drives
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import cast
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from geo_pix2pix.models.prefill import fill_masked_input
 from geo_pix2pix.runtime.device import DevicePlan
 from geo_pix2pix.tiles.pairs.dataset import N_AUGMENT, Item, PairWindowDataset
 from geo_pix2pix.training.config import TrainConfig
 from geo_pix2pix.training.data import TrainingData
 
-__all__ = ["StepBatchSampler", "loader_workers", "step_loader"]
+__all__ = ["StepBatchSampler", "loader_workers", "step_loader", "with_filled_input"]
 
 
 class StepBatchSampler(Sampler[list[int]]):
@@ -85,3 +90,20 @@ def step_loader(cfg: TrainConfig, data: TrainingData, train_ds: PairWindowDatase
         num_workers=workers, pin_memory=plan.device.type == "cuda", prefetch_factor=4 if workers else None,
         generator=torch.Generator().manual_seed(cfg.seed),
     )
+
+
+def with_filled_input(make: Callable[..., Any], side: str, classes: bool) -> Callable[..., Any]:
+    """``make`` (a family's :meth:`~geo_pix2pix.families.base.Family.batches`) reading the loader's
+    windows with the generator's input ``side`` (``imagery`` or ``maps``) filled where its own
+    raster is masked (``<side>_valid``), by :func:`~geo_pix2pix.models.prefill.fill_masked_input`
+    (``classes``: the input is a one-hot layout). Its valid pixels are kept bit for bit, and a window
+    without masked pixels is passed on as it is."""
+
+    def filled(d: Mapping[str, torch.Tensor], step: int, rank: int = 0, world: int = 1) -> Any:
+        x = d[side]
+        fill = fill_masked_input(x, d[f"{side}_valid"], classes)
+        if fill is not x and x.is_contiguous(memory_format=torch.channels_last):
+            fill = fill.contiguous(memory_format=torch.channels_last)
+        return make({**d, side: fill}, step, rank, world)
+
+    return filled

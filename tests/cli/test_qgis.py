@@ -35,7 +35,7 @@ def test_qgis_opens_and_renders_the_translated_raster(tmp_path, geopix) -> None:
     u8 = BandStats("uint8", (0.0,) * 3, (255.0,) * 3)
     out = tmp_path / "map.tif"
     # The output path of translate, with an identity "model" so the picture is known.
-    mosaic_raster(src, out, lambda x: x.copy(), MosaicConfig((1, 2, 3), u8, u8, 128, 32))
+    mosaic_raster(src, out, lambda x, valid=None: x.copy(), MosaicConfig((1, 2, 3), u8, u8, 128, 32))
     png = tmp_path / "render.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     r = subprocess.run([SYSTEM_PYTHON, str(REPO / "tests" / "qgis_render.py"), str(out), str(png)],

@@ -121,9 +121,9 @@ def test_styles_are_reproducible_one_per_raster_and_resume_is_exact(tmp_path, ge
     styles: list = []
     call = Predictor.__call__
 
-    def spy(self, tiles, style=None):
+    def spy(self, tiles, style=None, valid=None):
         styles.append(style)
-        return call(self, tiles, style)
+        return call(self, tiles, style, valid)
 
     monkeypatch.setattr(Predictor, "__call__", spy)
     outs = {}

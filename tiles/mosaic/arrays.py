@@ -11,7 +11,8 @@ Validity follows the raster rules too: a pixel is valid where the given mask say
 floating-point input, where every band is finite. The result is a numpy masked array (rasterio's
 ``read(masked=True)`` convention): invalid input pixels are masked in every output band. Their
 values are the output's nodata value where it has one (class codes, measured values), else what
-the network made of the reflected, zero-normalised neighbourhood, as translate writes them.
+the network made of them, as translate writes them. ``predict`` gets each batch's validity, as
+translate's does, and fills the invalid pixels before its generator reads them.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def mosaic_array(data: np.ndarray, predict: Predict, in_stats: BandStats | Class
     """Predict ``data`` (``(bands, height, width)`` raw input values) tile by tile.
 
     Args:
-        predict: normalised ``(n, bands, tile, tile)`` float32 -> ``(n, out_bands, tile, tile)``.
+        predict: normalised ``(n, bands, tile, tile)`` float32 and their ``(n, 1, tile, tile)``
+            validity (None: all valid) -> ``(n, out_bands, tile, tile)``.
         in_stats / out_stats: normalisation of the input values and of the predictions.
         tile / overlap: tiling (checked by :func:`~.blend.plan_mosaic`).
         mask: ``(height, width)`` validity, True where the input is valid.
@@ -57,12 +59,15 @@ def mosaic_array(data: np.ndarray, predict: Predict, in_stats: BandStats | Class
     plan = plan_mosaic(height, width, tile, overlap)
     blender = RowBlender(plan, out_stats.bands)
     out = np.empty((out_stats.out_bands, height, width), np.dtype(out_stats.dtype))
+    valid = array_validity(data, mask)
+    whole = bool(valid.all())  # nothing to fill: the network gets no mask, as for a raster without one
     for k in range(len(plan.row_starts)):
         tiles = plan.tile_row(k, lambda lo, hi: data[:, lo:hi])
-        blend_tile_row(tiles, predict, in_stats, batch_size, blender)
+        tile_valid = None if whole else plan.tile_row(k, lambda lo, hi: valid[None, lo:hi])
+        blend_tile_row(tiles, predict, in_stats, batch_size, blender, tile_valid)
         for row, col, values in blender.finished():
             out[:, row:row + values.shape[1], col:col + values.shape[2]] = out_stats.denormalize(values)
-    invalid = ~array_validity(data, mask)
+    invalid = ~valid
     if out_stats.nodata is not None:  # as translate writes it: the nodata value where invalid
         out[:, invalid] = out_stats.nodata
     return np.ma.MaskedArray(out, mask=np.broadcast_to(invalid, out.shape).copy())

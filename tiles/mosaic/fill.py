@@ -123,7 +123,7 @@ class _Fill:
         bs = self.cfg.batch_size
         return [todo[j:j + bs] for j in range(0, len(todo), bs)]
 
-    def predict(self, k: int, cols: list[int], tiles: np.ndarray) -> np.ndarray:
+    def predict(self, k: int, cols: list[int], tiles: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
         return self.network(self.cfg.in_stats.normalize(tiles), self._states(k, cols) != KEPT)
 
 

@@ -1,6 +1,9 @@
 """The mosaicker: a whole raster through a predict function, out as a Cloud Optimized GeoTIFF.
 
-It knows no network: it takes ``predict(tiles) -> tiles`` on normalised float32 arrays.
+It knows no network, nor how one takes its input: it takes ``predict(tiles, valid) -> tiles`` on
+normalised float32 arrays, ``valid`` the tiles' ``(n, 1, T, T)`` validity where the input has
+pixels to mask (None where it has none); the model side fills the masked pixels before its
+generator reads them (:func:`~geo_pix2pix.models.prefill.fill_masked_input`).
 
 The raster runs through the streaming pipeline (:mod:`.pipeline`, which says what each thread
 does): tiles read in the source's own dtype (a quarter of float32's memory for bytes), normalised
@@ -41,7 +44,9 @@ __all__ = ["MosaicConfig", "MosaicResult", "mosaic_raster", "blend_tile_row", "P
 
 log = logging.getLogger(__name__)
 
-Predict = Callable[[np.ndarray], np.ndarray]
+#: ``predict(tiles, valid)``: normalised ``(n, C, T, T)`` float32 and their ``(n, 1, T, T)`` bool
+#: validity (None: every pixel valid) -> ``(n, C_out, T, T)``.
+Predict = Callable[[np.ndarray, "np.ndarray | None"], np.ndarray]
 
 #: Tag of a shard's part: JSON of what :func:`~.merge.merge_parts` checks before it merges.
 SHARD_TAG = "GEOPIX_SHARD"
@@ -89,14 +94,16 @@ def _has_mask(src: Any) -> bool:
 
 
 def blend_tile_row(tiles: np.ndarray, predict: Predict, in_stats: BandStats | ClassTable, batch_size: int,
-                   blender: RowBlender) -> None:
-    """Normalise one tile row's raw tiles, predict them batch by batch and blend each batch in.
+                   blender: RowBlender, valid: np.ndarray | None = None) -> None:
+    """Normalise one tile row's raw tiles, predict them batch by batch (with their validity
+    ``valid``, None: all valid) and blend each batch in.
 
-    The one place a tile meets the network: translate and in-memory prediction both run it, so a
-    raster and the same values as an array give the same pixels.
+    In-memory prediction runs it, and :class:`_Translate` does for a raster what it does for a
+    tile row, so a raster and the same values as an array give the same pixels.
     """
     for i in range(0, len(tiles), batch_size):  # blended batch by batch: no row of predictions
-        blender.add_tiles(predict(in_stats.normalize(tiles[i:i + batch_size])))
+        part = None if valid is None else valid[i:i + batch_size]
+        blender.add_tiles(predict(in_stats.normalize(tiles[i:i + batch_size]), part))
     blender.end_row()
 
 
@@ -111,8 +118,8 @@ class _Translate:
         bs = self.cfg.batch_size
         return [list(range(i, min(i + bs, self.n_cols))) for i in range(0, self.n_cols, bs)]
 
-    def predict(self, k: int, cols: list[int], tiles: np.ndarray) -> np.ndarray:
-        return self.network(self.cfg.in_stats.normalize(tiles))
+    def predict(self, k: int, cols: list[int], tiles: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+        return self.network(self.cfg.in_stats.normalize(tiles), valid)
 
 
 class _Values:
@@ -203,7 +210,7 @@ def _run(src_path: str, sink: Any, plan: MosaicPlan, cfg: MosaicConfig, masked: 
          progress: Callable[[int], None] | None, rows: range) -> None:
     """Tile rows ``rows`` through ``predict`` into ``sink`` (rows above ``sink.row0``: a shard's
     halo, blended, not written)."""
-    reader = TileReader(src_path, plan, cfg.bands)
+    reader = TileReader(src_path, plan, cfg.bands, masks=masked)
     try:
         values = _Values(src_path, cfg, masked)
         try:

@@ -54,7 +54,7 @@ from rasterio.windows import Window
 from geo_pix2pix.tiles.mosaic.blend import MosaicPlan, RowBlender
 from geo_pix2pix.tiles.mosaic.cog import RowSink
 from geo_pix2pix.tiles.mosaic.strips import StripBuffer
-from geo_pix2pix.tiles.raster import open_raster, reading
+from geo_pix2pix.tiles.raster import open_raster, reading, valid_mask
 
 __all__ = ["CHUNK_COLUMNS", "MAX_PENDING_WRITES", "TileJob", "Output", "TileReader", "Step", "run_pipeline"]
 
@@ -72,8 +72,9 @@ class TileJob(Protocol):
         left to right (columns left out get no prediction)."""
         ...
 
-    def predict(self, k: int, cols: list[int], tiles: np.ndarray) -> np.ndarray:
-        """Predictions ``(n, channels, tile, tile)`` of the raw tiles at ``cols`` of tile row ``k``."""
+    def predict(self, k: int, cols: list[int], tiles: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+        """Predictions ``(n, channels, tile, tile)`` of the raw tiles at ``cols`` of tile row ``k``;
+        ``valid``: their ``(n, 1, tile, tile)`` validity, when the reader reads it (else None)."""
         ...
 
 
@@ -90,19 +91,34 @@ class Output(Protocol):
 
 
 class TileReader:
-    """Reads tiles of the padded frame from its own dataset handle (the I/O thread's)."""
+    """Reads tiles of the padded frame from its own dataset handle (the I/O thread's) and, with
+    ``masks``, their validity (:func:`~geo_pix2pix.tiles.raster.valid_mask`: GDAL's dataset mask and
+    finite values), cut from the same windows and reflected alike."""
 
-    def __init__(self, path: str, plan: MosaicPlan, bands: tuple[int, ...]) -> None:
+    def __init__(self, path: str, plan: MosaicPlan, bands: tuple[int, ...], masks: bool = False) -> None:
         self.src = open_raster(path)
-        self.plan, self.bands = plan, bands
+        self.plan, self.bands, self.masks = plan, bands, masks
 
-    def tiles(self, k: int, cols: list[int]) -> np.ndarray:
-        """``(len(cols), bands, tile, tile)`` raw (not yet normalised) tiles of tile row ``k``."""
-        return self.plan.tiles(k, cols, self._read)
+    def tiles(self, k: int, cols: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(len(cols), bands, tile, tile)`` raw (not yet normalised) tiles of tile row ``k``, and
+        their ``(len(cols), 1, tile, tile)`` validity (None without ``masks``)."""
+        if not self.masks:
+            return self.plan.tiles(k, cols, self._read), None
+        valid: dict[tuple[int, int, int, int], np.ndarray] = {}
+
+        def read(r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+            data = self._read(r0, r1, c0, c1)
+            with reading(self.src.name, "region"):
+                gdal_mask = self.src.dataset_mask(window=Window(c0, r0, c1 - c0, r1 - r0))
+            valid[(r0, r1, c0, c1)] = valid_mask(data, gdal_mask)[None]
+            return data
+
+        tiles = self.plan.tiles(k, cols, read)
+        return tiles, self.plan.tiles(k, cols, lambda r0, r1, c0, c1: valid[(r0, r1, c0, c1)])
 
     def row_tiles(self, k: int) -> np.ndarray:
         """Every tile of tile row ``k``."""
-        return self.tiles(k, list(range(len(self.plan.col_starts))))
+        return self.tiles(k, list(range(len(self.plan.col_starts))))[0]
 
     def _read(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         with reading(self.src.name, "region"):
@@ -168,12 +184,13 @@ def run_pipeline(reader: TileReader, job: TileJob, output: Output, sink: RowSink
         writes: deque[Future[None]] = deque()
         at = 0
         while step is not None:
-            tiles = pending.result() if pending is not None else np.empty(0)
+            tiles, valid = pending.result() if pending is not None else (np.empty(0), None)
             following = next(todo, None)
             pending = _read(io, reader, following)  # read ahead while this chunk is predicted
             start, i = at, 0
             for batch in step.batches:
-                at = _blend(blender, at, batch, job.predict(step.k, batch, tiles[i:i + len(batch)]))
+                part = None if valid is None else valid[i:i + len(batch)]
+                at = _blend(blender, at, batch, job.predict(step.k, batch, tiles[i:i + len(batch)], part))
                 i += len(batch)
             blender.skip_tiles(step.end - at)
             at = step.end
@@ -197,7 +214,8 @@ def run_pipeline(reader: TileReader, job: TileJob, output: Output, sink: RowSink
         blender.close()
 
 
-def _read(io: ThreadPoolExecutor, reader: TileReader, step: Step | None) -> Future[np.ndarray] | None:
+def _read(io: ThreadPoolExecutor, reader: TileReader, step: Step | None
+          ) -> Future[tuple[np.ndarray, np.ndarray | None]] | None:
     return io.submit(reader.tiles, step.k, step.cols) if step is not None and step.cols else None
 
 

@@ -86,7 +86,8 @@ class AlignedPair:
             img = self.src.read(self.imagery_bands, window=Window(self.imagery_col + win.col, win.row,
                                                                   win.width, win.height))
             mp = self.src.read(self.map_bands, window=Window(self.map_col + win.col, win.row, win.width, win.height))
-        return Sample(img, mp, np.ones((win.height, win.width), bool))
+        everywhere = np.ones((win.height, win.width), bool)
+        return Sample(img, mp, everywhere, everywhere, everywhere)
 
     def coarse_valid(self, factor: int) -> np.ndarray:
         return np.ones((-(-self.region.height // factor), -(-self.region.width // factor)), bool)

@@ -31,7 +31,9 @@ from geo_pix2pix.tiles.pairs.sampling import WindowIndex
 
 __all__ = ["PairWindowDataset", "WindowListDataset", "dihedral", "N_AUGMENT", "Item"]
 
-#: One sample: ``imagery`` and ``maps`` float32 ``(C, T, T)`` in [-1, 1], ``valid`` bool ``(1, T, T)``.
+#: One sample: ``imagery`` and ``maps`` float32 ``(C, T, T)`` in [-1, 1], ``valid`` bool ``(1, T, T)``
+#: (valid in both), ``imagery_valid`` and ``maps_valid`` bool ``(1, T, T)`` (each side's own mask,
+#: what fills a generator's input where its raster is masked).
 Item = dict[str, np.ndarray]
 
 #: Number of dihedral transforms of a square (4 rotations x optional flip).
@@ -79,6 +81,8 @@ def _to_item(
         "imagery": dihedral(img_stats.normalize(s.imagery), code),
         "maps": dihedral(maps, code),
         "valid": dihedral(valid[None], code),
+        "imagery_valid": dihedral(s.imagery_valid[None], code),
+        "maps_valid": dihedral(s.maps_valid[None], code),
     }
 
 
@@ -86,8 +90,8 @@ class PairWindowDataset:
     """Training windows drawn from :class:`WindowIndex` candidates with dihedral augmentation.
 
     ``len()`` is the number of keys (candidates x 8); ``dataset[key]`` returns a dict with
-    ``imagery`` and ``maps`` (float32, ``(C, tile, tile)``, in [-1, 1]) and ``valid``
-    (bool, ``(1, tile, tile)``).
+    ``imagery`` and ``maps`` (float32, ``(C, tile, tile)``, in [-1, 1]) and ``valid``,
+    ``imagery_valid``, ``maps_valid`` (bool, ``(1, tile, tile)``; :data:`Item`).
     """
 
     def __init__(

@@ -200,11 +200,11 @@ class RasterPair:
         w = self._rio_window(win)
         with reading(self.spec.imagery, "imagery"):
             img = self.imagery.read(self.imagery_bands, window=w)
-            valid = valid_mask(img, self.imagery.dataset_mask(window=w))
+            img_valid = valid_mask(img, self.imagery.dataset_mask(window=w))
         with reading(self.spec.maps, "map"):
             mp = self.maps.read(self.map_bands, window=w)
-            valid &= valid_mask(mp, self.maps.dataset_mask(window=w))
-        return Sample(img, mp, valid)
+            map_valid = valid_mask(mp, self.maps.dataset_mask(window=w))
+        return Sample(img, mp, img_valid & map_valid, img_valid, map_valid)
 
     def coarse_valid(self, factor: int) -> np.ndarray:
         """Validity of the region decimated by ``factor`` (``ceil(h/f) x ceil(w/f)`` booleans).

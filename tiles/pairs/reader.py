@@ -50,11 +50,15 @@ class PairSpec:
 
 @dataclass(frozen=True)
 class Sample:
-    """Raw pixels of one window: ``imagery (bi, h, w)``, ``maps (bm, h, w)``, ``valid (h, w)``."""
+    """Raw pixels of one window: ``imagery (bi, h, w)``, ``maps (bm, h, w)``, ``valid (h, w)`` (valid
+    in both), and each side's own validity, ``imagery_valid`` and ``maps_valid`` ``(h, w)``: a
+    generator's input is filled where its own raster is masked, whatever the other side holds."""
 
     imagery: np.ndarray
     maps: np.ndarray
     valid: np.ndarray
+    imagery_valid: np.ndarray
+    maps_valid: np.ndarray
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def test_probabilities_not_codes_are_blended_across_overlaps() -> None:
     data = np.zeros((1, 32, 96), np.uint8)
     data[:, :, 48:] = 255  # the right tile's input is bright
 
-    def predict(tiles: np.ndarray) -> np.ndarray:
+    def predict(tiles: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         out = np.empty((len(tiles), 3, *tiles.shape[2:]), np.float32)
         for i, x in enumerate(tiles):
             bright = x.mean() > 0

@@ -129,8 +129,8 @@ def injected(delays: Delays) -> Iterator[None]:
             u()
 
 
-def _predict(delays: Delays, out_bands: int) -> Callable[[np.ndarray], np.ndarray]:
-    def predict(x: np.ndarray) -> np.ndarray:
+def _predict(delays: Delays, out_bands: int) -> Callable[..., np.ndarray]:
+    def predict(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         delays("predict")
         return model(x, out_bands)
     return predict
@@ -202,8 +202,8 @@ def _check_translate(case: Case, src: Path, data: np.ndarray, valid: np.ndarray,
     cfg = MosaicConfig(tuple(range(1, case.in_bands + 1)), in_stats, out_stats, case.tile, case.overlap,
                        case.batch, options)
     out = mosaic_raster(src, work / "out.tif", _predict(delays, case.out_bands), cfg).path
-    want = mosaic_array(data, lambda x: model(x, case.out_bands), in_stats, out_stats, case.tile, case.overlap,
-                        case.batch, valid)
+    want = mosaic_array(data, lambda x, valid=None: model(x, case.out_bands), in_stats, out_stats, case.tile,
+                        case.overlap, case.batch, valid)
     ours, full, mask = _levels(out)
     bad = []
     if not np.array_equal(full, want.data):
@@ -238,7 +238,7 @@ def _reference_fill(case: Case, data: np.ndarray, band_valid: np.ndarray, state:
     ext = np.concatenate([data.astype(np.float32), unknown[None]])
     ext_stats = BandStats("float32", (*stats.low, 0.0), (*stats.high, 1.0))
 
-    def predict(x: np.ndarray) -> np.ndarray:
+    def predict(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         u = x[:, c:] > 0
         return model(np.concatenate([np.where(u, np.float32(0), x[:, :c]), u.astype(np.float32)], 1), c)
 

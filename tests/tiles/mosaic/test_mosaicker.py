@@ -20,7 +20,7 @@ def _u8(bands: int) -> BandStats:
     return BandStats("uint8", (0.0,) * bands, (255.0,) * bands)
 
 
-def identity(x: np.ndarray) -> np.ndarray:
+def identity(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     return x.copy()
 
 
@@ -124,7 +124,7 @@ def test_output_does_not_depend_on_how_long_predict_takes(tmp_path) -> None:
     cfg = MosaicConfig(bands=(1, 2, 3), in_stats=_u8(3), out_stats=_u8(3), tile=32, overlap=8, batch_size=2)
     delays = iter(np.random.default_rng(0).choice([0.0, 0.0, 0.004], 1000))
 
-    def jittery(x: np.ndarray) -> np.ndarray:
+    def jittery(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         time.sleep(next(delays))
         return x.copy()
 
@@ -140,7 +140,7 @@ def test_failure_mid_way_leaves_no_partial_output(tmp_path) -> None:
     cfg = MosaicConfig(bands=(1, 2, 3), in_stats=_u8(3), out_stats=_u8(3), tile=32, overlap=8)
     calls = {"n": 0}
 
-    def failing(x: np.ndarray) -> np.ndarray:
+    def failing(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         calls["n"] += 1
         if calls["n"] == 5:
             raise RuntimeError("boom")
@@ -229,7 +229,7 @@ def test_no_thread_outlives_a_translation(tmp_path, fail) -> None:
     cfg = MosaicConfig(bands=(1, 2, 3), in_stats=_u8(3), out_stats=_u8(3), tile=64, overlap=16, batch_size=2)
     calls = {"n": 0}
 
-    def predict(x: np.ndarray) -> np.ndarray:
+    def predict(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         calls["n"] += 1
         if fail and calls["n"] == 5:
             raise RuntimeError("boom")

@@ -84,7 +84,7 @@ def test_translated_cog_has_gdal_identical_overviews(tmp_path, h: int, w: int, l
     u8 = BandStats("uint8", (0.0,) * 3, (255.0,) * 3)
     cfg = MosaicConfig(bands=(1, 2, 3), in_stats=u8, out_stats=u8, tile=128, overlap=32,
                        creation_options={"BLOCKSIZE": "128"}, tags={"GEOPIX_STEP": "7"})
-    out = mosaic_raster(src, tmp_path / "out.tif", lambda x: x.copy(), cfg).path
+    out = mosaic_raster(src, tmp_path / "out.tif", lambda x, valid=None: x.copy(), cfg).path
     ref = tmp_path / "gdal.tif"
     rasterio.shutil.copy(str(src), str(ref), driver="COG", BLOCKSIZE="128", RESAMPLING="AVERAGE")
     ours, gdal = _levels(out), _levels(ref)
@@ -103,7 +103,7 @@ def test_overview_options_are_honoured(tmp_path, options: dict[str, str], factor
     u8 = BandStats("uint8", (0.0,) * 3, (255.0,) * 3)
     cfg = MosaicConfig(bands=(1, 2, 3), in_stats=u8, out_stats=u8, tile=128, overlap=32,
                        creation_options={"BLOCKSIZE": "128", **options})
-    with rasterio.open(mosaic_raster(src, tmp_path / "out.tif", lambda x: x.copy(), cfg).path) as a:
+    with rasterio.open(mosaic_raster(src, tmp_path / "out.tif", lambda x, valid=None: x.copy(), cfg).path) as a:
         assert a.overviews(1) == factors
 
 
@@ -114,7 +114,7 @@ def test_a_failure_mid_way_surfaces_and_leaves_no_level_files(tmp_path) -> None:
                        creation_options={"BLOCKSIZE": "128"})
     calls = {"n": 0}
 
-    def failing(x: np.ndarray) -> np.ndarray:
+    def failing(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         calls["n"] += 1
         if calls["n"] == 4:  # after rows have gone into the level files
             raise RuntimeError("boom")
@@ -131,7 +131,7 @@ def test_other_output_types_get_gdal_overviews_too(tmp_path, dtype: str, high: f
     cfg = MosaicConfig(bands=(1, 2, 3), in_stats=BandStats("uint8", (0.0,) * 3, (255.0,) * 3),
                        out_stats=BandStats(dtype, (0.0,), (high,)), tile=128, overlap=32,
                        creation_options={"BLOCKSIZE": "128"})
-    out = mosaic_raster(src, tmp_path / "out.tif", lambda x: x[:, :1].copy(), cfg).path
+    out = mosaic_raster(src, tmp_path / "out.tif", lambda x, valid=None: x[:, :1].copy(), cfg).path
     ref = tmp_path / "gdal.tif"
     rasterio.shutil.copy(str(out), str(tmp_path / "flat.tif"), driver="GTiff")  # same pixels, no overviews
     rasterio.shutil.copy(str(tmp_path / "flat.tif"), str(ref), driver="COG", BLOCKSIZE="128", RESAMPLING="AVERAGE")

@@ -26,7 +26,7 @@ def _u8(bands: int) -> BandStats:
     return BandStats("uint8", (0.0,) * bands, (255.0,) * bands)
 
 
-def wobbly(x: np.ndarray) -> np.ndarray:
+def wobbly(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """A deterministic, position-dependent, non-linear 'network': each tile's output depends on
     where a pixel sits in the tile, so blending (and any halo mistake) shows in the result."""
     t = x.shape[-1]
