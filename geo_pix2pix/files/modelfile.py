@@ -153,6 +153,10 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
         with safe_open(str(p), framework="pt") as f:
             header = f.metadata() or {}
     except Exception as exc:
+        kind = _foreign_kind(p)
+        if kind is not None:
+            raise ModelFileError(f"{p} is {kind}, not a geopix model (a model is a run folder or "
+                                 "its model.safetensors)") from None
         raise ModelFileError(f"{p} is not a readable safetensors model file ({exc})") from None
     if META_KEY not in header:
         raise ModelFileError(f"{p} is a safetensors file but not a geopix model (no geopix metadata)")
@@ -165,6 +169,25 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
         raise
     except Exception as exc:
         raise ModelFileError(f"{p} has damaged geopix metadata ({exc})") from None
+
+
+#: Leading bytes of the files most often given as a model by mistake -> what to call them.
+_MAGIC = {b"II*\0": "a raster (TIFF)", b"MM\0*": "a raster (TIFF)", b"II+\0": "a raster (BigTIFF)",
+          b"MM\0+": "a raster (BigTIFF)", b"\x89PNG": "an image (PNG)", b"\xff\xd8\xff": "an image (JPEG)",
+          b"PK\x03\x04": "a zip archive (a PyTorch .pt/.pth checkpoint?)"}
+
+
+def _foreign_kind(path: Path) -> str | None:
+    """What a file that is no safetensors file is, from its first bytes (a raster named as the model
+    is the common mistake, and safetensors' own message, "header too large", does not say so)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    if path.suffix.lower() == ".onnx":
+        return "an ONNX export (geopix export writes it from a model; it is not read back)"
+    return next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
 
 
 def load_model(path: str | os.PathLike[str], device: Any = "cpu") -> tuple[Any, ModelMeta]:

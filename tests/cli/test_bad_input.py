@@ -88,6 +88,8 @@ CASES = [
      "cut.safetensors"),
     ("safetensors not geopix", ["translate", "{in}/sat.tif", "{out}/o.tif", "--model", "{in}/other.safetensors"], 1,
      "not a geopix model"),
+    ("raster given as the model", ["translate", "{in}/sat.tif", "{out}/o.tif", "--model", "{in}/map.tif"], 1,
+     "{in}/map.tif is a raster (TIFF), not a geopix model"),
     ("band count differs from the model", ["translate", "{in}/sat1.tif", "{out}/o.tif", "--model", "{in}/model"], 1,
      "has 1 band(s) but the model reads bands 1,2,3"),
     ("dtype differs from the model", ["translate", "{in}/u16.tif", "{out}/o.tif", "--model", "{in}/model"], 1,
