@@ -204,7 +204,8 @@ class Model:
             raise GeopixError(f"{self.path} is an inpainting model: fill a raster's holes with Model.inpaint")
         data = self._checked_array(array)
         tile = self._engine_tile(settings["tile"], settings["style"], settings["seed"])
-        tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], tile, settings["overlap"])
+        tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], tile, settings["overlap"],
+                                      settings["batch_size"])
         m = self.meta
         z = choose_style(self._pred.G, m, self._pred.plan.device, settings["style"], settings["seed"])
         run = self._pred if z is None else functools.partial(self._pred, style=z)

@@ -22,7 +22,7 @@ from geo_pix2pix.evaluation.metrics import ImageMetrics, MetricAccumulator, Valu
 from geo_pix2pix.evaluation.palette import ClassAccumulator, Palette
 from geo_pix2pix.files.modelfile import ModelMeta
 from geo_pix2pix.inference.predict import Predictor
-from geo_pix2pix.inference.translate import check_tile, default_tile
+from geo_pix2pix.inference.tiling import check_tile, check_tile_memory, default_tile
 from geo_pix2pix.tiles.encoding.classes import ClassTable
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.errors import GeopixError, NoValidDataError
@@ -189,6 +189,7 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
     meta = pred.meta
     if tile is not None:
         check_tile(pred, tile)
+        check_tile_memory(pred, tile, batch_size)
     out = meta.output_stats
     if palette is not None and (isinstance(out, ClassTable) or out.bands != 3 or out.dtype != "uint8"):
         raise GeopixError("--palette needs a model whose output is a 3-band uint8 (RGB) map" + (

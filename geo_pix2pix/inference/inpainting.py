@@ -83,7 +83,7 @@ def inpaint(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: In
     if not plan.holes:
         log.warning("the region has no holes%s: the output is a copy of it", "" if cfg.holes else
                     " (no nodata, mask or NaN pixels; give them with --holes)")
-    tile, overlap = choose_tiling(pred, height, width, cfg.tile, cfg.overlap)
+    tile, overlap = choose_tiling(pred, height, width, cfg.tile, cfg.overlap, cfg.batch_size)
     fcfg = MosaicConfig(bands, meta.input_stats, meta.input_stats, tile, overlap, cfg.batch_size,
                         dict(cfg.creation_options), {
         "GEOPIX_MODEL": str(pred.path.resolve()), "GEOPIX_STEP": str(meta.step), "GEOPIX_FAMILY": meta.family,

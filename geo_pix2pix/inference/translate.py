@@ -21,15 +21,16 @@ from geo_pix2pix.files.modelfile import ModelMeta
 from geo_pix2pix.inference.predict import TTA_TRANSFORMS, Predictor
 from geo_pix2pix.inference.run_options import ModelOptions, OutputOptions, TilingOptions, TranslateOptions
 from geo_pix2pix.inference.style import choose_style
+from geo_pix2pix.inference.tiling import MIN_DEFAULT_TILE, check_tile, choose_tiling, default_tile
 from geo_pix2pix.tiles.atomic import check_output
 from geo_pix2pix.tiles.encoding.classes import ClassTable, ProbabilityOutput
-from geo_pix2pix.tiles.errors import BandError, GeopixError, TileSizeError
+from geo_pix2pix.tiles.errors import BandError, GeopixError
 from geo_pix2pix.tiles.mosaic.blend import plan_mosaic
 from geo_pix2pix.tiles.mosaic.mosaicker import MosaicConfig, MosaicResult, mosaic_raster
 from geo_pix2pix.tiles.raster import open_raster
 
 __all__ = ["TranslateConfig", "translate", "check_region", "check_tile", "choose_tiling", "default_tile",
-           "CONTENT_SHIFT_WARN"]
+           "MIN_DEFAULT_TILE", "CONTENT_SHIFT_WARN"]
 
 log = logging.getLogger(__name__)
 
@@ -39,50 +40,6 @@ class TranslateConfig(TranslateOptions, OutputOptions, TilingOptions, ModelOptio
     """Settings of one translation: the option groups of :mod:`geo_pix2pix.inference.run_options`
     (the model and its device, the tiling, the output, translate's own), each field documented
     where it is declared. ``tile`` defaults to :func:`default_tile`."""
-
-
-#: Smallest tile translate picks by default. A model trained on small windows (the CPU recipe
-#: trains on 64 pixels) scores as well on larger tiles, and larger tiles are faster (fewer tiles
-#: for the same overlap fraction) and show their boundaries less (measured in bench/README.md,
-#: "Figures moved out of docstrings").
-MIN_DEFAULT_TILE = 256
-
-
-def default_tile(trained: int, height: int, width: int) -> int:
-    """The tile translate uses when none is given.
-
-    The smallest multiple of the training tile that is at least :data:`MIN_DEFAULT_TILE`, but no
-    larger than the smallest multiple that covers the raster's longer side (a 64-pixel model gets
-    256 on a large raster, 128 on a 100-pixel one). A multiple of the training tile is a valid
-    tile for the generator, whose stride product divides the training tile.
-    """
-    k = max(1, -(-MIN_DEFAULT_TILE // trained))
-    while k > 1 and (k - 1) * trained >= max(height, width):
-        k -= 1
-    return k * trained
-
-
-def choose_tiling(pred: Predictor, height: int, width: int, tile: int | None = None,
-                  overlap: int | None = None) -> tuple[int, int]:
-    """The tile and overlap translate uses on a ``height x width`` region: the given ones, checked,
-    or the defaults (:func:`default_tile`, a quarter of the tile)."""
-    tile = default_tile(pred.meta.tile_size, height, width) if tile is None else tile
-    if tile < 1:
-        raise TileSizeError(f"the tile size must be positive, got {tile}")
-    if overlap is not None and overlap >= tile:
-        raise TileSizeError(f"--overlap ({overlap}) must be smaller than the tile size ({tile})")
-    if overlap is not None and overlap < 0:
-        raise TileSizeError(f"the overlap must be at least 0, got {overlap}")
-    check_tile(pred, tile)
-    return tile, tile // 4 if overlap is None else overlap
-
-
-def check_tile(pred: Predictor, tile: int) -> None:
-    """Refuse a tile side the generator cannot take (not a multiple of its stride product)."""
-    multiple = int(getattr(pred.G, "multiple", 1))
-    if tile % multiple:
-        raise TileSizeError(f"this {pred.meta.generator.name} generator takes tiles in multiples of {multiple} "
-                            f"pixels (trained on {pred.meta.tile_size}); --tile-size {tile} is not one")
 
 
 def check_region(region: str, meta: ModelMeta, bands: tuple[int, ...] | None = None
@@ -275,7 +232,7 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
         _check_probabilities(cfg, cfg.probabilities, meta, [str(region), str(out)])
     with open_raster(str(region), "region") as src:
         height, width = src.height, src.width
-    tile, overlap = choose_tiling(pred, height, width, cfg.tile, cfg.overlap)
+    tile, overlap = choose_tiling(pred, height, width, cfg.tile, cfg.overlap, cfg.batch_size)
     style = choose_style(pred.G, meta, pred.plan.device, cfg.style, cfg.seed)
     mcfg = MosaicConfig(bands=bands, in_stats=meta.input_stats, out_stats=out_stats, tile=tile, overlap=overlap,
                         batch_size=cfg.batch_size, creation_options=dict(cfg.creation_options),
