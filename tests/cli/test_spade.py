@@ -100,6 +100,10 @@ def test_layouts_with_classes_the_model_lacks_are_refused_by_name(tmp_path, geop
     r = geopix("-q", "translate", "--model", run, "--layout", scene["buildings"], "--like", scene["sat"],
                scene["sat"], "--overwrite")
     assert r.code != 0 and scene["sat"].read_bytes() == before
+    # imagery given where a layout is expected: refused with advice that works (not "--bands 1")
+    r = geopix("-q", "translate", "--model", run, scene["sat"], tmp_path / "o.tif")
+    assert r.code == 1 and "looks like imagery" in r.err and f"--like {scene['sat']}" in r.err, r.err
+    assert "in all" in r.err and len(r.err) < 600  # a few of the values, not all of them
     # features that all miss the grid: refused, not an all-background painting (issue 30)
     far = tmp_path / "far.gpkg"
     gpd.GeoDataFrame(geometry=[box(600_000, 4_100_000, 600_200, 4_100_200)], crs=UTM).to_file(far)
