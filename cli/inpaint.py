@@ -42,7 +42,7 @@ def inpaint(ctx: click.Context, region: str, out: str, model: ModelOptions, fill
     filler = load_model(model.model, device=model.device, amp=model.amp, tta=model.tta)
     if not quiet(ctx):
         m = filler.meta
-        click.echo(f"model: {filler.path.resolve()} ({m.family} {m.generator.name}, step {m.step})", err=True)
+        click.echo(f"model: {filler.path.resolve()} ({m.summary()})", err=True)
     with deferred_progress(disable=quiet(ctx), unit="tile", desc="inpaint") as progress:
         result = filler.inpaint(region, out, progress=progress, **values_of(fill, tiling, output))
     p = result.plan

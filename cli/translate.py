@@ -63,7 +63,7 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: ModelOptions, t
     loaded = load_model(model.model, device=model.device, amp=model.amp, tta=model.tta)
     if not quiet(ctx):  # a notice: -q leaves only errors on stderr
         m = loaded.meta
-        click.echo(f"model: {loaded.path.resolve()} ({m.family} {m.generator.name}, {m.direction}, step {m.step})",
+        click.echo(f"model: {loaded.path.resolve()} ({m.summary()})",
                    err=True)
     with deferred_progress(disable=quiet(ctx), unit="tile", desc="translate") as progress:
         result = loaded.translate(region, out, progress=progress, **values_of(tiling, translation, output))

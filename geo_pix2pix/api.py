@@ -85,8 +85,10 @@ def _api(func: F) -> F:
 class Model:
     """A trained geopix model, loaded once, that translates rasters and predicts arrays.
 
-    Use :func:`load_model` to make one. Attributes of the model file are in :attr:`meta`
-    (:class:`~geo_pix2pix.files.modelfile.ModelMeta`): family, direction, bands, normalisation, tile.
+    Use :func:`load_model` to make one. The model file's metadata is :attr:`meta`
+    (:class:`~geo_pix2pix.files.modelfile.ModelMeta`): family, direction, bands, normalisation,
+    tile, step, map kind, read as attributes (``model.meta.family``) or as a read-only mapping
+    (``model.meta["family"]``, ``model.meta.get("family")``, ``dict(model.meta)``).
     """
 
     def __init__(self, predictor: Any) -> None:
@@ -99,6 +101,7 @@ class Model:
 
     @property
     def meta(self) -> ModelMeta:
+        """The model file's metadata: attributes, and a read-only mapping of the same values."""
         return self._pred.meta  # type: ignore[no-any-return]
 
     @property
@@ -113,8 +116,8 @@ class Model:
 
     def __repr__(self) -> str:
         m = self.meta
-        return (f"<geopix Model {self.path} ({m.family} {m.generator.name}, {m.direction}, step {m.step}, "
-                f"reads bands {','.join(map(str, m.input_bands))} of {m.input_stats.dtype})>")
+        return (f"<geopix Model {self.path} ({m.summary()}, reads bands {','.join(map(str, m.input_bands))} of "
+                f"{m.input_stats.dtype})>")
 
     @_api
     def translate(self, region: str | os.PathLike[str] | VectorRegion, out: str | os.PathLike[str], *,

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from geo_pix2pix.tiles.errors import ModelFileError, first_line
 __all__ = ["ModelMeta", "save_model", "load_model", "read_meta", "resolve_model_path",
            "describe_model", "FORMAT_VERSION"]
 
+#: How people write each family's name (the file stores it in lower case).
+_FAMILY_NAMES = {"pix2pix": "Pix2Pix", "pix2pixhd": "Pix2PixHD", "spade": "SPADE (GauGAN)", "inpaint": "Inpainting"}
+
 #: Format 1: Pix2Pix files (also every file written before model families: no ``family`` key).
 #: Format 2: other families; a geopix that only knows format 1 refuses them ("upgrade geopix")
 #: instead of misreading their generator config.
@@ -34,8 +38,10 @@ META_KEY = "geopix"
 
 
 @dataclass(frozen=True)
-class ModelMeta:
-    """Metadata of a model file.
+class ModelMeta(Mapping[str, Any]):
+    """Metadata of a model file: a frozen dataclass that is also a read-only mapping of the same
+    values, so ``meta.family`` and ``meta["family"]``, ``meta.get("family")``, ``dict(meta)`` all
+    work (the keys are the attributes below and ``map_kind``; the values are the same objects).
 
     Attributes:
         generator: architecture of the generator (the family's generator config).
@@ -74,6 +80,31 @@ class ModelMeta:
         if recorded:
             return str(recorded)
         return "rendered" if stats.dtype == "uint8" and stats.bands in (3, 4) else "continuous"
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _META_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_META_KEYS)
+
+    def __len__(self) -> int:
+        return len(_META_KEYS)
+
+    def summary(self) -> str:
+        """One line a person reads: the family, its generator where the family has several, what it
+        turns into what, and the step (``Pix2Pix with a U-Net, imagery -> rendered map, step 600``)."""
+        family = _FAMILY_NAMES.get(self.family, self.family)
+        gen = self.generator.name
+        if gen != self.family:  # SPADE's and Pix2PixHD's generators are the family's own
+            family += " with " + (f"an smp {gen[4:]} U-Net" if gen.startswith("smp:") else
+                                  "a U-Net" if gen == "unet" else f"a {gen} generator")
+        kind = {"categorical": "class", "continuous": "value", "rendered": "rendered"}.get(self.map_kind, self.map_kind)
+        what = ("fills holes in imagery" if self.family == "inpaint" else
+                f"imagery -> {kind} map" if self.direction == "sat2map" else
+                "class layout -> imagery" if self.map_kind == "categorical" else f"{kind} map -> imagery")
+        return f"{family}, {what}, step {self.step}"
 
     def _has_classes(self) -> bool:
         return isinstance(self.input_stats, ClassTable) or isinstance(self.output_stats, ClassTable)
@@ -114,6 +145,10 @@ class ModelMeta:
             geopix_version=str(d.get("geopix_version", "?")),
             extra=dict(d.get("extra", {})),
         )
+
+
+#: The keys of a ModelMeta as a mapping: its fields, then the derived map kind.
+_META_KEYS = (*(f.name for f in fields(ModelMeta)), "map_kind")
 
 
 def resolve_model_path(path: str | os.PathLike[str]) -> Path:
