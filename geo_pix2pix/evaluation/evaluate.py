@@ -50,6 +50,20 @@ class Evaluation:
     confusion: tuple[tuple[int, ...], ...] | None = None
     values: dict[str, object] | None = None
 
+    @property
+    def baseline(self) -> tuple[str, float] | None:
+        """The majority reference class and its share of the scored pixels: the accuracy of a map
+        that says that class everywhere, which a class model's accuracy must beat to mean anything
+        (a roads mask is mostly background). ``None`` without a confusion matrix."""
+        if not self.confusion or self.class_iou is None:
+            return None
+        counts = [sum(row) for row in self.confusion]
+        total = sum(counts)
+        if not total:
+            return None
+        top = max(range(len(counts)), key=counts.__getitem__)
+        return list(self.class_iou)[top], counts[top] / total
+
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {**self.metrics.to_dict(), "windows": self.windows, "count": self.count,
                                 "tile_sizes": list(self.tiles), "tta": self.tta}
@@ -60,6 +74,8 @@ class Evaluation:
             d.update(class_iou=self.class_iou, mIoU=self.miou)
         if self.values is not None:
             d["values"] = self.values
+        if self.baseline is not None:
+            d["majority_baseline"] = {"class": self.baseline[0], "accuracy": self.baseline[1]}
         if self.confusion is not None:
             d["confusion"] = {"rows": "reference class", "columns": "predicted class",
                               "classes": list(self.class_iou or ()), "counts": [list(r) for r in self.confusion]}
