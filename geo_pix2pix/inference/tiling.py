@@ -24,10 +24,10 @@ log = logging.getLogger(__name__)
 MIN_DEFAULT_TILE = 256
 
 #: Bytes a generator's forward pass holds per tile pixel and per first-layer filter (``ngf``), on
-#: top of the input and output. The U-Net keeps about four full-resolution maps of ``ngf``
-#: float32 channels alive at once (the first level's skip, its decoder input and output); the
-#: figure that chose it is in bench/README.md ("Tile memory").
-BYTES_PER_PIXEL_FILTER = 16
+#: top of the float32 input and output: the peak of the U-Net's full-resolution maps (its first
+#: level's skip, decoder input and output). An upper figure from peak memory measured on CPU, so
+#: a tile that fits is not refused (bench/README.md, "Tile memory").
+BYTES_PER_PIXEL_FILTER = 6
 
 
 def default_tile(trained: int, height: int, width: int) -> int:
