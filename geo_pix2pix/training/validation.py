@@ -51,7 +51,7 @@ def validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], make: C
     image metrics of one-hot maps would mean nothing; ``geopix evaluate`` gives per-class IoU)."""
     acc: MetricAccumulator | None = None
     right = total = 0
-    seen = np.zeros(0, np.int64)  # reference pixels per class
+    seen: np.ndarray | None = None  # reference pixels per class
     first: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     was_training = G.training
     G.eval()
@@ -71,7 +71,8 @@ def validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], make: C
                 ref = r.argmax(1)
                 right += int(((f.argmax(1) == ref) & v[:, 0]).sum())
                 total += int(v.sum())
-                seen = seen + np.bincount(ref[v[:, 0]], minlength=r.shape[1])
+                counts = np.bincount(ref[v[:, 0]], minlength=r.shape[1])
+                seen = counts if seen is None else seen + counts
             else:
                 acc = acc or (HoleAccumulator() if painted is not None else MetricAccumulator())
                 acc.add(f, r, v)
@@ -82,8 +83,8 @@ def validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], make: C
         raise GeopixError("no windows to validate on")
     if classes is not None:
         nan = float("nan")
-        top = int(seen.argmax()) if seen.sum() else None
-        majority = None if top is None else (classes.names[top], float(seen[top] / seen.sum()))
+        top = int(seen.argmax()) if seen is not None and seen.sum() else None
+        majority = None if top is None or seen is None else (classes.names[top], float(seen[top] / seen.sum()))
         return ImageMetrics(nan, nan, nan, right / total if total else nan, len(batches), majority), first
     return acc.result(), first  # type: ignore[union-attr]  # set with the first batch, as ``first`` is
 
