@@ -126,7 +126,8 @@ class Model:
 
         What ``geopix translate`` does: the region is checked against the model (bands, dtype;
         warnings for a different pixel size or content unlike the training input go to the
-        ``geo_pix2pix`` logger), tiled with overlap and blended seam-free; ``out`` is written to a
+        ``geo_pix2pix`` logger; content that looks like the other side of the pair is refused
+        unless ``force``), tiled with overlap and blended seam-free; ``out`` is written to a
         temporary file and renamed, and an existing ``out`` is only replaced with ``overwrite``.
 
         ``region`` may also be a :class:`~geo_pix2pix.inference.vector_layouts.VectorRegion` (vector layers over a
@@ -137,7 +138,7 @@ class Model:
         :mod:`geo_pix2pix.inference.run_options` (:class:`~.TilingOptions`: ``tile``, ``overlap``,
         ``batch_size``, ``bands``; :class:`~.OutputOptions`: ``creation_options`` as a mapping,
         ``overwrite``; :class:`~.TranslateOptions`: ``output_dtype``, ``palette``, ``probabilities``,
-        ``style``, ``seed``, ``shard`` as ``"I/N"`` or ``(I, N)``: write only that part, for
+        ``style``, ``seed``, ``force``, ``shard`` as ``"I/N"`` or ``(I, N)``: write only that part, for
         :func:`merge`). ``progress(tiles_done, tiles_total)`` is called after each row of tiles.
         """
         from geo_pix2pix.inference.translate import TranslateConfig, translate
