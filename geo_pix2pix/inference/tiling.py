@@ -105,8 +105,8 @@ def tile_bytes(meta: Any, tile: int, batch_size: int = 1) -> int:
     """About how many bytes one forward pass of ``batch_size`` tiles of side ``tile`` holds: the
     input and output tiles in float32 and :data:`BYTES_PER_PIXEL_FILTER` per pixel and filter."""
     g = meta.generator
-    per_pixel = 4 * (g.in_channels + g.out_channels) + BYTES_PER_PIXEL_FILTER * int(getattr(g, "ngf", 64))
-    return batch_size * tile * tile * per_pixel
+    per_pixel = 4 * (int(g.in_channels) + int(g.out_channels)) + BYTES_PER_PIXEL_FILTER * int(getattr(g, "ngf", 64))
+    return int(batch_size * tile * tile * per_pixel)
 
 
 def check_tile_memory(pred: Any, tile: int, batch_size: int = 1) -> None:

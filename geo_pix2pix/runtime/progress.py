@@ -138,14 +138,16 @@ class deferred_progress:  # noqa: N801 (used like a function, as progress_bar is
     """
 
     def __init__(self, disable: bool = False, **kw: Any) -> None:
-        self._disable, self._kw, self._bar = disable, kw, None
+        self._disable, self._kw = disable, kw
+        self._bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
         if self._bar is None:
             self._bar = progress_bar(disable=self._disable, total=total, **self._kw)
-        self._bar.total = total
-        if done != self._bar.n:
-            self._bar.update(done - self._bar.n)
+        bar = self._bar
+        bar.total = total
+        if done != bar.n:
+            bar.update(done - bar.n)
 
     def __enter__(self) -> deferred_progress:
         return self
