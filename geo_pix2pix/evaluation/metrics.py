@@ -203,9 +203,9 @@ def seam_ratio(image: np.ndarray, tile: int, overlap: int) -> tuple[float, float
 
 
 def units_mae(l1: float, stats: Any) -> float | None:
-    """The mean absolute error in a one-band map's units from the L1 of its normalised values
-    (``[-1, 1]`` spans ``[low, high]``, so one normalised unit is ``(high - low) / 2``); ``None``
-    for several bands, whose units differ."""
+    """The mean absolute error in a one-band map's units from :class:`MetricAccumulator`'s L1,
+    which is measured on images scaled to ``[0, 1]``, i.e. on ``[low, high]``: one L1 unit is
+    ``high - low``. ``None`` for several bands, whose units differ."""
     if getattr(stats, "bands", 0) != 1 or l1 != l1:
         return None
-    return float(l1) * (float(stats.high[0]) - float(stats.low[0])) / 2.0
+    return float(l1) * (float(stats.high[0]) - float(stats.low[0]))

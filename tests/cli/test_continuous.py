@@ -107,5 +107,19 @@ def test_the_training_summary_of_a_value_map_leads_with_its_units(dem_model) -> 
 
     stats = read_meta(dem_model).output_stats
     line = _validation_summary(ImageMetrics(0.1, 20.0, 0.5, 0.3, 4), dem_model)
-    assert line.startswith(f"MAE {0.1 * (stats.high[0] - stats.low[0]) / 2:.4g} metre, L1 0.1000"), line
+    assert line.startswith(f"MAE {0.1 * (stats.high[0] - stats.low[0]):.4g} metre, L1 0.1000"), line
+
+
+def test_the_training_summary_s_mae_is_evaluate_s_on_the_same_windows(dem_pair, dem_model, geopix) -> None:
+    """L1 is measured on [0, 1] images, so the summary's MAE is L1 x (high - low): evaluate's MAE,
+    in the map's units, on the same validation windows (up to the rounding of integer values)."""
+    from geo_pix2pix.cli.train import _validation_summary
+    from geo_pix2pix.evaluation.metrics import ImageMetrics
+
+    _, sat, mp, _ = dem_pair
+    ev = json.loads(geopix("evaluate", "--model", dem_model, "--imagery", sat, "--maps", mp, "--windows", "val",
+                           "--json").out)
+    line = _validation_summary(ImageMetrics(ev["L1"], ev["PSNR"], ev["SSIM"], ev["pixel_accuracy"], 1), dem_model)
+    mae = float(line.split()[1])
+    assert abs(mae - ev["values"]["MAE"]) <= 0.02 * ev["values"]["MAE"] + 1, (line, ev["values"])
 
