@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from geo_pix2pix.cli.config_options import field_option, option_group
+from geo_pix2pix.cli.options import quiet
 from geo_pix2pix.inference.run_options import ModelOptions, TilingOptions
 
 
@@ -88,22 +89,21 @@ def _pair_specs(imagery: str | None, maps: str | None, aligned_dir: str | None, 
 
 
 def _evaluation_lines(ev: Any, model: str) -> Iterator[str]:
-    """What evaluate prints: accuracy, IoU and confusion for classes; else L1, PSNR, SSIM, pixel
-    accuracy, errors in the map's units for measured values, and palette IoU when asked for."""
+    """What evaluate prints, leading with what the map kind is measured in: for classes, accuracy
+    against the majority-class baseline, mIoU, per-class IoU and the confusion; for measured
+    values, MAE/RMSE/bias in the map's units, then the normalised image scores; for rendered maps,
+    L1 and SSIM (and palette IoU when asked for)."""
     m = ev.metrics
     sizes = "/".join(map(str, ev.tiles))
-    how = " (8-transform average)" if ev.tta else ""
+    head = f"{ev.count} {ev.windows} windows of {sizes} px{' (8-transform average)' if ev.tta else ''}"
     if ev.categorical:
-        yield (f"{ev.count} {ev.windows} windows of {sizes} px{how}: overall accuracy {m.pixel_accuracy:.2%}  "
-               f"mIoU {ev.miou:.3f}")
+        yield f"{head}: accuracy {m.pixel_accuracy:.2%}{_against_baseline(ev)}  mIoU {ev.miou:.3f}"
         yield "IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in (ev.class_iou or {}).items())
         names = list(ev.class_iou or ())
         yield "confusion (rows: reference, columns: predicted): " + names.__repr__()
         for name, row in zip(names, ev.confusion or (), strict=True):
             yield f"  {name:>16}: " + " ".join(f"{v:>9d}" for v in row)
         return
-    yield (f"{ev.count} {ev.windows} windows of {sizes} px{how}: L1 {m.L1:.4f}  PSNR {m.PSNR:.2f} dB  "
-           f"SSIM {m.SSIM:.4f}  pixel accuracy {m.pixel_accuracy:.2%}")
     if ev.values is not None:
         from geo_pix2pix.files.modelfile import read_meta
         from geo_pix2pix.tiles.encoding.normalize import BandStats
@@ -111,13 +111,25 @@ def _evaluation_lines(ev: Any, model: str) -> Iterator[str]:
         out = read_meta(model).output_stats
         units = (out.units if isinstance(out, BandStats) else None) or "map units"
         v = ev.values
-        yield (f"values ({units}): MAE {v['MAE']:.4g}  RMSE {v['RMSE']:.4g}  bias {v['bias']:+.4g}  "
+        yield (f"{head}: MAE {v['MAE']:.4g} {units}  RMSE {v['RMSE']:.4g} {units}  bias {v['bias']:+.4g} {units}  "
                f"over {v['pixels']} pixels")
         for band in v["bands"]:
             yield (f"  reference {band['from']:>10.4g} .. {band['to']:<10.4g}: MAE {band['MAE']:.4g}  "
                    f"RMSE {band['RMSE']:.4g}  bias {band['bias']:+.4g}  ({band['pixels']} px)")
+        yield f"normalised: L1 {m.L1:.4f}  PSNR {m.PSNR:.2f} dB  SSIM {m.SSIM:.4f}"
+        return
+    yield f"{head}: L1 {m.L1:.4f}  SSIM {m.SSIM:.4f}  PSNR {m.PSNR:.2f} dB  pixel accuracy {m.pixel_accuracy:.2%}"
     if ev.class_iou is not None:
-        yield "IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in ev.class_iou.items()) + f"  mIoU {ev.miou:.3f}"
+        yield "palette IoU: " + "  ".join(f"{k} {v:.3f}" for k, v in ev.class_iou.items()) + f"  mIoU {ev.miou:.3f}"
+
+
+def _against_baseline(ev: Any) -> str:
+    """The accuracy's comparison with a map of the majority class everywhere."""
+    if ev.baseline is None:
+        return ""
+    name, share = ev.baseline
+    verdict = "below" if ev.metrics.pixel_accuracy < share else "above"
+    return f" ({verdict} the {share:.2%} of a map of '{name}' everywhere)"
 
 
 def _evaluate_inpainting(model: ModelOptions, imagery: str | None, other: str | None, kind: str,
@@ -137,8 +149,12 @@ def _evaluate_inpainting(model: ModelOptions, imagery: str | None, other: str | 
                                  param_hint="--hole-sizes") from None
     if sizes is not None and (not sizes or min(sizes) < 1):
         raise click.BadParameter("hole sizes are positive pixel counts, e.g. 8,16,32", param_hint="--hole-sizes")
+    from geo_pix2pix.runtime.progress import deferred_progress
+
     filler = load_model(model.model, device=model.device, amp=model.amp, tta=model.tta)
-    scores = evaluate_inpainting(filler, imagery, kind, sizes, seed, batch_size)
+    with deferred_progress(disable=quiet(click.get_current_context()), unit="tile",
+                           desc=f"evaluate ({kind} holes, one inpaint pass per size)") as progress:
+        scores = evaluate_inpainting(filler, imagery, kind, sizes, seed, batch_size, progress=progress)
     if as_json:
         click.echo(json.dumps([s.to_dict() for s in scores], indent=2))
         return

@@ -33,7 +33,7 @@ def inpaint(ctx: click.Context, region: str, out: str, model: ModelOptions, fill
     from geo_pix2pix.api import load_model
     from geo_pix2pix.inference.run_options import values_of
     from geo_pix2pix.runtime.distributed import launched
-    from geo_pix2pix.runtime.progress import follow, progress_bar
+    from geo_pix2pix.runtime.progress import deferred_progress
 
     if launched():
         raise click.UsageError("geopix inpaint runs as one process (its tiles without holes are skipped, so a "
@@ -42,9 +42,9 @@ def inpaint(ctx: click.Context, region: str, out: str, model: ModelOptions, fill
     filler = load_model(model.model, device=model.device, amp=model.amp, tta=model.tta)
     if not quiet(ctx):
         m = filler.meta
-        click.echo(f"model: {filler.path.resolve()} ({m.family} {m.generator.name}, step {m.step})", err=True)
-    with progress_bar(disable=quiet(ctx), unit="tile", desc="inpaint") as bar:
-        result = filler.inpaint(region, out, progress=follow(bar), **values_of(fill, tiling, output))
+        click.echo(f"model: {filler.path.resolve()} ({m.summary()})", err=True)
+    with deferred_progress(disable=quiet(ctx), unit="tile", desc="inpaint") as progress:
+        result = filler.inpaint(region, out, progress=progress, **values_of(fill, tiling, output))
     p = result.plan
     click.echo(f"wrote {result.path} ({p.filled_pixels} px filled in {p.holes - p.too_large} hole(s), "
                f"{p.unfilled_pixels} px left as nodata in {p.too_large} too large; {result.tiles_run} of "

@@ -111,13 +111,14 @@ def main(argv: list[str] | None = None) -> Any:
     130 interrupted. An unexpected exception (a geopix bug) is also one line, unless ``-v`` was
     given, in which case its traceback is shown for the bug report.
     """
-    from geo_pix2pix.tiles.errors import GeopixError, environment_error, one_line
+    from geo_pix2pix.tiles.errors import GeopixError, Interrupted, environment_error, one_line
 
     try:
         return cli.main(args=argv, prog_name="geopix", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("geopix: aborted", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt, Interrupted) as exc:  # one wording for every command
+        stop = exc if isinstance(exc, Interrupted) else Interrupted()
+        click.echo(f"geopix: {one_line(str(stop))}", err=True)
+        sys.exit(stop.exit_code)
     except click.UsageError as exc:
         cmd = exc.ctx.command_path if exc.ctx is not None else "geopix"
         click.echo(f"geopix: error: {exc.format_message()} (see '{cmd} --help')", err=True)
@@ -130,9 +131,6 @@ def main(argv: list[str] | None = None) -> Any:
     except GeopixError as exc:
         click.echo(f"geopix: error: {one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("geopix: interrupted", err=True)
-        sys.exit(130)
     except Exception as exc:  # noqa: BLE001 (the last line of defence: never a traceback by default)
         known = environment_error(exc)
         if known is None and logging.getLogger().isEnabledFor(logging.INFO):

@@ -26,9 +26,9 @@ def merge(ctx: click.Context, out: str, parts: tuple[str, ...], overwrite: bool)
       geopix merge big_map.tif parts/part-0.tif parts/part-1.tif parts/part-2.tif
     """
     from geo_pix2pix.api import merge as run
-    from geo_pix2pix.runtime.progress import follow, progress_bar
+    from geo_pix2pix.runtime.progress import deferred_progress
 
-    with progress_bar(disable=quiet(ctx), unit="row", desc="merge") as bar:
-        result = run(out, list(parts), overwrite=overwrite, progress=follow(bar))
+    with deferred_progress(disable=quiet(ctx), unit="row", desc="merge") as progress:
+        result = run(out, list(parts), overwrite=overwrite, progress=progress)
     click.echo(f"wrote {result.path} ({result.width} x {result.height} px, merged from {result.parts} parts"
                f"{', mask carried over' if result.masked else ''})")

@@ -105,12 +105,30 @@ def train(ctx: click.Context, /, **kw: Any) -> None:  # ctx positional: click pa
         return
     msg = f"trained to step {result.step}; model: {result.run_dir / 'model.safetensors'}"
     if result.val is not None:
-        v = result.val
-        if v.L1 == v.L1:
-            msg += f" (validation L1 {v.L1:.4f}, PSNR {v.PSNR:.2f} dB, SSIM {v.SSIM:.3f})"
-        else:  # a categorical map: classes, scored by accuracy
-            msg += f" (validation accuracy {v.pixel_accuracy:.1%})"
+        msg += f" (validation {_validation_summary(result.val, result.run_dir)})"
     click.echo(msg)
+
+
+def _validation_summary(v: Any, run_dir: Path) -> str:
+    """The last validation, led by what the map kind is measured in: a class map's accuracy against
+    its majority-class baseline; a one-band value map's MAE in its units; otherwise L1 and SSIM."""
+    if v.L1 != v.L1:  # a categorical map: classes, scored by accuracy
+        text = f"accuracy {v.pixel_accuracy:.1%}"
+        if v.majority is not None:
+            name, share = v.majority
+            verdict = "below" if v.pixel_accuracy < share else "above"
+            text += f", {verdict} the {share:.1%} of a map of '{name}' everywhere"
+        return text
+    from geo_pix2pix.evaluation.metrics import units_mae
+    from geo_pix2pix.files.modelfile import read_meta
+
+    meta = read_meta(run_dir)
+    if meta.map_kind == "continuous" and meta.direction == "sat2map":
+        mae = units_mae(v.L1, meta.output_stats)
+        if mae is not None:
+            units = getattr(meta.output_stats, "units", None) or "map units"
+            return f"MAE {mae:.4g} {units}, L1 {v.L1:.4f}, SSIM {v.SSIM:.3f}"
+    return f"L1 {v.L1:.4f}, SSIM {v.SSIM:.3f}, PSNR {v.PSNR:.2f} dB"
 
 
 def _as_rank(ctx: click.Context, world: Any, kw: dict[str, Any]) -> None:

@@ -48,7 +48,7 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: ModelOptions, t
     from geo_pix2pix.api import load_model
     from geo_pix2pix.inference.run_options import values_of
     from geo_pix2pix.runtime.distributed import init_world
-    from geo_pix2pix.runtime.progress import follow, progress_bar
+    from geo_pix2pix.runtime.progress import deferred_progress
 
     world = init_world(model.device, timeout=SHARD_WAIT)
     region, out = _region(paths, layout_spec(layout, class_field, all_touched), like, bounds, res, crs)
@@ -63,10 +63,10 @@ def translate(ctx: click.Context, paths: tuple[str, ...], model: ModelOptions, t
     loaded = load_model(model.model, device=model.device, amp=model.amp, tta=model.tta)
     if not quiet(ctx):  # a notice: -q leaves only errors on stderr
         m = loaded.meta
-        click.echo(f"model: {loaded.path.resolve()} ({m.family} {m.generator.name}, {m.direction}, step {m.step})",
+        click.echo(f"model: {loaded.path.resolve()} ({m.summary()})",
                    err=True)
-    with progress_bar(disable=quiet(ctx), unit="tile", desc="translate") as bar:
-        result = loaded.translate(region, out, progress=follow(bar), **values_of(tiling, translation, output))
+    with deferred_progress(disable=quiet(ctx), unit="tile", desc="translate") as progress:
+        result = loaded.translate(region, out, progress=progress, **values_of(tiling, translation, output))
     shard = translation.shard
     what = f"shard {shard} part: {result.height} rows" if shard else f"{result.width} x {result.height} px"
     click.echo(f"wrote {result.path} ({what}, {result.tiles} tiles"

@@ -85,8 +85,10 @@ def _api(func: F) -> F:
 class Model:
     """A trained geopix model, loaded once, that translates rasters and predicts arrays.
 
-    Use :func:`load_model` to make one. Attributes of the model file are in :attr:`meta`
-    (:class:`~geo_pix2pix.files.modelfile.ModelMeta`): family, direction, bands, normalisation, tile.
+    Use :func:`load_model` to make one. The model file's metadata is :attr:`meta`
+    (:class:`~geo_pix2pix.files.modelfile.ModelMeta`): family, direction, bands, normalisation,
+    tile, step, map kind, read as attributes (``model.meta.family``) or as a read-only mapping
+    (``model.meta["family"]``, ``model.meta.get("family")``, ``dict(model.meta)``).
     """
 
     def __init__(self, predictor: Any) -> None:
@@ -99,7 +101,7 @@ class Model:
 
     @property
     def meta(self) -> ModelMeta:
-        """The model file's metadata: family, generator, direction, bands, normalisation, tile, step."""
+        """The model file's metadata: attributes, and a read-only mapping of the same values."""
         return self._pred.meta  # type: ignore[no-any-return]
 
     @property
@@ -114,8 +116,8 @@ class Model:
 
     def __repr__(self) -> str:
         m = self.meta
-        return (f"<geopix Model {self.path} ({m.family} {m.generator.name}, {m.direction}, step {m.step}, "
-                f"reads bands {','.join(map(str, m.input_bands))} of {m.input_stats.dtype})>")
+        return (f"<geopix Model {self.path} ({m.summary()}, reads bands {','.join(map(str, m.input_bands))} of "
+                f"{m.input_stats.dtype})>")
 
     @_api
     def translate(self, region: str | os.PathLike[str] | VectorRegion, out: str | os.PathLike[str], *,
@@ -124,7 +126,8 @@ class Model:
 
         What ``geopix translate`` does: the region is checked against the model (bands, dtype;
         warnings for a different pixel size or content unlike the training input go to the
-        ``geo_pix2pix`` logger), tiled with overlap and blended seam-free; ``out`` is written to a
+        ``geo_pix2pix`` logger; content that looks like the other side of the pair is refused
+        unless ``force``), tiled with overlap and blended seam-free; ``out`` is written to a
         temporary file and renamed, and an existing ``out`` is only replaced with ``overwrite``.
 
         ``region`` may also be a :class:`~geo_pix2pix.inference.vector_layouts.VectorRegion` (vector layers over a
@@ -135,7 +138,7 @@ class Model:
         :mod:`geo_pix2pix.inference.run_options` (:class:`~.TilingOptions`: ``tile``, ``overlap``,
         ``batch_size``, ``bands``; :class:`~.OutputOptions`: ``creation_options`` as a mapping,
         ``overwrite``; :class:`~.TranslateOptions`: ``output_dtype``, ``palette``, ``probabilities``,
-        ``style``, ``seed``, ``shard`` as ``"I/N"`` or ``(I, N)``: write only that part, for
+        ``style``, ``seed``, ``force``, ``shard`` as ``"I/N"`` or ``(I, N)``: write only that part, for
         :func:`merge`). ``progress(tiles_done, tiles_total)`` is called after each row of tiles.
         """
         from geo_pix2pix.inference.translate import TranslateConfig, translate
@@ -208,7 +211,8 @@ class Model:
             raise GeopixError(f"{self.path} is an inpainting model: fill a raster's holes with Model.inpaint")
         data = self._checked_array(array)
         tile = self._engine_tile(settings["tile"], settings["style"], settings["seed"])
-        tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], tile, settings["overlap"])
+        tile, overlap = choose_tiling(self._pred, data.shape[1], data.shape[2], tile, settings["overlap"],
+                                      settings["batch_size"])
         m = self.meta
         z = choose_style(self._pred.G, m, self._pred.plan.device, settings["style"], settings["seed"])
         def run(tiles: np.ndarray, valid: np.ndarray | None) -> np.ndarray:

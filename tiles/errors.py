@@ -19,6 +19,7 @@ __all__ = [
     "BandError",
     "TileSizeError",
     "NoValidDataError",
+    "Interrupted",
     "OutputExistsError",
     "OutputNameError",
     "OutputWriteError",
@@ -87,6 +88,19 @@ class NoValidDataError(GeopixError, ValueError):
 
 class OutputNameError(GeopixError, ValueError):
     """Raised when an output's name promises a format geopix does not write (``out.jpg``)."""
+
+
+class Interrupted(GeopixError):
+    """Raised when a signal (Ctrl-C, SIGTERM) stopped a command cleanly. Its message is the one
+    wording of every interruption, "interrupted by SIGNAL", then what was kept if anything (a
+    training checkpoint); the command line prints it as a notice, not as an error."""
+
+    def __init__(self, detail: str = "", signum: int = 2) -> None:
+        import signal
+
+        self.signal_name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(f"interrupted by {self.signal_name}" + (f" {detail}" if detail else ""))
 
 
 class OutputExistsError(GeopixError, FileExistsError):

@@ -22,7 +22,7 @@ from geo_pix2pix.evaluation.metrics import ImageMetrics, MetricAccumulator, Valu
 from geo_pix2pix.evaluation.palette import ClassAccumulator, Palette
 from geo_pix2pix.files.modelfile import ModelMeta
 from geo_pix2pix.inference.predict import Predictor
-from geo_pix2pix.inference.translate import check_tile, default_tile
+from geo_pix2pix.inference.tiling import check_tile, check_tile_memory, default_tile
 from geo_pix2pix.tiles.encoding.classes import ClassTable
 from geo_pix2pix.tiles.encoding.normalize import BandStats
 from geo_pix2pix.tiles.errors import GeopixError, NoValidDataError
@@ -50,6 +50,20 @@ class Evaluation:
     confusion: tuple[tuple[int, ...], ...] | None = None
     values: dict[str, object] | None = None
 
+    @property
+    def baseline(self) -> tuple[str, float] | None:
+        """The majority reference class and its share of the scored pixels: the accuracy of a map
+        that says that class everywhere, which a class model's accuracy must beat to mean anything
+        (a roads mask is mostly background). ``None`` without a confusion matrix."""
+        if not self.confusion or self.class_iou is None:
+            return None
+        counts = [sum(row) for row in self.confusion]
+        total = sum(counts)
+        if not total:
+            return None
+        top = max(range(len(counts)), key=counts.__getitem__)
+        return list(self.class_iou)[top], counts[top] / total
+
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {**self.metrics.to_dict(), "windows": self.windows, "count": self.count,
                                 "tile_sizes": list(self.tiles), "tta": self.tta}
@@ -60,6 +74,8 @@ class Evaluation:
             d.update(class_iou=self.class_iou, mIoU=self.miou)
         if self.values is not None:
             d["values"] = self.values
+        if self.baseline is not None:
+            d["majority_baseline"] = {"class": self.baseline[0], "accuracy": self.baseline[1]}
         if self.confusion is not None:
             d["confusion"] = {"rows": "reference class", "columns": "predicted class",
                               "classes": list(self.class_iou or ()), "counts": [list(r) for r in self.confusion]}
@@ -192,6 +208,7 @@ def evaluate_pairs(model: str | os.PathLike[str], specs: list[PairSpec], windows
     meta = pred.meta
     if tile is not None:
         check_tile(pred, tile)
+        check_tile_memory(pred, tile, batch_size)
     out = meta.output_stats
     if palette is not None and (isinstance(out, ClassTable) or out.bands != 3 or out.dtype != "uint8"):
         raise GeopixError("--palette needs a model whose output is a 3-band uint8 (RGB) map" + (

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -88,11 +89,16 @@ def fillnodata(data: np.ndarray, known: np.ndarray) -> np.ndarray:
 
 def evaluate_inpainting(model: Any, raster: str | os.PathLike[str], kind: str = "clouds",
                         sizes: tuple[int, ...] | None = None, seed: int = 0, batch_size: int = 8,
-                        keep: str | os.PathLike[str] | None = None) -> list[HoleScore]:
+                        keep: str | os.PathLike[str] | None = None,
+                        progress: Callable[[int, int], None] | None = None) -> list[HoleScore]:
     """geopix and FillNodata on ``raster`` with holes of ``kind`` for each size class (module
     docstring); ``model``: a loaded :class:`~geo_pix2pix.api.Model`. ``keep``: a folder to keep
     each size's holes, geopix fill and FillNodata fill in (``{kind}{size}_holes.tif``, ``_geopix.tif``,
-    ``_gdal.npy``) for previews; by default they are temporary."""
+    ``_gdal.npy``) for previews; by default they are temporary.
+
+    ``progress(tiles_done, tiles_total)`` counts the tiles of every size's inpaint pass (one whole
+    pass of the raster per size class, which is most of the time), so a caller can show the work
+    and its estimate from the start rather than minutes of silence."""
     import rasterio
 
     from geo_pix2pix.tiles.holes.plan import read_validity
@@ -105,10 +111,11 @@ def evaluate_inpainting(model: Any, raster: str | os.PathLike[str], kind: str = 
         valid = read_validity(src, bands)
         profile = src.profile
     scores: list[HoleScore] = []
+    classes = sizes or EVAL_HOLES[kind]
     with tempfile.TemporaryDirectory(prefix="geopix-eval-") as tmp:
         where = Path(keep) if keep else Path(tmp)
         where.mkdir(parents=True, exist_ok=True)
-        for i, size in enumerate(sizes or EVAL_HOLES[kind]):
+        for i, size in enumerate(classes):
             holes = eval_holes(np.random.default_rng([seed, i]), valid.shape, kind, size) & valid
             mask_path = where / f"{kind}{size}_holes.tif"
             with rasterio.open(mask_path, "w", driver="GTiff", width=valid.shape[1], height=valid.shape[0], count=1,
@@ -116,7 +123,8 @@ def evaluate_inpainting(model: Any, raster: str | os.PathLike[str], kind: str = 
                                compress="deflate") as dst:
                 dst.write(holes.astype(np.uint8)[None])
             out = where / f"{kind}{size}_geopix.tif"
-            model.inpaint(raster, out, holes=mask_path, max_hole=1e9, batch_size=batch_size, overwrite=True)
+            model.inpaint(raster, out, holes=mask_path, max_hole=1e9, batch_size=batch_size, overwrite=True,
+                          progress=_share(progress, i, len(classes)))
             with rasterio.open(out) as f:
                 ours = f.read()
             gdal = fillnodata(truth, valid & ~holes)
@@ -126,3 +134,15 @@ def evaluate_inpainting(model: Any, raster: str | os.PathLike[str], kind: str = 
             for method, filled in (("gdal", gdal), ("geopix", ours)):
                 scores.append(HoleScore(kind, size, method, n, *score_fill(filled, truth, holes, valid)))
     return scores
+
+
+def _share(progress: Callable[[int, int], None] | None, i: int, n: int) -> Callable[[int, int], None] | None:
+    """Pass ``i`` of ``n`` equal passes, reported as a part of the whole."""
+    if progress is None:
+        return None
+
+    def report(done: int, total: int) -> None:
+        progress(i * total + done, n * total)
+
+    return report
+

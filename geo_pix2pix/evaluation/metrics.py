@@ -11,11 +11,12 @@ threshold 5), not a metric of the pix2pix paper, whose maps results are a percep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["HoleAccumulator", "ImageMetrics", "MetricAccumulator", "ValueAccumulator", "ACCURACY_THRESHOLD",
-           "PSNR_CAP", "VALUE_BANDS", "psnr", "hole_scores"]
+__all__ = ["HoleAccumulator", "ImageMetrics", "MetricAccumulator", "ValueAccumulator", "units_mae",
+           "ACCURACY_THRESHOLD", "PSNR_CAP", "VALUE_BANDS", "psnr", "hole_scores"]
 
 #: A pixel is correct when its largest channel difference is below 5/255.
 ACCURACY_THRESHOLD = 5.0 / 255.0
@@ -57,6 +58,9 @@ class ImageMetrics:
     SSIM: float
     pixel_accuracy: float
     images: int
+    #: A class map's majority reference class and its share of the valid pixels: the accuracy of
+    #: a map of that class everywhere, which the model's must beat (training's validation sets it).
+    majority: tuple[str, float] | None = None
 
     def to_dict(self) -> dict[str, float]:
         return {"L1": self.L1, "PSNR": self.PSNR, "SSIM": self.SSIM,
@@ -197,3 +201,12 @@ def seam_ratio(image: np.ndarray, tile: int, overlap: int) -> tuple[float, float
 
     return (ratio(2, plan.col_starts, plan.pad_left, img.shape[2]),
             ratio(1, plan.row_starts, plan.pad_top, img.shape[1]))
+
+
+def units_mae(l1: float, stats: Any) -> float | None:
+    """The mean absolute error in a one-band map's units from :class:`MetricAccumulator`'s L1,
+    which is measured on images scaled to ``[0, 1]``, i.e. on ``[low, high]``: one L1 unit is
+    ``high - low``. ``None`` for several bands, whose units differ."""
+    if getattr(stats, "bands", 0) != 1 or l1 != l1:
+        return None
+    return float(l1) * (float(stats.high[0]) - float(stats.low[0]))

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from geo_pix2pix.tiles.errors import ModelFileError, first_line
 __all__ = ["ModelMeta", "save_model", "load_model", "read_meta", "resolve_model_path",
            "describe_model", "FORMAT_VERSION"]
 
+#: How people write each family's name (the file stores it in lower case).
+_FAMILY_NAMES = {"pix2pix": "Pix2Pix", "pix2pixhd": "Pix2PixHD", "spade": "SPADE (GauGAN)", "inpaint": "Inpainting"}
+
 #: Format 1: Pix2Pix files (also every file written before model families: no ``family`` key).
 #: Format 2: other families; a geopix that only knows format 1 refuses them ("upgrade geopix")
 #: instead of misreading their generator config.
@@ -34,8 +38,10 @@ META_KEY = "geopix"
 
 
 @dataclass(frozen=True)
-class ModelMeta:
-    """Metadata of a model file.
+class ModelMeta(Mapping[str, Any]):
+    """Metadata of a model file: a frozen dataclass that is also a read-only mapping of the same
+    values, so ``meta.family`` and ``meta["family"]``, ``meta.get("family")``, ``dict(meta)`` all
+    work (the keys are the attributes below and ``map_kind``; the values are the same objects).
 
     Attributes:
         generator: architecture of the generator (the family's generator config).
@@ -74,6 +80,31 @@ class ModelMeta:
         if recorded:
             return str(recorded)
         return "rendered" if stats.dtype == "uint8" and stats.bands in (3, 4) else "continuous"
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _META_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_META_KEYS)
+
+    def __len__(self) -> int:
+        return len(_META_KEYS)
+
+    def summary(self) -> str:
+        """One line a person reads: the family, its generator where the family has several, what it
+        turns into what, and the step (``Pix2Pix with a U-Net, imagery -> rendered map, step 600``)."""
+        family = _FAMILY_NAMES.get(self.family, self.family)
+        gen = self.generator.name
+        if gen != self.family:  # SPADE's and Pix2PixHD's generators are the family's own
+            family += " with " + (f"an smp {gen[4:]} U-Net" if gen.startswith("smp:") else
+                                  "a U-Net" if gen == "unet" else f"a {gen} generator")
+        kind = {"categorical": "class", "continuous": "value", "rendered": "rendered"}.get(self.map_kind, self.map_kind)
+        what = ("fills holes in imagery" if self.family == "inpaint" else
+                f"imagery -> {kind} map" if self.direction == "sat2map" else
+                "class layout -> imagery" if self.map_kind == "categorical" else f"{kind} map -> imagery")
+        return f"{family}, {what}, step {self.step}"
 
     def _has_classes(self) -> bool:
         return isinstance(self.input_stats, ClassTable) or isinstance(self.output_stats, ClassTable)
@@ -116,6 +147,10 @@ class ModelMeta:
         )
 
 
+#: The keys of a ModelMeta as a mapping: its fields, then the derived map kind.
+_META_KEYS = (*(f.name for f in fields(ModelMeta)), "map_kind")
+
+
 def resolve_model_path(path: str | os.PathLike[str]) -> Path:
     """A run directory or a ``.safetensors`` file -> the model file; clear error if absent."""
     p = Path(path)
@@ -153,6 +188,10 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
         with safe_open(str(p), framework="pt") as f:
             header = f.metadata() or {}
     except Exception as exc:
+        kind = _foreign_kind(p)
+        if kind is not None:
+            raise ModelFileError(f"{p} is {kind}, not a geopix model (a model is a run folder or "
+                                 "its model.safetensors)") from None
         raise ModelFileError(f"{p} is not a readable safetensors model file ({exc})") from None
     if META_KEY not in header:
         raise ModelFileError(f"{p} is a safetensors file but not a geopix model (no geopix metadata)")
@@ -165,6 +204,25 @@ def read_meta(path: str | os.PathLike[str]) -> ModelMeta:
         raise
     except Exception as exc:
         raise ModelFileError(f"{p} has damaged geopix metadata ({exc})") from None
+
+
+#: Leading bytes of the files most often given as a model by mistake -> what to call them.
+_MAGIC = {b"II*\0": "a raster (TIFF)", b"MM\0*": "a raster (TIFF)", b"II+\0": "a raster (BigTIFF)",
+          b"MM\0+": "a raster (BigTIFF)", b"\x89PNG": "an image (PNG)", b"\xff\xd8\xff": "an image (JPEG)",
+          b"PK\x03\x04": "a zip archive (a PyTorch .pt/.pth checkpoint?)"}
+
+
+def _foreign_kind(path: Path) -> str | None:
+    """What a file that is no safetensors file is, from its first bytes (a raster named as the model
+    is the common mistake, and safetensors' own message, "header too large", does not say so)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    if path.suffix.lower() == ".onnx":
+        return "an ONNX export (geopix export writes it from a model; it is not read back)"
+    return next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
 
 
 def load_model(path: str | os.PathLike[str], device: Any = "cpu") -> tuple[Any, ModelMeta]:

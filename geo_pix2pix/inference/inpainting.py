@@ -67,7 +67,8 @@ def inpaint(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: In
         raise GeopixError(f"--max-hole must be at least 0, got {cfg.max_hole:g}")
     if not isinstance(meta.input_stats, BandStats):  # pragma: no cover - inpainting models read imagery
         raise GeopixError(f"{pred.path} does not read imagery values")
-    bands, warnings = check_region(str(region), meta, cfg.bands)
+    # content unlike the training imagery is only a warning here: valid pixels come out unchanged
+    bands, warnings = check_region(str(region), meta, cfg.bands, force=True)
     for w in warnings:
         log.warning(w)
     record = Path(cfg.record) if cfg.record else record_path(out)
@@ -83,7 +84,7 @@ def inpaint(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: In
     if not plan.holes:
         log.warning("the region has no holes%s: the output is a copy of it", "" if cfg.holes else
                     " (no nodata, mask or NaN pixels; give them with --holes)")
-    tile, overlap = choose_tiling(pred, height, width, cfg.tile, cfg.overlap)
+    tile, overlap = choose_tiling(pred, height, width, cfg.tile, cfg.overlap, cfg.batch_size)
     fcfg = MosaicConfig(bands, meta.input_stats, meta.input_stats, tile, overlap, cfg.batch_size,
                         dict(cfg.creation_options), {
         "GEOPIX_MODEL": str(pred.path.resolve()), "GEOPIX_STEP": str(meta.step), "GEOPIX_FAMILY": meta.family,

@@ -100,6 +100,9 @@ class TranslateOptions:
                                "model's imagery bands and dtype). One style for the whole output.", kind="path")
     seed: int | None = option(None, "SPADE with a style encoder: paint in a random style drawn with this seed "
                               "(reproducible). Without --style or --seed the output is deterministic.")
+    force: bool = option(False, "Translate a region whose content looks like the other side of the model's pairs "
+                         "(a map given to a satellite -> map model), which is otherwise refused: for a region you "
+                         "know to be the right kind despite its colours.")
     shard: Shard | None = option(None, "Write only shard I (counted from 0) of N, a band of tile rows, as a GeoTIFF "
                                  "part at OUT; 'geopix merge' joins the N parts into the COG a single translate "
                                  "writes, pixel for pixel. Under torchrun each rank takes its shard by itself and "

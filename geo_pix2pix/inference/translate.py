@@ -21,15 +21,16 @@ from geo_pix2pix.files.modelfile import ModelMeta
 from geo_pix2pix.inference.predict import TTA_TRANSFORMS, Predictor
 from geo_pix2pix.inference.run_options import ModelOptions, OutputOptions, TilingOptions, TranslateOptions
 from geo_pix2pix.inference.style import choose_style
+from geo_pix2pix.inference.tiling import MIN_DEFAULT_TILE, check_tile, choose_tiling, default_tile
 from geo_pix2pix.tiles.atomic import check_output
 from geo_pix2pix.tiles.encoding.classes import ClassTable, ProbabilityOutput
-from geo_pix2pix.tiles.errors import BandError, GeopixError, TileSizeError
+from geo_pix2pix.tiles.errors import BandError, GeopixError
 from geo_pix2pix.tiles.mosaic.blend import plan_mosaic
 from geo_pix2pix.tiles.mosaic.mosaicker import MosaicConfig, MosaicResult, mosaic_raster
 from geo_pix2pix.tiles.raster import open_raster
 
 __all__ = ["TranslateConfig", "translate", "check_region", "check_tile", "choose_tiling", "default_tile",
-           "CONTENT_SHIFT_WARN"]
+           "MIN_DEFAULT_TILE", "CONTENT_SHIFT_WARN", "CONTENT_SHIFT_REFUSE"]
 
 log = logging.getLogger(__name__)
 
@@ -41,62 +42,20 @@ class TranslateConfig(TranslateOptions, OutputOptions, TilingOptions, ModelOptio
     where it is declared. ``tile`` defaults to :func:`default_tile`."""
 
 
-#: Smallest tile translate picks by default. A model trained on small windows (the CPU recipe
-#: trains on 64 pixels) scores as well on larger tiles, and larger tiles are faster (fewer tiles
-#: for the same overlap fraction) and show their boundaries less (measured in bench/README.md,
-#: "Figures moved out of docstrings").
-MIN_DEFAULT_TILE = 256
-
-
-def default_tile(trained: int, height: int, width: int) -> int:
-    """The tile translate uses when none is given.
-
-    The smallest multiple of the training tile that is at least :data:`MIN_DEFAULT_TILE`, but no
-    larger than the smallest multiple that covers the raster's longer side (a 64-pixel model gets
-    256 on a large raster, 128 on a 100-pixel one). A multiple of the training tile is a valid
-    tile for the generator, whose stride product divides the training tile.
-    """
-    k = max(1, -(-MIN_DEFAULT_TILE // trained))
-    while k > 1 and (k - 1) * trained >= max(height, width):
-        k -= 1
-    return k * trained
-
-
-def choose_tiling(pred: Predictor, height: int, width: int, tile: int | None = None,
-                  overlap: int | None = None) -> tuple[int, int]:
-    """The tile and overlap translate uses on a ``height x width`` region: the given ones, checked,
-    or the defaults (:func:`default_tile`, a quarter of the tile)."""
-    tile = default_tile(pred.meta.tile_size, height, width) if tile is None else tile
-    if tile < 1:
-        raise TileSizeError(f"the tile size must be positive, got {tile}")
-    if overlap is not None and overlap >= tile:
-        raise TileSizeError(f"--overlap ({overlap}) must be smaller than the tile size ({tile})")
-    if overlap is not None and overlap < 0:
-        raise TileSizeError(f"the overlap must be at least 0, got {overlap}")
-    check_tile(pred, tile)
-    return tile, tile // 4 if overlap is None else overlap
-
-
-def check_tile(pred: Predictor, tile: int) -> None:
-    """Refuse a tile side the generator cannot take (not a multiple of its stride product)."""
-    multiple = int(getattr(pred.G, "multiple", 1))
-    if tile % multiple:
-        raise TileSizeError(f"this {pred.meta.generator.name} generator takes tiles in multiples of {multiple} "
-                            f"pixels (trained on {pred.meta.tile_size}); --tile-size {tile} is not one")
-
-
-def check_region(region: str, meta: ModelMeta, bands: tuple[int, ...] | None = None
+def check_region(region: str, meta: ModelMeta, bands: tuple[int, ...] | None = None, force: bool = False
                  ) -> tuple[tuple[int, ...], list[str]]:
     """Refuse a region the model cannot read; return the bands to read and warnings for doubts.
 
     Refused: bands the model cannot read (:func:`_region_bands`), values of another dtype or class
-    codes it does not know. Doubted: a pixel size far from the training imagery's (a model learns
-    features at one ground resolution) and band means far from the training input's.
+    codes it does not know, and, unless ``force``, band means beyond :data:`CONTENT_SHIFT_REFUSE`
+    (the other side of a pair: a map given to a satellite -> map model). Doubted: a pixel size far
+    from the training imagery's (a model learns features at one ground resolution) and band means
+    beyond :data:`CONTENT_SHIFT_WARN`.
     """
     with open_raster(region, "region") as src:
         bands = _region_bands(src, region, meta, bands)
         _check_values(src, region, meta, bands)
-        warnings = [*_pixel_size_doubt(src, meta), *_content_doubt(src, meta, bands)]
+        warnings = [*_pixel_size_doubt(src, meta), *_content_doubt(src, region, meta, bands, force)]
     return bands, warnings
 
 
@@ -120,6 +79,9 @@ def _region_bands(src: Any, region: str, meta: ModelMeta, bands: tuple[int, ...]
     side = "imagery_count" if meta.direction == "sat2map" else "map_count"
     trained = int(meta.pairs[0].get(side) or len(meta.input_bands)) if meta.pairs else len(meta.input_bands)
     have = len(default_bands(src))
+    if have > trained and _reads_codes(meta):
+        raise BandError(f"region {region} has {have} bands and looks like imagery, but this model paints imagery from "
+                        f"a class layout: {_layout_advice(meta.input_stats, region)}")  # type: ignore[arg-type]
     if have > trained:
         raise BandError(f"region {region} has {have} bands but the model was trained on {trained}-band input and "
                         f"reads bands {want}; name the region's bands to read, in that order, with --bands "
@@ -160,12 +122,18 @@ def _pixel_size_doubt(src: Any, meta: ModelMeta) -> list[str]:
             f"by {max(ratio, 1 / ratio):.1f}x; results may be poor"]
 
 
-def _content_doubt(src: Any, meta: ModelMeta, bands: tuple[int, ...]) -> list[str]:
-    """A warning when the region's band means lie beyond :data:`CONTENT_SHIFT_WARN`."""
+def _content_doubt(src: Any, region: str, meta: ModelMeta, bands: tuple[int, ...], force: bool) -> list[str]:
+    """A warning when the region's band means lie beyond :data:`CONTENT_SHIFT_WARN`; a refusal
+    beyond :data:`CONTENT_SHIFT_REFUSE` unless ``force``."""
     shift = _content_shift(src, meta, bands)
     if shift is None or shift <= CONTENT_SHIFT_WARN:
         return []
-    side = "imagery" if meta.direction == "sat2map" else "maps"
+    side, other = ("imagery", "a map") if meta.direction == "sat2map" else ("maps", "imagery")
+    if shift > CONTENT_SHIFT_REFUSE and not force:
+        raise GeopixError(f"region {region} looks like {other}, not {side}: its band means lie {shift:.1f} standard "
+                          f"deviations from the training {side}'s (rasters of the same kind lie within "
+                          f"{CONTENT_SHIFT_WARN:g}) and this model translates {meta.direction}; give it {side} like "
+                          "its training input, or pass --force to translate this region anyway")
     return [f"the region's band means lie {shift:.1f} standard deviations from the training {side}'s (bands "
             f"{','.join(map(str, meta.input_bands))}); is it the kind of raster the model translates "
             f"({meta.direction})? Results may be poor"]
@@ -181,10 +149,33 @@ def _check_codes(src: Any, band: int, table: ClassTable, region: str) -> None:
     codes = src.read(band, out_shape=shape)
     valid = src.dataset_mask(out_shape=shape) > 0
     unknown = table.unknown_codes(codes[valid & np.isfinite(codes)])
+    if len(unknown) > len(table.codes):  # hundreds of "codes": values of an image, not a layout
+        raise GeopixError(f"region {region} holds {len(unknown)} values that are no class of the model "
+                          f"({_listed(unknown)}): it looks like imagery, but this model paints imagery from a "
+                          f"class layout: {_layout_advice(table, region)}")
     if unknown:
         known = ", ".join(f"{c} {n}" for c, n in zip(table.codes, table.names, strict=True))
-        raise GeopixError(f"region {region} holds class code(s) {', '.join(map(str, unknown))} that the model does not "
+        raise GeopixError(f"region {region} holds class code(s) {_listed(unknown)} that the model does not "
                           f"know (its classes: {known}); recode them or mark them nodata")
+
+
+def _listed(codes: list[Any], most: int = 10) -> str:
+    """At most ``most`` codes, then how many there are in all."""
+    head = ", ".join(map(str, codes[:most]))
+    return head if len(codes) <= most else f"{head}... {len(codes)} in all"
+
+
+def _reads_codes(meta: ModelMeta) -> bool:
+    """Whether the model's input is a class layout of codes (SPADE, map2sat on a class map)."""
+    return isinstance(meta.input_stats, ClassTable) and not meta.input_stats.rgb_colors
+
+
+def _layout_advice(table: ClassTable, region: str) -> str:
+    """What a model that reads a class layout takes, and how to make one from vector layers."""
+    known = ", ".join(f"{c} {n}" for c, n in zip(table.codes, table.names, strict=True))
+    name = next((n for n in table.names if n != "background"), "CLASS")
+    return (f"give one band of its class codes ({known}), or vector layers burnt onto the region's grid: "
+            f"geopix translate --layout {name}=LAYER.gpkg --like {region} OUT")
 
 
 #: Warn when a region's band means lie further than this many training standard deviations from
@@ -192,6 +183,10 @@ def _check_codes(src: Any, band: int, table: ClassTable, region: str) -> None:
 #: pairs in bench/README.md: other regions of the same kind lie well within it, the other side of
 #: a pair (a map given to a satellite -> map model and the reverse) well beyond it.
 CONTENT_SHIFT_WARN = 2.0
+#: Refuse (unless ``--force``) beyond this many: on the same real pairs the other side of a pair
+#: lies at least 3.4 deviations away and other regions of the same kind at most 1.5, so 3 refuses
+#: every wrong-side raster measured while leaving room for same-kind rasters beyond the warning.
+CONTENT_SHIFT_REFUSE = 3.0
 #: Side of the decimated read the content check looks at (the whole region, coarsely).
 _CONTENT_SAMPLE = 256
 
@@ -267,7 +262,7 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
     if meta.family == "inpaint":
         raise GeopixError(f"{pred.path} is an inpainting model: it fills holes (geopix inpaint), it does not "
                           "translate")
-    bands, warnings = check_region(str(region), meta, cfg.bands)
+    bands, warnings = check_region(str(region), meta, cfg.bands, force=cfg.force)
     for w in warnings:
         log.warning(w)
     out_stats = output_codec(meta, cfg.output_dtype, cfg.palette)
@@ -275,7 +270,7 @@ def translate(region: str | os.PathLike[str], out: str | os.PathLike[str], cfg: 
         _check_probabilities(cfg, cfg.probabilities, meta, [str(region), str(out)])
     with open_raster(str(region), "region") as src:
         height, width = src.height, src.width
-    tile, overlap = choose_tiling(pred, height, width, cfg.tile, cfg.overlap)
+    tile, overlap = choose_tiling(pred, height, width, cfg.tile, cfg.overlap, cfg.batch_size)
     style = choose_style(pred.G, meta, pred.plan.device, cfg.style, cfg.seed)
     mcfg = MosaicConfig(bands=bands, in_stats=meta.input_stats, out_stats=out_stats, tile=tile, overlap=overlap,
                         batch_size=cfg.batch_size, creation_options=dict(cfg.creation_options),

@@ -42,12 +42,18 @@ def layout_pairs(imagery: Sequence[str], spec: LayoutSpec, directory: str | os.P
     and the path of the class table file, all under ``directory``."""
     table = layout_table(layout_classes(spec))  # reads every layer: one that cannot be read leaves no folder
     d = Path(directory)
+    created = next((p for p in reversed([d, *d.parents]) if not p.exists()), None)
     d.mkdir(parents=True, exist_ok=True)
     pairs = []
-    for i, path in enumerate(imagery):
-        out = d / f"{i:02d}-{Path(path).stem}.tif"
-        write_layout(spec, Grid.like(path), out, table)
-        pairs.append((str(path), str(out)))
+    try:
+        for i, path in enumerate(imagery):
+            out = d / f"{i:02d}-{Path(path).stem}.tif"
+            write_layout(spec, Grid.like(path), out, table)
+            pairs.append((str(path), str(out)))
+    except BaseException:  # a refused layout (no feature on a grid) leaves no folder behind either
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
     classes = d / "classes.json"
     rows = [json.dumps({"code": c, "name": n, "color": list(col)}) for c, n, col in
             zip(table.codes, table.names, table.colors, strict=True)]

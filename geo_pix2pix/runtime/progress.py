@@ -26,7 +26,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, Literal, get_args
 
-__all__ = ["progress_bar", "follow", "counting", "set_mode", "get_mode", "JsonProgress", "Mode", "NOTICE"]
+__all__ = ["progress_bar", "follow", "counting", "deferred_progress", "set_mode", "get_mode", "JsonProgress", "Mode",
+           "NOTICE"]
 
 #: Log level of notices: what geopix decided for the user (a map kind it inferred, a recipe it
 #: applied). Shown by default, hidden by ``-q`` (errors only); between INFO and WARNING.
@@ -125,6 +126,35 @@ def follow(bar: Any) -> Callable[[int, int], None]:
         bar.update(done - bar.n)
 
     return progress
+
+
+class deferred_progress:  # noqa: N801 (used like a function, as progress_bar is)
+    """A ``progress(done, total)`` callback whose reporter is made on its first call, and a context
+    manager that closes it.
+
+    Library code calls ``progress(0, total)`` once its checks have passed and the work starts, so
+    a refused command (an existing output, a tile too large) draws no bar before its one-line
+    error, and the bar starts with its total known.
+    """
+
+    def __init__(self, disable: bool = False, **kw: Any) -> None:
+        self._disable, self._kw = disable, kw
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = progress_bar(disable=self._disable, total=total, **self._kw)
+        bar = self._bar
+        bar.total = total
+        if done != bar.n:
+            bar.update(done - bar.n)
+
+    def __enter__(self) -> deferred_progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def counting(progress: Callable[[int, int], None], total: int) -> Callable[[int], None]:

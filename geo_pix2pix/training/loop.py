@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import logging
 import math
-import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,7 +47,7 @@ from geo_pix2pix.runtime.distributed import (
     seed_rank_stream,
 )
 from geo_pix2pix.tiles.encoding.classes import ClassTable
-from geo_pix2pix.tiles.errors import GeopixError
+from geo_pix2pix.tiles.errors import Interrupted
 from geo_pix2pix.tiles.pairs.dataset import PairWindowDataset
 from geo_pix2pix.training.batches import step_loader, with_filled_input
 from geo_pix2pix.training.build import ModelSetup, Sides, build_model, build_objective, check_config
@@ -63,10 +62,8 @@ __all__ = ["fit", "FitResult", "TrainingInterrupted", "ProgressCallback"]
 log = logging.getLogger(__name__)
 
 
-class TrainingInterrupted(GeopixError):
-    """Raised when Ctrl-C stopped training after a checkpoint was saved."""
-
-    exit_code = 130
+class TrainingInterrupted(Interrupted):
+    """Raised when Ctrl-C or SIGTERM stopped training after a checkpoint was saved."""
 
 
 @dataclass(frozen=True)
@@ -325,8 +322,5 @@ def _validate_and_sample(run: _Run, plan: DevicePlan, out: Path, step: int, row:
 
 
 def _interrupted(signum: int, step: int, out: Path) -> TrainingInterrupted:
-    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-    err = TrainingInterrupted(f"{name}: interrupted at step {step} (after the step); checkpoint saved in {out}; "
-                              f"continue with: geopix train --resume {out}")
-    err.exit_code = 128 + signum
-    return err
+    return TrainingInterrupted(f"at step {step} (after the step); checkpoint saved in {out}; continue with: "
+                               f"geopix train --resume {out}", signum)

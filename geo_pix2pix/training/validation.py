@@ -51,6 +51,7 @@ def validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], make: C
     image metrics of one-hot maps would mean nothing; ``geopix evaluate`` gives per-class IoU)."""
     acc: MetricAccumulator | None = None
     right = total = 0
+    seen: np.ndarray | None = None  # reference pixels per class
     first: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     was_training = G.training
     G.eval()
@@ -67,8 +68,11 @@ def validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], make: C
             valid = batch.valid if painted is None else painted & batch.valid
             f, r, v = fake.float().cpu().numpy(), batch.real_B.float().cpu().numpy(), valid.cpu().numpy()
             if classes is not None:
-                right += int(((f.argmax(1) == r.argmax(1)) & v[:, 0]).sum())
+                ref = r.argmax(1)
+                right += int(((f.argmax(1) == ref) & v[:, 0]).sum())
                 total += int(v.sum())
+                counts = np.bincount(ref[v[:, 0]], minlength=r.shape[1])
+                seen = counts if seen is None else seen + counts
             else:
                 acc = acc or (HoleAccumulator() if painted is not None else MetricAccumulator())
                 acc.add(f, r, v)
@@ -79,7 +83,9 @@ def validate(G: torch.nn.Module, batches: list[dict[str, torch.Tensor]], make: C
         raise GeopixError("no windows to validate on")
     if classes is not None:
         nan = float("nan")
-        return ImageMetrics(nan, nan, nan, right / total if total else nan, len(batches)), first
+        top = int(seen.argmax()) if seen is not None and seen.sum() else None
+        majority = None if top is None or seen is None else (classes.names[top], float(seen[top] / seen.sum()))
+        return ImageMetrics(nan, nan, nan, right / total if total else nan, len(batches), majority), first
     return acc.result(), first  # type: ignore[union-attr]  # set with the first batch, as ``first`` is
 
 

@@ -265,7 +265,7 @@ class _Feedback:
         self.feedback.pushInfo(line)
 
     def stderr(self, line: str) -> None:
-        if line.strip() and not line.startswith("geopix: error:"):  # the error itself becomes the exception
+        if line.strip() and not line.startswith(runner.FINAL_LINES):  # the ending itself becomes the exception
             self.feedback.pushConsoleInfo(line)
 
 

@@ -79,10 +79,14 @@ class Listener(Protocol):
     def stderr(self, line: str) -> None: ...
 
 
+#: How geopix's one-line ending begins: a refusal or failure, or an interruption (Ctrl-C, SIGTERM).
+FINAL_LINES = ("geopix: error:", "geopix: interrupted")
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How a run ended: the exit status (negative: killed by that signal), whether the caller
-    canceled it, geopix's one-line error if it printed one, the last stderr lines and all of stdout."""
+    canceled it, geopix's one-line error or interruption if it printed one, the last stderr lines and all of stdout."""
 
     code: int
     canceled: bool
@@ -170,7 +174,7 @@ class _Seen:
             return
         if line.strip():
             self.tail.append(line)
-        if line.startswith("geopix: error:"):
+        if line.startswith(FINAL_LINES):
             self.error = line
         self.listener.stderr(line)
 

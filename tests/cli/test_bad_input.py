@@ -37,6 +37,7 @@ def inputs(tmp_path: Path, tiny_model: Path) -> Path:
     write_raster(d / "allnodata.tif", np.zeros((3, 128, 128), np.uint8), nodata=0)
     write_raster(d / "nan.tif", np.full((3, 128, 128), np.nan, np.float32))
     write_raster(d / "u16.tif", smooth_image(128, 128, 3, dtype="uint16"))
+    write_raster(d / "white.tif", np.full((3, 128, 128), 250, np.uint8))  # nothing like the training imagery
     (d / "notes.tif").write_text("this is text, not a raster\n")
     (d / "folder.tif").mkdir()
     data = (Path(__file__).parents[2] / "examples" / "data" / "charlotte_sat.tif").read_bytes()
@@ -88,10 +89,14 @@ CASES = [
      "cut.safetensors"),
     ("safetensors not geopix", ["translate", "{in}/sat.tif", "{out}/o.tif", "--model", "{in}/other.safetensors"], 1,
      "not a geopix model"),
+    ("raster given as the model", ["translate", "{in}/sat.tif", "{out}/o.tif", "--model", "{in}/map.tif"], 1,
+     "{in}/map.tif is a raster (TIFF), not a geopix model"),
     ("band count differs from the model", ["translate", "{in}/sat1.tif", "{out}/o.tif", "--model", "{in}/model"], 1,
      "has 1 band(s) but the model reads bands 1,2,3"),
     ("dtype differs from the model", ["translate", "{in}/u16.tif", "{out}/o.tif", "--model", "{in}/model"], 1,
      "is uint16 but the model was trained on uint8"),
+    ("content of the other side of the pair", ["translate", "{in}/white.tif", "{out}/o.tif", "--model",
+                                               "{in}/model"], 1, "looks like a map, not imagery"),
     ("output directory missing", ["translate", "{in}/sat.tif", "{out}/no/such/dir/o.tif", "--model", "{in}/model"],
      1, "output directory does not exist"),
     ("existing output", ["translate", "{in}/sat.tif", "{in}/existing.tif", "--model", "{in}/model"], 1,

@@ -45,6 +45,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
     write_raster(d / "sat.tif", img)
     write_raster(d / "map.tif", (255 - img).astype(np.uint8))
     write_raster(d / "far.tif", img, transform=Affine(10.0, 0, 900_000.0, 0, -10.0, 100_000.0))
+    _sparse(d / "huge.tif", 100_000)  # no pixel written: a few MB on disk
     Image.fromarray(np.transpose(img, (1, 2, 0))).save(d / "plain.png")  # a picture, no georeferencing
     (d / "notes.tif").write_text("this is text, not a raster\n")
     (d / "notes.json").write_text("this is text, not JSON\n")
@@ -71,6 +72,15 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
     except SystemExit as exc:
         assert not exc.code
     return d
+
+
+def _sparse(path: Path, side: int) -> None:
+    import rasterio
+
+    with rasterio.open(path, "w", driver="GTiff", width=side, height=side, count=3, dtype="uint8", crs="EPSG:32616",
+                       transform=Affine(1.0, 0, 500_000.0, 0, -1.0, 4_200_000.0), tiled=True, compress="deflate",
+                       sparse_ok=True):
+        pass
 
 
 # (id, command line with {in} and {out} placeholders, what the one-line message must name)
@@ -194,6 +204,9 @@ CASES = [
      "--overlap"),
     ("translate tile the generator cannot take", ["translate", "{in}/sat.tif", "{out}/o.tif", "--model", "{in}/model",
                                                   "--device", "cpu", "--tile-size", "50"], "50"),
+    ("translate tile too large for any memory", ["translate", "{in}/huge.tif", "{out}/o.tif", "--model",
+                                                 "{in}/model", "--device", "cpu", "--tile-size", "65536"],
+     "--tile-size 65536 needs about"),
     ("translate band out of range", ["translate", "{in}/sat.tif", "{out}/o.tif", "--model", "{in}/model", *MODEL,
                                      "--bands", "1,2,9"], "9"),
     ("translate layout that is text", ["translate", "{out}/o.tif", "--model", "{in}/model", *MODEL,
@@ -256,6 +269,19 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, inputs: Path, 
     assert names.format(**{"in": inputs, "out": out}) in lines[0], lines[0]
     assert not list(out.iterdir()), f"written: {sorted(p.name for p in out.rglob('*'))}"
     assert snapshot(inputs) == before
+
+
+BARRED = [c for c in CASES if c[1][0] in ("translate", "merge", "inpaint")]
+
+
+@pytest.mark.parametrize("args", [c[1] for c in BARRED], ids=[c[0] for c in BARRED])
+def test_no_progress_bar_is_drawn_before_a_refusal(tmp_path: Path, inputs: Path, geopix, args) -> None:
+    """Without -q, a refused command still shows no bar (merge drew two empty ones before "exists")."""
+    out = tmp_path / "out"
+    out.mkdir()
+    r = geopix("--progress", "json", *[a.format(**{"in": inputs, "out": out}) for a in args])
+    assert r.code in (1, 2) and r.err.strip().splitlines()[-1].startswith("geopix: error: "), r.err
+    assert '"phase"' not in r.err, r.err
 
 
 def test_the_battery_covers_every_command() -> None:

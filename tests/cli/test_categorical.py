@@ -53,6 +53,7 @@ def test_training_infers_the_kind_and_records_the_classes(class_pair, tmp_path, 
                "--ndf", "8", "--steps", "2", "--val-fraction", "0", "--device", "cpu")
     assert r.code == 0, r.err
     assert "map kind: categorical (it has a colour table" in r.err and "validation accuracy" in r.out
+    assert ("below the " in r.out or "above the " in r.out) and "everywhere" in r.out
     # classes are learnt by cross-entropy alone: the recipe line and metrics.csv show no L1 (issue 30)
     assert r.err.count("map kind:") == 1 and "recipe cpu: batch_size 16, lr 0.001 (" in r.err
     rows = metric_rows(tmp_path / "r")
@@ -97,6 +98,15 @@ def test_translate_writes_codes_with_the_colour_table_and_nodata(class_pair, cla
     ev = json.loads(r.out)
     assert ev["accuracy"] > 0.6 and set(ev["class_iou"]) == {"class 10", "class 20", "class 30"}
     assert len(ev["confusion"]["counts"]) == 3 and "L1" not in ev
+    # the accuracy is read against a map of the majority class everywhere (issue 30)
+    counts = [sum(row) for row in ev["confusion"]["counts"]]
+    base = ev["majority_baseline"]
+    assert base["accuracy"] == max(counts) / sum(counts) and base["class"] == ev["confusion"]["classes"][
+        counts.index(max(counts))]
+    r = geopix("evaluate", "--model", class_model, "--imagery", sat, "--maps", mp)
+    first = r.out.splitlines()[0]
+    verdict = "below" if ev["accuracy"] < base["accuracy"] else "above"
+    assert f"accuracy {ev['accuracy']:.2%} ({verdict} the {base['accuracy']:.2%} of a map of '{base['class']}'" in first
 
 
 def test_array_prediction_of_a_class_model_gives_codes(class_model) -> None:

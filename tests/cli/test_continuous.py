@@ -85,7 +85,9 @@ def test_evaluate_reports_errors_in_the_maps_units(dem_pair, dem_model, geopix) 
     assert v["pixels"] > 0 and v["RMSE"] >= v["MAE"] > 0 and abs(v["bias"]) <= v["MAE"]
     assert sum(b["pixels"] for b in v["bands"]) == v["pixels"]
     r = geopix("evaluate", "--model", dem_model, "--imagery", sat, "--maps", mp)
-    assert "values (metre): MAE" in r.out
+    first = r.out.splitlines()[0]  # leads with the errors in metres, not normalised scores (issue 30)
+    assert f"MAE {v['MAE']:.4g} metre  RMSE {v['RMSE']:.4g} metre" in first and "accuracy" not in r.out
+    assert r.out.splitlines()[-1].startswith("normalised: L1")
 
 
 def test_extra_region_bands_are_refused_unless_named(dem_model, tmp_path, geopix) -> None:
@@ -96,3 +98,28 @@ def test_extra_region_bands_are_refused_unless_named(dem_model, tmp_path, geopix
     assert r.code == 0, r.err
     r = geopix("translate", rgbn, tmp_path / "p.tif", "--model", dem_model, "--bands", "1,2")
     assert r.code == 1 and "--bands names 2 band(s) but the model reads 3" in r.err
+
+
+def test_the_training_summary_of_a_value_map_leads_with_its_units(dem_model) -> None:
+    from geo_pix2pix.cli.train import _validation_summary
+    from geo_pix2pix.evaluation.metrics import ImageMetrics
+    from geo_pix2pix.files.modelfile import read_meta
+
+    stats = read_meta(dem_model).output_stats
+    line = _validation_summary(ImageMetrics(0.1, 20.0, 0.5, 0.3, 4), dem_model)
+    assert line.startswith(f"MAE {0.1 * (stats.high[0] - stats.low[0]):.4g} metre, L1 0.1000"), line
+
+
+def test_the_training_summary_s_mae_is_evaluate_s_on_the_same_windows(dem_pair, dem_model, geopix) -> None:
+    """L1 is measured on [0, 1] images, so the summary's MAE is L1 x (high - low): evaluate's MAE,
+    in the map's units, on the same validation windows (up to the rounding of integer values)."""
+    from geo_pix2pix.cli.train import _validation_summary
+    from geo_pix2pix.evaluation.metrics import ImageMetrics
+
+    _, sat, mp, _ = dem_pair
+    ev = json.loads(geopix("evaluate", "--model", dem_model, "--imagery", sat, "--maps", mp, "--windows", "val",
+                           "--json").out)
+    line = _validation_summary(ImageMetrics(ev["L1"], ev["PSNR"], ev["SSIM"], ev["pixel_accuracy"], 1), dem_model)
+    mae = float(line.split()[1])
+    assert abs(mae - ev["values"]["MAE"]) <= 0.02 * ev["values"]["MAE"] + 1, (line, ev["values"])
+

@@ -143,6 +143,12 @@ def test_evaluate_scores_against_fillnodata(tmp_path, geopix, model, pan) -> Non
     assert r.code == 0, r.err
     rows = json.loads(r.out)
     assert {row["method"] for row in rows} == {"geopix", "gdal"} and all(row["pixels"] > 0 for row in rows)
+    # the inpaint passes are counted from the start, over every size class (7 silent minutes, issue 30)
+    r = geopix("--progress", "json", "evaluate", "--model", model, "--imagery", pan[0], "--hole-sizes", "8,16")
+    assert r.code == 0, r.err
+    records = [json.loads(line) for line in r.err.splitlines() if line.startswith("{")]
+    assert records and records[0]["done"] == 0 and records[0]["phase"].startswith("evaluate (clouds holes")
+    assert records[-1]["done"] == records[-1]["total"] == records[0]["total"] and records[0]["total"] % 2 == 0
 
 
 def test_an_inpainting_model_does_not_predict_arrays(model) -> None:

@@ -102,6 +102,25 @@ def test_layouts_with_classes_the_model_lacks_are_refused_by_name(tmp_path, geop
     r = geopix("-q", "translate", "--model", run, "--layout", scene["buildings"], "--like", scene["sat"],
                scene["sat"], "--overwrite")
     assert r.code != 0 and scene["sat"].read_bytes() == before
+    # imagery given where a layout is expected: refused with advice that works (not "--bands 1")
+    r = geopix("-q", "translate", "--model", run, scene["sat"], tmp_path / "o.tif")
+    assert r.code == 1 and "looks like imagery" in r.err and f"--like {scene['sat']}" in r.err, r.err
+    assert "in all" in r.err and len(r.err) < 600  # a few of the values, not all of them
+    # features that all miss the grid: refused, not an all-background painting (issue 30)
+    far = tmp_path / "far.gpkg"
+    gpd.GeoDataFrame(geometry=[box(600_000, 4_100_000, 600_200, 4_100_200)], crs=UTM).to_file(far)
+    r = geopix("-q", "translate", "--model", run, "--layout", f"buildings={far}", "--like", scene["sat"],
+               tmp_path / "o.tif")
+    assert r.code == 1 and "no feature of the layout falls on the grid" in r.err and "layer buildings" in r.err
+    # an unknown class is refused even when its features miss the grid
+    r = geopix("-q", "translate", "--model", run, "--layout", scene["buildings"], "--layout", f"water={far}",
+               "--like", scene["sat"], tmp_path / "o.tif")
+    assert r.code == 1 and "class(es) water" in r.err
+    assert not list(tmp_path.glob("*o.tif*"))  # neither output nor temporary layout
+    # training on layers that miss the imagery: refused, and no run folder is left
+    r = geopix("-q", "train", "--imagery", scene["sat"], "--layout", far, "--out", tmp_path / "r2", *SPADE,
+               "--steps", "1")
+    assert r.code == 1 and "no feature of the layout falls on the grid" in r.err and not (tmp_path / "r2").exists()
 
 
 def test_styles_are_reproducible_one_per_raster_and_resume_is_exact(tmp_path, geopix, scene, monkeypatch) -> None:

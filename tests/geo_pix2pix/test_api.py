@@ -95,13 +95,20 @@ def test_known_creation_options_are_written(tmp_path, model) -> None:
         assert o.compression.name == "lzw"
 
 
-def test_content_unlike_the_training_input_is_warned(tmp_path, model, caplog) -> None:
+def test_content_unlike_the_training_input_is_refused_unless_forced(tmp_path, model, caplog) -> None:
+    from geo_pix2pix.inference.translate import CONTENT_SHIFT_REFUSE, _content_shift, open_raster
+
     like = write_raster(tmp_path / "like.tif", smooth_image(96, 96, 3, seed=9))
     unlike = write_raster(tmp_path / "unlike.tif", np.full((3, 96, 96), 250, np.uint8))
+    with open_raster(str(unlike), "region") as src:
+        assert _content_shift(src, model.meta, (1, 2, 3)) > CONTENT_SHIFT_REFUSE
     with caplog.at_level(logging.WARNING, logger="geo_pix2pix"):
         model.translate(like, tmp_path / "a.tif")
         assert "standard deviations" not in caplog.text
-        model.translate(unlike, tmp_path / "b.tif")
+        with pytest.raises(GeopixError, match="looks like a map, not imagery.*pass --force"):
+            model.translate(unlike, tmp_path / "b.tif")
+        assert not (tmp_path / "b.tif").exists()
+        model.translate(unlike, tmp_path / "b.tif", force=True)
     assert "band means lie" in caplog.text and "standard deviations from the training imagery's" in caplog.text
 
 

@@ -182,7 +182,7 @@ def test_cancel_during_translate_leaves_no_output(session) -> None:
     p, results = session
     res = results["cancel_translate"]
     assert res["canceled"] and res["ok"] is False
-    assert res["error"] == "canceled: geopix: aborted"  # Ctrl-C, as geopix reports it
+    assert res["error"] == "canceled: geopix: interrupted by Ctrl-C"  # as geopix reports it
     folder = p["out"] / "canceled"
     assert folder.is_dir() and list(folder.iterdir()) == []  # no output, no partial file
 
@@ -191,7 +191,7 @@ def test_cancel_during_train_checkpoints_and_resume_continues(session) -> None:
     p, results = session
     res = results["cancel_train"]
     assert res["canceled"] and res["ok"] is False
-    step = int(re.search(r"Ctrl-C: interrupted at step (\d+) \(after the step\); checkpoint saved", res["error"])[1])
+    step = int(re.search(r"interrupted by Ctrl-C at step (\d+) \(after the step\); checkpoint saved", res["error"])[1])
     assert any("Resume checked" in text for _, text in res["log"])
     assert any(re.match(r"step \d+/100000: D=", text) for _, text in res["log"])  # the losses reach the log
     resumed = _ok(results["resume"])

@@ -101,7 +101,7 @@ def test_cancel_sends_ctrl_c_and_reports_how_geopix_stopped(tmp_path) -> None:
     """SIGINT first: geopix finishes its step, checkpoints, says so and exits 130."""
     argv = child(tmp_path, """
         def stop(signum, frame):
-            print("geopix: error: Ctrl-C: interrupted at step 3 (after the step); checkpoint saved in run",
+            print("geopix: interrupted by Ctrl-C at step 3 (after the step); checkpoint saved in run",
                   file=sys.stderr, flush=True)
             sys.exit(130)
         signal.signal(signal.SIGINT, stop)

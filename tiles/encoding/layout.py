@@ -155,31 +155,59 @@ def layout_classes(spec: LayoutSpec) -> list[str]:
 
 def _shapes(loaded: list[tuple[str, Any]], field: str | None, grid: Grid,
             code_of: dict[str, int]) -> list[tuple[Any, int]]:
-    """``(geometry, code)`` in drawing order, reprojected to the grid's CRS and limited to it;
-    class names missing from ``code_of`` are refused, naming them."""
+    """``(geometry, code)`` in drawing order, reprojected to the grid's CRS and limited to it.
+
+    Refused before anything is burnt: class names missing from ``code_of`` (checked on every
+    feature, on the grid or not, so a mistyped class is caught whatever the extent), and a layout
+    of which no feature falls on the grid (it would burn an all-background layout, and a model
+    would paint or learn from nothing). One layer of several missing the grid is only a warning.
+    """
     from rasterio.transform import array_bounds
     from shapely.geometry import box
 
-    extent = box(*array_bounds(grid.height, grid.width, grid.transform))  # west, south, east, north
-    shapes: list[tuple[Any, int]] = []
-    unknown: list[str] = []
-    for name, gdf in loaded:
-        total = len(gdf)
-        gdf = gdf.to_crs(grid.crs)
-        gdf = gdf[gdf.intersects(extent)]
-        if total and not len(gdf):
-            log.warning("vector layer %s: none of its %d feature(s) falls on the grid", name, total)
-        if field and field in gdf.columns:
-            gdf = gdf[gdf[field].notna()]
-            classes = [str(v) for v in gdf[field].tolist()]
-        else:
-            classes = [name] * len(gdf)
-        unknown += sorted({c for c in classes if c not in code_of} - set(unknown))
-        shapes += [(g, code_of[c]) for g, c in zip(gdf.geometry, classes, strict=True) if c in code_of]
+    loaded = [(name, _classified(gdf, field)) for name, gdf in loaded]
+    unknown = sorted({c for name, gdf in loaded for c in _feature_classes(gdf, name, field)} - set(code_of))
     if unknown:
         raise GeopixError(f"the layout has class(es) {', '.join(unknown)} that the model does not know (its classes: "
                           f"{', '.join(code_of)}); name a layer's class with --layout NAME=PATH")
+    bounds = array_bounds(grid.height, grid.width, grid.transform)  # west, south, east, north
+    extent = box(*bounds)
+    shapes: list[tuple[Any, int]] = []
+    missed: list[str] = []
+    for name, gdf in loaded:
+        gdf = gdf.to_crs(grid.crs)
+        on_grid = gdf[gdf.intersects(extent)]
+        if len(gdf) and not len(on_grid):
+            missed.append(f"layer {name}: {len(gdf)} feature(s) within {_extent(gdf.total_bounds)}")
+        classes = _feature_classes(on_grid, name, field)
+        shapes += [(g, code_of[c]) for g, c in zip(on_grid.geometry, classes, strict=True)]
+    if not shapes:
+        raise GeopixError(f"no feature of the layout falls on the grid ({_extent(bounds)}, in the grid's CRS): "
+                          f"{'; '.join(missed) or 'the layers hold no features'}; check the layers' extent and CRS against "
+                          "the grid's (the imagery, --like or --bounds/--res/--crs)")
+    for m in missed:
+        log.warning("vector %s, none on the grid (%s)", m, _extent(bounds))
     return shapes
+
+
+def _classified(gdf: Any, field: str | None) -> Any:
+    """The features that have a class: all, or with ``field``, those whose value is set."""
+    return gdf[gdf[field].notna()] if field and field in gdf.columns else gdf
+
+
+def _feature_classes(gdf: Any, name: str, field: str | None) -> list[str]:
+    """Each feature's class: its ``field`` value, or the layer's name."""
+    if field and field in gdf.columns:
+        return [str(v) for v in gdf[field].tolist()]
+    return [name] * len(gdf)
+
+
+def _extent(bounds: Sequence[float]) -> str:
+    """``west, south, east, north`` as short text for a message."""
+    def num(v: float) -> str:
+        return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.6g}"
+
+    return f"x {num(bounds[0])}..{num(bounds[2])}, y {num(bounds[1])}..{num(bounds[3])}"
 
 
 def layout_table(classes: Sequence[str]) -> ClassTable:

@@ -162,6 +162,8 @@ def merge_parts(out: str | os.PathLike[str], paths: list[str | os.PathLike[str]]
     with_mask = masked and meta.nodata is None
     with cog_stream(out, spec, dict(rec["options"]), masked, meta) as sink:
         handles: dict[int, Any] = {}
+        if progress is not None:
+            progress(0, spec.height)  # the checks have passed: a reporter may start now
         try:
             for a in range(0, spec.height, STREAM_ROWS):  # the strips the one-process writer writes
                 b = min(a + STREAM_ROWS, spec.height)

@@ -178,6 +178,8 @@ def run_pipeline(reader: TileReader, job: TileJob, output: Output, sink: RowSink
     strips = StripBuffer(sink.row0, plan.width, lambda row, data: _write_strip(sink, output, row, data))
     todo = iter(steps(job, plan, rows))
     io = ThreadPoolExecutor(1, "geopix-io")
+    if progress is not None:
+        progress(0)  # the checks have passed: a reporter may start now, with nothing done
     try:
         step = next(todo, None)
         pending = _read(io, reader, step)

@@ -90,3 +90,34 @@ def test_checkpoint_round_trip_and_truncation(tmp_path) -> None:
     (tmp_path / "t.pt").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
         load_checkpoint(tmp_path / "t.pt")
+
+
+def test_meta_is_a_read_only_mapping_as_well_as_attributes() -> None:
+    import dataclasses
+    from collections.abc import Mapping
+
+    meta = _meta(GeneratorConfig(in_channels=3, out_channels=4, tile=64, ngf=8))
+    assert isinstance(meta, Mapping)
+    assert meta.get("family") == meta["family"] == meta.family == "pix2pix"
+    assert meta["map_kind"] == meta.map_kind and meta.get("nope") is None and "nope" not in meta
+    assert dict(meta)["step"] == 42 and set(meta) == {f.name for f in dataclasses.fields(meta)} | {"map_kind"}
+    with pytest.raises(KeyError):
+        meta["summary"]  # methods are not keys
+    with pytest.raises(TypeError):
+        meta["step"] = 1  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        meta.step = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("family", "generator", "direction", "line"), [
+    ("pix2pix", "unet", "sat2map", "Pix2Pix with a U-Net, imagery -> value map, step 42"),
+    ("pix2pix", "smp:resnet34", "sat2map", "Pix2Pix with an smp resnet34 U-Net, imagery -> value map, step 42"),
+    ("pix2pix", "unet", "map2sat", "Pix2Pix with a U-Net, rendered map -> imagery, step 42"),
+    ("inpaint", "unet", "sat2map", "Inpainting with a U-Net, fills holes in imagery, step 42"),
+])
+def test_the_model_line_reads_as_words(family, generator, direction, line) -> None:
+    import dataclasses
+
+    gcfg = GeneratorConfig(name=generator, in_channels=3, out_channels=4, tile=64, ngf=8)
+    meta = dataclasses.replace(_meta(gcfg), family=family, direction=direction)
+    assert meta.summary() == line

@@ -114,3 +114,24 @@ def test_real_spacenet_buildings_on_their_image() -> None:
         codes = _read(Path(d) / "b.tif")[0]
     share = float((codes == 1).mean())
     assert codes.shape == (900, 900) and 0.02 < share < 0.6  # 43 buildings over an Atlanta suburb
+
+
+def test_a_layout_with_no_feature_on_the_grid_is_refused_naming_both_extents(tmp_path) -> None:
+    far = _layer(tmp_path / "far.gpkg", [box(600_000, 4_300_000, 600_100, 4_300_100)])
+    with pytest.raises(GeopixError, match=r"no feature of the layout falls on the grid \(x 500000..500400, "
+                                          r"y 4200000..4200400.*layer far: 1 feature\(s\) within x 600000..600100"):
+        write_layout(LayoutSpec((far,)), GRID, tmp_path / "o.tif")
+    assert not (tmp_path / "o.tif").exists()
+    near = _layer(tmp_path / "near.gpkg", [box(500_000, 4_200_000, 500_100, 4_200_100)])
+    write_layout(LayoutSpec((near, far)), GRID, tmp_path / "o.tif")  # one layer of two off the grid: a warning
+    assert (_read(tmp_path / "o.tif")[0] == 1).any()
+
+
+def test_an_unknown_class_is_refused_even_when_its_features_miss_the_grid(tmp_path) -> None:
+    """The class names are checked on every feature before anything is burnt or filtered by extent."""
+    near = _layer(tmp_path / "buildings.gpkg", [box(500_000, 4_200_000, 500_100, 4_200_100)])
+    far = _layer(tmp_path / "water.gpkg", [box(600_000, 4_300_000, 600_100, 4_300_100)])
+    model_table = layout_table(["background", "buildings"])
+    with pytest.raises(GeopixError, match="class\\(es\\) water that the model does not know"):
+        write_layout(LayoutSpec((near, far)), GRID, tmp_path / "o.tif", model_table)
+    assert not (tmp_path / "o.tif").exists()
