@@ -115,7 +115,8 @@ def test_ctrl_c_during_training_saves_a_checkpoint_and_resume_continues(tmp_path
     err = p.output()
     assert code == 130, err
     assert "geopix: interrupted by Ctrl-C at step" in err and f"geopix train --resume {run}" in err
-    assert "error" not in err.splitlines()[-1]  # an interruption is not an error: one wording for every command and "Traceback" not in err
+    # an interruption is not an error: one wording for every command
+    assert "error" not in err.splitlines()[-1] and "Traceback" not in err
     step = load_checkpoint(run / "checkpoint.pt")["step"]
     assert step >= seen and _steps(run) == list(range(1, step + 1))  # every step it trained, saved
     r = _geopix(["-q", "train", "--resume", run, "--stop-at", step + 2], "the resumed training")

@@ -183,8 +183,8 @@ def _shapes(loaded: list[tuple[str, Any]], field: str | None, grid: Grid,
         shapes += [(g, code_of[c]) for g, c in zip(on_grid.geometry, classes, strict=True)]
     if not shapes:
         raise GeopixError(f"no feature of the layout falls on the grid ({_extent(bounds)}, in the grid's CRS): "
-                          f"{'; '.join(missed) or 'the layers hold no features'}; check the layers' extent and CRS against "
-                          "the grid's (the imagery, --like or --bounds/--res/--crs)")
+                          f"{'; '.join(missed) or 'the layers hold no features'}; check the layers' extent and CRS "
+                          "against the grid's (the imagery, --like or --bounds/--res/--crs)")
     for m in missed:
         log.warning("vector %s, none on the grid (%s)", m, _extent(bounds))
     return shapes

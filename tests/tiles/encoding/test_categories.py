@@ -66,7 +66,8 @@ def _class_output(tmp_path, table: ClassTable, name: str, overwrite: bool = Fals
     src = write_raster(tmp_path / "in.tif", smooth_image(64, 96, 1, seed=3))
     k = table.bands
 
-    def predict(x: np.ndarray) -> np.ndarray:  # class index by brightness: every class appears
+    # class index by brightness: every class appears
+    def predict(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         idx = np.clip(((x[:, 0] + 1) * 0.5 * k).astype(int), 0, k - 1)
         return (np.eye(k, dtype=np.float32)[idx].transpose(0, 3, 1, 2) * 2 - 1)
 
@@ -106,7 +107,7 @@ def test_a_short_table_lists_only_its_codes_and_a_replaced_output_loses_its_side
     src = write_raster(tmp_path / "in3.tif", smooth_image(64, 96, 3, seed=3))
     cfg = MosaicConfig(bands=(1, 2, 3), in_stats=BandStats("uint8", (0.0,) * 3, (255.0,) * 3),
                        out_stats=BandStats("uint8", (0.0,) * 3, (255.0,) * 3), tile=32, overlap=8)
-    mosaic_raster(src, out, lambda x: x.copy(), cfg, overwrite=True)  # a picture now: no classes to name
+    mosaic_raster(src, out, lambda x, valid=None: x.copy(), cfg, overwrite=True)  # a picture now: no classes to name
     assert not sidecar_path(out).exists()
 
 
@@ -121,7 +122,8 @@ def test_merged_shards_of_a_class_output_carry_the_names(tmp_path) -> None:
     parts = tmp_path / "parts"
     parts.mkdir()
     for i in range(2):
-        mosaic_raster(src, parts / f"p{i}.tif", lambda x: np.concatenate([-x, x], 1), cfg, shard=Shard(i, 2), job="j")
+        mosaic_raster(src, parts / f"p{i}.tif", lambda x, valid=None: np.concatenate([-x, x], 1), cfg,
+                      shard=Shard(i, 2), job="j")
     assert not list(parts.glob("*.aux.xml"))  # parts are no deliverable: only the merged raster is named
     merge_parts(tmp_path / "merged.tif", [parts])
     with rasterio.open(tmp_path / "merged.tif") as o:
