@@ -14,8 +14,8 @@ float32 (``amp`` has no effect: ONNX Runtime's CPU provider has no bf16 convolut
 TTA averages the 8 rotations/mirrors of each tile, as the torch predictor does.
 
 Masked input: the graph reads no mask. This engine fills the masked pixels of a tile before the
-graph (:func:`~.predict.prefill_tiles`, the torch predictor's rule), so geopix gives the same pixels
-with either engine; another ONNX client (Deepness, GeoDeep) hands the graph the raster's values as
+graph (:func:`~geo_pix2pix.models.prefill.fill_masked_tiles`, the torch predictor's rule), so geopix gives the
+same pixels with either engine; another ONNX client (Deepness, GeoDeep) hands the graph the raster's values as
 they are, nodata included, and the predictions next to its masked pixels then depend on them
 (:mod:`~geo_pix2pix.files.onnx_contract`).
 """
@@ -112,9 +112,11 @@ class OnnxPredictor:
             raise TileSizeError(f"{self.path} was exported for {self.fixed_tile}-pixel tiles only; translate with "
                                 f"--tile-size {self.fixed_tile} (or export without --tile)")
         if valid is not None:
-            from geo_pix2pix.inference.predict import prefill_tiles
+            from geo_pix2pix.models.prefill import fill_masked_tiles
+            from geo_pix2pix.tiles.encoding.classes import ClassTable
 
-            tiles = prefill_tiles(_torch_tiles(tiles), valid, self.meta).numpy()
+            classes = isinstance(self.meta.input_stats, ClassTable)
+            tiles = fill_masked_tiles(_torch_tiles(tiles), valid, classes).numpy()
         if not self.tta:
             return self._run(tiles)
         total = self._run(tiles)

@@ -27,9 +27,11 @@ import numpy as np
 import torch
 
 from geo_pix2pix.files.modelfile import ModelMeta, load_model, resolve_model_path
+from geo_pix2pix.models.prefill import fill_masked_tiles
 from geo_pix2pix.runtime.device import DevicePlan, plan_device
+from geo_pix2pix.tiles.encoding.classes import ClassTable
 
-__all__ = ["Engine", "Predictor", "TTA_TRANSFORMS", "dihedral_mean", "load_predictor", "prefill_tiles"]
+__all__ = ["Engine", "Predictor", "TTA_TRANSFORMS", "dihedral_mean", "load_predictor"]
 
 #: Number of test-time transforms: 4 rotations, each with and without a mirror.
 TTA_TRANSFORMS = 8
@@ -92,7 +94,7 @@ class Predictor:
             x = x.pin_memory()  # page-locked: the copy to the GPU runs without a staging copy
         x = x.to(self.plan.device, non_blocking=True)
         with torch.inference_mode():
-            x = prefill_tiles(x, valid, self.meta)
+            x = fill_masked_tiles(x, valid, isinstance(self.meta.input_stats, ClassTable))
             y = dihedral_mean(forward, x) if self.tta else forward(x)
         return y.float().cpu().numpy()
 
@@ -105,19 +107,6 @@ class Predictor:
             return cast(torch.Tensor, self.G(x, *args))
         with amp():
             return cast(torch.Tensor, self.G(x, *args))
-
-
-def prefill_tiles(x: torch.Tensor, valid: np.ndarray | None, meta: ModelMeta) -> torch.Tensor:
-    """``x`` with the pixels ``valid`` leaves out filled as :func:`~geo_pix2pix.models.prefill.fill_masked_input`
-    fills a model's input (classes for a class-table input, values otherwise); shared by the torch and
-    the ONNX engines."""
-    from geo_pix2pix.models.prefill import fill_masked_input
-    from geo_pix2pix.tiles.encoding.classes import ClassTable
-
-    if valid is None:
-        return x
-    mask = torch.from_numpy(np.ascontiguousarray(valid, dtype=bool)).to(x.device)
-    return fill_masked_input(x, mask, isinstance(meta.input_stats, ClassTable))
 
 
 class Engine(Protocol):

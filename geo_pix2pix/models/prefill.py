@@ -34,11 +34,12 @@ from __future__ import annotations
 
 from typing import cast
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["push_pull", "fill_masked_input", "PrefilledGenerator", "SMOOTHING_STEPS"]
+__all__ = ["push_pull", "fill_masked_input", "fill_masked_tiles", "PrefilledGenerator", "SMOOTHING_STEPS"]
 
 #: Jacobi steps of Laplace's equation at each level of the push-pull pyramid (module docstring).
 SMOOTHING_STEPS = 8
@@ -101,3 +102,13 @@ class PrefilledGenerator(nn.Module):
         with torch.no_grad():
             filled = push_pull(image, 1.0 - hole.float()).to(x.dtype)
         return cast(torch.Tensor, (filled + self.G(torch.cat([filled, hole], 1))).clamp(-1.0, 1.0))
+
+
+def fill_masked_tiles(x: torch.Tensor, valid: np.ndarray | None, classes: bool) -> torch.Tensor:
+    """Tiles ``x`` with the pixels ``valid`` leaves out filled by :func:`fill_masked_input` (``classes``:
+    a class-table input); ``valid`` None: all valid. Shared by the torch and the ONNX engines, so
+    both read the same input."""
+    if valid is None:
+        return x
+    mask = torch.from_numpy(np.ascontiguousarray(valid, dtype=bool)).to(x.device)
+    return fill_masked_input(x, mask, classes)

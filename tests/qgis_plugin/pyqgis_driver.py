@@ -91,7 +91,7 @@ def run_case(case, done):
     params = dict(case["params"])
     if "steps_after" in case:
         earlier, more = case["steps_after"]
-        params["STEPS"] = int(re.search(r"interrupted at step (\d+)", done[earlier]["error"]).group(1)) + more
+        params["STEPS"] = int(re.search(r"interrupted by Ctrl-C at step (\d+)", done[earlier]["error"]).group(1)) + more
     fb = Feedback(case.get("cancel_when_progress", False))
     out = {"params": params}
     try:

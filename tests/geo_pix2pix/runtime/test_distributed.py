@@ -123,7 +123,7 @@ def test_ctrl_c_to_the_launcher_leaves_a_resumable_checkpoint(tmp_path: Path) ->
         raise AssertionError(f"the ranks did not stop after Ctrl-C:\n{log.read_text()}") from None
     out = log.read_text()
     assert p.returncode != 0
-    assert "interrupted at step" in out, out
+    assert "interrupted by Ctrl-C at step" in out, out
     step = torch.load(run / "checkpoint.pt", weights_only=True)["step"]
     assert step >= seen and _steps(run) == list(range(1, step + 1))
     r = _run([*TORCHRUN, *GEOPIX, "-q", "train", "--resume", run, "--steps", step + 2])
