@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 import logging
 import sys
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -41,7 +41,7 @@ class LazyGroup(click.Group):
         if name not in COMMANDS or not _available(name):
             return None
         module, attr, _ = COMMANDS[name]
-        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+        return cast(click.Command, getattr(importlib.import_module(module), attr))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]

@@ -28,7 +28,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -102,7 +102,7 @@ class Model:
     @property
     def meta(self) -> ModelMeta:
         """The model file's metadata: attributes, and a read-only mapping of the same values."""
-        return self._pred.meta  # type: ignore[no-any-return]
+        return cast(ModelMeta, self._pred.meta)
 
     @property
     def input_bands(self) -> list[int]:
@@ -216,7 +216,7 @@ class Model:
         m = self.meta
         z = choose_style(self._pred.G, m, self._pred.plan.device, settings["style"], settings["seed"])
         def run(tiles: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
-            return self._pred(tiles, z, valid)  # type: ignore[no-any-return]
+            return cast(np.ndarray, self._pred(tiles, z, valid))
 
         return mosaic_array(data, run, m.input_stats, m.output_stats, tile, overlap, settings["batch_size"], mask)
 

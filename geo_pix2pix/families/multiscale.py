@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from geo_pix2pix.families.base import Family
 from geo_pix2pix.tiles.errors import GeopixError
@@ -74,7 +74,7 @@ class Perceptual:
 
         fake, real, valid = g.drawn.fake_B, g.drawn.real_B, g.batch.valid
         # nodata: the target's own pixels stand in for the prediction, so they cost nothing
-        return self.net(torch.where(valid, fake.float(), real.float()), real)  # type: ignore[no-any-return]
+        return cast(torch.Tensor, self.net(torch.where(valid, fake.float(), real.float()), real))
 
 
 class MultiScaleFamily(Family):

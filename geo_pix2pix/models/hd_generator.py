@@ -37,6 +37,7 @@ finally fine-tune everything together. Weights are not initialised here: the cal
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import cast
 
 import torch
 from torch import nn
@@ -60,7 +61,7 @@ class ResnetBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.block(x)  # type: ignore[no-any-return]
+        return cast(torch.Tensor, x + self.block(x))
 
 
 class LocalEnhancer(nn.Module):
@@ -78,7 +79,7 @@ class LocalEnhancer(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
-        return self.up(self.down(x) + coarse)  # type: ignore[no-any-return]
+        return cast(torch.Tensor, self.up(self.down(x) + coarse))
 
 
 def _global_body(in_channels: int, ngf: int, n_downsample: int, n_blocks: int, norm: str) -> nn.Sequential:
@@ -144,7 +145,7 @@ class HDGenerator(nn.Module):
         if self.n_local_enhancers:
             for enhancer, scale in zip(self.enhancers, reversed(pyramid[:-1]), strict=True):  # coarse to fine
                 y = enhancer(scale, y)
-        return self.head(y)  # type: ignore[no-any-return]
+        return cast(torch.Tensor, self.head(y))
 
     def global_parameters(self) -> Iterator[nn.Parameter]:
         """The global generator's parameters: freeze them for the fixed-global phase.

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import torch
@@ -181,7 +181,7 @@ def on_main(fn: Callable[[], T]) -> T:
     kind, value = box[0]
     if kind == "error":
         _raise_first([value])
-    return value  # type: ignore[no-any-return]
+    return cast(T, value)
 
 
 def data_parallel(G: torch.nn.Module, D: torch.nn.Module, cuda: bool, find_unused: bool
