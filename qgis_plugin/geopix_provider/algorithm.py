@@ -269,12 +269,18 @@ class _Feedback:
             self.feedback.pushConsoleInfo(line)
 
 
+#: geopix's command-line advice and the parameter that gives it here.
+_PARAMETER_OF = (("--overwrite", "OVERWRITE", "Replace an existing output"),
+                 ("--force", "FORCE", "Translate a region that looks like the other side of the pair"))
+
+
 def _message(outcome: runner.Outcome) -> str:
     """geopix's one-line error (its command-line advice named as the parameter to set here), or the
     last thing it said and its exit status."""
     if outcome.error:
-        return outcome.error + (" (here: OVERWRITE, 'Replace an existing output')"
-                                if "--overwrite" in outcome.error else "")
+        hints = [f" (here: {name}, '{label}')" for flag, name, label in _PARAMETER_OF
+                 if flag in outcome.error]
+        return outcome.error + "".join(hints[:1])
     last = outcome.stderr_tail[-1] if outcome.stderr_tail else "no message"
     how = f"killed by signal {-outcome.code}" if outcome.code < 0 else f"exit status {outcome.code}"
     return f"geopix failed ({how}): {last}"

@@ -69,6 +69,7 @@ def _cases(p: dict[str, Path]) -> list[dict]:
         {"id": "classes_gui", "kind": "gui_run", "alg": "geopix:translate", "load": ["OUTPUT"],
          "params": {**translate, "INPUT": s["sat"], "MODEL": f"{out}/classes_run", "OUTPUT": f"{out}/gui.tif"}},
         run("palette", "translate", {**translate, "PALETTE": str(PALETTE), "OUTPUT": f"{out}/palette.tif"}),
+        run("forced", "translate", {**translate, "FORCE": True, "OUTPUT": f"{out}/forced.tif"}),
         {"id": "palette_layer", "kind": "layer", "path": f"{out}/palette.tif", "png": f"{out}/palette.png"},
         *({"id": f"dialogs_{a}", "kind": "dialogs", "alg": f"geopix:{a}"} for a in ALGORITHMS),
         run("missing_raster", "translate", {**translate, "INPUT": f"{out}/nope.tif", "OUTPUT": f"{out}/o1.tif"}),
@@ -152,6 +153,15 @@ def test_translate_writes_the_pixels_geopix_translate_writes(session, geopix, tm
         assert (o.crs, o.transform, o.width, o.height) == (src.crs, src.transform, src.width, src.height)
     assert any(kind == "command" and "--progress json translate" in text for kind, text in res["log"])
     assert res["progress"][-1] == 100.0 and len(res["progress"]) > 1
+
+
+def test_force_reaches_geopix_as_its_option(session) -> None:
+    """FORCE is translate's --force (go on with a region that looks like the other side of the pair);
+    on a region that passes the check it changes nothing."""
+    _, results = session
+    res = _ok(results["forced"])
+    assert any(kind == "command" and " --force" in text for kind, text in res["log"])
+    assert np.array_equal(_read(res["results"]["OUTPUT"]), _read(_ok(results["translate"])["results"]["OUTPUT"]))
 
 
 def test_every_dialog_is_built_and_the_provider_can_execute(session) -> None:

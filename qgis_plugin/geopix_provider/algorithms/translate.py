@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from qgis.core import (
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
@@ -44,6 +45,9 @@ class Translate(GeopixAlgorithm):
         self.add_advanced(QgsProcessingParameterNumber(
             "SEED", "SPADE with a style encoder: paint in a random style drawn with this seed",
             QgsProcessingParameterNumber.Integer, optional=True))
+        self.add_advanced(QgsProcessingParameterBoolean(
+            "FORCE", "Translate a region that looks like the other side of the pair (refused otherwise)",
+            defaultValue=False))
         self.add_overwrite()
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Translated raster"))
 
@@ -58,6 +62,7 @@ class Translate(GeopixAlgorithm):
         style = self.raster_path(parameters, "STYLE", context)
         args += ["--style", style] if style else []
         args += self.option(parameters, context, "SEED", "--seed", int)
+        args += self.flag(parameters, context, "FORCE", "--force")
         return args + self.flag(parameters, context, "OVERWRITE", "--overwrite")
 
     def results(self, parameters: dict[str, Any], context: Any, feedback: Any, outcome: Any) -> dict[str, Any]:
