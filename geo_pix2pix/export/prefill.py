@@ -15,10 +15,9 @@ import math
 from typing import cast
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from geo_pix2pix.models.prefill import SMOOTHING_STEPS, _relax
+from geo_pix2pix.models.prefill import SMOOTHING_STEPS, push_pull
 
 __all__ = ["push_pull_levels", "FixedDepthPrefill", "levels_for"]
 
@@ -31,17 +30,7 @@ def levels_for(side: int) -> int:
 def push_pull_levels(image: torch.Tensor, known: torch.Tensor, levels: int,
                      steps: int = SMOOTHING_STEPS) -> torch.Tensor:
     """:func:`~geo_pix2pix.models.prefill.push_pull` going ``levels`` levels down, whatever the holes."""
-    image, known = image.float(), known.float()
-    values, weights = [image * known], [known]
-    for _ in range(levels):
-        values.append(F.avg_pool2d(values[-1], 2, ceil_mode=True))
-        weights.append(F.avg_pool2d(weights[-1], 2, ceil_mode=True))
-    filled = values[-1] / weights[-1].clamp_min(1e-8)
-    for v, w in zip(reversed(values[:-1]), reversed(weights[:-1]), strict=True):
-        up = F.interpolate(filled, size=v.shape[-2:], mode="bilinear", align_corners=False)
-        hole = w <= 0
-        filled = _relax(torch.where(hole, up, v / w.clamp_min(1e-8)), hole, steps)
-    return torch.where(known > 0, image, filled)
+    return push_pull(image, known, steps, levels=levels)
 
 
 class FixedDepthPrefill(nn.Module):

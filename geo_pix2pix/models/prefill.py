@@ -52,13 +52,24 @@ def _relax(filled: torch.Tensor, hole: torch.Tensor, steps: int) -> torch.Tensor
     return filled
 
 
-def push_pull(image: torch.Tensor, known: torch.Tensor, steps: int = SMOOTHING_STEPS) -> torch.Tensor:
+def push_pull(image: torch.Tensor, known: torch.Tensor, steps: int = SMOOTHING_STEPS,
+              levels: int | None = None) -> torch.Tensor:
     """``image`` ``(N, C, H, W)`` with its unknown pixels (``known`` ``(N, 1, H, W)`` 0/1) filled by
     push-pull interpolation, relaxed by ``steps`` Laplace steps at every level (0: plain
-    push-pull); known pixels unchanged. A window without a known pixel gets 0."""
+    push-pull); known pixels unchanged. A window without a known pixel gets 0.
+
+    The pyramid goes down until every block holds a known pixel (or the level is one pixel), a
+    depth that depends on the holes; ``levels`` fixes it instead (a graph that exports statically,
+    :mod:`geo_pix2pix.export.prefill` says why the values are the same)."""
     image, known = image.float(), known.float()
     values, weights = [image * known], [known]
-    while min(values[-1].shape[-2:]) > 1 and bool((weights[-1] <= 0).any()):
+
+    def deeper() -> bool:
+        if levels is not None:
+            return len(values) <= levels
+        return min(values[-1].shape[-2:]) > 1 and bool((weights[-1] <= 0).any())
+
+    while deeper():
         values.append(F.avg_pool2d(values[-1], 2, ceil_mode=True))
         weights.append(F.avg_pool2d(weights[-1], 2, ceil_mode=True))
     filled = values[-1] / weights[-1].clamp_min(1e-8)
