@@ -13,8 +13,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from geo_pix2pix.files.onnx_metadata import CONTRACT_KEY, META_KEY, client_notes, parse_metadata, require
-from geo_pix2pix.tiles.errors import ModelFileError, first_line
+from geo_pix2pix.files.onnx_metadata import (
+    CONTRACT_KEY,
+    META_KEY,
+    client_notes,
+    load_proto,
+    parse_metadata,
+    require,
+)
+from geo_pix2pix.tiles.errors import ModelFileError
 
 __all__ = ["describe_onnx"]
 
@@ -31,12 +38,7 @@ def describe_onnx(path: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise ModelFileError(f"no ONNX model at {p}")
-    try:
-        proto = onnx.load(str(p), load_external_data=False)
-    except Exception as exc:
-        raise ModelFileError(f"{p} is not an ONNX model ({first_line(exc)[:200]})") from None
-    if not proto.graph.node:
-        raise ModelFileError(f"{p} is not an ONNX model (it holds no graph)")
+    proto = load_proto(p, onnx)
     props = {m.key: m.value for m in proto.metadata_props}
     d: dict[str, Any] = {
         "path": str(p), "bytes": p.stat().st_size,

@@ -37,7 +37,7 @@ from geo_pix2pix.tiles.encoding.classes import ClassTable
 from geo_pix2pix.tiles.errors import GeopixError, ModelFileError
 
 __all__ = ["META_KEY", "CONTRACT_KEY", "OVERLAP_PERCENT", "model_type", "resolution_cm", "client_metadata",
-           "read_metadata", "parse_metadata", "client_notes", "require", "file_sha256"]
+           "read_metadata", "parse_metadata", "client_notes", "require", "file_sha256", "load_proto"]
 
 #: Key of the model file's metadata (the same key model.safetensors stores it under).
 META_KEY = "geopix"
@@ -147,13 +147,19 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
                         .get_modelmeta().custom_metadata_map)
         except Exception as exc:
             raise ModelFileError(f"{p} is not an ONNX model ({_first(exc)})") from None
+    return {m.key: m.value for m in load_proto(p, onnx).metadata_props}
+
+
+def load_proto(path: Path, onnx: Any) -> Any:
+    """The ONNX file ``path`` (known to exist) parsed by ``onnx``, without external data; a file
+    that does not parse or holds no graph is refused in one line."""
     try:
-        proto = onnx.load(str(p), load_external_data=False)
+        proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
-        raise ModelFileError(f"{p} is not an ONNX model ({_first(exc)})") from None
+        raise ModelFileError(f"{path} is not an ONNX model ({_first(exc)})") from None
     if not proto.graph.node:
-        raise ModelFileError(f"{p} is not an ONNX model (it holds no graph)")
-    return {m.key: m.value for m in proto.metadata_props}
+        raise ModelFileError(f"{path} is not an ONNX model (it holds no graph)")
+    return proto
 
 
 def _first(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 
 from geo_pix2pix._version import __version__
 from geo_pix2pix.files.modelfile import ModelMeta
+from geo_pix2pix.files.onnx_metadata import file_sha256
 from geo_pix2pix.inference.predict import TTA_TRANSFORMS, Predictor
 from geo_pix2pix.inference.run_options import ModelOptions, OutputOptions, TilingOptions, TranslateOptions
 from geo_pix2pix.inference.style import choose_style
@@ -331,16 +332,6 @@ def _counter(progress: Callable[[int, int], None], cfg: TranslateConfig, plan: A
     return counting(progress, total)
 
 
-def _file_sha256(path: str | os.PathLike[str]) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def job_id(pred: Predictor, cfg: TranslateConfig, mcfg: MosaicConfig) -> str:
     """What identifies one sharded translation's parts: a hash of the model file's bytes and of every
     setting that changes a pixel (bands, tiling, batch, precision, output coding, style, COG options).
@@ -349,10 +340,10 @@ def job_id(pred: Predictor, cfg: TranslateConfig, mcfg: MosaicConfig) -> str:
     import json
 
     what = {
-        "model": _file_sha256(pred.path), "bands": list(mcfg.bands), "tile": mcfg.tile, "overlap": mcfg.overlap,
+        "model": file_sha256(pred.path), "bands": list(mcfg.bands), "tile": mcfg.tile, "overlap": mcfg.overlap,
         "batch": mcfg.batch_size, "amp": str(pred.plan.amp_dtype), "tta": pred.tta, "dtype": cfg.output_dtype,
-        "palette": _file_sha256(cfg.palette) if cfg.palette else None,
-        "style": _file_sha256(cfg.style) if cfg.style else None, "seed": cfg.seed,
+        "palette": file_sha256(cfg.palette) if cfg.palette else None,
+        "style": file_sha256(cfg.style) if cfg.style else None, "seed": cfg.seed,
         "options": sorted(mcfg.creation_options.items()),
         "tags": sorted((k, v) for k, v in mcfg.tags.items() if k != "GEOPIX_MODEL"),
     }
