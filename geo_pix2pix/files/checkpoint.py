@@ -53,11 +53,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def training_state(G: torch.nn.Module, D: torch.nn.Module, opt_G: torch.optim.Optimizer,
                    opt_D: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None, step: int,
-                   elapsed: float, cuda: bool, rng_ranks: list[torch.Tensor] | None = None) -> dict[str, Any]:
+                   elapsed: float, cuda: bool, rng_ranks: list[torch.Tensor] | None = None, *,
+                   G_ema: torch.nn.Module | None = None) -> dict[str, Any]:
     """Everything a resume needs: weights, optimiser moments, scaler, step, RNG states, time spent.
 
     ``rng_ranks``: under torchrun, every rank's CPU RNG state (rank 0's is also ``rng_cpu``), so
-    each rank continues its own dropout/noise stream."""
+    each rank continues its own dropout/noise stream. ``G_ema``: the averaged generator
+    (:mod:`~geo_pix2pix.training.ema`), kept as ``G_ema`` next to the raw ``G`` it follows."""
     from geo_pix2pix._version import __version__
 
     state = {
@@ -70,14 +72,19 @@ def training_state(G: torch.nn.Module, D: torch.nn.Module, opt_G: torch.optim.Op
     }
     if rng_ranks is not None and len(rng_ranks) > 1:
         state["rng_ranks"] = list(rng_ranks)
+    if G_ema is not None:
+        state["G_ema"] = G_ema.state_dict()
     return state
 
 
 def restore_training_state(state: dict[str, Any], G: torch.nn.Module, D: torch.nn.Module,
                            opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                            scaler: torch.amp.GradScaler | None, cuda: bool, rank: int = 0,
-                           world: int = 1, *, seed: int) -> tuple[int, float]:
+                           world: int = 1, *, seed: int, G_ema: torch.nn.Module | None = None) -> tuple[int, float]:
     """Load :func:`training_state` back; returns ``(step, seconds spent before)``.
+
+    ``G_ema`` (a run averaging its generator) takes the checkpoint's average; a checkpoint written
+    without one (the average switched on at a resume) starts it from the checkpoint's G.
 
     Rank ``rank`` of ``world`` takes its own RNG state when the checkpoint was written by as many
     ranks; with another rank count each rank's stream is re-seeded for the run's ``seed`` at the
@@ -91,6 +98,8 @@ def restore_training_state(state: dict[str, Any], G: torch.nn.Module, D: torch.n
         D.load_state_dict(upgrade_discriminator_state(state["D"]))
         opt_G.load_state_dict(state["opt_G"])
         opt_D.load_state_dict(state["opt_D"])
+        if G_ema is not None:
+            G_ema.load_state_dict(state.get("G_ema", state["G"]))
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"the checkpoint does not fit this run's networks ({first_line(exc)[:200]})") from None
     if scaler is not None and state.get("scaler"):

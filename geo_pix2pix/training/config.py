@@ -105,6 +105,10 @@ class TrainConfig:
     beta2: float = option(0.999, "Adam beta2.", min=0, max=1)
     decay_start: float = option(0.5, "Fraction of training after which the learning rate decays linearly to "
                                 "zero.", min=0, max=1)
+    ema_decay: float = option(0.0, "Average the generator's weights over training (an exponential moving average "
+                              "with this decay per step, e.g. 0.999: about the last 1000 steps, shorter at the "
+                              "start); validation, samples and the model file use the average, the checkpoint "
+                              "keeps both. 0: off.", min=0, max=0.99999)
     tile: int = option(256, "Training window side in pixels (a multiple of the generator's stride product, e.g. "
                        "32 for the U-Net).", flag="--tile-size", min=32)
     batch_size: int = option(1, "Windows per training step.", min=1)

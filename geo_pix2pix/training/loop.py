@@ -53,6 +53,7 @@ from geo_pix2pix.training.batches import step_loader, with_filled_input
 from geo_pix2pix.training.build import ModelSetup, Sides, build_model, build_objective, check_config
 from geo_pix2pix.training.config import TrainConfig
 from geo_pix2pix.training.data import TrainingData, prepare_training
+from geo_pix2pix.training.ema import GeneratorAverage
 from geo_pix2pix.training.objective import Batch, Networks, Objective
 from geo_pix2pix.training.step import StepLosses, gan_step
 from geo_pix2pix.training.validation import validate, validation_batches
@@ -107,6 +108,12 @@ class _Run:
     balance_record: dict[str, dict[str, float]] | None
     val_batches: list[dict[str, torch.Tensor]]
     make: Callable[..., Batch]
+    ema: GeneratorAverage | None
+
+    @property
+    def published(self) -> nn.Module:
+        """The generator the run publishes (validation, samples, model file): the average if there is one."""
+        return self.ema.module if self.ema is not None else self.model.G
 
 
 def _prepare(cfg: TrainConfig, family: Any, options: Any, plan: DevicePlan) -> _Run:
@@ -120,7 +127,9 @@ def _prepare(cfg: TrainConfig, family: Any, options: Any, plan: DevicePlan) -> _
     objective, balance_record = build_objective(cfg, model, sides, train_ds, data)
     make = with_filled_input(family.batches(cfg, options, data, sides.a, sides.b), sides.a,
                              isinstance(sides.in_stats, ClassTable))
-    return _Run(cfg, data, sides, model, train_ds, objective, balance_record, validation_batches(cfg, data), make)
+    ema = GeneratorAverage(model.G, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    return _Run(cfg, data, sides, model, train_ds, objective, balance_record, validation_batches(cfg, data), make,
+                ema)
 
 
 def _distribute(run: _Run, plan: DevicePlan, world: World) -> Networks:
@@ -193,6 +202,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             _set_frozen(model.G, model.family.frozen_parameters(model.G, options, step_i))
             made = run.make(to_device(batch, plan), step_i, world.rank, world.size)
             losses = gan_step(nets, model.opts, made, run.objective, plan.autocast())
+            if run.ema is not None:
+                run.ema.update(model.G, step_i)
             step = step_i + 1
             now, stop = agree_stop(elapsed(), signals.requested is not None)
             last = step == end or (budget is not None and now >= budget) or stop
@@ -271,9 +282,10 @@ def _checkpoint(run: _Run, out: Path, metrics: MetricsLog | None, step: int, spe
     m = run.model
     rng = gather_rng()
     if metrics is not None:  # rank 0
+        ema = run.ema.module if run.ema is not None else None
         save_checkpoint(out / "checkpoint.pt", training_state(m.G, m.D, m.opts.G, m.opts.D, m.opts.scaler, step,
-                                                              spent, cuda, rng))
-        save_model(out / "model.safetensors", m.G.state_dict(), m.meta(run.cfg, run.data, run.sides, step))
+                                                              spent, cuda, rng, G_ema=ema))
+        save_model(out / "model.safetensors", run.published.state_dict(), m.meta(run.cfg, run.data, run.sides, step))
         metrics.flush()
 
 
@@ -299,7 +311,7 @@ def _open_run(run: _Run, out: Path, world: World, resume: bool, cuda: bool) -> t
         m = run.model
         start, spent_before = agree(lambda: restore_training_state(
             load_checkpoint(out / "checkpoint.pt"), m.G, m.D, m.opts.G, m.opts.D, m.opts.scaler, cuda, world.rank,
-            world.size, seed=run.cfg.seed))
+            world.size, seed=run.cfg.seed, G_ema=run.ema.module if run.ema is not None else None))
         if metrics is not None:
             metrics.truncate_after(start)
         log.info("resuming %s at step %d", out, start)
@@ -313,7 +325,7 @@ def _open_run(run: _Run, out: Path, world: World, resume: bool, cuda: bool) -> t
 def _validate_and_sample(run: _Run, plan: DevicePlan, out: Path, step: int, row: dict[str, Any]) -> ImageMetrics:
     """Validation metrics into ``row``, and the sample grid of ``step`` (rank 0, unwrapped G)."""
     table = run.sides.out_stats if isinstance(run.sides.out_stats, ClassTable) else None
-    val, (ins, fakes, reals) = validate(run.model.G, run.val_batches, run.make, plan, table)
+    val, (ins, fakes, reals) = validate(run.published, run.val_batches, run.make, plan, table)
     row.update(val_L1=val.L1, val_PSNR=val.PSNR, val_SSIM=val.SSIM, val_pixel_accuracy=val.pixel_accuracy)
     (out / "samples").mkdir(exist_ok=True)
     save_sample_grid(out / "samples" / f"step_{step:06d}.png", ins[:4], fakes[:4], reals[:4],

@@ -36,12 +36,14 @@ def test_two_step_training_writes_every_artefact(tmp_path, geopix, tiny_pair) ->
     assert ev.code == 0 and '"pixel_accuracy"' in ev.out
 
 
-@pytest.mark.parametrize("palette_head", [False, True], ids=["rgb", "palette_head"])
-def test_resume_is_exact(tmp_path, geopix, tiny_pair, palette_head) -> None:
+@pytest.mark.parametrize("variant", ["rgb", "palette_head", "ema"])
+def test_resume_is_exact(tmp_path, geopix, tiny_pair, variant) -> None:
     sat, mp = tiny_pair
     common = ["--imagery", sat, "--maps", mp, "--steps", "6", "--val-every", "3", "--seed", "5",
               "--checkpoint-every", "2", "--val-fraction", "0", *SMALL]
-    if palette_head:
+    if variant == "ema":
+        common += ["--ema-decay", "0.5"]
+    if variant == "palette_head":
         pal = tmp_path / "pal.json"
         pal.write_text(json.dumps({"classes": [{"name": "dark", "colors": [[40, 40, 40]]},
                                                {"name": "light", "colors": [[230, 230, 230]]}]}))
@@ -58,6 +60,28 @@ def test_resume_is_exact(tmp_path, geopix, tiny_pair, palette_head) -> None:
         assert np.array_equal(a[k].numpy(), b[k].numpy()), k
     assert metric_rows(straight) == metric_rows(split)  # same losses, steps 1..6 once each
     assert [r["step"] for r in metric_rows(split)] == [str(i) for i in range(1, 7)]
+
+
+def test_model_file_holds_the_average_and_checkpoint_both(tmp_path, geopix, tiny_pair) -> None:
+    import torch
+
+    sat, mp = tiny_pair
+    runs = {}
+    for name, ema in (("plain", "0"), ("ema", "0.9")):
+        runs[name] = tmp_path / name
+        r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--steps", "4", "--seed", "2",
+                   "--val-fraction", "0", "--ema-decay", ema, "--out", runs[name], *SMALL)
+        assert r.code == 0, r.err
+    plain = torch.load(runs["plain"] / "checkpoint.pt", weights_only=True)
+    avg = torch.load(runs["ema"] / "checkpoint.pt", weights_only=True)
+    assert "G_ema" not in plain and "G_ema" in avg
+    model_plain = load_file(runs["plain"] / "model.safetensors")
+    model_avg = load_file(runs["ema"] / "model.safetensors")
+    weights = [k for k in model_avg if k.endswith(".weight")]
+    assert all(torch.equal(model_plain[k], plain["G"][k]) for k in model_plain)
+    assert all(torch.equal(model_avg[k], avg["G_ema"][k]) for k in model_avg)
+    assert all(torch.equal(avg["G"][k], plain["G"][k]) for k in plain["G"])  # the average does not change training
+    assert any(not torch.equal(model_avg[k], avg["G"][k]) for k in weights)
 
 
 def test_resume_drops_metric_rows_written_after_the_checkpoint(tmp_path, geopix, tiny_pair) -> None:

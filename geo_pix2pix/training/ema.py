@@ -1,0 +1,63 @@
+"""The averaged generator: an exponential moving average of G's weights, kept beside G.
+
+A GAN's generator moves with every step of its adversary, so the weights at any one step are a
+noisy draw around where training is heading; averaging them over the last few thousand steps
+keeps what the steps agree on (Karras et al., "Progressive growing of GANs", 2018; Brock et al.,
+"BigGAN", 2019; Yazici et al., "The unusual effectiveness of averaging in GAN training", ICLR
+2019). The average costs one fused multiply-add over the weights per step and no gradient.
+
+The rule, after every optimiser step ``s`` (0-based)::
+
+    decay_s = min(decay, (1 + s) / (10 + s))
+    ema     = decay_s * ema + (1 - decay_s) * G        (every floating-point parameter)
+
+and G's buffers (batch-norm running statistics, counters) are copied as they are, since they are
+already running averages. The warm-up ``(1 + s) / (10 + s)`` lets early steps, far from where
+training ends, fade quickly, as TensorFlow's ``ExponentialMovingAverage(num_updates=...)`` does;
+it depends only on the step, so the average resumed from a checkpoint continues bit for bit.
+
+The average is what a run publishes: validation, the sample grids and the model file use it; the
+raw G goes on training and is kept in the checkpoint next to it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["GeneratorAverage", "ema_decay_at"]
+
+
+def ema_decay_at(decay: float, step: int) -> float:
+    """The decay used after (0-based) step ``step``: ``decay``, less at the start (warm-up)."""
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
+class GeneratorAverage:
+    """An averaged copy of ``G`` (same architecture, device and memory layout), in eval mode and
+    without gradients; :meth:`update` after every step, :meth:`state_dict` into the checkpoint."""
+
+    def __init__(self, G: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.module = copy.deepcopy(G).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, G: nn.Module, step: int) -> None:
+        """Fold G's weights after (0-based) step ``step`` into the average (see the module's rule)."""
+        weight = 1.0 - ema_decay_at(self.decay, step)
+        mine: list[torch.Tensor] = [p for p in self.module.parameters() if p.is_floating_point()]
+        theirs = [p.detach() for p in G.parameters() if p.is_floating_point()]
+        torch._foreach_lerp_(mine, theirs, weight)
+        for b_ema, b in zip(self.module.buffers(), G.buffers(), strict=True):
+            b_ema.copy_(b)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.module.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.module.load_state_dict(state)
