@@ -1,0 +1,209 @@
+"""Learning per CPU-minute and per training pair (issue 33): the CPU recipe and its levers.
+
+Trains geopix variants for a fixed time on the 32 training images of ``../shared/data/maps256``
+(optionally with the Google Houston pair, for the held-out city), then scores every run's raw
+generator and, where the run averaged it (``ema_decay``), its average, from the same run:
+
+- on the 8 held-out maps256 images, per class through the beige palette of that style
+  (``examples/palettes/google_maps_pix2pix.json``): road IoU, mIoU over the six classes, and
+  mIoU over the classes that cover at least 1% of the held-out reference pixels (named);
+- with ``--city``, on the Google Charlotte pair: the prediction (drawn in the beige style the
+  model learnt) is classified through the beige palette, the Charlotte reference through its own
+  grey style's palette (``google_maps_sat2maps.json``), so the classes, not the two styles'
+  colours, are compared.
+
+``--city`` adds the Houston pair to the training set with its map **re-drawn in the beige style**:
+each Houston pixel takes its class through the grey palette and is painted that class's first
+beige colour. Mixing the two styles as RGB targets would teach a blend of both (the styles swap
+shades between background and buildings); reading each pair through its own palette keeps one
+style. The re-drawn map has hard class edges where the maps256 maps are anti-aliased.
+
+    .venv/bin/python bench/learning.py --minutes 20 --seeds 0 1 --variant ema=ema_decay=0.999
+    .venv/bin/python bench/learning.py --minutes 20 --seeds 0 --city --variant ... --variant ...
+
+A ``--variant NAME=KEY=VALUE,KEY=VALUE`` starts from ``CPU_RECIPE`` (``--paper``: the paper's
+defaults) and overrides ``TrainConfig`` fields; a variant with ``ema_decay`` is scored twice,
+``NAME:raw`` (G as trained, what the run would publish without the average) and ``NAME:ema``.
+Averaging does not change training (tested), so the two rows are the same run.
+Each scored row is also appended, as one JSON line, to ``--log`` (default bench/learning.jsonl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import torch
+
+from geo_pix2pix.evaluation.palette import ClassAccumulator, Palette, load_palette
+from geo_pix2pix.inference.predict import Predictor
+from geo_pix2pix.tiles.mosaic.grid import PixelWindow
+from geo_pix2pix.tiles.pairs.aligned import aligned_specs
+from geo_pix2pix.tiles.pairs.pair import PairSpec, open_pair
+from geo_pix2pix.training.config import CPU_RECIPE, TrainConfig
+from geo_pix2pix.training.loop import fit
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+BEIGE = load_palette(REPO / "examples" / "palettes" / "google_maps_pix2pix.json")
+GREY = load_palette(REPO / "examples" / "palettes" / "google_maps_sat2maps.json")
+N_EVAL = 8
+COMMON_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Images to score (uint8, (N, 3, H, W)) and the palettes their reference maps are read with."""
+
+    name: str
+    sat: np.ndarray
+    ref: np.ndarray
+    ref_palette: Palette
+
+
+def read_pairs(specs: list[PairSpec]) -> tuple[np.ndarray, np.ndarray]:
+    """Imagery and map of each pair, whole, as uint8 arrays."""
+    sats, maps = [], []
+    for s in specs:
+        with open_pair(s) as p:
+            smp = p.read(PixelWindow(0, 0, p.region.height, p.region.width))
+        sats.append(smp.imagery.astype(np.uint8))
+        maps.append(smp.maps.astype(np.uint8))
+    return np.stack(sats), np.stack(maps)
+
+
+def redraw_in_beige(grey_map: Path) -> np.ndarray:
+    """``grey_map`` (grey Google style) re-drawn in the beige style, class by class: (3, H, W) uint8."""
+    with rasterio.open(grey_map) as src:
+        classes = GREY.classify(src.read())
+    first = np.array([BEIGE.colors[int(np.flatnonzero(BEIGE.color_class == c)[0])]
+                      for c in range(len(BEIGE.classes))], np.uint8)
+    return np.moveaxis(first[classes], -1, 0)
+
+
+def training_dir(d: Path, city: bool) -> Path:
+    """An aligned directory (satellite | map images) of the maps256 pairs, and with ``city`` the
+    Houston pair (its map re-drawn in beige) named to sort first, so the last 8 stay the held-out
+    maps256 images. A run mixes no aligned images with georeferenced pairs, hence the image."""
+    from PIL import Image
+
+    out = d / "train"
+    out.mkdir()
+    for f in (DATA / "maps256").glob("*.png"):
+        (out / f.name).symlink_to(f)
+    if city:
+        g = DATA / "google_sat2maps"
+        with rasterio.open(g / "000002_Houston_sat.tif") as src:
+            sat = src.read()
+        side_by_side = np.concatenate([sat, redraw_in_beige(g / "000002_Houston_map.tif")], axis=2)
+        Image.fromarray(np.moveaxis(side_by_side, 0, -1)).save(out / "0_houston.png")
+    return out
+
+
+def score(pred: Predictor, scene: Scene) -> dict[str, Any]:
+    """Per-class IoU of ``pred`` on ``scene`` (prediction through the beige palette, reference
+    through the scene's own), road IoU, mIoU and mIoU over the classes with >= 1% of the pixels."""
+    acc = ClassAccumulator(BEIGE)
+    stats_in, stats_out = pred.meta.input_stats, pred.meta.output_stats
+    for i in range(len(scene.sat)):
+        x = stats_in.normalize(scene.sat[i]).astype(np.float32)[None]
+        fake = np.clip(np.rint(stats_out.denormalize(pred(x)[0])), 0, 255)
+        valid = np.ones(scene.sat.shape[2:], bool)
+        acc.add_indices(BEIGE.classify(fake), scene.ref_palette.classify(scene.ref[i]), valid)
+    iou = acc.iou()
+    seen = acc.confusion.sum(axis=1)
+    common = [c for c, n in zip(acc.names, seen, strict=True) if n >= COMMON_SHARE * seen.sum()]
+    return {"road_IoU": iou["roads"], "mIoU": acc.miou(), "mIoU_common": float(np.nanmean([iou[c] for c in common])),
+            "common": common, "accuracy": acc.accuracy(), "IoU": iou}
+
+
+def parse_variant(text: str, base: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    name, _, fields = text.partition("=")
+    changes = {}
+    for item in filter(None, fields.split(",")):
+        k, v = item.split("=", 1)
+        changes[k] = ast.literal_eval(v) if v[:1].isdigit() or v[:1] in "-[(" or v in ("True", "False") else v
+    return name, base | changes
+
+
+def train(name: str, recipe: dict[str, Any], specs: list[PairSpec], seed: int, minutes: float, d: str) -> Any:
+    cfg = TrainConfig(pairs=tuple(specs), out=str(Path(d) / f"{name}-{seed}"), val_pairs=N_EVAL,
+                      time_budget=minutes * 60, seed=seed, device="cpu", val_every=10**9, checkpoint_every=10**9,
+                      **recipe)
+    return fit(cfg, progress=False)
+
+
+def report(row: dict[str, Any], log: Path) -> None:
+    iou = "  ".join(f"{k} {v:.3f}" for k, v in row["IoU"].items())
+    print(f"{row['variant']:16s} seed {row['seed']} {row['minutes']:g} min {row['steps']} steps  {row['scene']:9s} "
+          f"road {row['road_IoU']:.3f}  mIoU {row['mIoU']:.3f}  mIoU(>=1%: {'/'.join(row['common'])}) "
+          f"{row['mIoU_common']:.3f}  acc {row['accuracy']:.3f}\n{'':18s}IoU: {iou}", flush=True)
+    with log.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def scenes(city: bool) -> list[Scene]:
+    specs = aligned_specs(DATA / "maps256", "AB")
+    sat, ref = read_pairs(specs[-N_EVAL:])
+    out = [Scene("maps256", sat, ref, BEIGE)]
+    if city:
+        g = DATA / "google_sat2maps"
+        sat, ref = read_pairs([PairSpec(str(g / "000008_Charlotte_sat.tif"), str(g / "000008_Charlotte_map.tif"))])
+        out.append(Scene("charlotte", sat, ref, GREY))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, nargs="+", default=[20.0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=KEY=VALUE,...")
+    ap.add_argument("--paper", action="store_true", help="variants start from the paper's defaults")
+    ap.add_argument("--city", action="store_true", help="train with Houston too; score Charlotte as well")
+    ap.add_argument("--tta", action="store_true", help="also score each model with test-time augmentation")
+    ap.add_argument("--log", type=Path, default=REPO / "bench" / "learning.jsonl")
+    a = ap.parse_args()
+    base = {} if a.paper else dict(CPU_RECIPE)
+    variants = [parse_variant(v, base) for v in a.variant] or [("recipe", base)]
+    flags = sorted(f for f in ("avx2", "avx512_bf16", "amx_bf16") if f in Path("/proc/cpuinfo").read_text())
+    print(f"{os.cpu_count()} cpu ({' '.join(flags)}), torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    to_score = scenes(a.city)
+    with tempfile.TemporaryDirectory() as d:
+        specs = aligned_specs(training_dir(Path(d), a.city), "AB")
+        for minutes in a.minutes:
+            for seed in a.seeds:
+                for name, recipe in variants:
+                    res = train(name, recipe, specs, seed, minutes, d)
+                    _score_run(a, name, recipe, res, seed, minutes, to_score)
+
+
+def _score_run(a: argparse.Namespace, name: str, recipe: dict[str, Any], res: Any, seed: int, minutes: float,
+               to_score: list[Scene]) -> None:
+    """Score the run's published generator and, if it averaged, its raw one too."""
+    pred = Predictor(res.run_dir, "cpu")
+    models = [(name, None)]
+    if recipe.get("ema_decay"):
+        raw = torch.load(Path(res.run_dir) / "checkpoint.pt", weights_only=True)["G"]
+        models = [(f"{name}:ema", None), (f"{name}:raw", raw)]
+    for label, state in models:
+        if state is not None:
+            pred.G.load_state_dict(state)
+        for tta in (False, True) if a.tta else (False,):
+            pred.tta = tta
+            for scene in to_score:
+                row = {"variant": label + ("+tta" if tta else ""), "seed": seed, "minutes": minutes,
+                       "steps": res.step, "scene": scene.name, "city": a.city, "recipe": recipe,
+                       **score(pred, scene)}
+                report(row, a.log)
+
+
+if __name__ == "__main__":
+    main()
