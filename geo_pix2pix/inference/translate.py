@@ -193,7 +193,14 @@ _CONTENT_SAMPLE = 256
 
 
 def _content_shift(src: Any, meta: ModelMeta, bands: tuple[int, ...]) -> float | None:
+    """How far the region's band means lie from the training input's, in standard deviations, from
+    a decimated read. The read runs under the streaming writers' GDAL block-cache cap: decimating a
+    raster without overviews reads every block at full resolution, and GDAL's default cache (5% of
+    RAM) would keep a wide raster's blocks for the rest of the translation."""
+    import rasterio
+
     from geo_pix2pix.tiles.encoding.normalize import BandStats, content_shift
+    from geo_pix2pix.tiles.mosaic.cog import GDAL_CACHE_BYTES
     from geo_pix2pix.tiles.raster import reading, valid_mask
 
     if not isinstance(meta.input_stats, BandStats):
@@ -201,7 +208,7 @@ def _content_shift(src: Any, meta: ModelMeta, bands: tuple[int, ...]) -> float |
 
     factor = max(1, -(-max(src.height, src.width) // _CONTENT_SAMPLE))
     shape = (max(1, src.height // factor), max(1, src.width // factor))
-    with reading(src.name, "region"):
+    with reading(src.name, "region"), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
         sample = src.read(bands, out_shape=(len(bands), *shape))
         valid = valid_mask(sample, src.dataset_mask(out_shape=shape))
     return content_shift(meta.input_stats, sample, valid)
