@@ -24,6 +24,8 @@ style. The re-drawn map has hard class edges where the maps256 maps are anti-ali
 A ``--variant NAME=KEY=VALUE,KEY=VALUE`` starts from ``CPU_RECIPE`` (``--paper``: the paper's
 defaults) and overrides ``TrainConfig`` fields; a variant with ``ema_decay`` is scored twice,
 ``NAME:raw`` (G as trained, what the run would publish without the average) and ``NAME:ema``.
+A variant with a ``steps`` field trains that many steps instead of ``--minutes`` (``make demo``'s
+600: ``--variant demo=steps=600,ema_decay=0.999``).
 Averaging does not change training (tested), so the two rows are the same run.
 Each scored row is also appended, as one JSON line, to ``--log`` (default bench/learning.jsonl).
 """
@@ -135,8 +137,10 @@ def parse_variant(text: str, base: dict[str, Any]) -> tuple[str, dict[str, Any]]
 
 
 def train(name: str, recipe: dict[str, Any], specs: list[PairSpec], seed: int, minutes: float, d: str) -> Any:
+    """One run: ``minutes`` of training, or with a ``steps`` field in ``recipe`` that many steps."""
+    budget = None if "steps" in recipe else minutes * 60
     cfg = TrainConfig(pairs=tuple(specs), out=str(Path(d) / f"{name}-{seed}"), val_pairs=N_EVAL,
-                      time_budget=minutes * 60, seed=seed, device="cpu", val_every=10**9, checkpoint_every=10**9,
+                      time_budget=budget, seed=seed, device="cpu", val_every=10**9, checkpoint_every=10**9,
                       **recipe)
     return fit(cfg, progress=False)
 
