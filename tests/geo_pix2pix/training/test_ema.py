@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from geo_pix2pix.training.ema import GeneratorAverage, ema_decay_at
+from geo_pix2pix.training.ema import EVERY, GeneratorAverage, ema_decay_at
 
 
 def _net() -> nn.Module:
@@ -27,9 +27,12 @@ def test_update_is_the_moving_average_and_copies_buffers() -> None:
         for p in G.parameters():
             p.add_(1.0)
     G.train()(torch.randn(2, 3, 8, 8))  # moves the running statistics
-    avg.update(G, 1000)
+    avg.update(G, 1000)  # not an EVERY-th step: nothing changes
+    assert all(torch.equal(a, s) for a, s in zip(avg.module.parameters(), start, strict=True))
+    avg.update(G, 1000 * EVERY - 1)
+    d = 0.9 ** EVERY
     for a, s, g in zip(avg.module.parameters(), start, G.parameters(), strict=True):
-        assert torch.allclose(a, 0.9 * s + 0.1 * g)
+        assert torch.allclose(a, d * s + (1 - d) * g)
         assert not a.requires_grad
     for b_avg, b in zip(avg.module.buffers(), G.buffers(), strict=True):
         assert torch.equal(b_avg, b)
