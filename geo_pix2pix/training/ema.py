@@ -14,9 +14,10 @@ The rule, after every :data:`EVERY`-th optimiser step ``s`` (0-based; ``(s + 1) 
 which is the per-step average with ``decay`` sampled every :data:`EVERY` steps: the update reads
 and writes every weight (on 2 CPU cores about as long as a tenth of a CPU-recipe step), and G
 changes little in a few steps. G's buffers (batch-norm running statistics, counters) are copied
-as they are, since they are already running averages. The warm-up ``(1 + s) / (10 + s)`` lets early steps, far from where
-training ends, fade quickly, as TensorFlow's ``ExponentialMovingAverage(num_updates=...)`` does;
-it depends only on the step, so the average resumed from a checkpoint continues bit for bit.
+as they are, since they are already running averages. The warm-up ``(1 + s) / (10 + s)`` lets
+early steps, far from where training ends, fade quickly, as TensorFlow's
+``ExponentialMovingAverage(num_updates=...)`` does; it depends only on the step, so the average
+resumed from a checkpoint continues bit for bit.
 
 The average is what a run publishes: validation, the sample grids and the model file use it; the
 raw G goes on training and is kept in the checkpoint next to it.
