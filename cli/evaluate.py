@@ -129,6 +129,8 @@ def _against_baseline(ev: Any) -> str:
         return ""
     name, share = ev.baseline
     verdict = "below" if ev.metrics.pixel_accuracy < share else "above"
+    if f"{ev.metrics.pixel_accuracy:.2%}" == f"{share:.2%}":  # equal as shown: neither above nor below
+        verdict = "level with"
     return f" ({verdict} the {share:.2%} of a map of '{name}' everywhere)"
 
 

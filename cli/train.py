@@ -117,6 +117,8 @@ def _validation_summary(v: Any, run_dir: Path) -> str:
         if v.majority is not None:
             name, share = v.majority
             verdict = "below" if v.pixel_accuracy < share else "above"
+            if f"{v.pixel_accuracy:.1%}" == f"{share:.1%}":  # "97.6%, above the 97.6%" reads as a win
+                verdict = "level with"
             text += f", {verdict} the {share:.1%} of a map of '{name}' everywhere"
         return text
     from geo_pix2pix.evaluation.metrics import units_mae

@@ -32,6 +32,7 @@ shutil.rmtree(os.path.join(plugins, "geopix_provider"), ignore_errors=True)
 os.makedirs(plugins, exist_ok=True)
 with zipfile.ZipFile(sorted(glob.glob(os.path.join(repo, "dist", "geopix_provider-*.zip")))[-1]) as zf:
     zf.extractall(plugins)
+sys.path.insert(0, plugins)  # QGIS puts the profile's plugin folder on sys.path at start; standalone, we do
 
 from qgis.core import (  # noqa: E402
     QgsApplication,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -123,3 +124,16 @@ def test_the_training_summary_s_mae_is_evaluate_s_on_the_same_windows(dem_pair, 
     mae = float(line.split()[1])
     assert abs(mae - ev["values"]["MAE"]) <= 0.02 * ev["values"]["MAE"] + 1, (line, ev["values"])
 
+
+
+@pytest.mark.parametrize("accuracy,verdict", [(0.9760, "level with"), (0.9759, "level with"),
+                                              (0.9900, "above"), (0.9500, "below")])
+def test_a_class_summary_equal_to_its_baseline_as_shown_says_so(accuracy, verdict) -> None:
+    """A model that draws background everywhere (the roads mask after a short run: 97.6% against
+    97.6%) was reported 'above' its baseline."""
+    from geo_pix2pix.cli.train import _validation_summary
+    from geo_pix2pix.evaluation.metrics import ImageMetrics
+
+    v = ImageMetrics(float("nan"), 0.0, 0.0, accuracy, 1, majority=("background", 0.9760))
+    expected = f"accuracy {accuracy:.1%}, {verdict} the 97.6% of a map of 'background' everywhere"
+    assert _validation_summary(v, Path("unused")) == expected

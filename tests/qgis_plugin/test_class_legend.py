@@ -1,5 +1,5 @@
 """What QGIS 3.22 shows of geopix's class rasters (issue 30): the classes by name in the paletted
-legend, only the codes up to the highest class, the inpainting record's kept pixels transparent.
+legend, only the classes (geopix's default style ``<stem>.qml``), the inpainting record's kept pixels transparent.
 
 QGIS reads class names through GDAL's category names, which GDAL keeps for a GeoTIFF only in the
 PAM sidecar geopix writes beside it; PAM is on here, as in a user's QGIS (the plugin's tests turn
@@ -38,11 +38,21 @@ def test_class_names_reach_the_paletted_legend(tmp_path) -> None:
     roads = _class_output(tmp_path, ClassTable.build([0, 255], {0: "background", 255: "roads"}), "r.tif")
     seen = _qgis_sees(tmp_path, three, roads)
     t, r = seen[str(three)], seen[str(roads)]
-    assert t["renderer"] == "paletted" and t["legend"] == ["0", "water", "trees", "buildings"]
-    assert t["classes"][0][3] == 0 and all(c[3] == 255 for c in t["classes"][1:])  # code 0 is no class
+    # the legend is the classes alone (the default style geopix writes beside the raster), while
+    # GDAL's colour table runs 0..max: without the style QGIS 3.22 listed code 0 here, and 256 items for a mask
+    assert t["renderer"] == "paletted" and t["legend"] == ["water", "trees", "buildings"]
+    assert all(c[3] == 255 for c in t["classes"])
     assert t["gdal_categories"] == ["", "water", "trees", "buildings"] and t["gdal_rat_rows"] == 3
-    # a 0/255 mask: uint8 (not 65,536 entries); GDAL's colour table is contiguous, so 256 entries, two named
-    assert len(r["classes"]) == 256 and (r["legend"][0], r["legend"][255]) == ("background", "roads")
+    assert r["legend"] == ["background", "roads"] and [c[0] for c in r["classes"]] == [0, 255]
+
+
+def test_without_geopixs_style_qgis_lists_every_code_up_to_the_highest(tmp_path) -> None:
+    """The GDAL limit the style works around (a user who deletes the .qml sees this)."""
+    roads = _class_output(tmp_path, ClassTable.build([0, 255], {0: "background", 255: "roads"}), "r.tif")
+    roads.with_suffix(".qml").unlink()
+    r = _qgis_sees(tmp_path, roads)[str(roads)]
+    assert len(r["classes"]) == 256
+    assert (r["legend"][0], r["legend"][1], r["legend"][255]) == ("background", "1", "roads")
     assert sum(c[3] > 0 for c in r["classes"]) == 2
 
 

@@ -13,6 +13,12 @@ What survives a copy of the TIFF alone is inside it: the ``GEOPIX_CLASSES`` tag 
 colour of every class) and the RGB colour map. The sidecar is derived from them
 (:meth:`~geo_pix2pix.tiles.mosaic.metadata.BandMetadata.write_sidecar`).
 
+QGIS 3.22 lists every colour-table entry in the legend, so a 0/255 mask still shows 256 items
+(254 of them transparent and numbered). QGIS loads a file's default style ``<raster stem>.qml``
+when it opens the raster, so geopix also writes one (:func:`qml_text`): a paletted renderer of the
+classes alone, by name and in their colours. It is geopix's own (:data:`QML_MARK`): a ``.qml``
+without that mark is the user's style and is left alone.
+
 Reading (:func:`read_categories`) takes names from a map's category names, then from a RAT's
 name column for codes still unnamed, so that a map named in GDAL (by QGIS, ArcGIS or
 ``gdal_edit``) trains a model whose outputs carry the same names.
@@ -26,7 +32,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["Category", "pam_xml", "read_categories", "sidecar_path"]
+__all__ = ["QML_MARK", "Category", "pam_xml", "qml_path", "qml_text", "read_categories", "sidecar_path"]
 
 #: One class: its code, name and RGBA colour.
 Category = tuple[int, str, tuple[int, int, int, int]]
@@ -40,6 +46,32 @@ _TRANSPARENT = (0, 0, 0, 0)
 def sidecar_path(raster: str | os.PathLike[str]) -> Path:
     """Where GDAL looks for a raster's PAM: ``<raster>.aux.xml``."""
     return Path(f"{os.fspath(raster)}.aux.xml")
+
+
+#: The first line of a QGIS style geopix wrote: only such a file is replaced or removed.
+QML_MARK = "<!-- geopix: the classes of the raster beside this file -->"
+
+
+def qml_path(raster: str | os.PathLike[str]) -> Path:
+    """Where QGIS looks for a raster's default style: ``<raster stem>.qml`` beside it."""
+    return Path(raster).with_suffix(".qml")
+
+
+def qml_text(classes: Sequence[Category], band: int = 1) -> str:
+    """A QGIS style (QML) with a paletted renderer of ``classes`` alone (value, colour, alpha,
+    name): the legend QGIS shows is the classes, not every code up to the highest one."""
+    root = ET.Element("qgis", version="3.22.0", styleCategories="Symbology")
+    pipe = ET.SubElement(root, "pipe")
+    renderer = ET.SubElement(pipe, "rasterrenderer", type="paletted", band=str(band), opacity="1",
+                             alphaBand="-1", nodataColor="")
+    ET.SubElement(renderer, "rasterTransparency")
+    palette = ET.SubElement(renderer, "colorPalette")
+    for code, name, (r, g, b, a) in sorted(classes):
+        ET.SubElement(palette, "paletteEntry", value=str(code), color=f"#{r:02x}{g:02x}{b:02x}",
+                      alpha=str(a), label=name)
+    ET.indent(root)
+    doctype = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
+    return f"{QML_MARK}\n{doctype}\n{ET.tostring(root, encoding='unicode')}\n"
 
 
 def pam_xml(classes: Sequence[Category], band: int = 1) -> str:

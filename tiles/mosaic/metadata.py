@@ -34,7 +34,7 @@ from typing import Any
 from rasterio.enums import ColorInterp
 
 from geo_pix2pix.tiles.atomic import atomic_path
-from geo_pix2pix.tiles.encoding.categories import Category, pam_xml, sidecar_path
+from geo_pix2pix.tiles.encoding.categories import QML_MARK, Category, pam_xml, qml_path, qml_text, sidecar_path
 from geo_pix2pix.tiles.encoding.classes import ClassTable
 
 __all__ = ["BandMetadata"]
@@ -144,15 +144,31 @@ class BandMetadata:
 
     def write_sidecar(self, out: str | os.PathLike[str]) -> None:
         """Write ``<out>.aux.xml`` naming the classes for GDAL and QGIS (category names, colour
-        table with alpha, RAT), or remove one left by a file this output replaced: the sidecar
-        belongs to the file at ``out``, and a stale one would rename or recolour its codes."""
-        sidecar, classes = sidecar_path(out), self.categories()
+        table with alpha, RAT) and QGIS's default style ``<out stem>.qml`` (a legend of the classes
+        alone), or remove those left by a file this output replaced: they belong to the file at
+        ``out``, and stale ones would rename or recolour its codes. A ``.qml`` geopix did not write
+        is the user's style: never replaced nor removed."""
+        sidecar, style, classes = sidecar_path(out), qml_path(out), self.categories()
+        ours = not style.exists() or _is_ours(style)
         if not classes or max(c[0] for c in classes) > 65535 or min(c[0] for c in classes) < 0:
-            with contextlib.suppress(FileNotFoundError):
-                sidecar.unlink()
+            for path in (sidecar, style) if ours else (sidecar,):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
             return
         with atomic_path(sidecar) as tmp:
             tmp.write_text(pam_xml(classes), encoding="utf-8")
+        if ours:
+            with atomic_path(style) as tmp:
+                tmp.write_text(qml_text(classes), encoding="utf-8")
+
+
+def _is_ours(style: os.PathLike[str]) -> bool:
+    """Whether the QGIS style at ``style`` is one geopix wrote (its first line is the mark)."""
+    try:
+        with open(style, encoding="utf-8", errors="replace") as f:
+            return f.readline().rstrip("\n") == QML_MARK
+    except OSError:
+        return False
 
 
 def _rgba(color: Any) -> tuple[int, int, int, int]:

@@ -129,3 +129,29 @@ def test_merged_shards_of_a_class_output_carry_the_names(tmp_path) -> None:
     with rasterio.open(tmp_path / "merged.tif") as o:
         assert (o.dtypes[0], o.nodata) == ("uint8", 254)
     assert read_categories(tmp_path / "merged.tif") == {0: "background", 255: "roads"}
+
+
+def test_the_default_style_lists_only_the_classes_and_leaves_a_users_style_alone(tmp_path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from geo_pix2pix.tiles.encoding.categories import QML_MARK, qml_path
+
+    table = ClassTable.build([0, 255], {0: "background", 255: "roads"}, {0: (0, 0, 0), 255: (255, 255, 255)})
+    out = _class_output(tmp_path, table, "roads.tif")
+    style = qml_path(out)
+    assert style == tmp_path / "roads.qml" and style.read_text().startswith(QML_MARK)
+    entries = ET.fromstring(style.read_text().split("\n", 2)[2]).findall(".//colorPalette/paletteEntry")
+    assert [(e.get("value"), e.get("label"), e.get("color"), e.get("alpha")) for e in entries] == [
+        ("0", "background", "#000000", "255"), ("255", "roads", "#ffffff", "255")]
+    style.write_text("<qgis>the user's own style</qgis>")  # replaced neither by a new class output ...
+    _class_output(tmp_path, table, "roads.tif", overwrite=True)
+    assert style.read_text() == "<qgis>the user's own style</qgis>"
+    src = write_raster(tmp_path / "in3.tif", smooth_image(64, 96, 3, seed=3))
+    cfg = MosaicConfig(bands=(1, 2, 3), in_stats=BandStats("uint8", (0.0,) * 3, (255.0,) * 3),
+                       out_stats=BandStats("uint8", (0.0,) * 3, (255.0,) * 3), tile=32, overlap=8)
+    mosaic_raster(src, out, lambda x, valid=None: x.copy(), cfg, overwrite=True)
+    assert style.exists()  # ... nor removed by a picture written over the output
+    style.unlink()
+    _class_output(tmp_path, table, "roads.tif", overwrite=True)
+    mosaic_raster(src, out, lambda x, valid=None: x.copy(), cfg, overwrite=True)
+    assert not style.exists() and not sidecar_path(out).exists()  # geopix's own style goes with its classes
