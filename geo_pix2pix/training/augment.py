@@ -156,10 +156,6 @@ def photometric(x: torch.Tensor, valid: torch.Tensor, strength: float, blur_nois
 
     bright, contrast, sat = draw(-0.2 * s, 0.2 * s), draw(1 - 0.3 * s, 1 + 0.3 * s), draw(1 - 0.3 * s, 1 + 0.3 * s)
     gamma = torch.exp2(draw(-0.4 * s, 0.4 * s))
-    blur, noise = draw(0, 1) < blur_noise, draw(0, 1) < blur_noise
-    sigma_b, sigma_n = draw(0.3, 1.0), draw(0.0, 0.03)
-    noise_field = torch.from_numpy(rng.standard_normal((n, c, *x.shape[-2:]), dtype=np.float32)).to(x.device)
-
     u = (x.float() + 1) / 2
     v = valid.float()
     mean = (u * v).sum((1, 2, 3), keepdim=True) / (v.sum((1, 2, 3), keepdim=True) * c).clamp(min=1)
@@ -168,8 +164,13 @@ def photometric(x: torch.Tensor, valid: torch.Tensor, strength: float, blur_nois
         grey = u.mean(1, keepdim=True)
         u = (grey + (u - grey) * sat).clamp(0, 1)
     u = u.clamp(min=1e-6) ** gamma
-    u = torch.where(blur, _gaussian_blur(u, sigma_b[:, 0, 0, 0]), u)
-    u = torch.where(noise, u + noise_field * sigma_n, u).clamp(0, 1)
+    if blur_noise > 0:  # no draws at all without it: blur and noise cost more than the rest together
+        blur, noise = draw(0, 1) < blur_noise, draw(0, 1) < blur_noise
+        sigma_b, sigma_n = draw(0.3, 1.0), draw(0.0, 0.03)
+        field = torch.from_numpy(rng.standard_normal((n, c, *x.shape[-2:]), dtype=np.float32)).to(x.device)
+        under = torch.where(valid, u, mean)  # what lies under a mask must not bleed into valid pixels
+        u = torch.where(blur, _gaussian_blur(under, sigma_b[:, 0, 0, 0]), u)
+        u = torch.where(noise, u + field * sigma_n, u).clamp(0, 1)
     y = (u * 2 - 1).to(x.dtype)
     return _like(torch.where(valid.expand_as(x), y, x), x)
 

@@ -168,3 +168,14 @@ def test_batch_of_the_family_reads_the_augmented_windows() -> None:
     d = _windows()
     got = with_augment(make, Augment(colour=1.0), seed=0)(d, 1)
     assert not torch.equal(got.real_A, d["imagery"]) and torch.equal(got.real_B, d["maps"])
+
+
+def test_what_lies_under_a_mask_does_not_reach_valid_pixels() -> None:
+    make = with_augment(_seen, Augment(colour=1.0, blur_noise=1.0, scale=1.5), seed=4)
+    white, black = _windows(), _windows()
+    for d, under in ((white, 1.0), (black, -1.0)):
+        d["imagery"] = d["imagery"].masked_fill(~d["imagery_valid"], under)
+    a, b = make(white, 3), make(black, 3)
+    keep = a["imagery_valid"].expand_as(a["imagery"])
+    assert torch.equal(a["imagery_valid"], b["imagery_valid"]) and bool(keep.any())
+    assert torch.allclose(a["imagery"][keep], b["imagery"][keep], atol=1e-6)
