@@ -122,6 +122,18 @@ class TrainConfig:
     stop_at: int | None = option(None, "Stop after this step with a checkpoint, as if interrupted (continue with "
                                  "--resume).", min=1)
     seed: int = option(0, "Seed of weights, window sampling, augmentation and dropout.")
+    colour_jitter: float = option(0.0, "Photometric jitter of the imagery where it is the generator's input "
+                                  "(sat2map, inpaint; never the map, nor map2sat's imagery, which is the target), "
+                                  "for training on one city or sensor and translating another: strength S scales "
+                                  "brightness +-0.2S, contrast and saturation x[1-0.3S, 1+0.3S], gamma 2**(+-0.4S) "
+                                  "of the band's range (0: off; 1: a typical choice).", min=0, max=3)
+    blur_noise: float = option(0.0, "Probability that a training window's imagery is blurred (Gaussian, sigma "
+                               "0.3-1 pixel), and, drawn apart, that it gets Gaussian noise (sigma up to 3% of the "
+                               "band's range); same sides as --colour-jitter (0: off).", min=0, max=1)
+    scale_jitter: float = option(1.0, "Zoom each training window by a factor log-uniform in [1/S, S] about its "
+                                 "centre, imagery, map and masks alike (e.g. 1.25), for cities and sensors of other "
+                                 "pixel sizes; zoom-out masks the border it has no pixels for (1: off).", min=1,
+                                 max=2)
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps.")
     amp: bool = option(True, "Float32 everywhere. By default CUDA GPUs and CPUs with native bfloat16 "
                        "(AVX512-BF16, AMX) run the networks in mixed precision.", flag="--no-amp", kind="negated")

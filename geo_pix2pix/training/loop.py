@@ -49,6 +49,7 @@ from geo_pix2pix.runtime.distributed import (
 from geo_pix2pix.tiles.encoding.classes import ClassTable
 from geo_pix2pix.tiles.errors import Interrupted
 from geo_pix2pix.tiles.pairs.dataset import PairWindowDataset
+from geo_pix2pix.training.augment import Augment, with_augment
 from geo_pix2pix.training.batches import step_loader, with_filled_input
 from geo_pix2pix.training.build import ModelSetup, Sides, build_model, build_objective, check_config
 from geo_pix2pix.training.config import TrainConfig
@@ -125,8 +126,9 @@ def _prepare(cfg: TrainConfig, family: Any, options: Any, plan: DevicePlan) -> _
     model = build_model(cfg, family, options, sides, plan)
     train_ds = PairWindowDataset(data.specs, data.index, data.imagery_stats, data.map_stats, augment=True)
     objective, balance_record = build_objective(cfg, model, sides, train_ds, data)
-    make = with_filled_input(family.batches(cfg, options, data, sides.a, sides.b), sides.a,
-                             isinstance(sides.in_stats, ClassTable))
+    make = with_augment(with_filled_input(family.batches(cfg, options, data, sides.a, sides.b), sides.a,
+                                          isinstance(sides.in_stats, ClassTable)), Augment.for_run(cfg, sides),
+                        cfg.seed)
     ema = GeneratorAverage(model.G, cfg.ema_decay) if cfg.ema_decay > 0 else None
     return _Run(cfg, data, sides, model, train_ds, objective, balance_record, validation_batches(cfg, data), make,
                 ema)
