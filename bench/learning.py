@@ -27,6 +27,12 @@ defaults) and overrides ``TrainConfig`` fields; a variant with ``ema_decay`` is 
 A variant with a ``steps`` field trains that many steps instead of ``--minutes`` (``make demo``'s
 600: ``--variant demo=steps=600,ema_decay=0.999``).
 Averaging does not change training (tested), so the two rows are the same run.
+
+``--calibrate S`` makes the budgets equal wall-clock by calibration, as ``bench/map_kinds.py``
+does: each variant first trains ``S`` seconds (seed 0) on the quiet machine, and its steps per
+second times each budget becomes that variant's fixed step count. The long runs then see the
+same steps whatever else the machine does meanwhile (a wall-clock budget would silently hand a
+run sharing the machine fewer steps); the calibration itself needs the machine quiet.
 Each scored row is also appended, as one JSON line, to ``--log`` (default bench/learning.jsonl).
 """
 
@@ -145,6 +151,19 @@ def train(name: str, recipe: dict[str, Any], specs: list[PairSpec], seed: int, m
     return fit(cfg, progress=False)
 
 
+def calibrate(variants: list[tuple[str, dict[str, Any]]], specs: list[PairSpec], seconds: float,
+              d: str) -> dict[str, float]:
+    """Steps per second of each variant, trained ``seconds`` from seed 0 (``--calibrate``)."""
+    rates = {}
+    for name, recipe in variants:
+        if "steps" in recipe:
+            continue
+        res = train(f"calibrate-{name}", recipe, specs, 0, seconds / 60, d)
+        rates[name] = res.step / seconds
+        print(f"calibration {name:16s}: {res.step} steps in {seconds:g} s", flush=True)
+    return rates
+
+
 def report(row: dict[str, Any], log: Path) -> None:
     iou = "  ".join(f"{k} {v:.3f}" for k, v in row["IoU"].items())
     print(f"{row['variant']:16s} seed {row['seed']} {row['minutes']:g} min {row['steps']} steps  {row['scene']:9s} "
@@ -173,6 +192,8 @@ def main() -> None:
     ap.add_argument("--paper", action="store_true", help="variants start from the paper's defaults")
     ap.add_argument("--city", action="store_true", help="train with Houston too; score Charlotte as well")
     ap.add_argument("--tta", action="store_true", help="also score each model with test-time augmentation")
+    ap.add_argument("--calibrate", type=float, default=None, metavar="SECONDS",
+                    help="train each variant this long first; run each budget as its fixed step count")
     ap.add_argument("--log", type=Path, default=REPO / "bench" / "learning.jsonl")
     a = ap.parse_args()
     base = {} if a.paper else dict(CPU_RECIPE)
@@ -182,10 +203,12 @@ def main() -> None:
     to_score = scenes(a.city)
     with tempfile.TemporaryDirectory() as d:
         specs = aligned_specs(training_dir(Path(d), a.city), "AB")
+        rates = calibrate(variants, specs, a.calibrate, d) if a.calibrate else {}
         for minutes in a.minutes:
             for seed in a.seeds:
                 for name, recipe in variants:
-                    res = train(name, recipe, specs, seed, minutes, d)
+                    fixed = {"steps": max(1, round(rates[name] * minutes * 60))} if name in rates else {}
+                    res = train(name, recipe | fixed, specs, seed, minutes, d)
                     _score_run(a, name, recipe, res, seed, minutes, to_score)
 
 
