@@ -101,9 +101,15 @@ class ClassTable:
         mask would list 65,536 entries); otherwise uint16. The output nodata is the map's own
         nodata code if it is usable, else the type's top code (255, 65535) if free, else the
         highest free code below it, so that it lands where a legend ends.
+
+        Classes without a colour get distinct hues, except a binary mask with no colours at all
+        (codes 0 and one other, such as a 0/255 road mask): it keeps the black and white of its
+        greyscale display, rather than a saturated hue for the background over the imagery.
         """
         codes = sorted({int(c) for c in codes})
         names, colors = names or {}, colors or {}
+        if not colors and len(codes) == 2 and codes[0] == 0:
+            colors = {0: (0, 0, 0), codes[1]: (255, 255, 255)}
         wide = min(codes) < 0 or max(codes) > 255 or len(codes) > 255
         dtype = "uint16" if wide else "uint8"
         top = 65535 if wide else 255

@@ -127,3 +127,14 @@ def test_nearest_colour_is_the_exact_nearest_on_integer_rgb_ties_to_the_first() 
     assert (nearest_colour_classes(batch, colors, owner) == np.stack([expected, expected[::-1]])).all()
     tie = np.array([[[0.0]], [[0.0]], [[0.0]]], np.float32)  # equally near both colours
     assert nearest_colour_classes(tie, np.array([[1, 0, 0], [0, 1, 0]], np.float32), np.array([7, 3])) == 7
+
+
+def test_a_binary_mask_without_colours_stays_black_and_white() -> None:
+    """A 0/255 road mask has no colour table; its classes keep its greyscale display's black and
+    white (a hue for the background would cover the imagery in QGIS); given colours win."""
+    assert ClassTable.build([0, 255]).colormap()[0][:3] == (0, 0, 0)
+    assert ClassTable.build([0, 255]).colormap()[255][:3] == (255, 255, 255)
+    assert ClassTable.build([0, 1]).colormap()[1][:3] == (255, 255, 255)
+    assert ClassTable.build([0, 255], colors={255: (255, 0, 0)}).colormap()[255][:3] == (255, 0, 0)
+    three = ClassTable.build([0, 1, 2]).colormap()
+    assert len({three[c][:3] for c in (0, 1, 2)}) == 3 and three[1][:3] != (255, 255, 255)
