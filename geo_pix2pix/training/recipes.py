@@ -20,6 +20,8 @@ __all__ = ["apply_recipe", "values_in_use", "L1_OPTIONS"]
 
 #: Options that only weigh the L1 to the target (a run that trains no L1 has no use for them).
 L1_OPTIONS = ("lambda_l1", "edge_weight")
+#: The augmentation options that act on the imagery only where it is the generator's input.
+PHOTOMETRIC_OPTIONS = frozenset({"colour_jitter", "blur_noise"})
 
 
 def apply_recipe(cfg: TrainConfig, recipe: str, given: frozenset[str] | set[str] = frozenset()
@@ -43,10 +45,13 @@ def apply_recipe(cfg: TrainConfig, recipe: str, given: frozenset[str] | set[str]
 def values_in_use(cfg: TrainConfig, taken: Mapping[str, Any]) -> dict[str, Any]:
     """The values ``taken`` from a recipe that the run of ``cfg`` trains with, for the recipe line:
     a categorical map drawn as the output learns its classes by cross-entropy, without an L1
-    (:mod:`~geo_pix2pix.training.output_head`), so the L1's weights are left out."""
-    if not _categorical_output(cfg):
-        return dict(taken)
-    return {k: v for k, v in taken.items() if k not in L1_OPTIONS}
+    (:mod:`~geo_pix2pix.training.output_head`), so the L1's weights are left out; imagery that is
+    the target (map2sat) is never jittered (:mod:`~geo_pix2pix.training.augment`), so the
+    photometric options are left out there."""
+    unused = set(L1_OPTIONS) if _categorical_output(cfg) else set()
+    if cfg.task == "translate" and cfg.direction == "map2sat":
+        unused |= PHOTOMETRIC_OPTIONS
+    return {k: v for k, v in taken.items() if k not in unused}
 
 
 def _categorical_output(cfg: TrainConfig) -> bool:
