@@ -61,7 +61,9 @@ def test_geodeep_mask_agrees_with_geopix_translate_on_a_real_raster(tmp_path) ->
     _train_roads(tmp_path / "run")
     onnx_file = tmp_path / "classes.onnx"
     export_onnx(ExportConfig(str(tmp_path / "run"), str(onnx_file), tile=256))
-    region = EXAMPLES / "charlotte_sat.tif"  # another city than the training one
+    # the training city, where 40 steps draw more than one class (3.1% beside the background here); on
+    # Charlotte (another city, mostly fields) an AMX machine's model drew 0.6%, below the 2% check
+    region = EXAMPLES / "houston_sat.tif"
     mask = geodeep.segment(str(region), str(onnx_file), output_type="raw")
     model = geopix.load_model(onnx_file, device="cpu")
     model.translate(region, tmp_path / "geopix.tif")  # the graph's 256-pixel tiles, a quarter overlap
