@@ -39,7 +39,7 @@ def quality_vs_time(fig: dict[str, Any], out: Path) -> Path:
         a.plot(fig["minutes"], run["road_iou"], marker + "-", label=name)
         b.plot(fig["minutes"], run["miou_common"], marker + "-", label=name)
     for ax, what in ((a, "road IoU"), (b, f"mIoU ({fig['common_classes']})")):
-        ax.set_xlabel("training time (minutes on 2 CPU cores, one run per budget)")
+        ax.set_xlabel("minutes of training (one run per budget)", fontsize=8)
         ax.set_ylabel(what, fontsize=8)
         ax.set_xticks(fig["minutes"])
         ax.set_ylim(0, 0.7)
