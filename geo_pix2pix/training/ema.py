@@ -26,7 +26,6 @@ raw G goes on training and is kept in the checkpoint next to it.
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import torch
 from torch import nn
@@ -44,7 +43,8 @@ def ema_decay_at(decay: float, step: int) -> float:
 
 class GeneratorAverage:
     """An averaged copy of ``G`` (same architecture, device and memory layout), in eval mode and
-    without gradients; :meth:`update` after every step, :meth:`state_dict` into the checkpoint."""
+    without gradients; :meth:`update` after every step. The checkpoint keeps :attr:`module`'s
+    weights (:func:`~geo_pix2pix.files.checkpoint.training_state`'s ``G_ema``)."""
 
     def __init__(self, G: nn.Module, decay: float) -> None:
         self.decay = decay
@@ -64,9 +64,3 @@ class GeneratorAverage:
         torch._foreach_lerp_(mine, theirs, weight)
         for b_ema, b in zip(self.module.buffers(), G.buffers(), strict=True):
             b_ema.copy_(b)
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.module.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.module.load_state_dict(state)

@@ -112,6 +112,11 @@ class _Run:
     ema: GeneratorAverage | None
 
     @property
+    def averaged(self) -> nn.Module | None:
+        """The averaged generator, if the run keeps one (checkpointed beside G)."""
+        return self.ema.module if self.ema is not None else None
+
+    @property
     def published(self) -> nn.Module:
         """The generator the run publishes (validation, samples, model file): the average if there is one."""
         return self.ema.module if self.ema is not None else self.model.G
@@ -284,9 +289,8 @@ def _checkpoint(run: _Run, out: Path, metrics: MetricsLog | None, step: int, spe
     m = run.model
     rng = gather_rng()
     if metrics is not None:  # rank 0
-        ema = run.ema.module if run.ema is not None else None
         save_checkpoint(out / "checkpoint.pt", training_state(m.G, m.D, m.opts.G, m.opts.D, m.opts.scaler, step,
-                                                              spent, cuda, rng, G_ema=ema))
+                                                              spent, cuda, rng, G_ema=run.averaged))
         save_model(out / "model.safetensors", run.published.state_dict(), m.meta(run.cfg, run.data, run.sides, step))
         metrics.flush()
 
@@ -313,7 +317,7 @@ def _open_run(run: _Run, out: Path, world: World, resume: bool, cuda: bool) -> t
         m = run.model
         start, spent_before = agree(lambda: restore_training_state(
             load_checkpoint(out / "checkpoint.pt"), m.G, m.D, m.opts.G, m.opts.D, m.opts.scaler, cuda, world.rank,
-            world.size, seed=run.cfg.seed, G_ema=run.ema.module if run.ema is not None else None))
+            world.size, seed=run.cfg.seed, G_ema=run.averaged))
         if metrics is not None:
             metrics.truncate_after(start)
         log.info("resuming %s at step %d", out, start)
