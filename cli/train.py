@@ -220,6 +220,7 @@ def _config(kw: dict[str, Any], given: set[str]) -> TrainConfig:
     """A new run's config from the command line (before the recipe)."""
     from geo_pix2pix.tiles.errors import OutputExistsError
     from geo_pix2pix.tiles.pairs.pair import PairSpec
+    from geo_pix2pix.tiles.raster import check_input_file
 
     _one_length(given)
     if kw["task"] == "inpaint":
@@ -246,6 +247,9 @@ def _config(kw: dict[str, Any], given: set[str]) -> TrainConfig:
         kw["map_kind"] = "categorical"  # the layers' classes
     else:
         pairs = _pairs(kw["imagery"], kw["maps"], kw["pairs_csv"])
+    for imagery, maps in pairs:  # refused here, before the recipe line reads as a start
+        check_input_file(imagery, "imagery")
+        check_input_file(maps, "map")
     what = "inpaint" if kw["task"] == "inpaint" else kw["direction"]
     out = Path(kw["out"] or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-{what}")
     if out.exists() and any(out.iterdir()):

@@ -301,6 +301,18 @@ def test_missing_balance_palette_is_one_line_error(tmp_path, geopix, tiny_pair) 
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("missing", ["imagery", "map"])
+def test_missing_input_is_refused_before_the_recipe_line(tmp_path, geopix, tiny_pair, missing) -> None:
+    """A refused run prints its error alone: a recipe line first would read as a start."""
+    sat, mp = tiny_pair
+    paths = {"imagery": sat, "map": mp, missing: tmp_path / "nope.tif"}
+    r = geopix("train", "--imagery", paths["imagery"], "--maps", paths["map"], "--out", tmp_path / "run",
+               "--steps", "2", "--device", "cpu")
+    nope = tmp_path / "nope.tif"
+    assert r.code == 1 and r.err.strip().splitlines() == [f"geopix: error: {missing} not found: {nope}"]
+    assert not (tmp_path / "run").exists()
+
+
 def test_palette_head_trains_paints_palette_colours_and_refuses_map2sat(tmp_path, geopix, tiny_pair) -> None:
     sat, mp = tiny_pair
     pal = _two_class_palette(tmp_path)
