@@ -5,7 +5,8 @@ overlapping by ``tiles_overlap`` percent, each window's centre kept (no blending
 raster's edge, then a 5x5 median filter of the class indices. geopix blends overlapping tiles on
 its own grid and reflects at edges. So the masks agree where the tilings allow: measured on the
 real Charlotte raster (bench figures in docs/user-guide/onnx.md), ~96% of pixels as they come and
-~99% once geopix's classes get GeoDeep's median filter too.
+~99% once geopix's classes get GeoDeep's median filter too. The test's model is short-trained and
+speckled, so only the filtered agreement is a contract: the raw one measures the speckle.
 """
 
 from __future__ import annotations
@@ -73,5 +74,9 @@ def test_geodeep_mask_agrees_with_geopix_translate_on_a_real_raster(tmp_path) ->
         index = model.meta.output_stats.indices(src.read(1))
     shares = np.bincount(mask.ravel(), minlength=3) / mask.size
     assert np.sort(shares)[-2] > 0.02  # the model draws more than one class, so agreement means something
-    assert (index == mask).mean() > 0.9
-    assert (median_filter(index.astype(np.uint8), 5) == mask).mean() > 0.97
+    # Compared after GeoDeep's own 5x5 median filter, 32 pixels in from the raster's edge: a model this
+    # short draws speckle, which the filter removes on GeoDeep's side only (an 80-step model: 80% of
+    # pixels agree as they come, 99.2% filtered), and reads the edge differently (GeoDeep pads zeros,
+    # geopix reflects: a 40-step model's first 32 rows disagreed on 15%, the inside on 1.7%)
+    inside = np.s_[32:-32, 32:-32]
+    assert (median_filter(index.astype(np.uint8), 5) == mask)[inside].mean() > 0.97
