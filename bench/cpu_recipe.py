@@ -27,6 +27,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -123,7 +124,7 @@ def write_preview(path: Path, sat: np.ndarray, shown: dict[str, np.ndarray], ref
     print(f"preview ({' | '.join(['satellite', *shown, 'map'])}): {path}")
 
 
-def main() -> None:
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -133,54 +134,55 @@ def main() -> None:
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--tta", action="store_true", help="also score both with test-time augmentation")
     ap.add_argument("--preview", type=Path, default=None, help="PNG of the first seed's held-out predictions")
-    a = ap.parse_args()
-    recipe = ({} if a.paper else dict(CPU_RECIPE)) | {
-        k: ast.literal_eval(v) if v[:1].isdigit() or v[:1] in "-[(" or v in ("True", "False") else v
-        for k, v in (item.split("=", 1) for item in a.recipe)}
-    specs = aligned_specs(DATA, "AB")
-    sat, ref = load_images(specs[-N_EVAL:])
-    train_sat, train_ref = load_images(specs[:-N_EVAL])
-    seconds = a.minutes * 60
-    print(f"maps256: {len(specs) - N_EVAL} training images, {N_EVAL} held out; {a.minutes:g} min per run; "
-          f"{os.cpu_count()} cpu, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    print(f"geopix recipe: {recipe or 'paper defaults'}")
-    rows: dict[str, list[dict[str, float]]] = {"geopix": [], "baseline": [], "geopix+tta": [], "baseline+tta": []}
-    shown: dict[str, np.ndarray] = {}
-    with tempfile.TemporaryDirectory() as d:
-        for seed in a.seeds:
-            cfg = TrainConfig(pairs=tuple(specs), out=str(Path(d) / f"geopix{seed}"), val_pairs=N_EVAL,
-                              time_budget=seconds, seed=seed, device="cpu", val_every=10**9,
-                              checkpoint_every=10**9, **recipe)
-            res = fit(cfg, progress=False)
-            pred = Predictor(res.run_dir, "cpu")
-            r, iou = score(pred, sat, ref)
-            r["steps"] = res.step
-            if not shown:
-                shown["geopix"] = np.concatenate([pred(sat[i:i + 1]) for i in range(len(sat))])
-            rows["geopix"].append(r)
-            report("geopix", seed, r, iou)
-            if a.tta:
-                pred.tta = True
-                r, iou = score(pred, sat, ref)
-                rows["geopix+tta"].append(r | {"steps": res.step})
-                report("geopix+tta", seed, r, iou)
-            if a.skip_baseline:
-                continue
-            G, steps = baseline(seed, seconds, train_sat, train_ref)
-            with torch.inference_mode():
-                r, iou = score(lambda x, G=G: G(torch.from_numpy(x)).numpy(), sat, ref)
-                r["steps"] = steps
-                if "baseline" not in shown:
-                    shown["baseline"] = G(torch.from_numpy(sat)).numpy()
-            rows["baseline"].append(r)
-            report("baseline", seed, r, iou)
-            if a.tta:
-                with torch.inference_mode():
-                    r, iou = score(lambda x, G=G: dihedral_mean(G, torch.from_numpy(x)).numpy(), sat, ref)
-                rows["baseline+tta"].append(r | {"steps": steps})
-                report("baseline+tta", seed, r, iou)
-    if a.preview is not None and shown:
-        write_preview(a.preview, sat, shown, ref)
+    return ap.parse_args()
+
+
+Rows = dict[str, list[dict[str, float]]]
+
+
+def _run_geopix(a: argparse.Namespace, recipe: dict[str, Any], specs: list[Any], seed: int, d: str,
+                held_out: tuple[np.ndarray, np.ndarray], rows: Rows, shown: dict[str, np.ndarray]) -> None:
+    """Train geopix's recipe for the budget from ``seed``; score it (and with --tta, its dihedral mean)."""
+    sat, ref = held_out
+    cfg = TrainConfig(pairs=tuple(specs), out=str(Path(d) / f"geopix{seed}"), val_pairs=N_EVAL,
+                      time_budget=a.minutes * 60, seed=seed, device="cpu", val_every=10**9,
+                      checkpoint_every=10**9, **recipe)
+    res = fit(cfg, progress=False)
+    pred = Predictor(res.run_dir, "cpu")
+    r, iou = score(pred, sat, ref)
+    r["steps"] = res.step
+    if not shown:
+        shown["geopix"] = np.concatenate([pred(sat[i:i + 1]) for i in range(len(sat))])
+    rows["geopix"].append(r)
+    report("geopix", seed, r, iou)
+    if a.tta:
+        pred.tta = True
+        r, iou = score(pred, sat, ref)
+        rows["geopix+tta"].append(r | {"steps": res.step})
+        report("geopix+tta", seed, r, iou)
+
+
+def _run_baseline(a: argparse.Namespace, seed: int, train: tuple[np.ndarray, np.ndarray],
+                  held_out: tuple[np.ndarray, np.ndarray], rows: Rows, shown: dict[str, np.ndarray]) -> None:
+    """Train the plain pix2pix baseline for the same budget from ``seed``; score it like geopix."""
+    sat, ref = held_out
+    G, steps = baseline(seed, a.minutes * 60, *train)
+    with torch.inference_mode():
+        r, iou = score(lambda x, G=G: G(torch.from_numpy(x)).numpy(), sat, ref)
+        r["steps"] = steps
+        if "baseline" not in shown:
+            shown["baseline"] = G(torch.from_numpy(sat)).numpy()
+    rows["baseline"].append(r)
+    report("baseline", seed, r, iou)
+    if a.tta:
+        with torch.inference_mode():
+            r, iou = score(lambda x, G=G: dihedral_mean(G, torch.from_numpy(x)).numpy(), sat, ref)
+        rows["baseline+tta"].append(r | {"steps": steps})
+        report("baseline+tta", seed, r, iou)
+
+
+def _summary(rows: Rows) -> None:
+    """Means over the seeds, then geopix against the baseline as ratios from this run."""
     for name, rs in rows.items():
         if rs:
             print(f"mean {name:8s}: " + "  ".join(f"{k} {np.mean([r[k] for r in rs]):.4g}" for k in rs[0]))
@@ -191,6 +193,28 @@ def main() -> None:
                 b = np.mean([r[k] for r in rows["baseline" + suffix]])
                 ratio = f"{g / b:.2f}" if b else f"n/a (baseline {b:.3g})"
                 print(f"ratio geopix{suffix} / baseline{suffix} {k}: {ratio}")
+
+
+def main() -> None:
+    a = _args()
+    recipe = ({} if a.paper else dict(CPU_RECIPE)) | {
+        k: ast.literal_eval(v) if v[:1].isdigit() or v[:1] in "-[(" or v in ("True", "False") else v
+        for k, v in (item.split("=", 1) for item in a.recipe)}
+    specs = aligned_specs(DATA, "AB")
+    held_out, train = load_images(specs[-N_EVAL:]), load_images(specs[:-N_EVAL])
+    print(f"maps256: {len(specs) - N_EVAL} training images, {N_EVAL} held out; {a.minutes:g} min per run; "
+          f"{os.cpu_count()} cpu, torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    print(f"geopix recipe: {recipe or 'paper defaults'}")
+    rows: Rows = {"geopix": [], "baseline": [], "geopix+tta": [], "baseline+tta": []}
+    shown: dict[str, np.ndarray] = {}
+    with tempfile.TemporaryDirectory() as d:
+        for seed in a.seeds:
+            _run_geopix(a, recipe, specs, seed, d, held_out, rows, shown)
+            if not a.skip_baseline:
+                _run_baseline(a, seed, train, held_out, rows, shown)
+    if a.preview is not None and shown:
+        write_preview(a.preview, held_out[0], shown, held_out[1])
+    _summary(rows)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ def plain_step(G: nn.Module, D: nn.Module, oG, oD, real_A, real_B) -> None:  # n
     oG.step()
 
 
-def main() -> None:
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--batch", type=int, default=1)
@@ -110,57 +111,30 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="also time geopix's step under torch.compile")
     ap.add_argument("--channels-last", action="store_true",
                     help="geopix trains in channels_last (the default plan trains in the default layout on a CPU)")
-    a = ap.parse_args()
-    plan = plan_device("cpu", amp=not a.no_amp)
-    if a.channels_last:
-        import dataclasses
+    return ap.parse_args()
 
-        plan = dataclasses.replace(plan, channels_last=True)
 
+def _loader(a: argparse.Namespace) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches of the Houston pair's windows through geopix's own dataset and sampler."""
     spec = PairSpec(str(DATA / "houston_sat.tif"), str(DATA / "houston_map.tif"))
     prep = prepare_pair(spec, TilerConfig(tile=a.tile, split=SplitConfig(val_fraction=0.0)))
     ds = PairWindowDataset([prep.spec], prep.train, prep.imagery_stats, prep.map_stats)
     total = a.steps * a.rounds + a.rounds * 2
-    loader = iter(torch.utils.data.DataLoader(
+    return iter(torch.utils.data.DataLoader(
         ds, batch_sampler=StepBatchSampler([len(prep.train)], [1.0], a.batch, 0, 0, total),
         num_workers=a.workers, prefetch_factor=4 if a.workers else None))
-    fixed = next(loader)
-    A, B, V = fixed["imagery"], fixed["maps"], fixed["valid"]
-    if plan.channels_last:
-        A, B = A.contiguous(memory_format=torch.channels_last), B.contiguous(memory_format=torch.channels_last)
 
-    (base, bopt), (geo, gopt) = make_models(a.tile, a.ngf), geopix_models(a.tile, a.ngf, plan)
-    amp, w = plan.autocast(), Objective()
-    times: dict[str, list[float]] = {"baseline": [], "geopix": [], "premade": []}
-    compiled = compiled_models(a.tile, a.ngf, plan, Batch(A, B, V), w, amp) if a.compile else None
-    if compiled is not None:
-        times["compiled"] = []
-    for _ in range(a.rounds):
-        plain_step(base.G, base.D, bopt.G, bopt.D, A, B)  # warm-up
-        t = time.perf_counter()
-        for _ in range(a.steps):
-            plain_step(base.G, base.D, bopt.G, bopt.D, A, B)
-        times["baseline"].append(time.perf_counter() - t)
 
-        gan_step(geo, gopt, Batch(A, B, V), w, amp)
-        t = time.perf_counter()
-        for _ in range(a.steps):
-            b = next(loader)
-            gan_step(geo, gopt, Batch(b["imagery"], b["maps"], b["valid"]), w, amp)
-        times["geopix"].append(time.perf_counter() - t)
+def _timed(fn: Callable[[], object], steps: int) -> float:
+    """Seconds for ``steps`` calls of ``fn``, after one untimed warm-up call."""
+    fn()
+    t = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return time.perf_counter() - t
 
-        t = time.perf_counter()
-        for _ in range(a.steps):
-            gan_step(geo, gopt, Batch(A, B, V), w, amp)
-        times["premade"].append(time.perf_counter() - t)
 
-        if compiled is not None:
-            gan_step(*compiled, Batch(A, B, V), w, amp)
-            t = time.perf_counter()
-            for _ in range(a.steps):
-                gan_step(*compiled, Batch(A, B, V), w, amp)
-            times["compiled"].append(time.perf_counter() - t)
-
+def _report(a: argparse.Namespace, plan: Any, times: dict[str, list[float]]) -> None:
     sps = {k: a.steps * a.batch / float(np.median(v)) for k, v in times.items()}
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpu, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; python {sys.version.split()[0]}")
@@ -174,6 +148,40 @@ def main() -> None:
     if "compiled" in sps:
         print(f"ratio compiled / eager geopix step (pre-made batches): {sps['compiled'] / sps['premade']:.3f}")
         print(f"ratio compiled geopix / plain eager baseline: {sps['compiled'] / sps['baseline']:.3f}")
+
+
+def main() -> None:
+    a = _args()
+    plan = plan_device("cpu", amp=not a.no_amp)
+    if a.channels_last:
+        import dataclasses
+
+        plan = dataclasses.replace(plan, channels_last=True)
+    loader = _loader(a)
+    fixed = next(loader)
+    A, B, V = fixed["imagery"], fixed["maps"], fixed["valid"]
+    if plan.channels_last:
+        A, B = A.contiguous(memory_format=torch.channels_last), B.contiguous(memory_format=torch.channels_last)
+
+    (base, bopt), (geo, gopt) = make_models(a.tile, a.ngf), geopix_models(a.tile, a.ngf, plan)
+    amp, w = plan.autocast(), Objective()
+
+    def from_loader() -> None:
+        b = next(loader)
+        gan_step(geo, gopt, Batch(b["imagery"], b["maps"], b["valid"]), w, amp)
+
+    steps: dict[str, Callable[[], object]] = {
+        "baseline": lambda: plain_step(base.G, base.D, bopt.G, bopt.D, A, B),
+        "geopix": from_loader,
+        "premade": lambda: gan_step(geo, gopt, Batch(A, B, V), w, amp)}
+    if a.compile:
+        compiled = compiled_models(a.tile, a.ngf, plan, Batch(A, B, V), w, amp)
+        steps["compiled"] = lambda: gan_step(*compiled, Batch(A, B, V), w, amp)
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(a.rounds):
+        for k, fn in steps.items():
+            times[k].append(_timed(fn, a.steps))
+    _report(a, plan, times)
 
 
 if __name__ == "__main__":
