@@ -33,11 +33,16 @@ def _source(ax: Any, fig: dict[str, Any]) -> None:
 
 def quality_vs_time(fig: dict[str, Any], out: Path) -> Path:
     """Held-out road IoU and mIoU (classes with >= 1% of the pixels) of each default against its
-    training budget: one run per budget, since the learning rate decays over the budget."""
+    training budget: one run per budget, since the learning rate decays over the budget. A run of
+    another seed (``other_seed``) is drawn as a hollow marker of its series' colour at its budget."""
     f, (a, b) = plt.subplots(1, 2, figsize=(9, 4.2), sharex=True)
+    other = fig.get("other_seed", {})
     for (name, run), marker in zip(fig["series"].items(), "os^v", strict=False):
-        a.plot(fig["minutes"], run["road_iou"], marker + "-", label=name)
-        b.plot(fig["minutes"], run["miou_common"], marker + "-", label=name)
+        for ax, key in ((a, "road_iou"), (b, "miou_common")):
+            (line,) = ax.plot(fig["minutes"], run[key], marker + "-", label=name)
+            if name in other:
+                ax.plot([other["minutes"]], [other[name][key]], marker, mfc="none", color=line.get_color(),
+                        label=f"{name}, seed {other['seed']}" if ax is a else None)
     for ax, what in ((a, "road IoU"), (b, f"mIoU ({fig['common_classes']})")):
         ax.set_xlabel("minutes of training (one run per budget)", fontsize=8)
         ax.set_ylabel(what, fontsize=8)

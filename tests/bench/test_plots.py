@@ -17,7 +17,7 @@ FIGURES = REPO / "bench" / "figures.json"
 def _numbers(node: Any, key: str = "") -> list[tuple[str, float]]:
     """Every measured number of figures.json, with where it sits (settings such as batch sizes,
     tile sizes and the minutes-per-step scale are not measurements and are left out)."""
-    settings = {"batches", "tiles", "tiles_run", "steps", "columns", "rows", "minutes_per_step", "minutes"}
+    settings = {"batches", "tiles", "tiles_run", "steps", "columns", "rows", "minutes_per_step", "minutes", "seed"}
     if isinstance(node, dict):
         return [n for k, v in node.items() if k not in settings and not k.startswith("_")
                 for n in _numbers(v, f"{key}.{k}")]
