@@ -205,12 +205,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     with signals.installed(), _peers(world):
         for step_i, batch in zip(range(start, end), loader, strict=False):  # the loop ends at `last`
             lr = _lr_at(cfg, step_i, now if world.distributed else elapsed())
-            _set_lr(model.opts, lr, model.family.d_lr_factor(options))
-            _set_frozen(model.G, model.family.frozen_parameters(model.G, options, step_i))
-            made = run.make(to_device(batch, plan), step_i, world.rank, world.size)
-            losses = gan_step(nets, model.opts, made, run.objective, plan.autocast())
-            if run.ema is not None:
-                run.ema.update(model.G, step_i)
+            losses = _train_step(run, nets, plan, options, world, step_i, batch, lr)
             step = step_i + 1
             now, stop = agree_stop(elapsed(), signals.requested is not None)
             last = step == end or (budget is not None and now >= budget) or stop
@@ -230,6 +225,20 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     if signals.requested is not None:
         raise _interrupted(signals.requested, step, out)
     return FitResult(out, step, last_val)
+
+
+def _train_step(run: _Run, nets: Networks, plan: DevicePlan, options: Any, world: World, step_i: int,
+                batch: dict[str, torch.Tensor], lr: float) -> StepLosses:
+    """One optimiser step of G and D at learning rate ``lr``, then the average's update: the
+    family's frozen parameters and D's learning-rate factor first, the batch made on the device."""
+    model = run.model
+    _set_lr(model.opts, lr, model.family.d_lr_factor(options))
+    _set_frozen(model.G, model.family.frozen_parameters(model.G, options, step_i))
+    made = run.make(to_device(batch, plan), step_i, world.rank, world.size)
+    losses = gan_step(nets, model.opts, made, run.objective, plan.autocast())
+    if run.ema is not None:
+        run.ema.update(model.G, step_i)
+    return losses
 
 
 class _Clock:
