@@ -35,7 +35,7 @@ __all__ = ["config_options", "click_option", "option_group", "field_option", "ov
 
 #: Path options that may name a directory: run directories, and vector sources (OGR opens a
 #: folder of shapefiles as one).
-_DIRECTORY_OK = ("out", "from_run", "holes")
+_DIRECTORY_OK = ("out", "from_run", "init_from", "holes")
 
 
 def _kind(f: Field[Any], spec: OptionSpec) -> str:

@@ -90,6 +90,8 @@ def _model_lines(meta: dict[str, Any]) -> list[str]:
         f"tile size:   {meta['tile_size']}",
         f"trained:     {meta['step']} steps",
     ]
+    if meta.get("extra", {}).get("init_from"):
+        lines.append(f"started:     from the generator of {meta['extra']['init_from']} (--init-from)")
     pairs = meta.get("pairs", [])
     for p in pairs[:3]:
         what = p["imagery"] if p["imagery"] == p["maps"] else f"{p['imagery']} + {p['maps']}"

@@ -32,6 +32,7 @@ from geo_pix2pix.training.data import TrainingData, pair_meta
 from geo_pix2pix.training.objective import LossTerm, Networks, Objective
 from geo_pix2pix.training.output_head import head_of, head_terms, shared_weights
 from geo_pix2pix.training.step import Optimisers, make_optimisers, place
+from geo_pix2pix.training.warm_start import warm_start
 
 __all__ = ["Sides", "ModelSetup", "check_config", "build_model", "build_objective"]
 
@@ -86,6 +87,8 @@ class ModelSetup:
                       "min_valid": cfg.min_valid, "val_pairs": cfg.val_pairs}}
         if cfg.family_options:
             extra["family_options"] = dict(cfg.family_options)
+        if cfg.init_from:
+            extra["init_from"] = cfg.init_from
         extra["map_kind"] = data.map_kind if cfg.task == "translate" else "imagery"
         if cfg.task != "translate":
             extra["task"] = cfg.task
@@ -129,9 +132,11 @@ def check_discriminator_fits(tile: int, dcfg: Any) -> None:
                           "--tile-size, fewer --d-layers" + (" or fewer --num-d" if dcfg.num_d > 1 else ""))
 
 
-def build_model(cfg: TrainConfig, family: Family, opts: Any, sides: Sides, plan: DevicePlan) -> ModelSetup:
+def build_model(cfg: TrainConfig, family: Family, opts: Any, sides: Sides, plan: DevicePlan,
+                fresh: bool = True) -> ModelSetup:
     """The family's G and D (seeded by ``cfg.seed``), placed for ``plan``, with Adam and the
-    family's generator terms; a palette head where the config asks for one."""
+    family's generator terms; a palette head where the config asks for one. A ``fresh`` run (not
+    a resume, which reads its checkpoint) starts G from ``--init-from``'s generator if given."""
     categorical_out = isinstance(sides.out_stats, ClassTable)
     if categorical_out and (cfg.palette_head or cfg.balance_palette):
         raise GeopixError("--palette-head and --balance-palette are for rendered (RGB) maps; this map is "
@@ -153,6 +158,9 @@ def build_model(cfg: TrainConfig, family: Family, opts: Any, sides: Sides, plan:
     G = place(with_output_head(family.build_generator(gcfg), sides.out_stats), plan)
     D = place(family.build_discriminator(dcfg), plan)
     family.initialise(G, cfg, opts)
+    if cfg.init_from and fresh:
+        with torch.random.fork_rng(devices=[]):  # building the source draws nothing from the run's stream
+            warm_start(G, cfg.init_from)
     opts_ = make_optimisers(G, D, plan, cfg.lr, (cfg.beta1, cfg.beta2), family.d_lr_factor(opts))
     # after G, D and Adam: a term may build a network of its own (VGG), which draws from the seeded RNG
     terms = family.generator_terms(cfg, opts, plan, sides.out_stats)

@@ -79,6 +79,11 @@ class TrainConfig:
                             "e.g. smp:resnet34.")
     encoder_weights: str | None = option(None, "Local encoder weights (.safetensors or .pth state dict) for smp "
                                          "generators; nothing is downloaded.", kind="path")
+    init_from: str | None = option(
+        None, "Start the generator from this run's (or model file's) generator: one trained self-supervised on "
+        "imagery without maps (geopix train --task inpaint with the same --ngf and --tile-size), or a model of "
+        "another city. Tensors of the same shape are copied (an inpainting model's mask channel dropped), the rest "
+        "start fresh; the discriminator and the optimiser start afresh.", kind="path")
     ngf: int = option(64, "Generator filters in the first layer (fewer: smaller, faster model; pix2pixhd: the "
                       "finest branch's, the global generator has ngf x 2**n-local-enhancers).", min=1)
     ndf: int = option(64, "Discriminator filters in the first layer.", min=1)

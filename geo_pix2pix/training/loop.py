@@ -122,13 +122,14 @@ class _Run:
         return self.ema.module if self.ema is not None else self.model.G
 
 
-def _prepare(cfg: TrainConfig, family: Any, options: Any, plan: DevicePlan) -> _Run:
+def _prepare(cfg: TrainConfig, family: Any, options: Any, plan: DevicePlan, resume: bool) -> _Run:
     """Data (align, split, index, statistics) and build (the family's networks, optimisers and
-    the objective of the GAN step), before anything is created on disk."""
+    the objective of the GAN step), before anything is created on disk. The average of G, if
+    any, starts from G as built (a warm start included)."""
     data = prepare_training(cfg)
     cfg = _with_epoch_steps(cfg, data)
     sides = Sides.of(cfg, data)
-    model = build_model(cfg, family, options, sides, plan)
+    model = build_model(cfg, family, options, sides, plan, fresh=not resume)
     train_ds = PairWindowDataset(data.specs, data.index, data.imagery_stats, data.map_stats, augment=True)
     objective, balance_record = build_objective(cfg, model, sides, train_ds, data)
     make = with_augment(with_filled_input(family.batches(cfg, options, data, sides.a, sides.b), sides.a,
@@ -184,7 +185,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     plan = plan_device(device_for(cfg.device), cfg.amp)
     log.info("training %s on %s%s", family.name, plan.describe(),
              f", rank {world.rank} of {world.size}" if world.distributed else "")
-    run = agree(lambda: _prepare(cfg, family, options, plan))
+    run = agree(lambda: _prepare(cfg, family, options, plan, resume))
     cfg, model = run.cfg, run.model
     nets = _distribute(run, plan, world)
 
