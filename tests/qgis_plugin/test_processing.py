@@ -63,6 +63,9 @@ def _cases(p: dict[str, Path]) -> list[dict]:
         run("translate", "translate", {**translate, "OUTPUT": "TEMPORARY_OUTPUT"}),
         run("train_classes", "train", {"IMAGERY": [s["sat"]], "MAPS": [s["classes"]], "STEPS": 2, "TILE_SIZE": 64,
                                        "DEVICE": "cpu", "OUTPUT": f"{out}/classes_run", "EXTRA_OPTIONS": TINY_TRAIN}),
+        run("train_started", "train", {"IMAGERY": [s["sat"]], "MAPS": [s["map"]], "STEPS": 2, "TILE_SIZE": 64,
+                                       "INIT_FROM": s["model"], "DEVICE": "cpu", "OUTPUT": f"{out}/started_run",
+                                       "EXTRA_OPTIONS": TINY_TRAIN}),
         run("classes", "translate", {**translate, "INPUT": s["sat"], "MODEL": f"{out}/classes_run",
                                      "OUTPUT": f"{out}/classes.tif"}),
         {"id": "classes_layer", "kind": "layer", "path": f"{out}/classes.tif", "png": f"{out}/classes.png"},
@@ -162,6 +165,15 @@ def test_force_reaches_geopix_as_its_option(session) -> None:
     res = _ok(results["forced"])
     assert any(kind == "command" and " --force" in text for kind, text in res["log"])
     assert np.array_equal(_read(res["results"]["OUTPUT"]), _read(_ok(results["translate"])["results"]["OUTPUT"]))
+
+
+def test_a_run_starts_from_the_folder_given(session) -> None:
+    """INIT_FROM is train's --init-from: the new run's generator starts from the tiny model's."""
+    p, results = session
+    res = _ok(results["train_started"])
+    assert any(kind == "command" and f" --init-from {p['model']}" in text for kind, text in res["log"])
+    assert any("tensors copied" in text for _, text in res["log"])
+    assert res["results"]["STEP"] == 2
 
 
 def test_every_dialog_is_built_and_the_provider_can_execute(session) -> None:

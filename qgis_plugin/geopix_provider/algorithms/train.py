@@ -62,6 +62,9 @@ class Train(GeopixAlgorithm):
         self.add_advanced(QgsProcessingParameterNumber(
             "BATCH_SIZE", "Tiles per step [default: by recipe]", QgsProcessingParameterNumber.Integer,
             optional=True, minValue=1))
+        self.add_advanced(QgsProcessingParameterFile(
+            "INIT_FROM", "Start the generator from this run folder's (an inpaint run on imagery without maps, or "
+            "another city's model; the same network)", behavior=QgsProcessingParameterFile.Folder, optional=True))
         self.add_device()
         self.add_advanced(QgsProcessingParameterString(
             "EXTRA_OPTIONS", "Extra options of 'geopix train', e.g. --ngf 16 --lambda-l1 200", optional=True))
@@ -83,6 +86,8 @@ class Train(GeopixAlgorithm):
             args += self.option(parameters, context, "TILE_SIZE", "--tile-size", int)
             args += self.option(parameters, context, "BATCH_SIZE", "--batch-size", int)
             args += self.flag(parameters, context, "OVERWRITE", "--overwrite")
+            if given(parameters, "INIT_FROM"):
+                args += ["--init-from", absolute(self.parameterAsFile(parameters, "INIT_FROM", context))]
         args += self.option(parameters, context, "DEVICE", "--device", str)
         extra = self.parameterAsString(parameters, "EXTRA_OPTIONS", context) if given(parameters, "EXTRA_OPTIONS") \
             else ""
