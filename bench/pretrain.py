@@ -37,7 +37,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from learning import DATA, N_EVAL, REPO, _score_run, keep, scenes, training_dir  # noqa: E402
+from learning import DATA, N_EVAL, REPO, _score_run, keep, scenes, train, training_dir  # noqa: E402
 
 from geo_pix2pix.tiles.pairs.aligned import aligned_specs  # noqa: E402
 from geo_pix2pix.tiles.pairs.pair import PairSpec  # noqa: E402
@@ -70,18 +70,18 @@ def imagery_set(d: Path, held_out: bool) -> list[PairSpec]:
     return [PairSpec(r, r) for r in rasters]
 
 
-def run(specs: list[PairSpec], recipe: dict[str, Any], out: Path, seed: int, steps: int | None,
-        seconds: float | None, **extra: Any) -> Any:
-    """One training part: ``steps`` steps, or ``seconds`` of training (a calibration)."""
-    cfg = TrainConfig(pairs=tuple(specs), out=str(out), seed=seed, device="cpu", val_every=10**9,
-                      checkpoint_every=10**9, steps=steps or 1, time_budget=seconds, **recipe, **extra)
+def inpaint(imagery: list[PairSpec], out: Path, seed: int, steps: int | None, seconds: float | None) -> Any:
+    """The inpainting part: ``steps`` steps, or ``seconds`` of training (a calibration), every
+    image trained on (no validation; the translation part is bench/learning.py's ``train``)."""
+    cfg = TrainConfig(pairs=tuple(imagery), out=str(out), seed=seed, device="cpu", val_every=10**9,
+                      checkpoint_every=10**9, steps=steps or 1, time_budget=seconds, val_fraction=0.0, **PRETRAIN)
     return fit(cfg, progress=False)
 
 
 def calibrate(imagery: list[PairSpec], pairs: list[PairSpec], seconds: float, d: Path) -> tuple[float, float]:
     """Steps per second of the inpainting and the translation parts (seed 0, ``seconds`` each)."""
-    a = run(imagery, PRETRAIN, d / "cal-inpaint", 0, None, seconds, val_fraction=0.0).step / seconds
-    b = run(pairs, RECIPE, d / "cal-translate", 0, None, seconds, val_pairs=N_EVAL).step / seconds
+    a = inpaint(imagery, d / "cal-inpaint", 0, None, seconds).step / seconds
+    b = train("calibrate-translate", RECIPE, pairs, 0, seconds / 60, str(d)).step / seconds
     print(f"calibration: inpainting {a:.3f} steps/s, translation {b:.3f} steps/s ({seconds:g} s each)", flush=True)
     return a, b
 
@@ -112,9 +112,9 @@ def main() -> None:
         name = f"pretrain-{a.pretrain:g}" + ("" if a.held_out else "-no-held-out")
         print(f"{name}: {steps_a} inpainting steps, then {steps_b} translation steps", flush=True)
         for seed in a.seeds:
-            pre = run(imagery, PRETRAIN, d / f"inpaint-{seed}", seed, steps_a, None, val_fraction=0.0)
-            res = run(pairs, RECIPE, d / f"{name}-{seed}", seed, steps_b, None, val_pairs=N_EVAL,
-                      init_from=str(pre.run_dir))
+            pre = inpaint(imagery, d / f"inpaint-{seed}", seed, steps_a, None)
+            res = train(name, RECIPE | {"steps": steps_b, "init_from": str(pre.run_dir)}, pairs, seed, a.minutes,
+                        str(d))
             if a.keep:
                 keep(Path(res.run_dir), a.keep / f"{name}-{seed}-{a.minutes:g}", res.step, a.minutes)
             _score_run(a, name, RECIPE | {"pretrain_steps": steps_a, "init_from": "inpainting"}, res, seed,

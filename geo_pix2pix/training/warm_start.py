@@ -51,10 +51,6 @@ class WarmStart:
     cut: int
     fresh: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "family": self.family, "copied": self.copied, "cut": self.cut,
-                "fresh": list(self.fresh)}
-
     def describe(self) -> str:
         total = self.copied + len(self.fresh)
         cut = f" ({self.cut} cut to the image channels, the hole mask's dropped)" if self.cut else ""
