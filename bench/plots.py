@@ -25,9 +25,9 @@ FIGURES = HERE / "figures.json"
 OUT = HERE.parent / "docs" / "images"
 
 
-def _source(ax: Any, fig: dict[str, Any]) -> None:
-    """The figure's provenance under the plot, small: date, machine, command."""
-    ax.annotate(f"{fig['date']}, {fig['machine']}\n{fig['command']}", (0, 0), (0, -34),
+def _source(ax: Any, fig: dict[str, Any], below: float = 34) -> None:
+    """The figure's provenance ``below`` points under the plot, small: date, machine, command."""
+    ax.annotate(f"{fig['date']}, {fig['machine']}\n{fig['command']}", (0, 0), (0, -below),
                 xycoords="axes fraction", textcoords="offset points", va="top", fontsize=6.5, color="#555555")
 
 
@@ -35,23 +35,24 @@ def quality_vs_time(fig: dict[str, Any], out: Path) -> Path:
     """Held-out road IoU and mIoU (classes with >= 1% of the pixels) of each default against its
     training budget: one run per budget, since the learning rate decays over the budget. A run of
     another seed (``other_seed``) is drawn as a hollow marker of its series' colour at its budget."""
-    f, (a, b) = plt.subplots(1, 2, figsize=(9, 4.2), sharex=True)
+    f, (a, b) = plt.subplots(1, 2, figsize=(9, 5.2), sharex=True)
     other = fig.get("other_seed", {})
     for (name, run), marker in zip(fig["series"].items(), "os^v", strict=False):
         for ax, key in ((a, "road_iou"), (b, "miou_common")):
             (line,) = ax.plot(fig["minutes"], run[key], marker + "-", label=name)
             if name in other:
                 ax.plot([other["minutes"]], [other[name][key]], marker, mfc="none", color=line.get_color(),
-                        label=f"{name}, seed {other['seed']}" if ax is b else None)
+                        label=f"{name}, seed {other['seed']}" if ax is a else None)
     for ax, what in ((a, "road IoU"), (b, f"mIoU ({fig['common_classes']})")):
         ax.set_xlabel("minutes of training (one run per budget)", fontsize=8)
         ax.set_ylabel(what, fontsize=8)
         ax.set_xticks(fig["minutes"])
         ax.set_ylim(0, 0.7)
         ax.grid(alpha=0.3)
-    b.legend(fontsize=7, loc="lower right")  # the mIoU panel is empty below 0.24; the road panel is not
+    # under both panels: inside either it would hide the first minute's points
+    a.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.13), ncol=2, frameon=False)
     f.suptitle(fig["title"], fontsize=9)
-    _source(a, fig)
+    _source(a, fig, below=96)
     return _save(f, out / "bench_quality_vs_time.svg")
 
 

@@ -48,9 +48,10 @@ from geo_pix2pix.training.loop import fit  # noqa: E402
 RECIPE: dict[str, Any] = dict(CPU_RECIPE) | {"ema_decay": 0.999}
 #: The inpainting part: the translation U-Net's shape (tile, ngf, norm) with the CPU recipe's batch and
 #: learning rate; one PatchGAN and the global critic, the inpaint family's CPU choices.
-PRETRAIN: dict[str, Any] = {"task": "inpaint", "family": "inpaint", "tile": 64, "batch_size": 16, "ngf": 32,
-                            "ndf": 32, "lr": 1e-3, "lambda_l1": 100.0,
-                            "family_options": {"num_d": 1, "lambda_feat": 0.0}}
+#: Taken from the recipe, so the two U-Nets stay one network if the recipe changes.
+PRETRAIN: dict[str, Any] = {"task": "inpaint", "family": "inpaint", "lambda_l1": 100.0,
+                            "family_options": {"num_d": 1, "lambda_feat": 0.0},
+                            **{k: CPU_RECIPE[k] for k in ("tile", "batch_size", "ngf", "ndf", "lr")}}
 
 
 def imagery_set(d: Path, held_out: bool) -> list[PairSpec]:
