@@ -1,5 +1,5 @@
 """Periodic patterns in translated maps: the autocorrelation of each raster's grey level at lags
-along its rows, so a pattern repeating every N pixels (a generator's artefact tied to its stride)
+along its rows and columns, so a pattern repeating every N pixels (a generator's artefact tied to its stride)
 shows as a peak at lag N where a map of real features decays smoothly.
 
     .venv/bin/python bench/periodicity.py out/charlotte_map.tif other_map.tif [--lags 16 32 64 128]

@@ -1,23 +1,14 @@
 """bench/periodicity.py finds a pattern repeating every N pixels as a peak at lag N, and none in a
-smooth image (the measure behind keeping 128-pixel windows out of the CPU recipe)."""
+smooth image (the measure of the periodic blobs one-pair models drew on another city, issue 33)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import REPO, smooth_image, write_raster
-
-
-def _periodicity():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        import periodicity
-    finally:
-        sys.path.pop(0)
-    return periodicity
+from tests.bench import bench_script
+from tests.conftest import smooth_image, write_raster
 
 
 def test_a_pattern_every_64_pixels_peaks_at_lag_64_and_a_smooth_image_does_not(tmp_path: Path) -> None:
@@ -28,7 +19,7 @@ def test_a_pattern_every_64_pixels_peaks_at_lag_64_and_a_smooth_image_does_not(t
     a = write_raster(tmp_path / "smooth.tif", smooth.astype(np.uint8))
     b = write_raster(tmp_path / "blobs.tif", patterned)
     lags = [32, 64, 96, 128]
-    plain, periodic = (_periodicity().autocorrelation(str(p), lags) for p in (a, b))
+    plain, periodic = (bench_script("periodicity").autocorrelation(str(p), lags) for p in (a, b))
     assert periodic[1] > 0.8 and periodic[3] > 0.8  # every 64 pixels: 64 and 128
     assert periodic[0] < 0.2 and periodic[2] < 0.2  # half-way between the blobs
     assert plain[1] < 0.5 and plain[1] < periodic[1] - 0.4
@@ -36,6 +27,6 @@ def test_a_pattern_every_64_pixels_peaks_at_lag_64_and_a_smooth_image_does_not(t
 
 def test_it_prints_a_row_per_raster(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     path = write_raster(tmp_path / "a.tif", smooth_image(128, 128, 3, seed=1))
-    _periodicity().main([str(path), "--lags", "16", "64"])
+    bench_script("periodicity").main([str(path), "--lags", "16", "64"])
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["lag:", "16", "64"] and out[1].endswith(str(path)) and len(out) == 2

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
+from tests.bench import bench_script
 from tests.conftest import REPO
 
 FIGURES = REPO / "bench" / "figures.json"
@@ -38,12 +38,7 @@ def test_every_plotted_figure_is_recorded_in_bench_readme() -> None:
 
 
 def test_plots_are_drawn_from_the_figures(tmp_path: Path) -> None:
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        import plots
-    finally:
-        sys.path.pop(0)
-    written = plots.main(["--out", str(tmp_path)])
+    written = bench_script("plots").main(["--out", str(tmp_path)])
     assert sorted(p.name for p in written) == ["bench_memory.svg", "bench_quality_vs_time.svg", "bench_throughput.svg"]
     for path in written:
         assert path.read_text().lstrip().startswith("<?xml") and "<svg" in path.read_text()
