@@ -18,7 +18,7 @@ $G tile --imagery $DATA/houston_sat.tif --maps $DATA/houston_map.tif --out out/c
 
 echo "== 3/5 train satellite -> map on 32 maps256 pairs (the last 8 held out whole), CPU recipe"
 # Without the recipe's augmentation: it pays from about 5 minutes of training on, and in the
-# demo's 600 steps (about a minute) it cost road IoU 0.22 -> 0.15 (bench/README.md, issue 33).
+# demo's 600 steps (about a minute) it cost road IoU 0.28 -> 0.14 (bench/README.md, issue 33).
 $G train --aligned-dir $DATA/maps256 --val-pairs 8 --out runs/demo --steps 600 \
          --colour-jitter 0 --scale-jitter 1 --val-every 200 --checkpoint-every 300 --seed 0 --overwrite
 

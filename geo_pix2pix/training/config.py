@@ -23,8 +23,12 @@ __all__ = ["CPU_RECIPE", "DIRECTIONS", "RECIPES", "TrainConfig"]
 DIRECTIONS = ("sat2map", "map2sat")
 
 #: What trains best on a CPU in a fixed time, found by measurement (``bench/cpu_recipe.py`` and
-#: ``bench/learning.py``, figures in ``bench/README.md``): a U-Net half as wide on 64-pixel windows,
-#: 16 to a batch, so a step is cheap and many windows are seen; a 5x higher learning rate and a 4x
+#: ``bench/learning.py``, figures in ``bench/README.md``): a U-Net half as wide on 128-pixel windows,
+#: 4 to a batch, so a step is cheap (the same pixels per step as 16 windows of 64, at the same step
+#: rate) while each window shows streets in more of their context and the U-Net gets a seventh
+#: level (10.5M weights against 7.3M at 64 pixels); 128-pixel windows were ahead of or level with
+#: 64-pixel ones at every budget measured, from 600 steps to 40 minutes and on a held-out city
+#: (bench/README.md, fourth round). A 5x higher learning rate and a 4x
 #: heavier L1 term, so the map's colours are learnt in hundreds of steps rather than tens of
 #: thousands; and the L1 weighted 5x at the map's colour edges (``edge_weight`` 4), so thin strokes
 #: such as roads are drawn early. The GAN term and the PatchGAN stay, with batch norm (instance norm
@@ -34,9 +38,10 @@ DIRECTIONS = ("sat2map", "map2sat")
 #: those pairs in a longer run, for a little road IoU and about a tenth of the steps; in the
 #: first minute or two it costs more than it gives. The averaged generator (``ema_decay``) stays
 #: off: on top of the augmentation it gained nothing, and in short runs it lagged. The fully
-#: convolutional U-Net translates tiles of any multiple of 32 pixels.
+#: convolutional U-Net translates tiles of any multiple of 128 pixels (``geopix translate``'s
+#: default tile is 256).
 CPU_RECIPE: Mapping[str, Any] = MappingProxyType(
-    {"tile": 64, "batch_size": 16, "ngf": 32, "ndf": 32, "lr": 1e-3, "lambda_l1": 400.0, "edge_weight": 4.0,
+    {"tile": 128, "batch_size": 4, "ngf": 32, "ndf": 32, "lr": 1e-3, "lambda_l1": 400.0, "edge_weight": 4.0,
      "colour_jitter": 1.0, "scale_jitter": 1.25})
 
 #: The Pix2Pix family's named sets of defaults: ``paper`` is the paper's configuration

@@ -56,7 +56,7 @@ def test_training_infers_the_kind_and_records_the_classes(class_pair, tmp_path, 
     assert ("below the " in r.out or "above the " in r.out) and "everywhere" in r.out
     # classes are learnt by cross-entropy alone: the recipe line and metrics.csv show no L1 (issue 30)
     line = r.err.split("recipe cpu: ")[1].split(" (")[0]
-    assert r.err.count("map kind:") == 1 and line.startswith("batch_size 16, lr 0.001, colour_jitter 1")
+    assert r.err.count("map kind:") == 1 and line.startswith("batch_size 4, lr 0.001, colour_jitter 1")
     assert "lambda_l1" not in line and "edge_weight" not in line
     rows = metric_rows(tmp_path / "r")
     assert all(row["G_L1"] == "" and float(row["G_CE"]) > 0 and row["G_GAN"] != "" for row in rows)

@@ -8,7 +8,8 @@ from geo_pix2pix.inference.translate import MIN_DEFAULT_TILE, default_tile
 
 
 @pytest.mark.parametrize(("trained", "h", "w", "tile"), [
-    (64, 2048, 2048, 256),    # the CPU recipe's 64-pixel model: four times the side on big rasters
+    (64, 2048, 2048, 256),    # a 64-pixel model: four times the side on big rasters
+    (128, 2048, 2048, 256),   # the CPU recipe's 128-pixel model: twice the side
     (96, 5000, 300, 288),     # the smallest multiple of the training tile >= 256
     (256, 4000, 4000, 256),   # the paper's tile is already large enough
     (512, 4000, 4000, 512),   # never smaller than the training tile
