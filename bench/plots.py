@@ -18,6 +18,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+# SVG element ids are random unless salted: with a fixed salt a redraw of unchanged figures
+# writes the same bytes, so a diff of docs/images shows only plots whose figures changed.
+matplotlib.rcParams["svg.hashsalt"] = "geopix"
 import matplotlib.pyplot as plt  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
