@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The geopix demo, run by `make demo`: learn satellite -> map from 32 image pairs of the pix2pix
-# "maps" dataset for 600 steps (about 2 minutes on 2 CPU cores), score it on 8 held-out images,
+# "maps" dataset for 600 steps (1.3 to 2.5 minutes on 2 CPU cores), score it on 8 held-out images,
 # then translate a georeferenced scene (Charlotte) into a map COG on its exact grid.
 # On a GPU the same commands run with mixed precision and the paper's settings.
 set -euo pipefail
