@@ -17,8 +17,8 @@ __all__ = ["MIN_DEFAULT_TILE", "default_tile", "choose_tiling", "check_tile", "c
 
 log = logging.getLogger(__name__)
 
-#: Smallest tile translate picks by default. A model trained on small windows (the CPU recipe
-#: trains on 128 pixels) scores as well on larger tiles, and larger tiles are faster (fewer tiles
+#: Smallest tile translate picks by default. A model trained on small windows (such as the CPU
+#: recipe's, ``CPU_RECIPE["tile"]``) scores as well on larger tiles, and larger tiles are faster (fewer tiles
 #: for the same overlap fraction) and show their boundaries less (measured in bench/README.md,
 #: "Figures moved out of docstrings").
 MIN_DEFAULT_TILE = 256
