@@ -62,11 +62,14 @@ def _is_run_dir(path: str) -> bool:
 
 
 def _generator_line(g: dict[str, Any]) -> str:
-    """The generator's name and, for Pix2PixHD and SPADE, its shape (what decides tile multiples)."""
+    """The generator's name and, for Pix2PixHD, SPADE and a U-Net of fixed depth, its shape (what
+    decides tile multiples)."""
     if g.get("name") == "spade":
         style = f"style encoder ({g['style_dim']}-d styles)" if g.get("style_dim") else "no style encoder"
         return (f"spade: ngf {g['ngf']}, {g['n_up']} upsamplings, {g['hidden']} hidden per SPADE, {style}; "
                 f"tiles in multiples of {2 ** g['n_up']}")
+    if g.get("name") == "unet" and g.get("depth"):  # a fixed --unet-depth (else it follows the tile)
+        return f"unet: {g['depth']} levels; tiles in multiples of {2 ** g['depth']}"
     if g.get("name") != "pix2pixhd":
         return str(g.get("name"))
     mult = 2 ** (g["n_downsample"] + g["n_local_enhancers"])

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 import numpy as np
 
 from geo_pix2pix.families.multiscale import MultiScaleFamily, MultiScaleOptions
+from geo_pix2pix.families.pix2pix import check_unet
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.training.objective import Batch
 from geo_pix2pix.training.option_fields import option
@@ -182,6 +183,7 @@ class Inpaint(MultiScaleFamily):
         if cfg.direction != "sat2map" or cfg.palette_head or cfg.balance_palette or cfg.balance_classes:
             raise GeopixError("--direction, --palette-head and the class balance options are for translation; "
                               "inpainting learns the imagery itself")
+        check_unet(cfg)
         try:
             parse_kinds(opts.hole_kinds)
         except ValueError as exc:
@@ -193,7 +195,7 @@ class Inpaint(MultiScaleFamily):
         from geo_pix2pix.models.registry import GeneratorConfig
 
         return GeneratorConfig(name=cfg.generator, in_channels=in_channels + 1, out_channels=out_channels,
-                               tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=False,
+                               tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=False, depth=cfg.unet_depth,
                                encoder_weights=cfg.encoder_weights)
 
     def discriminator_for(self, cfg: TrainConfig, opts: InpaintOptions, in_channels: int,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from geo_pix2pix.families.base import Family
+from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.training.config import RECIPES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,7 +21,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
     from geo_pix2pix.training.config import TrainConfig
 
-__all__ = ["Pix2Pix", "FAMILY"]
+__all__ = ["Pix2Pix", "FAMILY", "check_unet"]
+
+
+def check_unet(cfg: TrainConfig) -> None:
+    """Refuse a U-Net the run cannot build, in one line before anything is written:
+    ``--unet-depth`` with an smp generator (its depth is its encoder's), or a depth the training
+    tile is not a multiple of."""
+    if cfg.generator != "unet":
+        if cfg.unet_depth:
+            raise GeopixError(f"--unet-depth is for the unet generator; {cfg.generator} takes its depth from its "
+                              "encoder")
+        return
+    from geo_pix2pix.models.unet import unet_depth
+
+    unet_depth(cfg.tile, cfg.unet_depth)
 
 
 class Pix2Pix(Family):
@@ -28,12 +43,15 @@ class Pix2Pix(Family):
     summary: ClassVar[str] = "U-Net (or smp encoder U-Net) + PatchGAN, adversarial + lambda * L1"
     recipes: ClassVar[Mapping[str, Mapping[str, Any]]] = RECIPES
 
+    def check(self, cfg: TrainConfig, opts: Any) -> None:
+        check_unet(cfg)
+
     def configure(self, cfg: TrainConfig, opts: Any, in_channels: int, out_channels: int,
                   head: Mapping[str, Any]) -> tuple[GeneratorConfig, DiscriminatorConfig]:
         from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
 
         gcfg = GeneratorConfig(name=cfg.generator, in_channels=in_channels, out_channels=out_channels,
-                               tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=True,
+                               tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=True, depth=cfg.unet_depth,
                                encoder_weights=cfg.encoder_weights, **head)
         dcfg = DiscriminatorConfig(in_channels=in_channels + out_channels, ndf=cfg.ndf, n_layers=cfg.d_layers,
                                    norm=cfg.d_norm)

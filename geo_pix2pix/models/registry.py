@@ -32,6 +32,7 @@ class GeneratorConfig:
         ngf: filters of the first layer (unet).
         norm: ``batch`` or ``instance`` (unet).
         dropout: dropout 0.5 next to the bottleneck (unet), the paper's noise source.
+        depth: stride-2 levels (unet; 0: as many as ``tile`` allows, up to 8, the paper's).
         encoder_weights: local file of smp encoder weights (not stored in model files).
         palette: colours (in the output's normalised space) of a palette head
             (:class:`~geo_pix2pix.models.palette_head.PaletteHead`); empty: plain output.
@@ -45,6 +46,7 @@ class GeneratorConfig:
     ngf: int = 64
     norm: str = "batch"
     dropout: bool = True
+    depth: int = 0
     encoder_weights: str | None = None
     palette: tuple[tuple[float, ...], ...] = ()
     palette_classes: tuple[int, ...] = ()
@@ -52,6 +54,8 @@ class GeneratorConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("encoder_weights")  # the weights are in the model file itself
+        if not self.depth:  # files of a depth that follows the tile stay as they were
+            d.pop("depth")
         if not self.palette:  # files without a head stay as they were
             d.pop("palette")
             d.pop("palette_classes")
@@ -157,7 +161,7 @@ def build_discriminator(cfg: DiscriminatorConfig) -> nn.Module:
 def _unet(cfg: GeneratorConfig) -> nn.Module:
     from geo_pix2pix.models.unet import UnetGenerator
 
-    return UnetGenerator(cfg.in_channels, cfg.out_channels, cfg.tile, cfg.ngf, cfg.norm, cfg.dropout)
+    return UnetGenerator(cfg.in_channels, cfg.out_channels, cfg.tile, cfg.ngf, cfg.norm, cfg.dropout, cfg.depth)
 
 
 @register_generator("smp")

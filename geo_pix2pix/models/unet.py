@@ -9,9 +9,16 @@ blocks next to the bottleneck (three for 256 tiles), and a Tanh maps to [-1, 1].
 
 The number of downsamplings follows the tile: ``log2`` of the tile's largest power-of-two
 divisor, capped at 8 (a 128 tile has 7, a 512 tile keeps 8 and a 2x2 bottleneck); at least 5
-are needed, so tiles must be multiples of 32. Built recursively like the reference
-implementation so the module structure, and hence the parameter count (54,413,955 for 3->3
-channels at 256 with batch norm; the reference prints "54.414 M"), match it.
+are needed, so tiles must be multiples of 32. A fixed ``depth`` (5 to 8) builds fewer levels,
+so the bottleneck of a training window keeps several cells (a 128 tile at depth 5: 4x4): with a
+1x1 bottleneck every cell of the level above sits at a corner of the zero padding, and the
+transposed convolution gives each of them its own weights, so a model can tie what it draws to
+the position in its window and repeat it, tile after tile, where the imagery tells it little
+(``bench/periodicity.py``).
+
+Built recursively like the reference implementation so the module structure, and hence the
+parameter count (54,413,955 for 3->3 channels at 256 with batch norm; the reference prints
+"54.414 M"), match it.
 """
 
 from __future__ import annotations
@@ -29,8 +36,12 @@ MAX_DOWNS = 8
 MIN_DOWNS = 5
 
 
-def unet_depth(tile: int) -> int:
-    """Number of stride-2 downsamplings for a tile: log2 of its power-of-two factor, <= 8."""
+def unet_depth(tile: int, depth: int = 0) -> int:
+    """Number of stride-2 downsamplings for a tile: ``depth`` if given (0: log2 of the tile's
+    power-of-two factor, <= 8, the paper's); the tile must be a multiple of ``2 ** depth``."""
+    if depth and not MIN_DOWNS <= depth <= MAX_DOWNS:
+        raise TileSizeError(f"the unet generator's depth (--unet-depth) must be {MIN_DOWNS} to {MAX_DOWNS} "
+                            f"levels (0: from the tile), got {depth}")
     downs = 0
     while tile % (2 ** (downs + 1)) == 0 and downs < MAX_DOWNS:
         downs += 1
@@ -39,7 +50,10 @@ def unet_depth(tile: int) -> int:
             f"the unet generator needs a tile size that is a multiple of {2 ** MIN_DOWNS}, "
             f"got {tile}; use e.g. {max(2 ** MIN_DOWNS, (tile // 32) * 32 or 32)}"
         )
-    return downs
+    if depth > downs:
+        raise TileSizeError(f"a unet generator of depth {depth} needs a tile size that is a multiple of "
+                            f"{2 ** depth}, got {tile}")
+    return depth or downs
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -87,9 +101,9 @@ class UnetGenerator(nn.Module):
     """The paper's U-Net: ``(N, in_channels, T, T)`` in [-1, 1] -> ``(N, out_channels, T, T)``."""
 
     def __init__(self, in_channels: int, out_channels: int, tile: int, ngf: int = 64,
-                 norm: str = "batch", dropout: bool = True) -> None:
+                 norm: str = "batch", dropout: bool = True, depth: int = 0) -> None:
         super().__init__()
-        downs = unet_depth(tile)
+        downs = unet_depth(tile, depth)
         block = _SkipBlock(ngf * 8, ngf * 8, innermost=True, norm=norm)
         for _ in range(downs - 5):  # the 512-channel levels between the bottleneck and C256
             block = _SkipBlock(ngf * 8, ngf * 8, sub=block, norm=norm, dropout=dropout)

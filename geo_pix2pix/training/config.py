@@ -91,6 +91,9 @@ class TrainConfig:
         "start fresh; the discriminator and the optimiser start afresh.", kind="path")
     ngf: int = option(64, "Generator filters in the first layer (fewer: smaller, faster model; pix2pixhd: the "
                       "finest branch's, the global generator has ngf x 2**n-local-enhancers).", min=1)
+    unet_depth: int = option(0, "Stride-2 levels of the unet generator, 5 to 8 (0: as many as the training tile "
+                             "allows, up to 8, the paper's: a 1x1 bottleneck in a 128- or 256-pixel window). Fewer "
+                             "levels keep a bottleneck of several cells in each window.", min=0, max=8)
     ndf: int = option(64, "Discriminator filters in the first layer.", min=1)
     norm: str = option("batch", "Generator normalisation.", choices=("batch", "instance"))
     d_layers: int = option(3, "PatchGAN layers per discriminator (3: 70x70 patches).", min=1, max=6)

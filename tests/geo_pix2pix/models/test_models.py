@@ -43,6 +43,44 @@ def test_unet_refuses_tiles_it_cannot_take() -> None:
         unet_depth(100)
 
 
+def _bottleneck_side(g: torch.nn.Module, tile: int) -> int:
+    """Side of the innermost feature map the U-Net computes for a ``tile``-pixel input."""
+    sides: list[int] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: sides.append(out.shape[-1]))
+             for m in g.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        g(torch.randn(1, 3, tile, tile))
+    for h in hooks:
+        h.remove()
+    return min(sides)
+
+
+def test_a_fixed_unet_depth_keeps_a_bottleneck_of_several_cells() -> None:
+    # --unet-depth 5 on 128-pixel windows: 4x4 cells at the bottleneck instead of 1x1, a stride
+    # product of 32 (translate takes any multiple of 32), and far fewer weights (two levels less).
+    auto = build_generator(GeneratorConfig(tile=128, ngf=8)).eval()
+    five = build_generator(GeneratorConfig(tile=128, ngf=8, depth=5)).eval()
+    assert (_bottleneck_side(auto, 128), _bottleneck_side(five, 128)) == (1, 4)
+    assert (auto.multiple, five.multiple) == (128, 32)
+    assert n_params(five) < n_params(auto)
+    with torch.no_grad():
+        assert five(torch.randn(1, 3, 96, 96)).shape == (1, 3, 96, 96)
+
+
+def test_unet_depth_round_trips_and_old_files_stay_as_they_were() -> None:
+    assert "depth" not in GeneratorConfig(tile=128).to_dict()  # files that follow the tile: unchanged
+    five = GeneratorConfig(tile=128, depth=5)
+    assert GeneratorConfig.from_dict(five.to_dict()) == five
+    assert GeneratorConfig.from_dict({"tile": 128}).depth == 0
+
+
+@pytest.mark.parametrize(("tile", "depth", "message"), [(128, 4, "5 to 8"), (128, 9, "5 to 8"),
+                                                        (128, 8, "multiple of 256"), (96, 6, "multiple of 64")])
+def test_unet_refuses_a_depth_it_cannot_build(tile: int, depth: int, message: str) -> None:
+    with pytest.raises(TileSizeError, match=message):
+        unet_depth(tile, depth)
+
+
 @pytest.mark.parametrize("n_layers", [1, 2, 3, 4])
 def test_patchgan_receptive_field(n_layers: int) -> None:
     # Batch norm in eval mode uses running statistics, so no pixel mixes with far-away pixels.
