@@ -124,6 +124,8 @@ class TrainConfig:
     beta2: float = option(0.999, "Adam beta2.", min=0, max=1)
     decay_start: float = option(0.5, "Fraction of training after which the learning rate decays linearly to "
                                 "zero.", min=0, max=1)
+    warmup: float = option(0.0, "Fraction of training over which the learning rate first rises linearly from "
+                           "near zero to --lr (0: none, the paper's).", min=0, max=0.5)
     ema_decay: float = option(0.0, "Average the generator's weights over training (an exponential moving average "
                               "with this decay per step, e.g. 0.999: about the last 1000 steps, shorter at the "
                               "start); validation, samples and the model file use the average, the checkpoint "
@@ -201,7 +203,11 @@ class TrainConfig:
         return self.lr_at_fraction(step / self.steps if self.steps else 1.0)
 
     def lr_at_fraction(self, done: float) -> float:
-        """Learning rate when a fraction ``done`` of training (steps or time budget) is done."""
+        """Learning rate when a fraction ``done`` of training (steps or time budget) is done: a
+        linear rise over the first ``warmup`` (so Adam's first, noisiest moment estimates take small
+        steps), constant, then a linear decay to 0 from ``decay_start``."""
+        if done < self.warmup:
+            return self.lr * max(done / self.warmup, 1e-3)
         if done < self.decay_start or self.decay_start >= 1.0:
             return self.lr
         return self.lr * max(0.0, 1.0 - (done - self.decay_start) / (1.0 - self.decay_start))

@@ -17,6 +17,14 @@ def test_constant_then_linear_decay_to_zero() -> None:
     assert cfg.with_(decay_start=1.0).lr_at(99) == 2e-4  # no decay
 
 
+def test_warmup_rises_linearly_then_the_schedule_goes_on() -> None:
+    cfg = TrainConfig(pairs=(PairSpec("a.tif", "b.tif"),), out="run", steps=100, lr=1e-3, warmup=0.1)
+    assert cfg.lr_at(0) == pytest.approx(1e-6)  # never exactly zero: step 0 still moves
+    assert cfg.lr_at(5) == pytest.approx(0.5e-3)
+    assert cfg.lr_at(10) == cfg.lr_at(49) == 1e-3
+    assert cfg.lr_at(75) == pytest.approx(0.5e-3)
+
+
 def test_config_round_trips_through_json() -> None:
     import json
 
