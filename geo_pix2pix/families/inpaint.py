@@ -196,6 +196,7 @@ class Inpaint(MultiScaleFamily):
 
         return GeneratorConfig(name=cfg.generator, in_channels=in_channels + 1, out_channels=out_channels,
                                tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=False, depth=cfg.unet_depth,
+                               upsample=cfg.upsample,
                                encoder_weights=cfg.encoder_weights)
 
     def discriminator_for(self, cfg: TrainConfig, opts: InpaintOptions, in_channels: int,

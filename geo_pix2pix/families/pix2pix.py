@@ -26,12 +26,12 @@ __all__ = ["Pix2Pix", "FAMILY", "check_unet"]
 
 def check_unet(cfg: TrainConfig) -> None:
     """Refuse a U-Net the run cannot build, in one line before anything is written:
-    ``--unet-depth`` with an smp generator (its depth is its encoder's), or a depth the training
-    tile is not a multiple of."""
+    ``--unet-depth`` or ``--upsample`` with an smp generator (its shape is its encoder's and
+    segmentation-models-pytorch's decoder), or a depth the training tile is not a multiple of."""
     if cfg.generator != "unet":
-        if cfg.unet_depth:
-            raise GeopixError(f"--unet-depth is for the unet generator; {cfg.generator} takes its depth from its "
-                              "encoder")
+        if cfg.unet_depth or cfg.upsample != "transposed":
+            raise GeopixError(f"--unet-depth and --upsample are for the unet generator; {cfg.generator} has its "
+                              "encoder's depth and smp's decoder")
         return
     from geo_pix2pix.models.unet import unet_depth
 
@@ -52,6 +52,7 @@ class Pix2Pix(Family):
 
         gcfg = GeneratorConfig(name=cfg.generator, in_channels=in_channels, out_channels=out_channels,
                                tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=True, depth=cfg.unet_depth,
+                               upsample=cfg.upsample,
                                encoder_weights=cfg.encoder_weights, **head)
         dcfg = DiscriminatorConfig(in_channels=in_channels + out_channels, ndf=cfg.ndf, n_layers=cfg.d_layers,
                                    norm=cfg.d_norm)

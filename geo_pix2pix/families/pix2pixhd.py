@@ -99,8 +99,8 @@ class Pix2PixHD(MultiScaleFamily):
     recipes: ClassVar[Mapping[str, Mapping[str, Any]]] = MappingProxyType({"paper": PAPER, "cpu": CPU})
 
     def check_family(self, cfg: TrainConfig, opts: Pix2PixHDOptions) -> None:
-        if cfg.generator != "unet" or cfg.unet_depth:
-            raise GeopixError("--generator and --unet-depth are pix2pix options; pix2pixhd builds its own "
+        if cfg.generator != "unet" or cfg.unet_depth or cfg.upsample != "transposed":
+            raise GeopixError("--generator, --unet-depth and --upsample are pix2pix options; pix2pixhd builds its own "
                               "coarse-to-fine generator (--n-downsample, --n-blocks, --n-local-enhancers)")
         if cfg.palette_head:
             raise GeopixError("--palette-head is a pix2pix option; train pix2pixhd on the map's colours")

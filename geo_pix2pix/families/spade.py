@@ -128,9 +128,9 @@ class Spade(MultiScaleFamily):
     def check_family(self, cfg: TrainConfig, opts: SPADEOptions) -> None:
         if cfg.direction != "map2sat":
             raise GeopixError("the spade family paints imagery from a class layout: it needs --direction map2sat")
-        if cfg.generator != "unet" or cfg.unet_depth or cfg.palette_head:
-            raise GeopixError("--generator, --unet-depth and --palette-head are pix2pix options; spade builds its "
-                              "own generator "
+        if cfg.generator != "unet" or cfg.unet_depth or cfg.upsample != "transposed" or cfg.palette_head:
+            raise GeopixError("--generator, --unet-depth, --upsample and --palette-head are pix2pix options; "
+                              "spade builds its own generator "
                               "(--ngf, --n-up, --spade-hidden)")
         multiple = self.generator_for(cfg, opts).multiple
         if cfg.tile % multiple or cfg.tile < 2 * multiple:

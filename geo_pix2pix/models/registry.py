@@ -33,6 +33,7 @@ class GeneratorConfig:
         norm: ``batch`` or ``instance`` (unet).
         dropout: dropout 0.5 next to the bottleneck (unet), the paper's noise source.
         depth: stride-2 levels (unet; 0: as many as ``tile`` allows, up to 8, the paper's).
+        upsample: the decoder's 2x upsampling (unet): ``transposed`` (the paper's) or ``resize``.
         encoder_weights: local file of smp encoder weights (not stored in model files).
         palette: colours (in the output's normalised space) of a palette head
             (:class:`~geo_pix2pix.models.palette_head.PaletteHead`); empty: plain output.
@@ -47,6 +48,7 @@ class GeneratorConfig:
     norm: str = "batch"
     dropout: bool = True
     depth: int = 0
+    upsample: str = "transposed"
     encoder_weights: str | None = None
     palette: tuple[tuple[float, ...], ...] = ()
     palette_classes: tuple[int, ...] = ()
@@ -54,8 +56,10 @@ class GeneratorConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("encoder_weights")  # the weights are in the model file itself
-        if not self.depth:  # files of a depth that follows the tile stay as they were
+        if not self.depth:  # files of the paper's U-Net shape stay as they were
             d.pop("depth")
+        if self.upsample == "transposed":
+            d.pop("upsample")
         if not self.palette:  # files without a head stay as they were
             d.pop("palette")
             d.pop("palette_classes")
@@ -161,7 +165,8 @@ def build_discriminator(cfg: DiscriminatorConfig) -> nn.Module:
 def _unet(cfg: GeneratorConfig) -> nn.Module:
     from geo_pix2pix.models.unet import UnetGenerator
 
-    return UnetGenerator(cfg.in_channels, cfg.out_channels, cfg.tile, cfg.ngf, cfg.norm, cfg.dropout, cfg.depth)
+    return UnetGenerator(cfg.in_channels, cfg.out_channels, cfg.tile, cfg.ngf, cfg.norm, cfg.dropout, cfg.depth,
+                         cfg.upsample)
 
 
 @register_generator("smp")

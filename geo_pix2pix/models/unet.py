@@ -30,7 +30,7 @@ from torch import nn
 
 from geo_pix2pix.tiles.errors import TileSizeError
 
-__all__ = ["UnetGenerator", "unet_depth", "norm_layer", "init_weights"]
+__all__ = ["UnetGenerator", "unet_depth", "norm_layer", "init_weights", "upsampler"]
 
 MAX_DOWNS = 8
 MIN_DOWNS = 5
@@ -65,12 +65,26 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown norm {kind!r}")
 
 
+def upsampler(kind: str, in_ch: int, out_ch: int, bias: bool) -> nn.Module:
+    """A 2x upsampling layer. ``transposed``: the paper's 4x4 stride-2 transposed convolution,
+    which computes even and odd output pixels with different kernel taps, so a flat input comes
+    out as a pattern with a period of two pixels at that level (Odena et al. 2016, "Deconvolution
+    and checkerboard artifacts"). ``resize``: nearest-neighbour 2x then a 3x3 convolution, which
+    turns a flat input into a flat output, at about twice the decoder's arithmetic."""
+    if kind == "transposed":
+        return nn.ConvTranspose2d(in_ch, out_ch, 4, 2, 1, bias=bias)
+    if kind == "resize":
+        return nn.Sequential(nn.Upsample(scale_factor=2.0, mode="nearest"),
+                             nn.Conv2d(in_ch, out_ch, 3, 1, 1, bias=bias))
+    raise ValueError(f"unknown upsampling {kind!r}; choose transposed or resize")
+
+
 class _SkipBlock(nn.Module):
     """One resolution level: down -> (inner levels) -> up, output concatenated with the input."""
 
     def __init__(self, outer: int, inner: int, in_ch: int | None = None, sub: nn.Module | None = None,
                  outermost: bool = False, innermost: bool = False, norm: str = "batch",
-                 dropout: bool = False) -> None:
+                 dropout: bool = False, upsample: str = "transposed") -> None:
         super().__init__()
         self.outermost = outermost
         bias = norm == "instance"  # BatchNorm has its own shift; a conv bias would be redundant
@@ -78,13 +92,13 @@ class _SkipBlock(nn.Module):
         down = nn.Conv2d(in_ch, inner, 4, 2, 1, bias=bias)
         layers: list[nn.Module]
         if outermost:
-            up = nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1)
+            up = upsampler(upsample, inner * 2, outer, bias=True)
             layers = [down, sub, nn.ReLU(True), up, nn.Tanh()]  # type: ignore[list-item]
         elif innermost:
-            up = nn.ConvTranspose2d(inner, outer, 4, 2, 1, bias=bias)
+            up = upsampler(upsample, inner, outer, bias)
             layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up, norm_layer(norm, outer)]
         else:
-            up = nn.ConvTranspose2d(inner * 2, outer, 4, 2, 1, bias=bias)
+            up = upsampler(upsample, inner * 2, outer, bias)
             layers = [nn.LeakyReLU(0.2, True), down, norm_layer(norm, inner), sub,  # type: ignore[list-item]
                       nn.ReLU(True), up, norm_layer(norm, outer)]
             if dropout:
@@ -101,16 +115,17 @@ class UnetGenerator(nn.Module):
     """The paper's U-Net: ``(N, in_channels, T, T)`` in [-1, 1] -> ``(N, out_channels, T, T)``."""
 
     def __init__(self, in_channels: int, out_channels: int, tile: int, ngf: int = 64,
-                 norm: str = "batch", dropout: bool = True, depth: int = 0) -> None:
+                 norm: str = "batch", dropout: bool = True, depth: int = 0, upsample: str = "transposed") -> None:
         super().__init__()
         downs = unet_depth(tile, depth)
-        block = _SkipBlock(ngf * 8, ngf * 8, innermost=True, norm=norm)
+        kw: dict[str, Any] = {"norm": norm, "upsample": upsample}
+        block = _SkipBlock(ngf * 8, ngf * 8, innermost=True, **kw)
         for _ in range(downs - 5):  # the 512-channel levels between the bottleneck and C256
-            block = _SkipBlock(ngf * 8, ngf * 8, sub=block, norm=norm, dropout=dropout)
-        block = _SkipBlock(ngf * 4, ngf * 8, sub=block, norm=norm)
-        block = _SkipBlock(ngf * 2, ngf * 4, sub=block, norm=norm)
-        block = _SkipBlock(ngf, ngf * 2, sub=block, norm=norm)
-        self.model = _SkipBlock(out_channels, ngf, in_ch=in_channels, sub=block, outermost=True, norm=norm)
+            block = _SkipBlock(ngf * 8, ngf * 8, sub=block, dropout=dropout, **kw)
+        block = _SkipBlock(ngf * 4, ngf * 8, sub=block, **kw)
+        block = _SkipBlock(ngf * 2, ngf * 4, sub=block, **kw)
+        block = _SkipBlock(ngf, ngf * 2, sub=block, **kw)
+        self.model = _SkipBlock(out_channels, ngf, in_ch=in_channels, sub=block, outermost=True, **kw)
         self.multiple = 2 ** downs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

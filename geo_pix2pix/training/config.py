@@ -94,6 +94,10 @@ class TrainConfig:
     unet_depth: int = option(0, "Stride-2 levels of the unet generator, 5 to 8 (0: as many as the training tile "
                              "allows, up to 8, the paper's: a 1x1 bottleneck in a 128- or 256-pixel window). Fewer "
                              "levels keep a bottleneck of several cells in each window.", min=0, max=8)
+    upsample: str = option("transposed", "How the unet generator's decoder doubles its resolution: transposed (4x4 "
+                           "stride-2 transposed convolutions, the paper's) or resize (nearest-neighbour, then a 3x3 "
+                           "convolution: no checkerboard pattern, about twice the decoder's arithmetic).",
+                           choices=("transposed", "resize"))
     ndf: int = option(64, "Discriminator filters in the first layer.", min=1)
     norm: str = option("batch", "Generator normalisation.", choices=("batch", "instance"))
     d_layers: int = option(3, "PatchGAN layers per discriminator (3: 70x70 patches).", min=1, max=6)

@@ -141,15 +141,16 @@ def test_smp_generator_trains(tmp_path, geopix, tiny_pair) -> None:
     assert read_meta(run).generator.name == "smp:resnet18"
 
 
-def test_unet_depth_is_recorded_and_translate_takes_tiles_of_its_stride(tmp_path, geopix, tiny_pair) -> None:
-    # --unet-depth 5 on 64-pixel windows (2x2 bottleneck instead of 1x1): the model file records
-    # the depth, so translate rebuilds the same network, and any multiple of 32 is a valid tile.
+def test_unet_shape_is_recorded_and_translate_takes_tiles_of_its_stride(tmp_path, geopix, tiny_pair) -> None:
+    # --unet-depth 5 on 64-pixel windows (2x2 bottleneck instead of 1x1), resize upsampling: the
+    # model file records both, so translate rebuilds the same network (a mismatch would fail to
+    # load the weights), and any multiple of 32 is a valid tile.
     sat, mp = tiny_pair
     run = tmp_path / "d5"
     r = geopix("-q", "train", "--imagery", sat, "--maps", mp, "--steps", "1", "--out", run, "--unet-depth", "5",
-               "--val-fraction", "0", *SMALL)
+               "--upsample", "resize", "--val-fraction", "0", *SMALL)
     assert r.code == 0, r.err
-    assert read_meta(run).generator.depth == 5
+    assert (read_meta(run).generator.depth, read_meta(run).generator.upsample) == (5, "resize")
     assert "unet: 5 levels; tiles in multiples of 32" in geopix("info", run).out
     t = geopix("-q", "translate", sat, tmp_path / "out.tif", "--model", run, "--tile-size", "96", "--device", "cpu")
     assert t.code == 0, t.err

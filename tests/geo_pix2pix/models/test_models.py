@@ -67,11 +67,26 @@ def test_a_fixed_unet_depth_keeps_a_bottleneck_of_several_cells() -> None:
         assert five(torch.randn(1, 3, 96, 96)).shape == (1, 3, 96, 96)
 
 
-def test_unet_depth_round_trips_and_old_files_stay_as_they_were() -> None:
-    assert "depth" not in GeneratorConfig(tile=128).to_dict()  # files that follow the tile: unchanged
-    five = GeneratorConfig(tile=128, depth=5)
+def test_unet_shape_round_trips_and_old_files_stay_as_they_were() -> None:
+    d = GeneratorConfig(tile=128).to_dict()
+    assert "depth" not in d and "upsample" not in d  # the paper's shape: files unchanged
+    five = GeneratorConfig(tile=128, depth=5, upsample="resize")
     assert GeneratorConfig.from_dict(five.to_dict()) == five
-    assert GeneratorConfig.from_dict({"tile": 128}).depth == 0
+    assert GeneratorConfig.from_dict({"tile": 128}) == GeneratorConfig(tile=128)
+
+
+def test_resize_upsampling_turns_flat_imagery_into_a_flat_map() -> None:
+    # A uniform field (a lake, a bare field) far from the tile's edges: resize-convolutions give
+    # each output channel one value; the paper's transposed convolutions give a repeating pattern
+    # (even and odd pixels see different kernel taps), the checkerboard a model can learn to draw.
+    torch.manual_seed(0)
+    spread = {}
+    for up in ("transposed", "resize"):
+        g = build_generator(GeneratorConfig(tile=128, ngf=8, depth=5, upsample=up)).eval()
+        with torch.no_grad():
+            y = g(torch.full((1, 3, 512, 512), 0.3))[0, :, 192:320, 192:320]  # 192 px from the edges
+        spread[up] = float(y.flatten(1).std(1).max())
+    assert spread["resize"] < 1e-6 < 1e-3 < spread["transposed"]
 
 
 @pytest.mark.parametrize(("tile", "depth", "message"), [(128, 4, "5 to 8"), (128, 9, "5 to 8"),
