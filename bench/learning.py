@@ -36,6 +36,10 @@ does: each variant first trains ``S`` seconds (seed 0) on the quiet machine, and
 second times each budget becomes that variant's fixed step count. The long runs then see the
 same steps whatever else the machine does meanwhile (a wall-clock budget would silently hand a
 run sharing the machine fewer steps); the calibration itself needs the machine quiet.
+``--step-rate`` measures instead, and exits: each variant's steps per second from fixed step
+counts, ``400 / (t(450 steps) - t(50 steps))`` (start-up and data loading cancel), the variants
+run one after the other in the same conditions, and their ratio to the first. Two one-thread
+lanes can then calibrate one variant against another while the other core is busy.
 Each scored row is also appended, as one JSON line, to ``--log`` (default bench/learning.jsonl).
 """
 
@@ -165,6 +169,23 @@ def train(name: str, recipe: dict[str, Any], specs: list[PairSpec], seed: int, m
     return fit(cfg, progress=False)
 
 
+def step_rates(variants: list[tuple[str, dict[str, Any]]], specs: list[PairSpec], d: str) -> None:
+    """Print each variant's steps per second from fixed step counts, and its ratio to the first
+    (``--step-rate``): the difference of a 450- and a 50-step run, so start-up cancels."""
+    import time
+
+    spent: dict[tuple[str, int], float] = {}
+    for n in (50, 450):
+        for name, recipe in variants:
+            t0 = time.perf_counter()
+            train(f"rate-{name}-{n}", recipe | {"steps": n}, specs, 0, 1.0, d)
+            spent[name, n] = time.perf_counter() - t0
+    rates = {name: 400 / (spent[name, 450] - spent[name, 50]) for name, _ in variants}
+    first = rates[variants[0][0]]
+    for name, rate in rates.items():
+        print(f"step rate {name:16s}: {rate:.3f} steps/s, {rate / first:.3f} x {variants[0][0]}", flush=True)
+
+
 def calibrate(variants: list[tuple[str, dict[str, Any]]], specs: list[PairSpec], seconds: float,
               d: str) -> dict[str, float]:
     """Steps per second of each variant, trained ``seconds`` from seed 0 (``--calibrate``)."""
@@ -236,6 +257,8 @@ def main() -> None:
     ap.add_argument("--tta", action="store_true", help="also score each model with test-time augmentation")
     ap.add_argument("--calibrate", type=float, default=None, metavar="SECONDS",
                     help="train each variant this long first; run each budget as its fixed step count")
+    ap.add_argument("--step-rate", action="store_true",
+                    help="print each variant's steps/s from fixed step counts (and the ratio to the first); no runs")
     ap.add_argument("--keep", type=Path, default=None, help="copy each run's model and checkpoint into this folder")
     ap.add_argument("--rescore", type=Path, nargs="+", default=None, metavar="RUN",
                     help="score runs kept with --keep (no training); --city and --tta as for a training")
@@ -251,6 +274,9 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as d:
         specs = aligned_specs(training_dir(Path(d), a.city), "AB")
+        if a.step_rate:
+            step_rates(variants, specs, d)
+            return
         rates = calibrate(variants, specs, a.calibrate, d) if a.calibrate else {}
         for minutes in a.minutes:
             for seed in a.seeds:

@@ -30,3 +30,15 @@ def test_it_prints_a_row_per_raster(tmp_path: Path, capsys) -> None:  # type: ig
     bench_script("periodicity").main([str(path), "--lags", "16", "64"])
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["lag:", "16", "64"] and out[1].endswith(str(path)) and len(out) == 2
+
+
+def test_side_by_side_puts_the_rasters_left_to_right(tmp_path: Path) -> None:
+    from PIL import Image
+
+    a = write_raster(tmp_path / "a.tif", np.zeros((3, 64, 64), np.uint8))
+    b = write_raster(tmp_path / "b.tif", np.full((1, 64, 32), 200, np.uint8))
+    out = tmp_path / "pair.png"
+    bench_script("periodicity").main([str(a), str(b), "--side-by-side", str(out), "--lags", "16"])
+    img = np.asarray(Image.open(out))
+    assert img.shape == (64, 64 + 8 + 32, 3)
+    assert img[:, :64].max() == 0 and img[:, 64:72].min() == 255 and (img[:, 72:] == 200).all()
