@@ -45,7 +45,7 @@ FOREIGN_OPTIONS = {
     "--paper": "bench/cpu_recipe.py", "--google": "bench/hd_quality.py", "--rounds": "bench/stream_stress.py",
     "--nproc": "bench/scale_out.py", "--base": "bench/parity.py", "--size": "bench/scale_out.py, onnx_throughput.py",
     "--repeats": "bench/scale_out.py, onnx_throughput.py", "--skip-export": "bench/onnx_throughput.py",
-    "--only": "bench/core_step.py",
+    "--only": "bench/core_step.py", "--side-by-side": "bench/periodicity.py",
     "--noversioncheck": "qgis_process (a wrapper's option QGIS 3.22 does not know)",
     "--png": "tests/qgis_plugin/legend_driver.py",
 }
