@@ -9,12 +9,14 @@ blocks next to the bottleneck (three for 256 tiles), and a Tanh maps to [-1, 1].
 
 The number of downsamplings follows the tile: ``log2`` of the tile's largest power-of-two
 divisor, capped at 8 (a 128 tile has 7, a 512 tile keeps 8 and a 2x2 bottleneck); at least 5
-are needed, so tiles must be multiples of 32. A fixed ``depth`` (5 to 8) builds fewer levels,
-so the bottleneck of a training window keeps several cells (a 128 tile at depth 5: 4x4): with a
-1x1 bottleneck every cell of the level above sits at a corner of the zero padding, and the
-transposed convolution gives each of them its own weights, so a model can tie what it draws to
-the position in its window and repeat it, tile after tile, where the imagery tells it little
-(``bench/periodicity.py``).
+are needed, so tiles must be multiples of 32. A fixed ``depth`` (5 to 8) builds fewer levels
+whatever the tile: a smaller, faster network whose bottleneck keeps several cells of a training
+window (a 128 tile at depth 5: 4x4), and which sees less context around each pixel (measured in
+bench/README.md, issue 33's sixth round: not the CPU recipe).
+
+``upsample="resize"`` replaces the decoder's transposed convolutions by nearest-neighbour
+upsampling and a 3x3 convolution (:func:`upsampler`): no checkerboard, so a model of one pair
+does not repeat a pattern on imagery it knows little of (``bench/periodicity.py``).
 
 Built recursively like the reference implementation so the module structure, and hence the
 parameter count (54,413,955 for 3->3 channels at 256 with batch norm; the reference prints
@@ -70,7 +72,7 @@ def upsampler(kind: str, in_ch: int, out_ch: int, bias: bool) -> nn.Module:
     which computes even and odd output pixels with different kernel taps, so a flat input comes
     out as a pattern with a period of two pixels at that level (Odena et al. 2016, "Deconvolution
     and checkerboard artifacts"). ``resize``: nearest-neighbour 2x then a 3x3 convolution, which
-    turns a flat input into a flat output, at about twice the decoder's arithmetic."""
+    turns a flat input into a flat output, for about twice these layers' arithmetic."""
     if kind == "transposed":
         return nn.ConvTranspose2d(in_ch, out_ch, 4, 2, 1, bias=bias)
     if kind == "resize":

@@ -96,7 +96,8 @@ class TrainConfig:
                              "levels keep a bottleneck of several cells in each window.", min=0, max=8)
     upsample: str = option("transposed", "How the unet generator's decoder doubles its resolution: transposed (4x4 "
                            "stride-2 transposed convolutions, the paper's) or resize (nearest-neighbour, then a 3x3 "
-                           "convolution: no checkerboard pattern, about twice the decoder's arithmetic).",
+                           "convolution: no checkerboard pattern, slightly slower steps; for a model of one pair, "
+                           "which can otherwise repeat a pattern on imagery unlike its pair).",
                            choices=("transposed", "resize"))
     ndf: int = option(64, "Discriminator filters in the first layer.", min=1)
     norm: str = option("batch", "Generator normalisation.", choices=("batch", "instance"))
