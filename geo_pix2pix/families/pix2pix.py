@@ -21,7 +21,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
     from geo_pix2pix.training.config import TrainConfig
 
-__all__ = ["Pix2Pix", "FAMILY", "check_unet"]
+__all__ = ["Pix2Pix", "FAMILY", "check_unet", "unet_shape_given"]
+
+
+def unet_shape_given(cfg: TrainConfig) -> bool:
+    """Whether the run asks for a U-Net shape other than the paper's (``--unet-depth``,
+    ``--upsample``): options only the unet generator takes, which other generators refuse."""
+    return bool(cfg.unet_depth) or cfg.upsample != "transposed"
 
 
 def check_unet(cfg: TrainConfig) -> None:
@@ -29,7 +35,7 @@ def check_unet(cfg: TrainConfig) -> None:
     ``--unet-depth`` or ``--upsample`` with an smp generator (its shape is its encoder's and
     segmentation-models-pytorch's decoder), or a depth the training tile is not a multiple of."""
     if cfg.generator != "unet":
-        if cfg.unet_depth or cfg.upsample != "transposed":
+        if unet_shape_given(cfg):
             raise GeopixError(f"--unet-depth and --upsample are for the unet generator; {cfg.generator} has its "
                               "encoder's depth and smp's decoder")
         return

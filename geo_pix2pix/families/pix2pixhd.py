@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from geo_pix2pix.families.base import RecordedConfig
 from geo_pix2pix.families.multiscale import MultiScaleFamily, MultiScaleOptions
+from geo_pix2pix.families.pix2pix import unet_shape_given
 from geo_pix2pix.tiles.errors import GeopixError, TileSizeError
 from geo_pix2pix.training.option_fields import option
 
@@ -99,7 +100,7 @@ class Pix2PixHD(MultiScaleFamily):
     recipes: ClassVar[Mapping[str, Mapping[str, Any]]] = MappingProxyType({"paper": PAPER, "cpu": CPU})
 
     def check_family(self, cfg: TrainConfig, opts: Pix2PixHDOptions) -> None:
-        if cfg.generator != "unet" or cfg.unet_depth or cfg.upsample != "transposed":
+        if cfg.generator != "unet" or unet_shape_given(cfg):
             raise GeopixError("--generator, --unet-depth and --upsample are pix2pix options; pix2pixhd builds its own "
                               "coarse-to-fine generator (--n-downsample, --n-blocks, --n-local-enhancers)")
         if cfg.palette_head:

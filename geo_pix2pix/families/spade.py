@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from geo_pix2pix.families.base import RecordedConfig
 from geo_pix2pix.families.multiscale import MultiScaleFamily, MultiScaleOptions
+from geo_pix2pix.families.pix2pix import unet_shape_given
 from geo_pix2pix.tiles.errors import GeopixError, TileSizeError
 from geo_pix2pix.training.option_fields import option
 
@@ -128,7 +129,7 @@ class Spade(MultiScaleFamily):
     def check_family(self, cfg: TrainConfig, opts: SPADEOptions) -> None:
         if cfg.direction != "map2sat":
             raise GeopixError("the spade family paints imagery from a class layout: it needs --direction map2sat")
-        if cfg.generator != "unet" or cfg.unet_depth or cfg.upsample != "transposed" or cfg.palette_head:
+        if cfg.generator != "unet" or unet_shape_given(cfg) or cfg.palette_head:
             raise GeopixError("--generator, --unet-depth, --upsample and --palette-head are pix2pix options; "
                               "spade builds its own generator "
                               "(--ngf, --n-up, --spade-hidden)")
