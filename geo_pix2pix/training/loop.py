@@ -236,7 +236,7 @@ def _train_step(run: _Run, nets: Networks, plan: DevicePlan, options: Any, world
     _set_lr(model.opts, lr, model.family.d_lr_factor(options))
     _set_frozen(model.G, model.family.frozen_parameters(model.G, options, step_i))
     made = run.make(to_device(batch, plan), step_i, world.rank, world.size)
-    losses = gan_step(nets, model.opts, made, run.objective, plan.autocast())
+    losses = gan_step(nets, model.opts, made, run.objective, plan.autocast(), step_i)
     if run.ema is not None:
         run.ema.update(model.G, step_i)
     return losses

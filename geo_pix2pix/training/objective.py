@@ -105,6 +105,7 @@ class LossWeights:
         edge: extra L1 weight of pixels at the target's colour edges (see
             :func:`~geo_pix2pix.training.losses.masked_l1`); the reported ``G_L1`` stays the plain L1.
         pixel_weight: target ``(N, C, T, T)`` -> ``(N, 1, T, T)`` L1 weights (class balance).
+        r1: gamma of D's R1 penalty (:func:`~geo_pix2pix.training.step.r1_penalty`); 0: off.
     """
 
     gan_loss: str = "vanilla"
@@ -112,6 +113,7 @@ class LossWeights:
     l1: float = 100.0
     edge: float = 0.0
     pixel_weight: Callable[[torch.Tensor], torch.Tensor] | None = None
+    r1: float = 0.0
 
 
 class GeneratorView:
@@ -174,6 +176,8 @@ class Objective:
     terms: tuple[LossTerm, ...] = ()
 
     def term_names(self) -> list[str]:
-        """The generator terms this objective can report, in order (``metrics.csv`` columns)."""
+        """The terms this objective can report beyond D's real and fake losses, in order
+        (``metrics.csv`` columns): D's R1 penalty where it has one, then G's terms."""
         shared = [n for n, w in (("G_GAN", self.weights.gan), ("G_L1", self.weights.l1)) if w > 0]
-        return shared + [t.name for t in self.terms]
+        d_own = ["D_R1"] if self.weights.gan > 0 and self.weights.r1 > 0 else []
+        return d_own + shared + [t.name for t in self.terms]

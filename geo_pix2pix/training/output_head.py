@@ -62,4 +62,5 @@ def shared_weights(cfg: TrainConfig, out_stats: BandStats | ClassTable,
     learnt by the head's cross-entropy)."""
     categorical = isinstance(out_stats, ClassTable)
     return LossWeights(gan_loss=cfg.gan_loss, gan=cfg.lambda_gan, l1=0.0 if categorical else cfg.lambda_l1,
-                       edge=0.0 if categorical else cfg.edge_weight, pixel_weight=pixel_weight)
+                       edge=0.0 if categorical else cfg.edge_weight, pixel_weight=pixel_weight,
+                       r1=cfg.r1_gamma)

@@ -13,6 +13,9 @@ objective: :mod:`~geo_pix2pix.training.objective`):
    the objective's order: the family's own (feature matching, VGG, KL), then the output head's
    class cross-entropy.
 
+With an R1 weight (``--r1-gamma``), every :data:`R1_EVERY`-th step D's loss also carries
+:func:`r1_penalty` of its real pairs.
+
 A term whose weight is 0 is neither computed nor reported, so a Pix2Pix step does exactly the
 paper's arithmetic, and the step returns by name the terms it trained (``metrics.csv`` columns).
 """
@@ -27,7 +30,7 @@ import torch
 from torch import nn
 
 from geo_pix2pix.runtime.device import DevicePlan
-from geo_pix2pix.training.losses import adversarial_loss, masked_l1
+from geo_pix2pix.training.losses import DiscriminatorOutput, adversarial_loss, masked_l1, patch_weights
 from geo_pix2pix.training.objective import (
     Autocast,
     Batch,
@@ -38,7 +41,12 @@ from geo_pix2pix.training.objective import (
     Objective,
 )
 
-__all__ = ["Optimisers", "StepLosses", "gan_step", "make_optimisers", "place"]
+__all__ = ["R1_EVERY", "Optimisers", "StepLosses", "gan_step", "make_optimisers", "place", "r1_penalty"]
+
+#: Steps between R1 penalties: the penalty is applied lazily, on one step in this many with this
+#: many times its weight (StyleGAN2's choice, Karras et al. 2020, sec. 3.1), so its second-order
+#: backward pass through D costs a sixteenth of what it would every step, for the same effect.
+R1_EVERY = 16
 
 
 @dataclass
@@ -52,8 +60,9 @@ class Optimisers:
 
 class StepLosses(Mapping[str, float]):
     """The losses one step computed, by name (python floats, for logging): ``D_real``, ``D_fake``
-    while D trains, then G's terms in the order they were added (``G_GAN``, ``G_L1``, a family's,
-    the output head's ``G_CE``). A term the step did not train is absent."""
+    while D trains (and ``D_R1`` on an R1 step), then G's terms in the order they were added
+    (``G_GAN``, ``G_L1``, a family's, the output head's ``G_CE``). A term the step did not train is
+    absent."""
 
     def __init__(self, values: Mapping[str, float]) -> None:
         self._values = dict(values)
@@ -130,26 +139,62 @@ def _l1_term(w: LossWeights, drawn: Drawn, plain: torch.Tensor) -> torch.Tensor:
     return masked_l1(drawn.fake_B, drawn.real_B, drawn.l1_valid, w.edge, weight)
 
 
+def r1_penalty(pred_real: DiscriminatorOutput, real_B: torch.Tensor, valid: torch.Tensor,
+               scaler: torch.amp.GradScaler | None = None) -> torch.Tensor:
+    """R1 (Mescheder et al., ICML 2018): the squared norm of the gradient of D's real-pair logits
+    with respect to the real map ``real_B``, summed over its pixels and channels, mean over the
+    batch. A D whose score changes steeply around the real data hands G gradients that swing from
+    step to step; penalising the slope on real data keeps it smooth there, and at an equilibrium
+    where G draws the data the penalty costs D nothing.
+
+    The logits are summed over the discriminator's scales, each weighted by the valid share of its
+    patches (as in :func:`~geo_pix2pix.training.losses.adversarial_loss`), so nodata is not
+    penalised. ``real_B`` must require grad and have fed ``pred_real``; the penalty's graph is kept
+    (it is backpropagated into D). Under a float16 ``scaler`` the gradient is taken of the scaled
+    sum and unscaled, as PyTorch's AMP notes prescribe for gradient penalties.
+    """
+    total = torch.stack([(scale[-1].float() * patch_weights(valid, scale[-1])).sum() for scale in pred_real]).sum()
+    if scaler is not None:
+        (grad,) = torch.autograd.grad(scaler.scale(total), real_B, create_graph=True)
+        grad = grad / scaler.get_scale()
+    else:
+        (grad,) = torch.autograd.grad(total, real_B, create_graph=True)
+    return grad.float().pow(2).sum(dim=(1, 2, 3)).mean()
+
+
+def _d_update(nets: Networks, opts: Optimisers, real_A: torch.Tensor, fake_B: torch.Tensor, real_B: torch.Tensor,
+              valid: torch.Tensor, w: LossWeights, ctx: Autocast, r1_now: bool) -> dict[str, torch.Tensor]:
+    """D's update: fake pairs should score "fake", real pairs "real", the loss halved (the
+    paper's); on an R1 step plus ``R1_EVERY * r1 / 2 * r1_penalty`` (lazy R1)."""
+    _set_requires_grad(nets.D, True)
+    opts.D.zero_grad(set_to_none=True)
+    if r1_now:
+        real_B = real_B.detach().requires_grad_(True)
+    with ctx():
+        pred_fake = nets.D(torch.cat([real_A, fake_B.detach()], 1))
+        pred_real = nets.D(torch.cat([real_A, real_B], 1))
+    d = {"D_fake": adversarial_loss(pred_fake, False, w.gan_loss, valid),
+         "D_real": adversarial_loss(pred_real, True, w.gan_loss, valid)}
+    loss_D = (d["D_fake"] + d["D_real"]) * 0.5
+    if r1_now:
+        d["D_R1"] = r1_penalty(pred_real, real_B, valid, opts.scaler)
+        loss_D = loss_D + (R1_EVERY * w.r1 / 2) * d["D_R1"]
+    _backward_step(loss_D, opts.D, opts.scaler)
+    return d
+
+
 def gan_step(nets: Networks, opts: Optimisers, batch: Batch, objective: Objective,
-             autocast: Autocast | None = None) -> StepLosses:
-    """One D update then one G update on ``batch``; returns the losses computed, by name."""
+             autocast: Autocast | None = None, step: int = 0) -> StepLosses:
+    """One D update then one G update on ``batch``; returns the losses computed, by name.
+    ``step`` (0-based) says whether this is an R1 step (``step % R1_EVERY == 0``)."""
     ctx = autocast if autocast is not None else nullcontext
     w = objective.weights
     with ctx():
         drawn = objective.draw(nets, batch)
     real_A, fake_B, real_B, valid = batch.real_A, drawn.fake_B, drawn.real_B, batch.valid
     d: dict[str, torch.Tensor] = {}
-
-    # -- D: fake pairs should score "fake", real pairs "real" --------------------------
     if w.gan > 0:
-        _set_requires_grad(nets.D, True)
-        opts.D.zero_grad(set_to_none=True)
-        with ctx():
-            pred_fake = nets.D(torch.cat([real_A, fake_B.detach()], 1))
-            pred_real = nets.D(torch.cat([real_A, real_B], 1))
-        d["D_fake"] = adversarial_loss(pred_fake, False, w.gan_loss, valid)
-        d["D_real"] = adversarial_loss(pred_real, True, w.gan_loss, valid)
-        _backward_step((d["D_fake"] + d["D_real"]) * 0.5, opts.D, opts.scaler)
+        d = _d_update(nets, opts, real_A, fake_B, real_B, valid, w, ctx, w.r1 > 0 and step % R1_EVERY == 0)
 
     # -- G, D frozen: fool D, stay close to the target (L1), then the objective's terms ------
     _set_requires_grad(nets.D, False)
@@ -175,5 +220,5 @@ def gan_step(nets: Networks, opts: Optimisers, batch: Batch, objective: Objectiv
     if opts.scaler is not None:
         opts.scaler.update()
     _set_requires_grad(nets.D, True)
-    computed: dict[str, torch.Tensor] = {**{k: d[k] for k in ("D_real", "D_fake") if k in d}, **g}
+    computed: dict[str, torch.Tensor] = {**{k: d[k] for k in ("D_real", "D_fake", "D_R1") if k in d}, **g}
     return StepLosses({k: float(v.detach()) for k, v in computed.items()})

@@ -62,6 +62,24 @@ def test_resume_is_exact(tmp_path, geopix, tiny_pair, variant) -> None:
     assert [r["step"] for r in metric_rows(split)] == [str(i) for i in range(1, 7)]
 
 
+def test_r1_steps_are_logged_and_resume_exactly(tmp_path, geopix, tiny_pair) -> None:
+    # --r1-gamma: the penalty on every 16th step (0-based 0 and 16: rows 1 and 17), and a resume
+    # between them lands on the same weights as a straight run
+    sat, mp = tiny_pair
+    common = ["--imagery", sat, "--maps", mp, "--steps", "18", "--seed", "3", "--val-every", "9",
+              "--checkpoint-every", "9", "--val-fraction", "0", "--r1-gamma", "1", *SMALL]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert geopix("-q", "train", *common, "--out", straight).code == 0
+    assert geopix("-q", "train", *common, "--out", split, "--stop-at", "9").code == 0
+    r = geopix("-q", "train", "--resume", split)
+    assert r.code == 0, r.err
+    a, b = load_file(straight / "model.safetensors"), load_file(split / "model.safetensors")
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+    rows = metric_rows(split)
+    assert rows == metric_rows(straight)
+    assert [r["step"] for r in rows if r["D_R1"]] == ["1", "17"] and float(rows[16]["D_R1"]) > 0
+
+
 def test_model_file_holds_the_average_and_checkpoint_both(tmp_path, geopix, tiny_pair) -> None:
     import torch
 

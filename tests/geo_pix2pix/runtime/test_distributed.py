@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 import torch
 
@@ -71,9 +72,11 @@ def _distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
     return sum(float(((a[k] - b[k]) ** 2).sum()) for k in a) ** 0.5
 
 
-def test_two_ranks_of_batch_b_train_as_one_process_of_batch_2b(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extra", [[], ["--r1-gamma", 1]], ids=["plain", "r1"])
+def test_two_ranks_of_batch_b_train_as_one_process_of_batch_2b(tmp_path: Path, extra: list) -> None:
+    # with --r1-gamma, step 1 takes D's R1 penalty's second-order gradient through the DDP wrapper
     sat, mp = _pair(tmp_path)
-    common = ["train", "--imagery", sat, "--maps", mp, "--steps", 4, *SMALL]
+    common = ["train", "--imagery", sat, "--maps", mp, "--steps", 4, *SMALL, *extra]
     ddp = _run([*TORCHRUN, *GEOPIX, "-q", *common, "--batch-size", 2, "--out", tmp_path / "ddp"])
     assert ddp.returncode == 0, ddp.stderr
     assert ddp.stdout.count("trained to step 4") == 1  # rank 0 reports; the others are silent
