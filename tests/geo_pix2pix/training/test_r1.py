@@ -100,3 +100,14 @@ def test_the_objective_reports_r1_only_where_d_trains() -> None:
     assert Objective(LossWeights(r1=1.0)).term_names()[0] == "D_R1"
     assert "D_R1" not in Objective(LossWeights(r1=1.0, gan=0.0)).term_names()
     assert "D_R1" not in Objective(LossWeights()).term_names()
+
+
+def test_r1_under_a_gradient_scaler_is_the_unscaled_penalty() -> None:
+    # float16 training (CUDA) scales the loss; the penalty's gradient is taken of the scaled sum
+    # and must come back unscaled, or D's regulariser would grow with the scale
+    D = _LinearD([1.0, -2.0, 0.5])
+    a, b = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8).requires_grad_(True)
+    valid = torch.ones(1, 1, 8, 8, dtype=torch.bool)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    scaled = r1_penalty(D(torch.cat([a, b], 1)), b, valid, scaler)
+    assert scaled.item() == pytest.approx(r1_penalty(D(torch.cat([a, b], 1)), b, valid).item())
