@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 import numpy as np
 
 from geo_pix2pix.families.multiscale import MultiScaleFamily, MultiScaleOptions
-from geo_pix2pix.families.pix2pix import check_unet
+from geo_pix2pix.families.pix2pix import check_unet, pix2pix_generator
 from geo_pix2pix.tiles.errors import GeopixError
 from geo_pix2pix.training.objective import Batch
 from geo_pix2pix.training.option_fields import option
@@ -191,13 +191,8 @@ class Inpaint(MultiScaleFamily):
 
     def generator_for(self, cfg: TrainConfig, opts: InpaintOptions, in_channels: int = 3,
                       out_channels: int = 3) -> GeneratorConfig:
-        """The Pix2Pix U-Net reading the holed window plus its mask channel."""
-        from geo_pix2pix.models.registry import GeneratorConfig
-
-        return GeneratorConfig(name=cfg.generator, in_channels=in_channels + 1, out_channels=out_channels,
-                               tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=False, depth=cfg.unet_depth,
-                               upsample=cfg.upsample,
-                               encoder_weights=cfg.encoder_weights)
+        """The Pix2Pix U-Net reading the holed window plus its mask channel, without dropout."""
+        return pix2pix_generator(cfg, in_channels + 1, out_channels, dropout=False)
 
     def discriminator_for(self, cfg: TrainConfig, opts: InpaintOptions, in_channels: int,
                           out_channels: int) -> DiscriminatorConfig:

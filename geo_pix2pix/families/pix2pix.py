@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
     from geo_pix2pix.training.config import TrainConfig
 
-__all__ = ["Pix2Pix", "FAMILY", "check_unet", "unet_shape_given"]
+__all__ = ["Pix2Pix", "FAMILY", "check_unet", "pix2pix_generator", "unet_shape_given"]
 
 
 def unet_shape_given(cfg: TrainConfig) -> bool:
@@ -44,6 +44,19 @@ def check_unet(cfg: TrainConfig) -> None:
     unet_depth(cfg.tile, cfg.unet_depth)
 
 
+def pix2pix_generator(cfg: TrainConfig, in_channels: int, out_channels: int, dropout: bool = True,
+                      head: Mapping[str, Any] | None = None) -> GeneratorConfig:
+    """The Pix2Pix generator a run's options describe (``--generator``, ``--ngf``, ``--norm``, the
+    U-Net's shape, smp's encoder weights), for this family and for those that reuse its U-Net
+    (inpainting reads one more channel and trains without dropout); ``head``: an output head's
+    fields (:mod:`~geo_pix2pix.training.output_head`)."""
+    from geo_pix2pix.models.registry import GeneratorConfig
+
+    return GeneratorConfig(name=cfg.generator, in_channels=in_channels, out_channels=out_channels, tile=cfg.tile,
+                           ngf=cfg.ngf, norm=cfg.norm, dropout=dropout, depth=cfg.unet_depth, upsample=cfg.upsample,
+                           encoder_weights=cfg.encoder_weights, **(head or {}))
+
+
 class Pix2Pix(Family):
     name: ClassVar[str] = "pix2pix"
     summary: ClassVar[str] = "U-Net (or smp encoder U-Net) + PatchGAN, adversarial + lambda * L1"
@@ -54,12 +67,9 @@ class Pix2Pix(Family):
 
     def configure(self, cfg: TrainConfig, opts: Any, in_channels: int, out_channels: int,
                   head: Mapping[str, Any]) -> tuple[GeneratorConfig, DiscriminatorConfig]:
-        from geo_pix2pix.models.registry import DiscriminatorConfig, GeneratorConfig
+        from geo_pix2pix.models.registry import DiscriminatorConfig
 
-        gcfg = GeneratorConfig(name=cfg.generator, in_channels=in_channels, out_channels=out_channels,
-                               tile=cfg.tile, ngf=cfg.ngf, norm=cfg.norm, dropout=True, depth=cfg.unet_depth,
-                               upsample=cfg.upsample,
-                               encoder_weights=cfg.encoder_weights, **head)
+        gcfg = pix2pix_generator(cfg, in_channels, out_channels, head=head)
         dcfg = DiscriminatorConfig(in_channels=in_channels + out_channels, ndf=cfg.ndf, n_layers=cfg.d_layers,
                                    norm=cfg.d_norm)
         return gcfg, dcfg
