@@ -121,6 +121,25 @@ def geopix(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
     return run
 
 
+def same_model(a: Path, b: Path) -> bool:
+    """Whether the model files of runs ``a`` and ``b`` hold the same tensors, bit for bit (what an
+    exact resume must give)."""
+    from safetensors.numpy import load_file
+
+    wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
+    return wa.keys() == wb.keys() and all(np.array_equal(wa[k], wb[k]) for k in wa)
+
+
+def train_resumed(geopix: Callable[..., CliResult], args: list[Any], out: Path, stop_at: int) -> Path:
+    """``geopix train ARGS --out OUT`` stopped after ``stop_at`` steps, then ``--resume`` d to its
+    end: the run an exact resume must make equal to a straight one (:func:`same_model`)."""
+    r = geopix("-q", "train", *args, "--out", out, "--stop-at", stop_at)
+    assert r.code == 0 and f"trained to step {stop_at}" in r.out, r.err
+    r = geopix("-q", "train", "--resume", out)
+    assert r.code == 0, r.err
+    return out
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """Factory: ``small_disk(size="1m", readonly=False)`` mounts a tmpfs and returns its path.

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from geo_pix2pix.files.modelfile import read_meta
 from tests.cli.conftest import SMALL, metric_rows
-from tests.conftest import EXAMPLES, real, sha256, smooth_image, write_raster
+from tests.conftest import EXAMPLES, real, same_model, sha256, smooth_image, train_resumed, write_raster
 
 
 def test_two_step_training_writes_every_artefact(tmp_path, geopix, tiny_pair) -> None:
@@ -48,16 +48,10 @@ def test_resume_is_exact(tmp_path, geopix, tiny_pair, variant) -> None:
         pal.write_text(json.dumps({"classes": [{"name": "dark", "colors": [[40, 40, 40]]},
                                                {"name": "light", "colors": [[230, 230, 230]]}]}))
         common += ["--palette-head", pal]
-    straight, split = tmp_path / "straight", tmp_path / "split"
+    straight = tmp_path / "straight"
     assert geopix("-q", "train", *common, "--out", straight).code == 0
-    r = geopix("-q", "train", *common, "--out", split, "--stop-at", "3")
-    assert r.code == 0 and "trained to step 3" in r.out
-    r = geopix("-q", "train", "--resume", split)
-    assert r.code == 0, r.err
-    a, b = load_file(straight / "model.safetensors"), load_file(split / "model.safetensors")
-    assert a.keys() == b.keys()
-    for k in a:
-        assert np.array_equal(a[k].numpy(), b[k].numpy()), k
+    split = train_resumed(geopix, common, tmp_path / "split", 3)
+    assert same_model(straight, split)
     assert metric_rows(straight) == metric_rows(split)  # same losses, steps 1..6 once each
     assert [r["step"] for r in metric_rows(split)] == [str(i) for i in range(1, 7)]
 
@@ -68,13 +62,10 @@ def test_r1_steps_are_logged_and_resume_exactly(tmp_path, geopix, tiny_pair) -> 
     sat, mp = tiny_pair
     common = ["--imagery", sat, "--maps", mp, "--steps", "18", "--seed", "3", "--val-every", "9",
               "--checkpoint-every", "9", "--val-fraction", "0", "--r1-gamma", "1", *SMALL]
-    straight, split = tmp_path / "straight", tmp_path / "split"
+    straight = tmp_path / "straight"
     assert geopix("-q", "train", *common, "--out", straight).code == 0
-    assert geopix("-q", "train", *common, "--out", split, "--stop-at", "9").code == 0
-    r = geopix("-q", "train", "--resume", split)
-    assert r.code == 0, r.err
-    a, b = load_file(straight / "model.safetensors"), load_file(split / "model.safetensors")
-    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+    split = train_resumed(geopix, common, tmp_path / "split", 9)
+    assert same_model(straight, split)
     rows = metric_rows(split)
     assert rows == metric_rows(straight)
     assert [r["step"] for r in rows if r["D_R1"]] == ["1", "17"] and float(rows[16]["D_R1"]) > 0
