@@ -123,11 +123,13 @@ def geopix(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
 
 def same_model(a: Path, b: Path) -> bool:
     """Whether the model files of runs ``a`` and ``b`` hold the same tensors, bit for bit (what an
-    exact resume must give)."""
+    exact resume must give). The two must be the same network (the same tensor names): otherwise
+    this fails the test rather than answer False, so ``not same_model`` means "other weights"."""
     from safetensors.numpy import load_file
 
     wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
-    return wa.keys() == wb.keys() and all(np.array_equal(wa[k], wb[k]) for k in wa)
+    assert wa.keys() == wb.keys(), sorted(set(wa) ^ set(wb))
+    return all(np.array_equal(wa[k], wb[k]) for k in wa)
 
 
 def train_resumed(geopix: Callable[..., CliResult], args: list[Any], out: Path, stop_at: int) -> Path:
