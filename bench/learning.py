@@ -21,6 +21,11 @@ style. The re-drawn map has hard class edges where the maps256 maps are anti-ali
     .venv/bin/python bench/learning.py --minutes 20 --seeds 0 1 --variant ema=ema_decay=0.999
     .venv/bin/python bench/learning.py --minutes 20 --seeds 0 --city --variant ... --variant ...
 
+``--pairs N`` trains on the first N of the 32 training images only (per training pair: how the
+scores move with the number of pairs at the same steps), and ``--seen`` trains on the 8 held-out
+images as well, so their scores are those of a model on images it learnt: the ceiling of what the
+budget fits, against which the held-out scores measure what generalises.
+
 ``--keep DIR`` copies each run's model and checkpoint to ``DIR/NAME-SEED-MINUTES``, and
 ``--rescore DIR/...`` scores kept runs again without training (a new measure, or ``--tta``).
 
@@ -105,16 +110,33 @@ def redraw_in_beige(grey_map: Path) -> np.ndarray:
     return np.moveaxis(first[classes], -1, 0)
 
 
-def training_dir(d: Path, city: bool) -> Path:
-    """An aligned directory (satellite | map images) of the maps256 pairs, and with ``city`` the
-    Houston pair (its map re-drawn in beige) named to sort first, so the last 8 stay the held-out
-    maps256 images. A run mixes no aligned images with georeferenced pairs, hence the image."""
+def training_images(images: list[Path], pairs: int | None = None, seen: bool = False) -> list[tuple[str, Path]]:
+    """The maps256 images a run's aligned directory links, as (link name, image): the first
+    ``pairs`` of the training images (all but the last 8, in name order: how many pairs a run
+    learns from) and the 8 held-out images, which stay last and are only validated on; with
+    ``seen`` the held-out images are also linked under names that sort first, so the run trains on
+    them too: the score of a model on images it learnt, the ceiling of what the budget fits."""
+    ordered = sorted(images)
+    train, held_out = ordered[:-N_EVAL], ordered[-N_EVAL:]
+    if pairs is not None and not 1 <= pairs <= len(train):
+        raise SystemExit(f"--pairs must be 1 to {len(train)}, got {pairs}")
+    links = [(f.name, f) for f in train[:pairs] + held_out]
+    if seen:
+        links = [(f"0_seen_{f.name}", f) for f in held_out] + links
+    return links
+
+
+def training_dir(d: Path, city: bool, pairs: int | None = None, seen: bool = False) -> Path:
+    """An aligned directory (satellite | map images) of the maps256 pairs (:func:`training_images`),
+    and with ``city`` the Houston pair (its map re-drawn in beige) named to sort first, so the last
+    8 stay the held-out maps256 images. A run mixes no aligned images with georeferenced pairs,
+    hence the image."""
     from PIL import Image
 
     out = d / "train"
     out.mkdir()
-    for f in (DATA / "maps256").glob("*.png"):
-        (out / f.name).symlink_to(f)
+    for name, f in training_images(list((DATA / "maps256").glob("*.png")), pairs, seen):
+        (out / name).symlink_to(f)
     if city:
         g = DATA / "google_sat2maps"
         with rasterio.open(g / "000002_Houston_sat.tif") as src:
@@ -254,6 +276,10 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=KEY=VALUE,...")
     ap.add_argument("--paper", action="store_true", help="variants start from the paper's defaults")
     ap.add_argument("--city", action="store_true", help="train with Houston too; score Charlotte as well")
+    ap.add_argument("--pairs", type=int, default=None,
+                    help="train on the first N of the 32 training images only (default: all 32)")
+    ap.add_argument("--seen", action="store_true",
+                    help="also train on the 8 held-out images: the score of a model on images it learnt")
     ap.add_argument("--tta", action="store_true", help="also score each model with test-time augmentation")
     ap.add_argument("--calibrate", type=float, default=None, metavar="SECONDS",
                     help="train each variant this long first; run each budget as its fixed step count")
@@ -273,7 +299,7 @@ def main() -> None:
         rescore(a, a.rescore, to_score)
         return
     with tempfile.TemporaryDirectory() as d:
-        specs = aligned_specs(training_dir(Path(d), a.city), "AB")
+        specs = aligned_specs(training_dir(Path(d), a.city, a.pairs, a.seen), "AB")
         if a.step_rate:
             step_rates(variants, specs, d)
             return
@@ -304,6 +330,7 @@ def _score_run(a: argparse.Namespace, name: str, recipe: dict[str, Any], res: An
             for scene in to_score:
                 row = {"variant": label + ("+tta" if tta else ""), "seed": seed, "minutes": minutes,
                        "steps": res.step, "scene": scene.name, "city": a.city, "recipe": recipe,
+                       **({"pairs": a.pairs} if a.pairs else {}), **({"seen": True} if a.seen else {}),
                        **score(pred, scene)}
                 report(row, a.log)
 
