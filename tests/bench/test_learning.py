@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.bench import bench_script
@@ -32,3 +33,18 @@ def test_seen_trains_on_the_held_out_images_under_names_that_sort_first() -> Non
 def test_pairs_out_of_range_is_refused() -> None:
     with pytest.raises(SystemExit, match="--pairs must be 1 to 32"):
         bench_script("learning").training_images(IMAGES, pairs=33)
+
+
+def test_a_reference_moved_one_pixel_loses_a_thin_road_across_it_not_along_it() -> None:
+    learning = bench_script("learning")
+    palette = learning.BEIGE
+    colour = {name: palette.colors[int(np.flatnonzero(palette.color_class == i)[0])]
+              for i, name in enumerate(palette.classes)}
+    ref = np.empty((1, 32, 32, 3), np.uint8)
+    ref[:] = colour["background"]
+    ref[:, :, 10:14] = colour["roads"]  # a road 4 pixels wide, running down the image
+    scene = learning.Scene("synthetic", ref.transpose(0, 3, 1, 2), ref.transpose(0, 3, 1, 2), palette)
+    assert learning.shifted_reference(scene, 0)["roads"] == 1.0
+    # moved along the road: all of it still overlaps; across: 3 of 5 columns. Pooled over the four
+    # directions, per row: intersection 4 + 4 + 3 + 3, union 4 + 4 + 5 + 5
+    assert learning.shifted_reference(scene, 1)["roads"] == pytest.approx(14 / 18)
