@@ -149,16 +149,24 @@ def training_dir(d: Path, city: bool, pairs: int | None = None, seen: bool = Fal
     return out
 
 
+def predicted_classes(pred: Predictor, scene: Scene) -> list[np.ndarray]:
+    """Each of ``scene``'s images translated by ``pred`` and read through the beige palette (the
+    style every model here learns): class indexes, (H, W) each."""
+    stats_in, stats_out = pred.meta.input_stats, pred.meta.output_stats
+    out = []
+    for sat in scene.sat:
+        fake = stats_out.denormalize(pred(stats_in.normalize(sat).astype(np.float32)[None])[0])
+        out.append(BEIGE.classify(np.clip(np.rint(fake), 0, 255)))
+    return out
+
+
 def score(pred: Predictor, scene: Scene) -> dict[str, Any]:
     """Per-class IoU of ``pred`` on ``scene`` (prediction through the beige palette, reference
     through the scene's own), road IoU, mIoU and mIoU over the classes with >= 1% of the pixels."""
     acc = ClassAccumulator(BEIGE)
-    stats_in, stats_out = pred.meta.input_stats, pred.meta.output_stats
-    for i in range(len(scene.sat)):
-        x = stats_in.normalize(scene.sat[i]).astype(np.float32)[None]
-        fake = np.clip(np.rint(stats_out.denormalize(pred(x)[0])), 0, 255)
-        valid = np.ones(scene.sat.shape[2:], bool)
-        acc.add_indices(BEIGE.classify(fake), scene.ref_palette.classify(scene.ref[i]), valid)
+    valid = np.ones(scene.sat.shape[2:], bool)
+    for i, fake in enumerate(predicted_classes(pred, scene)):
+        acc.add_indices(fake, scene.ref_palette.classify(scene.ref[i]), valid)
     iou = acc.iou()
     seen = acc.confusion.sum(axis=1)
     common = [c for c, n in zip(acc.names, seen, strict=True) if n >= COMMON_SHARE * seen.sum()]
