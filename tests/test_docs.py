@@ -46,6 +46,7 @@ FOREIGN_OPTIONS = {
     "--nproc": "bench/scale_out.py", "--base": "bench/parity.py", "--size": "bench/scale_out.py, onnx_throughput.py",
     "--repeats": "bench/scale_out.py, onnx_throughput.py", "--skip-export": "bench/onnx_throughput.py",
     "--only": "bench/core_step.py", "--side-by-side": "bench/periodicity.py",
+    "--seen": "bench/learning.py", "--shifted": "bench/learning.py",
     "--noversioncheck": "qgis_process (a wrapper's option QGIS 3.22 does not know)",
     "--png": "tests/qgis_plugin/legend_driver.py",
 }
