@@ -108,8 +108,7 @@ def redraw_in_beige(grey_map: Path) -> np.ndarray:
     """``grey_map`` (grey Google style) re-drawn in the beige style, class by class: (3, H, W) uint8."""
     with rasterio.open(grey_map) as src:
         classes = GREY.classify(src.read())
-    first = np.array([BEIGE.colors[int(np.flatnonzero(BEIGE.color_class == c)[0])]
-                      for c in range(len(BEIGE.classes))], np.uint8)
+    first = np.array([rgba[:3] for rgba in BEIGE.class_table().colors], np.uint8)  # each class's first colour
     return np.moveaxis(first[classes], -1, 0)
 
 
@@ -347,14 +346,19 @@ def main() -> None:
                     _score_run(a, name, recipe, res, seed, minutes, to_score)
 
 
+def raw_generator(run_dir: str | Path) -> dict[str, torch.Tensor]:
+    """The generator's weights as trained, from the run's checkpoint: its model file holds the
+    average where the run kept one (``ema_decay``), and the rounds report the raw G."""
+    return torch.load(Path(run_dir) / "checkpoint.pt", weights_only=True)["G"]
+
+
 def _score_run(a: argparse.Namespace, name: str, recipe: dict[str, Any], res: Any, seed: int, minutes: float,
                to_score: list[Scene]) -> None:
     """Score the run's published generator and, if it averaged, its raw one too."""
     pred = Predictor(res.run_dir, "cpu")
     models = [(name, None)]
     if recipe.get("ema_decay"):
-        raw = torch.load(Path(res.run_dir) / "checkpoint.pt", weights_only=True)["G"]
-        models = [(f"{name}:ema", None), (f"{name}:raw", raw)]
+        models = [(f"{name}:ema", None), (f"{name}:raw", raw_generator(res.run_dir))]
     for label, state in models:
         if state is not None:
             pred.G.load_state_dict(state)

@@ -26,8 +26,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
-from learning import BEIGE, predicted_classes, scenes
+from learning import BEIGE, Scene, predicted_classes, raw_generator, scenes
 from scipy.ndimage import distance_transform_edt
 
 from geo_pix2pix.inference.predict import Predictor
@@ -66,14 +65,13 @@ def raw_predictor(run: Path) -> Predictor:
     """The run's model file with the generator as trained (not its average, if it kept one)."""
     pred = Predictor(str(run), "cpu")
     if json.loads((run / "config.json").read_text()).get("ema_decay"):
-        pred.G.load_state_dict(torch.load(run / "checkpoint.pt", weights_only=True)["G"])
+        pred.G.load_state_dict(raw_generator(run))
     return pred
 
 
-def report(run: Path, moves: int, slacks: list[float]) -> None:
-    scene = scenes(False)[0]
+def report(run: Path, scene: Scene, refs: list[np.ndarray], moves: int, slacks: list[float]) -> None:
+    """Print ``run``'s placement figures on ``scene``, whose reference road masks are ``refs``."""
     preds = [p == ROADS for p in predicted_classes(raw_predictor(run), scene)]
-    refs = [scene.ref_palette.classify(r) == ROADS for r in scene.ref]
     print(f"{run.name}: road IoU, best over moves of up to {moves} px (the move: rows, columns), "
           f"relaxed precision / recall at slack {', '.join(f'{s:g}' for s in slacks)} px")
     totals = np.zeros((len(slacks), 4), np.int64)
@@ -93,8 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--moves", type=int, default=2, help="largest move per axis, pixels")
     ap.add_argument("--slack", type=float, nargs="+", default=[0, 1, 2], help="relaxed measures' slacks, pixels")
     a = ap.parse_args(argv)
+    scene = scenes(False)[0]  # read and classified once for every run
+    refs = [scene.ref_palette.classify(r) == ROADS for r in scene.ref]
     for run in a.runs:
-        report(run, a.moves, a.slack)
+        report(run, scene, refs, a.moves, a.slack)
 
 
 if __name__ == "__main__":

@@ -38,8 +38,7 @@ def test_pairs_out_of_range_is_refused() -> None:
 def test_a_reference_moved_one_pixel_loses_a_thin_road_across_it_not_along_it() -> None:
     learning = bench_script("learning")
     palette = learning.BEIGE
-    colour = {name: palette.colors[int(np.flatnonzero(palette.color_class == i)[0])]
-              for i, name in enumerate(palette.classes)}
+    colour = dict(zip(palette.classes, (rgba[:3] for rgba in palette.class_table().colors), strict=True))
     ref = np.empty((1, 32, 32, 3), np.uint8)
     ref[:] = colour["background"]
     ref[:, :, 10:14] = colour["roads"]  # a road 4 pixels wide, running down the image
